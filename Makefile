@@ -1,0 +1,33 @@
+# TowerNAS developer entry points. Every target creates .venv and installs what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is pinned: an unpinned torch pulls a multi-GB CUDA build. On a CUDA machine, override
+# TORCH_SPEC (e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu124").
+TORCH_SPEC ?= torch==2.13.0
+# faiss-cpu by default; EXTRAS=gpu,dev installs faiss-gpu instead (same `faiss` module).
+EXTRAS ?= cpu,dev
+PYTEST_ARGS ?= -n 2
+
+.PHONY: install test search retrain bench clean-venv
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH_SPEC)
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+	touch $@
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+search: install
+	$(PY) -m towernas.search $(ARGS)
+
+bench: install
+	$(PY) -m benchmarks.run $(ARGS)
+
+clean-venv:
+	rm -rf $(VENV)

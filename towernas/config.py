@@ -1,0 +1,62 @@
+"""Typed Hydra config schemas. A typo'd or mistyped key fails at composition, not at run time.
+
+Only entry functions (``run_*(cfg)``) read configs; library code takes plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+
+@dataclass
+class SplitConfig:
+    """Per-user chronological split. ``ratio``: first (1 - valid - test) train, then valid, then test;
+    ``leave_one_out``: last interaction test, the one before validation, the rest train."""
+
+    method: str = "ratio"
+    valid: float = 0.25
+    test: float = 0.25
+
+
+@dataclass
+class DatasetConfig:
+    """Which reader, where its files are, and how to preprocess them.
+
+    ``options`` are the reader's own settings, checked against that reader's ``Options`` dataclass
+    (unknown keys fail with the list of valid ones).
+    """
+
+    name: str = MISSING
+    reader: str = MISSING
+    root: str = "${oc.env:TOWERNAS_DATA,~/.cache/towernas}"
+    download: bool = True
+    min_rating: Optional[float] = None
+    k_core_user: int = 0
+    k_core_item: int = 0
+    max_len: int = 20
+    split: SplitConfig = field(default_factory=SplitConfig)
+    cache: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvalConfig:
+    ks: list[int] = field(default_factory=lambda: [10, 20, 50])
+    batch_size: int = 4096
+    backend: str = "auto"  # auto | faiss | torch
+
+
+@dataclass
+class TrackingConfig:
+    wandb: bool = False
+    project: str = "towernas"
+
+
+def register_configs() -> None:
+    """Register schemas so ``conf/`` YAML files are validated against them."""
+    cs = ConfigStore.instance()
+    cs.store(group="dataset", name="schema", node=DatasetConfig)
