@@ -51,12 +51,35 @@ class EvalConfig:
 
 
 @dataclass
+class BaselineConfig:
+    """The hand-built mean-pool two-tower trained by ``make search`` until the search lands."""
+
+    epochs: int = 5
+    batch_size: int = 512
+    lr: float = 1e-3
+    temperature: float = 0.05
+    dim: int = 32
+
+
+@dataclass
 class TrackingConfig:
     wandb: bool = False
     project: str = "towernas"
 
 
+@dataclass
+class BaseConfig:
+    """The root of ``conf/config.yaml``: every key of every entry point is declared here."""
+
+    dataset: DatasetConfig = MISSING
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    baseline: BaselineConfig = field(default_factory=BaselineConfig)
+    seed: int = 0
+    device: str = "auto"
+
+
 def register_configs() -> None:
     """Register schemas so ``conf/`` YAML files are validated against them."""
     cs = ConfigStore.instance()
-    cs.store(group="dataset", name="schema", node=DatasetConfig)
+    cs.store(name="base_config", node=BaseConfig)

@@ -1,0 +1,1 @@
+"""Reference models every searched architecture is compared with."""

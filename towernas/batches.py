@@ -1,0 +1,44 @@
+"""Turning rows of InteractionData into model inputs: one dict of tensors per batch.
+
+A batch holds, for each example, the querying user's side features and history, and the target item
+with its side features. Keys: ``user``, ``history`` (B, L), ``item`` (B,), ``user:<field>`` and
+``item:<field>`` ((B,) or (B, width) for multi-valued fields).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from towernas.data.interactions import InteractionData
+
+
+def user_inputs(data: InteractionData, users: np.ndarray, positions: np.ndarray, device: torch.device | str = "cpu"):
+    """Query-side tensors for ``users`` whose histories end right before rows ``positions``."""
+    batch = {"user": users, "history": data.histories(positions)}
+    for name, values in data.user_features.values.items():
+        batch[f"user:{name}"] = values[users]
+    return {k: torch.as_tensor(np.asarray(v), dtype=torch.long, device=device) for k, v in batch.items()}
+
+
+def item_inputs(data: InteractionData, items: np.ndarray, device: torch.device | str = "cpu"):
+    """Candidate-side tensors for ``items``."""
+    batch = {"item": items}
+    for name, values in data.item_features.values.items():
+        batch[f"item:{name}"] = values[items]
+    return {k: torch.as_tensor(np.asarray(v), dtype=torch.long, device=device) for k, v in batch.items()}
+
+
+def training_batch(data: InteractionData, rows: np.ndarray, device: torch.device | str = "cpu"):
+    """Inputs for interactions ``rows``: the user before the row, and the item of the row."""
+    batch = user_inputs(data, data.users[rows], rows, device)
+    batch.update(item_inputs(data, data.items[rows], device))
+    return batch
+
+
+def iterate_rows(rows: np.ndarray, batch_size: int, rng: np.random.Generator | None = None):
+    """Yield ``rows`` in batches (shuffled when ``rng`` is given; the last partial batch is kept)."""
+    if rng is not None:
+        rows = rows[rng.permutation(len(rows))]
+    for start in range(0, len(rows), batch_size):
+        yield rows[start : start + batch_size]

@@ -1,0 +1,145 @@
+"""From a RawDataset to InteractionData: rating filter, de-duplication, k-core, re-indexing, splits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from towernas.data.errors import DataError
+from towernas.data.features import encode_features
+from towernas.data.interactions import TEST, TRAIN, VALID, InteractionData
+from towernas.data.raw import RawDataset
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """Everything that changes the processed data (and therefore the cache key).
+
+    Args:
+        min_rating: keep interactions with ``rating >= min_rating`` (None keeps all).
+        k_core_user, k_core_item: iterate until every user has >= k_core_user interactions and every
+            item >= k_core_item (0 disables).
+        split: "ratio" or "leave_one_out".
+        valid, test: fractions of each user's interactions for the ratio split.
+    """
+
+    min_rating: float | None = None
+    k_core_user: int = 0
+    k_core_item: int = 0
+    split: str = "ratio"
+    valid: float = 0.25
+    test: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.split not in ("ratio", "leave_one_out"):
+            raise DataError(f"dataset.split.method={self.split!r}: expected 'ratio' or 'leave_one_out'")
+        if not (0 < self.valid < 1 and 0 < self.test < 1 and self.valid + self.test < 1):
+            raise DataError(
+                f"dataset.split: valid={self.valid}, test={self.test}: expected fractions in (0, 1) summing below 1"
+            )
+        if self.k_core_user < 0 or self.k_core_item < 0:
+            raise DataError(f"dataset.k_core: got user={self.k_core_user}, item={self.k_core_item}; expected >= 0")
+
+
+def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int) -> InteractionData:
+    """Turn ``raw`` into InteractionData. Raises DataError if nothing survives the filters."""
+    df = raw.interactions
+    missing = {"user", "item", "timestamp"} - set(df.columns)
+    if missing:
+        raise DataError(f"dataset {name}: reader returned no column(s) {sorted(missing)}")
+    if prep.min_rating is not None:
+        if "rating" not in df.columns:
+            raise DataError(f"dataset {name}: min_rating={prep.min_rating} set but the reader gives no ratings")
+        df = df[df["rating"].to_numpy() >= prep.min_rating]
+    user_codes, user_ids = pd.factorize(df["user"])
+    item_codes, item_ids = pd.factorize(df["item"])
+    timestamps = df["timestamp"].to_numpy(dtype=np.int64)
+    users, items, timestamps = _first_occurrences(user_codes, item_codes, timestamps, len(item_ids))
+    users, items, timestamps = _k_core(users, items, timestamps, prep.k_core_user, prep.k_core_item)
+    if len(users) == 0:
+        raise DataError(
+            f"dataset {name}: no interactions left after filtering (min_rating={prep.min_rating}, "
+            f"k_core_user={prep.k_core_user}, k_core_item={prep.k_core_item}); relax the filters"
+        )
+    # re-index to 0..n-1 in order of first appearance, then sort by (user, time, file order)
+    users, kept_users = _reindex(users)
+    items, kept_items = _reindex(items)
+    order = np.lexsort((timestamps, users))  # lexsort is stable: file order breaks time ties
+    users, items, timestamps = users[order], items[order], timestamps[order]
+    n_users, n_items = len(kept_users), len(kept_items)
+    user_indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=n_users), out=user_indptr[1:])
+    raw_user_ids = np.asarray(user_ids)[kept_users]
+    raw_item_ids = np.asarray(item_ids)[kept_items]
+    return InteractionData(
+        name=name,
+        n_users=n_users,
+        n_items=n_items,
+        users=users,
+        items=items,
+        timestamps=timestamps,
+        user_indptr=user_indptr,
+        split=assign_splits(user_indptr, prep),
+        user_features=encode_features(raw.user_features, raw_user_ids, raw.multi_valued),
+        item_features=encode_features(raw.item_features, raw_item_ids, raw.multi_valued),
+        user_ids=raw_user_ids.astype(str),
+        item_ids=raw_item_ids.astype(str),
+        max_len=max_len,
+    )
+
+
+def assign_splits(user_indptr: np.ndarray, prep: Preprocessing) -> np.ndarray:
+    """Split code per row for time-sorted rows grouped by user.
+
+    Ratio: ``n_test = max(1, floor(n * test))``, ``n_valid = max(1, floor(n * valid))``, the rest
+    (rounding included) is train. Leave-one-out: the last row is test, the one before valid. Users
+    with fewer than 3 interactions keep everything in train (they teach the model but are not
+    evaluated).
+    """
+    n = np.diff(user_indptr)
+    if prep.split == "leave_one_out":
+        n_test = np.ones_like(n)
+        n_valid = np.ones_like(n)
+    else:
+        n_test = np.maximum(1, np.floor(n * prep.test + 1e-9).astype(np.int64))
+        n_valid = np.maximum(1, np.floor(n * prep.valid + 1e-9).astype(np.int64))
+    too_short = n - n_test - n_valid < 1
+    n_test[too_short] = 0
+    n_valid[too_short] = 0
+    rank_from_end = np.repeat(user_indptr[1:], n) - np.arange(user_indptr[-1]) - 1  # 0 = last row
+    test_cut = np.repeat(n_test, n)
+    valid_cut = test_cut + np.repeat(n_valid, n)
+    split = np.full(user_indptr[-1], TRAIN, dtype=np.int8)
+    split[rank_from_end < valid_cut] = VALID
+    split[rank_from_end < test_cut] = TEST
+    return split
+
+
+def _first_occurrences(users, items, timestamps, n_items):
+    """Keep the earliest interaction of each (user, item) pair (file order breaks time ties)."""
+    order = np.lexsort((timestamps, users))
+    keys = users[order].astype(np.int64) * n_items + items[order]
+    _, first = np.unique(keys, return_index=True)
+    keep = np.sort(order[first])  # back to file order
+    return users[keep].astype(np.int64), items[keep].astype(np.int64), timestamps[keep]
+
+
+def _k_core(users, items, timestamps, k_user: int, k_item: int):
+    """Drop users with < k_user and items with < k_item interactions until nothing changes."""
+    if k_user <= 1 and k_item <= 1:
+        return users, items, timestamps
+    while True:
+        user_count = np.bincount(users)
+        item_count = np.bincount(items)
+        keep = (user_count[users] >= k_user) & (item_count[items] >= k_item)
+        if keep.all():
+            return users, items, timestamps
+        users, items, timestamps = users[keep], items[keep], timestamps[keep]
+
+
+def _reindex(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map codes to 0..n-1 by first appearance; also return the old code of each new id."""
+    new, old = pd.factorize(codes)
+    return new.astype(np.int64), np.asarray(old)

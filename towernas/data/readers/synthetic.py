@@ -1,0 +1,250 @@
+"""The embedded default dataset: a seeded generator of interaction logs with real structure.
+
+Generative process (every draw comes from one ``numpy.random.Generator`` seeded by ``seed``):
+
+1. **Topics.** ``n_topics`` topics with sizes ~ Dirichlet(1); each topic has ``n_subtopics`` subtopics.
+   Every item belongs to one (topic, subtopic) cell.
+2. **Popularity.** Item weights follow a Zipf law over a random ranking, ``w_i = rank_i^-zipf_a``, so
+   a few items dominate (long tail). Within a cell, items are drawn proportionally to ``w_i``.
+3. **Series.** Items of a cell form a chain (a "series": sequels, next episodes); ``successor[i]`` is
+   the next item of the chain. With probability ``sequel_prob`` a user's next item is the successor of
+   the last one, so the *last* item of the history predicts the next one (order matters).
+4. **Users.** Each user has an early and a late interest vector over topics (sparse Dirichlet with
+   concentration ``interest_alpha``) and a preferred subtopic per topic (taken with probability
+   ``subtopic_loyalty``). At relative position ``t`` of the sequence, topics are drawn from
+   ``(1 - t) * early + t * late`` (drift: recent history is more telling than old history), and with
+   probability ``stay_prob`` the user stays in the topic of the previous item (sessions). With
+   probability ``mainstream_prob`` the user instead picks from global popularity (blockbusters that
+   everyone watches, whatever their taste).
+5. **Lengths and time.** Sequence lengths are log-normal around ``mean_length`` (at least
+   ``min_length``); timestamps start uniformly within two years and advance by exponential gaps.
+   An item the user already consumed is redrawn from another subtopic of the same topic (the user
+   widens the search) up to ``_REDRAWS`` times; a pair still repeated is skipped.
+6. **Side features, informative but noisy** (``feature_noise`` = probability a value is random):
+   items: ``category`` (the topic), ``tags`` (multi-valued, 1–3 tags naming the cell), ``price``
+   (bucket around a per-topic mean), ``year`` (recent for popular items); users: ``age`` and
+   ``gender`` (per-topic profiles of the dominant early interest), ``occupation`` (tied to the dominant
+   late interest), and ``region`` (pure noise, as real data has).
+
+Example:
+    >>> from towernas.data.readers.synthetic import SyntheticOptions, generate
+    >>> raw = generate(SyntheticOptions(n_users=50, n_items=100, mean_length=20, seed=1))
+    >>> sorted(raw.interactions.columns)
+    ['item', 'timestamp', 'user']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+import pandas as pd
+
+from towernas.data.errors import DataError
+from towernas.data.raw import RawDataset
+from towernas.data.readers.base import Reader
+
+_TWO_YEARS = 2 * 365 * 24 * 3600
+_DAY = 24 * 3600
+_REDRAWS = 4
+
+
+@dataclass
+class SyntheticOptions:
+    """Sizes and knobs of the generator (see the module docstring for their meaning)."""
+
+    n_users: int = 1000
+    n_items: int = 1700
+    mean_length: float = 120.0
+    min_length: int = 8
+    n_topics: int = 18
+    n_subtopics: int = 4
+    zipf_a: float = 1.0
+    interest_alpha: float = 0.15
+    subtopic_loyalty: float = 0.7
+    stay_prob: float = 0.6
+    mainstream_prob: float = 0.1
+    sequel_prob: float = 0.25
+    feature_noise: float = 0.3
+    seed: int = 0
+
+
+def generate(o: SyntheticOptions) -> RawDataset:
+    """Generate a dataset; the same options always give the same data."""
+    _check(o)
+    rng = np.random.default_rng(o.seed)
+    n_cells = o.n_topics * o.n_subtopics
+
+    # --- items: cells, popularity, series -------------------------------------------------------
+    topic_size = rng.dirichlet(np.ones(o.n_topics))
+    # the first n_cells items seed every cell once; the rest follow topic sizes
+    rest = o.n_items - n_cells
+    rest_cell = rng.choice(o.n_topics, rest, p=topic_size) * o.n_subtopics + rng.integers(0, o.n_subtopics, rest)
+    item_cell = np.concatenate([np.arange(n_cells), rest_cell])
+    item_topic = item_cell // o.n_subtopics
+    weight = (1.0 + rng.permutation(o.n_items)) ** -o.zipf_a  # Zipf over a random ranking
+
+    order = np.lexsort((rng.random(o.n_items), item_cell))  # items grouped by cell, random within
+    cell_start = np.searchsorted(item_cell[order], np.arange(n_cells + 1))
+    # cumulative weight per cell, offset by the cell index so one searchsorted serves all cells
+    cum = np.zeros(o.n_items)
+    for c in range(n_cells):
+        w = weight[order[cell_start[c] : cell_start[c + 1]]]
+        cum[cell_start[c] : cell_start[c + 1]] = c + np.cumsum(w) / w.sum()
+    global_cum = np.cumsum(weight) / weight.sum()
+    global_cum[-1] = 1.0 + 1e-9
+    successor = np.full(o.n_items, -1)
+    same_cell_next = item_cell[order[1:]] == item_cell[order[:-1]]
+    successor[order[:-1][same_cell_next]] = order[1:][same_cell_next]
+
+    # --- users: drifting interests, loyalty, lengths --------------------------------------------
+    early = rng.dirichlet(np.full(o.n_topics, o.interest_alpha), o.n_users)
+    late = rng.dirichlet(np.full(o.n_topics, o.interest_alpha), o.n_users)
+    late = 0.5 * late + 0.5 * early  # drift, not a new person
+    preferred_sub = rng.integers(0, o.n_subtopics, (o.n_users, o.n_topics))
+    sigma = 0.8
+    lengths = rng.lognormal(np.log(o.mean_length) - sigma**2 / 2, sigma, o.n_users)
+    lengths = np.maximum(o.min_length, np.round(lengths)).astype(np.int64)
+
+    # --- sequences, generated one step at a time for all active users ---------------------------
+    users_out, items_out = [], []
+    prev_item = np.full(o.n_users, -1)
+    seen: set[int] = set()  # user * n_items + item already consumed
+    for t in range(int(lengths.max())):
+        active = np.flatnonzero(lengths > t)
+        progress = (t / lengths[active])[:, None]
+        mix = (1 - progress) * early[active] + progress * late[active]
+        topic = _sample_rows(rng, mix)
+        prev = prev_item[active]
+        stay = (prev >= 0) & (rng.random(len(active)) < o.stay_prob)
+        topic[stay] = item_topic[prev[stay]]
+        loyal = rng.random(len(active)) < o.subtopic_loyalty
+        sub = np.where(loyal, preferred_sub[active, topic], rng.integers(0, o.n_subtopics, len(active)))
+        cell = topic * o.n_subtopics + sub
+        item = _draw_in_cells(rng, cell, cum, cell_start, order)
+        mainstream = rng.random(len(active)) < o.mainstream_prob
+        item[mainstream] = np.searchsorted(global_cum, rng.random(int(mainstream.sum())), side="right")
+        cell[mainstream] = item_cell[item[mainstream]]
+        sequel = (prev >= 0) & (rng.random(len(active)) < o.sequel_prob)
+        sequel &= successor[np.maximum(prev, 0)] >= 0
+        item[sequel] = successor[prev[sequel]]
+        keep = _redraw_repeats(rng, seen, active, item, cell, cum, cell_start, order, o.n_items, o.n_subtopics)
+        prev_item[active[keep]] = item[keep]
+        users_out.append(active[keep])
+        items_out.append(item[keep])
+    users = np.concatenate(users_out)
+    items = np.concatenate(items_out)
+    by_user = np.argsort(users, kind="stable")  # step order within a user = time order
+    users, items = users[by_user], items[by_user]
+    starts = rng.integers(0, _TWO_YEARS, o.n_users)
+    gaps = rng.exponential(_DAY, len(users)).astype(np.int64) + 1
+    first = np.r_[True, users[1:] != users[:-1]]
+    gaps[first] = starts[users[first]]
+    timestamps = 1_500_000_000 + _cumsum_by_group(gaps, first)
+
+    interactions = pd.DataFrame({"user": users, "item": items, "timestamp": timestamps})
+    return RawDataset(
+        interactions=interactions,
+        user_features=_user_features(rng, o, early, late),
+        item_features=_item_features(rng, o, item_topic, item_cell, weight),
+        multi_valued=frozenset({"tags"}),
+    )
+
+
+def _item_features(rng, o: SyntheticOptions, topic, cell, weight) -> pd.DataFrame:
+    n = o.n_items
+    noisy = lambda: rng.random(n) < o.feature_noise  # noqa: E731 - a fresh coin per field
+    category = np.where(noisy(), rng.integers(0, o.n_topics, n), topic)
+    n_cells = o.n_topics * o.n_subtopics
+    n_tags = rng.integers(1, 4, n)
+    tag_matrix = np.where(rng.random((n, 3)) < o.feature_noise, rng.integers(0, n_cells, (n, 3)), cell[:, None])
+    tags = [[f"t{x}" for x in dict.fromkeys(row[:k])] for row, k in zip(tag_matrix.tolist(), n_tags.tolist())]
+    topic_price = rng.integers(0, 10, o.n_topics)
+    price = np.clip(np.round(topic_price[topic] + rng.normal(0, 1.5, n)), 0, 9).astype(int)
+    price = np.where(noisy(), rng.integers(0, 10, n), price)
+    pop_rank = np.argsort(np.argsort(-weight)) / n  # 0 = most popular
+    year = 2020 - np.clip(np.round(pop_rank * 20 + rng.normal(0, 3, n)), 0, 30).astype(int)
+    return pd.DataFrame(
+        {"category": [f"c{c}" for c in category], "tags": tags, "price": price, "year": year},
+        index=pd.Index(np.arange(n), name="item"),
+    )
+
+
+def _user_features(rng, o: SyntheticOptions, early, late) -> pd.DataFrame:
+    n = o.n_users
+    noisy = lambda: rng.random(n) < o.feature_noise  # noqa: E731
+    dominant_early, dominant_late = early.argmax(1), late.argmax(1)
+    age_profile = rng.dirichlet(np.full(7, 0.5), o.n_topics)  # 7 age buckets per topic
+    age = _sample_rows(rng, age_profile[dominant_early])
+    age = np.where(noisy(), rng.integers(0, 7, n), age)
+    male_share = rng.beta(2, 2, o.n_topics)
+    gender = np.where(rng.random(n) < male_share[dominant_early], "M", "F")
+    occupation = np.where(noisy(), rng.integers(0, 21, n), dominant_late % 21)
+    region = rng.integers(0, 50, n)
+    return pd.DataFrame(
+        {"age": age, "gender": gender, "occupation": occupation, "region": region},
+        index=pd.Index(np.arange(n), name="user"),
+    )
+
+
+def _redraw_repeats(rng, seen: set[int], users, items, cell, cum, cell_start, order, n_items, n_sub) -> np.ndarray:
+    """Redraw (in place) items the user already has; return the mask of draws to keep, recording them."""
+    keys = users * n_items + items
+    repeat = np.fromiter((k in seen for k in keys.tolist()), bool, len(keys))
+    for _ in range(_REDRAWS):
+        idx = np.flatnonzero(repeat)
+        if len(idx) == 0:
+            break
+        # another subtopic of the same topic, by popularity: the user widens the search
+        cell[idx] = cell[idx] - cell[idx] % n_sub + rng.integers(0, n_sub, len(idx))
+        items[idx] = _draw_in_cells(rng, cell[idx], cum, cell_start, order)
+        keys[idx] = users[idx] * n_items + items[idx]
+        repeat[idx] = np.fromiter((k in seen for k in keys[idx].tolist()), bool, len(idx))
+    keep = ~repeat
+    seen.update(keys[keep].tolist())
+    return keep
+
+
+def _draw_in_cells(rng, cell, cum, cell_start, order) -> np.ndarray:
+    """One popularity-weighted item per entry of ``cell`` (inverse CDF over the offset cumsum)."""
+    pos = np.searchsorted(cum, cell + rng.random(len(cell)) * (1 - 1e-12), side="right")
+    return order[np.minimum(pos, cell_start[cell + 1] - 1)]
+
+
+def _sample_rows(rng, probs: np.ndarray) -> np.ndarray:
+    """One categorical draw per row of ``probs`` (rows sum to 1): (R, C) -> (R,)."""
+    cdf = np.cumsum(probs, axis=1)
+    u = rng.random(len(probs))[:, None] * cdf[:, -1:]
+    return np.minimum((cdf <= u).sum(1), probs.shape[1] - 1)
+
+
+def _cumsum_by_group(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    total = np.cumsum(values)
+    start_idx = np.flatnonzero(group_start)
+    offsets = np.zeros_like(total)
+    offsets[start_idx[1:]] = total[start_idx[1:] - 1]
+    return total - np.maximum.accumulate(offsets)
+
+
+def _check(o: SyntheticOptions) -> None:
+    where = "dataset.options"
+    if o.n_items < o.n_topics * o.n_subtopics:
+        raise DataError(
+            f"{where}: n_items={o.n_items} must be at least n_topics*n_subtopics={o.n_topics * o.n_subtopics}"
+        )
+    for name in ("n_users", "n_topics", "n_subtopics", "min_length"):
+        if getattr(o, name) < 1:
+            raise DataError(f"{where}.{name}={getattr(o, name)}: expected a positive integer")
+    for name in ("subtopic_loyalty", "stay_prob", "mainstream_prob", "sequel_prob", "feature_noise"):
+        if not 0.0 <= getattr(o, name) <= 1.0:
+            raise DataError(f"{where}.{name}={getattr(o, name)}: expected a probability in [0, 1]")
+    if o.mean_length <= 0 or o.zipf_a < 0 or o.interest_alpha <= 0:
+        raise DataError(f"{where}: mean_length and interest_alpha must be > 0 and zipf_a >= 0")
+
+
+SYNTHETIC = Reader(
+    name="synthetic",
+    read=lambda directory, options: generate(options),
+    files=lambda options: [],
+    options=SyntheticOptions,
+)
+
