@@ -32,7 +32,7 @@ class DatasetConfig:
 
     name: str = MISSING
     reader: str = MISSING
-    root: str = "${oc.env:TOWERNAS_DATA,~/.cache/towernas}"
+    root: Optional[str] = None  # None: $TOWERNAS_DATA, else ~/.cache/towernas
     download: bool = True
     min_rating: Optional[float] = None
     k_core_user: int = 0

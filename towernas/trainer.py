@@ -38,7 +38,7 @@ def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(batch_rows)
+            total += loss.item() * len(batch_rows)
             n += len(batch_rows)
         losses.append(total / max(n, 1))
     return losses

@@ -36,31 +36,37 @@ class FaissCandidates:
     non-excluded candidates, then drops the excluded ones.
     """
 
-    def __init__(self, items: torch.Tensor) -> None:
+    def __init__(self, items: np.ndarray) -> None:
+        self.items = items  # (N, d) float32 CPU
         self.n_items = items.shape[0]
         self.index = faiss.IndexFlatIP(items.shape[1])  # built once, searched per batch
-        self.index.add(np.ascontiguousarray(items.numpy(), dtype=np.float32))
+        self.index.add(items)
 
-    def fetch(self, queries: torch.Tensor, L: int, excl_rows: torch.Tensor, excl_vals: torch.Tensor):
-        """Args: queries (B, d) float32 CPU; excl_rows/excl_vals (E,) int64 batch-local (row, item) pairs.
+    def fetch(self, queries: np.ndarray, L: int, excl_rows: np.ndarray, excl_vals: np.ndarray):
+        """Args: queries (B, d) float32; excl_rows/excl_vals (E,) int64 batch-local (row, item) pairs.
 
-        Returns: ids (B, L) int64 (-1 = none), scores (B, L) float32 (-inf = none), cutoff (B,) float32.
+        Returns: ids (B, L) int64 (-1 = none) and cutoff (B,) float32 (-inf = nothing left out).
         """
-        B = queries.shape[0]
-        max_excl = int(torch.bincount(excl_rows, minlength=B).max()) if len(excl_rows) else 0
+        B = len(queries)
+        max_excl = int(np.bincount(excl_rows, minlength=B).max()) if len(excl_rows) else 0
         m = min(self.n_items, L + max_excl)
-        scores, ids = self.index.search(np.ascontiguousarray(queries.numpy()), m)  # (B, m) each
-        scores, ids = torch.from_numpy(scores), torch.from_numpy(ids)
+        scores, ids = self.index.search(queries, m)  # (B, m) each, best first
         invalid = ids < 0
         if len(excl_rows):
-            keys = torch.arange(B).unsqueeze(1) * self.n_items + ids  # (B, m) (row, item) keys
-            invalid |= torch.isin(keys, excl_rows * self.n_items + excl_vals)
-        # Keep the first L valid columns, in faiss's (descending score) order.
-        order = torch.sort(invalid.to(torch.int8), dim=1, stable=True).indices[:, :L]
-        ids, scores, invalid = (torch.gather(t, 1, order) for t in (ids, scores, invalid))
-        ids = ids.masked_fill(invalid, -1)
-        scores = scores.masked_fill(invalid, float("-inf"))
+            excluded = np.sort(excl_rows * self.n_items + excl_vals)  # (row, item) keys, for binary search
+            keys = np.arange(B)[:, None] * self.n_items + ids  # (B, m)
+            pos = np.minimum(np.searchsorted(excluded, keys), len(excluded) - 1)
+            invalid |= excluded[pos] == keys
+        # keep the first L valid columns, in faiss's (descending score) order
+        order = np.argsort(invalid, axis=1, kind="stable")[:, :L]
+        ids, scores, invalid = (np.take_along_axis(a, order, 1) for a in (ids, scores, invalid))
+        ids[invalid] = -1
+        scores[invalid] = -np.inf
         return _pad(ids, scores, L)
+
+    def full_scores(self, queries: np.ndarray) -> np.ndarray:
+        """(R, N) float32 scores of every item (for the rare exact re-rank)."""
+        return queries @ self.items.T
 
 
 class TorchCandidates:
@@ -70,23 +76,32 @@ class TorchCandidates:
     """
 
     def __init__(self, items: torch.Tensor) -> None:
-        self.items = items  # (N, d)
+        self.items = items  # (N, d), on its device
         self.n_items = items.shape[0]
 
-    def fetch(self, queries: torch.Tensor, L: int, excl_rows: torch.Tensor, excl_vals: torch.Tensor):
+    def fetch(self, queries: np.ndarray, L: int, excl_rows: np.ndarray, excl_vals: np.ndarray):
         """Same contract as ``FaissCandidates.fetch``."""
-        scores = queries @ self.items.T  # (B, N)
+        scores = self._scores(queries)  # (B, N)
         if len(excl_rows):
-            scores.index_put_((excl_rows, excl_vals), torch.tensor(float("-inf"), device=scores.device))
+            rows, vals = (torch.from_numpy(a).to(scores.device) for a in (excl_rows, excl_vals))
+            scores.index_put_((rows, vals), torch.tensor(float("-inf"), device=scores.device))
         scores, ids = torch.topk(scores, min(L, self.n_items), dim=1)  # (B, <=L)
-        ids = ids.masked_fill(scores == float("-inf"), -1)
+        scores, ids = scores.cpu().numpy(), ids.cpu().numpy()
+        ids[np.isneginf(scores)] = -1
         return _pad(ids, scores, L)
 
+    def full_scores(self, queries: np.ndarray) -> np.ndarray:
+        return self._scores(queries).cpu().numpy()
 
-def _pad(ids: torch.Tensor, scores: torch.Tensor, L: int):
-    """Pad to L columns with (-1, -inf); cutoff = score of the L-th candidate (-inf if none)."""
+    def _scores(self, queries: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(queries).to(self.items.device) @ self.items.T
+
+
+def _pad(ids: np.ndarray, scores: np.ndarray, L: int):
+    """Pad to L columns with (-1, -inf); cutoff = backend score of the L-th candidate (-inf if none):
+    every non-excluded item not returned scores at most that."""
     short = L - ids.shape[1]
     if short > 0:
-        ids = torch.nn.functional.pad(ids, (0, short), value=-1)
-        scores = torch.nn.functional.pad(scores, (0, short), value=float("-inf"))
-    return ids, scores, scores[:, L - 1].clone()
+        ids = np.pad(ids, ((0, 0), (0, short)), constant_values=-1)
+        scores = np.pad(scores, ((0, 0), (0, short)), constant_values=-np.inf)
+    return ids, scores[:, L - 1].copy()

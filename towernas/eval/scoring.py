@@ -8,18 +8,19 @@ with one fixed recipe, the *canonical score*:
     s(q, v) = float32( (((q_0 v_0 + q_1 v_1) + q_2 v_2) + ... + q_{d-1} v_{d-1}) )   # in float64
 
 Every product of two float32 numbers is exact in float64, and the additions run in a fixed order, so
-``s`` is bit-identical wherever IEEE float64 is (CPU or CUDA, any batch shape). Rankings then sort by
-``(-s, item id)``: equal scores are ordered by the smaller item id.
+``s`` is bit-identical for any batch shape. It is computed here, in numpy on the CPU, for every backend
+and device. Rankings then sort by ``(-s, item id)``: equal scores are ordered by the smaller item id.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 _UNIT_ROUNDOFF_FP32 = 2.0**-24
 
 
-def canonical_scores(queries: torch.Tensor, items_t: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+def canonical_scores(queries: np.ndarray, items_t: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Canonical inner products of each query with its candidate items.
 
     Args:
@@ -30,16 +31,17 @@ def canonical_scores(queries: torch.Tensor, items_t: torch.Tensor, ids: torch.Te
     Returns:
         (B, L) float32 canonical scores (see the module docstring).
     """
-    q64 = queries.double()  # (B, d)
-    acc = torch.zeros(ids.shape, dtype=torch.float64, device=ids.device)  # (B, L)
+    q64 = queries.astype(np.float64)  # (B, d)
+    acc = np.zeros(ids.shape, dtype=np.float64)  # (B, L)
+    prod = np.empty(ids.shape, dtype=np.float64)
     for j in range(items_t.shape[0]):
-        # float32 * float32 is exact in float64, so mul+add and a fused multiply-add agree bit for bit.
-        acc.addcmul_(items_t[j][ids].double(), q64[:, j : j + 1])
-    return acc.float()
+        np.multiply(items_t[j].take(ids), q64[:, j : j + 1], out=prod)  # exact: float32 x float32
+        acc += prod  # one rounding per step, always in the order j = 0, 1, ..., d-1
+    return acc.astype(np.float32)
 
 
-def score_error_bound(queries: torch.Tensor, max_item_norm: float) -> torch.Tensor:
-    """(B,) float32 bound on |backend float32 score - canonical score| for every item of each query.
+def score_error_bound(queries: np.ndarray, max_item_norm: float) -> np.ndarray:
+    """(B,) bound on |backend float32 score - canonical score| for every item of each query.
 
     Any float32 dot product of length d, in any summation order (BLAS, SIMD, FMA), is within
     d·u/(1-d·u)·Σ|q_i v_i| of the exact value, and Σ|q_i v_i| <= |q|·|v| (Cauchy-Schwarz); the canonical
@@ -47,8 +49,8 @@ def score_error_bound(queries: torch.Tensor, max_item_norm: float) -> torch.Tens
     run float32 matmuls in TF32/bfloat16 (``torch.set_float32_matmul_precision``).
     """
     d = queries.shape[1]
-    u = _matmul_unit_roundoff()
-    return (2.0 * (d + 2) * u * max_item_norm) * torch.linalg.vector_norm(queries.float(), dim=1)
+    norms = np.linalg.norm(queries.astype(np.float64), axis=1)
+    return 2.0 * (d + 2) * _matmul_unit_roundoff() * max_item_norm * norms
 
 
 def _matmul_unit_roundoff() -> float:
@@ -59,8 +61,8 @@ def _matmul_unit_roundoff() -> float:
     return 2.0**-11 if tf32 else _UNIT_ROUNDOFF_FP32
 
 
-def sort_by_score_then_id(scores: torch.Tensor, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Sort each row by descending score, equal scores by ascending id; -inf entries (ids -1) go last.
+def sort_by_score_then_id(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort each row by descending score, equal scores by ascending id; empty slots go last.
 
     Args:
         scores: (B, L) float32; -inf marks an empty slot.
@@ -69,27 +71,19 @@ def sort_by_score_then_id(scores: torch.Tensor, ids: torch.Tensor) -> tuple[torc
     Returns:
         (ids, scores), both (B, L), with empty slots as (-1, -inf) at the end of each row.
     """
-    empty = scores == float("-inf")
-    sentinel = torch.iinfo(torch.int64).max
-    keyed = torch.where(empty, torch.full_like(ids, sentinel), ids)
-    keyed, by_id = torch.sort(keyed, dim=1)  # ties later resolved by this order
-    scores = torch.gather(scores, 1, by_id)
-    scores, by_score = torch.sort(scores, dim=1, descending=True, stable=True)
-    keyed = torch.gather(keyed, 1, by_score)
-    return torch.where(keyed == sentinel, torch.full_like(keyed, -1), keyed), scores
+    keyed = np.where(ids < 0, np.iinfo(np.int64).max, ids)
+    order = np.lexsort((keyed, -scores), axis=1)  # last key is primary
+    return np.take_along_axis(ids, order, 1), np.take_along_axis(scores, order, 1)
 
 
-def first_k_per_row(rows: torch.Tensor, n_rows: int, k: int, *columns: torch.Tensor) -> list[torch.Tensor]:
-    """Scatter flat entries, grouped by ``rows`` (ascending) and already ordered within a row, into the
-    first k slots of (n_rows, k) arrays. Returns one array per column, padded with -1 (int) / -inf."""
-    counts = torch.bincount(rows, minlength=n_rows)
-    starts = torch.cumsum(counts, 0) - counts
-    pos = torch.arange(len(rows), device=rows.device) - starts[rows]
+def first_k_per_row(rows: np.ndarray, n_rows: int, k: int, ids: np.ndarray, scores: np.ndarray):
+    """Scatter flat (row, id, score) entries, grouped by ascending ``rows`` and already ordered within a
+    row, into the first k slots of (n_rows, k) arrays padded with (-1, -inf)."""
+    counts = np.bincount(rows, minlength=n_rows)
+    pos = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
     keep = pos < k
-    out = []
-    for col in columns:
-        fill = float("-inf") if col.is_floating_point() else -1
-        dense = torch.full((n_rows, k), fill, dtype=col.dtype, device=col.device)
-        dense[rows[keep], pos[keep]] = col[keep]
-        out.append(dense)
-    return out
+    out_ids = np.full((n_rows, k), -1, dtype=np.int64)
+    out_scores = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    out_ids[rows[keep], pos[keep]] = ids[keep]
+    out_scores[rows[keep], pos[keep]] = scores[keep]
+    return out_ids, out_scores

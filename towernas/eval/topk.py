@@ -21,8 +21,8 @@ from towernas.eval.backends import FaissCandidates, TorchCandidates, resolve_bac
 from towernas.eval.scoring import canonical_scores, first_k_per_row, score_error_bound, sort_by_score_then_id
 from towernas.ragged import Ragged
 
-MARGIN = 16  # extra candidates per query, so the guard in step 3 (almost) never fires on untied data
-_REFINE_CELLS = 2**25  # max (queries x items) float32 cells per step of the exact re-rank
+MARGIN = 8  # extra candidates per query, so the guard in step 3 (almost) never fires on untied data
+_RERANK_CELLS = 2**25  # max (queries x items) float32 cells per step of the exact re-rank
 
 
 class ExactTopK:
@@ -38,87 +38,80 @@ class ExactTopK:
         if items.shape[0] == 0:
             raise ValueError("items must contain at least one row")
         self.backend = resolve_backend(backend, items.device)
+        self.items_t = items.T.contiguous().cpu().numpy()  # (d, N) CPU copy, for canonical re-scoring
+        self.max_norm = float(torch.linalg.vector_norm(items.double(), dim=1).max())
+        self.n_items, self.dim = items.shape
         if self.backend == "faiss":
-            items = items.cpu()
-        self.items = items  # (N, d)
-        self.items_t = items.T.contiguous()  # (d, N), for canonical re-scoring
-        self.max_norm = float(torch.linalg.vector_norm(items, dim=1).max())
-        self.n_items = items.shape[0]
-        cls = FaissCandidates if self.backend == "faiss" else TorchCandidates
-        self._candidates = cls(items)
+            self._candidates = FaissCandidates(items.cpu().numpy())
+        else:
+            self._candidates = TorchCandidates(items)
 
     def search(self, queries, k: int, exclude: Ragged | None = None, *, batch_size: int = 4096):
         """Top-k item indices and scores per query; see ``exact_topk``."""
-        queries = as_float_matrix(queries, "queries").to(self.items.device)
+        queries = as_float_matrix(queries, "queries").cpu().numpy()  # (Q, d); backends move batches
         n_q, d = queries.shape
-        if d != self.items.shape[1]:
-            raise ValueError(f"queries have dim {d} but items have dim {self.items.shape[1]}")
+        if d != self.dim:
+            raise ValueError(f"queries have dim {d} but items have dim {self.dim}")
         if k < 1 or batch_size < 1:
             raise ValueError(f"k and batch_size must be >= 1, got k={k}, batch_size={batch_size}")
         order, exclude = self._order_by_exclusions(exclude, n_q)
-        ids = torch.full((n_q, k), -1, dtype=torch.int64, device=queries.device)
-        scores = torch.full((n_q, k), float("-inf"), device=queries.device)
+        ids = np.empty((n_q, k), dtype=np.int64)
+        scores = np.empty((n_q, k), dtype=np.float32)
         for start in range(0, n_q, batch_size):
             stop = min(start + batch_size, n_q)
-            rows = order[start:stop]
             excl = exclude.rows(start, stop) if exclude is not None else Ragged.empty(stop - start)
-            excl_rows = torch.from_numpy(excl.row_ids()).to(queries.device)
-            excl_vals = torch.from_numpy(excl.values).to(queries.device)
-            ids[rows], scores[rows] = self._search_batch(queries[rows], k, excl_rows, excl_vals)
-        return ids.cpu().numpy(), scores.cpu().numpy()
+            rows = order[start:stop]
+            ids[rows], scores[rows] = self._search_batch(queries[rows], k, excl.row_ids(), excl.values)
+        return ids, scores
 
-    def _order_by_exclusions(self, exclude: Ragged | None, n_q: int):
+    def _order_by_exclusions(self, exclude: Ragged | None, n_q: int) -> tuple[np.ndarray, Ragged | None]:
         """Visit queries by ascending exclusion count, so the faiss over-fetch (k + max exclusions in the
-        batch) stays small for most batches. Returns (order tensor, exclusions permuted to that order)."""
-        device = self.items.device
+        batch) stays small for most batches. Returns (order, exclusions permuted to that order)."""
         if exclude is None:
-            return torch.arange(n_q, device=device), None
+            return np.arange(n_q), None
         if len(exclude) != n_q:
             raise ValueError(f"exclude has {len(exclude)} rows but there are {n_q} queries")
         if len(exclude.values) and (exclude.values.min() < 0 or exclude.values.max() >= self.n_items):
             raise ValueError(f"exclude holds item indices outside [0, {self.n_items})")
         lengths = exclude.lengths()
         order = np.argsort(lengths, kind="stable")
-        # gather the rows of `exclude` in `order` (vectorized CSR row gather)
-        ordered = lengths[order]
+        ordered = lengths[order]  # gather the CSR rows in `order`, vectorized
         offsets = np.repeat(exclude.indptr[order] - (np.cumsum(ordered) - ordered), ordered)
         values = exclude.values[offsets + np.arange(len(offsets))]
-        return torch.from_numpy(order).to(device), Ragged.from_lengths(lengths[order], values)
+        return order, Ragged.from_lengths(ordered, values)
 
-    def _search_batch(self, q: torch.Tensor, k: int, excl_rows: torch.Tensor, excl_vals: torch.Tensor):
-        cand, _, cutoff = self._candidates.fetch(q, k + MARGIN, excl_rows, excl_vals)  # (B, L), (B,)
-        canon = canonical_scores(q, self.items_t, cand.clamp_min(0)).masked_fill(cand < 0, float("-inf"))
+    def _search_batch(self, q: np.ndarray, k: int, excl_rows: np.ndarray, excl_vals: np.ndarray):
+        cand, cutoff = self._candidates.fetch(q, k + MARGIN, excl_rows, excl_vals)  # (B, L), (B,)
+        canon = canonical_scores(q, self.items_t, np.maximum(cand, 0))
+        canon[cand < 0] = -np.inf
         ids, scores = sort_by_score_then_id(canon, cand)
-        ids, scores = ids[:, :k].contiguous(), scores[:, :k].contiguous()
+        ids, scores = ids[:, :k], scores[:, :k]
         eps = score_error_bound(q, self.max_norm)  # (B,)
-        kth = scores[:, k - 1]
-        unsure = (cutoff > float("-inf")) & (kth <= cutoff + eps)
-        if bool(unsure.any()):
-            # keep only the exclusions of the unsure queries, renumbered 0..R-1
-            local = torch.cumsum(unsure, 0) - 1
+        kth = scores[:, k - 1].astype(np.float64)
+        unsure = np.isfinite(cutoff) & (kth <= cutoff + eps)
+        if unsure.any():
+            local = np.cumsum(unsure) - 1  # renumber the unsure queries 0..R-1, keep their exclusions
             sel = unsure[excl_rows]
             excl = (local[excl_rows[sel]], excl_vals[sel])
             ids[unsure], scores[unsure] = self._rerank_exactly(q[unsure], kth[unsure] - eps[unsure], k, *excl)
         return ids, scores
 
     def _rerank_exactly(self, q, floor, k, excl_rows, excl_vals):
-        """Exact top-k for queries ``q`` (R, d) given that every true top-k item has backend score >=
+        """Exact top-k for queries ``q`` (R, d), given that every true top-k item has backend score >=
         ``floor`` (R,): re-score that band canonically and order it by (-score, id)."""
-        step = max(1, _REFINE_CELLS // self.n_items)
+        step = max(1, _RERANK_CELLS // self.n_items)
         out_ids, out_scores = [], []
         for s in range(0, len(q), step):
-            sub = slice(s, s + step)
-            scores = q[sub] @ self.items.T  # (r, N) float32, any backend-quality matmul
-            in_sub = (excl_rows >= s) & (excl_rows < s + step)
-            scores[excl_rows[in_sub] - s, excl_vals[in_sub]] = float("-inf")
-            rows, items = (scores >= floor[sub, None]).nonzero(as_tuple=True)  # by row, then item id
-            canon = canonical_scores(q[sub][rows], self.items_t, items[:, None])[:, 0]
-            o = torch.sort(canon, descending=True, stable=True).indices  # ties keep ascending id
-            o = o[torch.sort(rows[o], stable=True).indices]  # group by row, keep (-score, id) inside
-            i, sc = first_k_per_row(rows[o], scores.shape[0], k, items[o], canon[o])
+            scores = self._candidates.full_scores(q[s : s + step])  # (r, N) float32
+            in_step = (excl_rows >= s) & (excl_rows < s + step)
+            scores[excl_rows[in_step] - s, excl_vals[in_step]] = -np.inf
+            rows, items = np.nonzero(scores >= floor[s : s + step, None])  # by row, then ascending item
+            canon = canonical_scores(q[s : s + step][rows], self.items_t, items[:, None])[:, 0]
+            o = np.lexsort((items, -canon, rows))  # by row, then (-score, id)
+            i, sc = first_k_per_row(rows[o], len(scores), k, items[o], canon[o])
             out_ids.append(i)
             out_scores.append(sc)
-        return torch.cat(out_ids), torch.cat(out_scores)
+        return np.concatenate(out_ids), np.concatenate(out_scores)
 
 
 def exact_topk(

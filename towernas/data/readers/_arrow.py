@@ -153,33 +153,44 @@ def raise_on_nulls(path: Path, table: pa.Table, names: Iterable[str], check: Che
 class Columns:
     """Collect record batches into one table, dictionary-encoding the ``encode`` columns as they come.
 
-    Per-batch dictionaries are merged every ``merge_every`` batches (``pa.concat_arrays`` unifies
-    them), so the ids of tens of millions of rows cost one int32 each plus one copy per distinct id.
+    Each batch's ids are dictionary-encoded on arrival (raw strings are dropped). The per-batch
+    dictionaries are merged into the running one (``pa.concat_arrays`` unifies them) whenever they hold
+    more entries than it, so memory stays below ~2 copies of the distinct ids plus one int32 per row,
+    and the big dictionary is re-hashed only O(log rows) times.
     """
 
-    def __init__(self, encode: Iterable[str], merge_every: int = 8):
+    def __init__(self, encode: Iterable[str], min_merge: int = 1 << 20):
         self.encode = set(encode)
-        self.merge_every = merge_every
+        self.min_merge = min_merge
         self.parts: dict[str, list[pa.Array]] = {}
+        self.pending: dict[str, int] = {}  # dictionary entries not yet merged, per encoded column
 
     def add(self, batch: pa.RecordBatch | pa.Table) -> None:
         for name in batch.schema.names:
             column = batch.column(name)
             if isinstance(column, pa.ChunkedArray):
                 column = column.combine_chunks()
-            if name in self.encode and not pa.types.is_dictionary(column.type):
-                column = column.dictionary_encode()
             parts = self.parts.setdefault(name, [])
+            if name not in self.encode:
+                parts.append(column)
+                continue
+            if not pa.types.is_dictionary(column.type):
+                column = column.dictionary_encode()
             parts.append(column)
-            if len(parts) > self.merge_every:
+            self.pending[name] = self.pending.get(name, 0) + len(column.dictionary)
+            merged = len(parts[0].dictionary) if len(parts) > 1 else 0
+            if self.pending[name] > max(merged, self.min_merge):
                 self.parts[name] = [pa.concat_arrays(parts)]
+                self.pending[name] = 0
 
     def table(self, schema: pa.Schema) -> pa.Table:
         """All rows so far; an empty table of ``schema`` when nothing was added."""
         if not self.parts:
             return schema.empty_table()
-        merged = {name: pa.concat_arrays(parts) for name, parts in self.parts.items()}
-        self.parts = {}
+        merged = {}
+        for name in list(self.parts):
+            merged[name] = pa.concat_arrays(self.parts.pop(name))
+        self.pending = {}
         return pa.table(merged)
 
 

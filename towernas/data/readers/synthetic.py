@@ -54,15 +54,15 @@ class SyntheticOptions:
 
     n_users: int = 1000
     n_items: int = 1700
-    mean_length: float = 120.0
+    mean_length: float = 130.0
     min_length: int = 8
     n_topics: int = 18
     n_subtopics: int = 4
     zipf_a: float = 1.0
-    interest_alpha: float = 0.15
+    interest_alpha: float = 0.08
     subtopic_loyalty: float = 0.7
     stay_prob: float = 0.6
-    mainstream_prob: float = 0.1
+    mainstream_prob: float = 0.03
     sequel_prob: float = 0.25
     feature_noise: float = 0.3
     seed: int = 0

@@ -1,0 +1,67 @@
+"""Checkpoints of a running search: one JSON file, replaced atomically after every generation.
+
+Contents (genomes always as op names)::
+
+    {"format": "towernas-evolution", "version": 1,
+     "config": {...}, "space": [[names of slot 0], ...],
+     "generation": 7, "elapsed": 12.3,
+     "population": [[names], ...],
+     "memo": [[[names], fitness], ...],                 # every evaluated genome, in evaluation order
+     "top_k": [[[names], fitness], ...],                # DEAP HallOfFame order, best first
+     "pareto_front": [[[names], fitness, cost], ...],   # DEAP ParetoFront order ([] in single mode)
+     "rng": [3, [625 ints], null],                      # random.Random.getstate()
+     "history": [{generation record}, ...]}
+
+Non-finite fitness values are written as ``Infinity`` (Python's ``json`` default).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any
+
+FORMAT = "towernas-evolution"
+VERSION = 1
+
+
+def save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
+    """Write ``state`` to ``path`` atomically: a temp file in the same directory, fsync, ``os.replace``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump({"format": FORMAT, "version": VERSION, **state}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_state(path: str | os.PathLike) -> dict[str, Any] | None:
+    """The checkpoint at ``path``, or ``None`` when there is none yet."""
+    path = Path(path)
+    if not path.exists():
+        return None
+    with open(path) as f:
+        state = json.load(f)
+    if state.get("format") != FORMAT or state.get("version") != VERSION:
+        raise ValueError(f"{path} is not a version-{VERSION} evolution checkpoint")
+    return state
+
+
+def rng_to_json(rng: random.Random) -> list:
+    version, internal, gauss = rng.getstate()
+    return [version, list(internal), gauss]
+
+
+def rng_from_json(data: list) -> random.Random:
+    rng = random.Random()
+    rng.setstate((data[0], tuple(data[1]), data[2]))
+    return rng

@@ -1,0 +1,65 @@
+"""The data → train → evaluate path on the embedded dataset, through the real entry function."""
+
+import json
+
+import numpy as np
+from hydra import compose, initialize_config_dir
+
+from pathlib import Path
+
+from towernas.baselines.mean_pool import MeanPoolTwoTower
+from towernas.baselines.popularity import popularity_metrics
+from towernas.config import DatasetConfig
+from towernas.data import load_dataset
+from towernas.retrieval import evaluate_model
+from towernas.trainer import train_two_tower
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+
+
+def test_two_tower_clearly_beats_popularity_on_the_embedded_dataset(tmp_path):
+    cfg = DatasetConfig(name="s", reader="synthetic", root=str(tmp_path),
+                        options={"n_users": 600, "n_items": 1000, "mean_length": 100, "seed": 0})
+    data = load_dataset(cfg)
+    pop = popularity_metrics(data, "valid")
+    model = MeanPoolTwoTower(data.user_features.fields, data.item_features.fields, data.n_items, dim=32)
+    losses = train_two_tower(model, data, epochs=4, batch_size=512, lr=2e-3, seed=0, progress=False)
+    assert losses[-1] < losses[0]
+    learned = evaluate_model(model, data, "valid")
+    assert learned["recall@20"] > 1.3 * pop["recall@20"], (learned, pop)
+    assert learned["ndcg@20"] > 1.3 * pop["ndcg@20"]
+
+
+def test_popularity_uses_train_counts_and_masks_seen_items(tmp_path):
+    cfg = DatasetConfig(name="s", reader="synthetic", root=str(tmp_path), cache=False,
+                        options={"n_users": 100, "n_items": 200, "mean_length": 20})
+    data = load_dataset(cfg)
+    metrics = popularity_metrics(data, "valid", ks=(5,))
+    assert 0 < metrics["recall@5"] < 1 and metrics["n_users"] == len(data.queries("valid").users)
+
+
+def test_search_entry_writes_results_and_reads_test_once(tmp_path, monkeypatch):
+    from towernas import search
+
+    monkeypatch.setenv("TOWERNAS_DATA", str(tmp_path / "data"))
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("config", overrides=["dataset=synthetic-tiny", "baseline.epochs=1", "device=cpu"])
+    reads = []
+    original = search.evaluate_model
+    monkeypatch.setattr(search, "evaluate_model", lambda m, d, split, *a, **k: reads.append(split) or original(m, d, split, *a, **k))
+    results = search.run_search(cfg, tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["mean_pool_two_tower"]["test"]["recall@10"] == results["mean_pool_two_tower"]["test"]["recall@10"]
+    assert reads.count("test") == 1
+    assert np.isfinite(saved["popularity"]["valid"]["ndcg@20"])
+
+
+def test_typo_in_config_fails_at_composition():
+    import pytest
+    from hydra.errors import ConfigCompositionException
+
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        with pytest.raises(ConfigCompositionException):
+            compose("config", overrides=["dataset.max_lenn=5"])
+        with pytest.raises(Exception, match="max_len"):
+            compose("config", overrides=["dataset.max_len=abc"])
