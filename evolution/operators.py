@@ -103,14 +103,14 @@ def repair(child: Individual, parent: Individual, space: SearchSpace, feasible: 
         current = cost(space.decode(genes))
         for _ in range(attempts):
             i = rng.randrange(len(space))
-            options = []
+            cheaper = []
             for j in range(len(space.slots[i])):
                 c = cost(space.decode(genes[:i] + [j] + genes[i + 1:]))
                 if c < current:
-                    options.append((j, c))
-            if not options:
+                    cheaper.append((j, c))
+            if not cheaper:
                 continue
-            genes[i], current = options[rng.randrange(len(options))]
+            genes[i], current = cheaper[rng.randrange(len(cheaper))]
             if feasible(space.decode(genes)):
                 return type(child)(genes), "cheaper"
     return type(child)(parent), "parent"

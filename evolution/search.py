@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from evolution.config import EvolutionConfig, EvolutionResult
 from evolution.genome import Genome, Individual, ParetoIndividual, SearchSpace
-from evolution.operators import breed, distinct, initial_population, make_toolbox, repair
+from evolution.operators import borrowed_random, breed, distinct, initial_population, make_toolbox, repair
 from evolution.state import load_state, rng_from_json, rng_to_json, save_state
 
 log = logging.getLogger(__name__)
@@ -171,32 +171,36 @@ class _Search:
         if self.pareto:
             # Front ranks and crowding distances of the current population, for the crowded tournaments.
             self.population = tools.selNSGA2(self.population, n)
-            n_elite, k = 0, n
-        else:
-            n_elite = min(self.config.top_k, n - 1)
-            k = n - n_elite
-        parents, children = breed(self.population, k, self.toolbox, self.config.crossover_prob, self.rng)
+        parents, children = breed(self.population, n, self.toolbox, self.config.crossover_prob, self.rng)
         how = Counter()
-        offspring = []
+        offspring: list[Individual] = []
+        batch: set[tuple[int, ...]] = set()
         for child, parent in zip(children, parents):
-            ind, outcome = repair(child, parent, self.space, self.feasible_genome,
-                                  self._cost, self.rng, self.config.repair_attempts)
+            ind, outcome = self.repair(child, parent)
+            # A duplicate costs no evaluation but explores nothing: mutate it again (a bounded number of times).
+            for _ in range(self.config.novelty_retries):
+                if ind.key not in self.memo and ind.key not in batch:
+                    break
+                with borrowed_random(self.rng):
+                    (ind,) = self.toolbox.mutate(self.toolbox.clone(ind))
+                ind, outcome = self.repair(ind, parent)
             how[outcome] += 1
+            batch.add(ind.key)
             offspring.append(ind)
         self.evaluate(offspring)
         self.archive(offspring)
+        # Survivors come from the distinct genomes of parents + offspring (duplicates would crowd out diversity).
+        first, repeats = distinct(self.population + offspring)
+        pool = first + repeats[: max(0, n - len(first))]
         if self.pareto:
-            first, repeats = distinct(self.population + offspring)  # duplicates would crowd out diversity
-            self.population = tools.selNSGA2(first + repeats[: max(0, n - len(first))], n)
-        else:
-            import os as _o
-            if _o.environ.get("MUPLUS"):
-                first, repeats = distinct(self.population + offspring)
-                pool = first + repeats[: max(0, n - len(first))]
-                self.population = sorted(pool, key=lambda i: i.fitness.values[0])[:n]
-            else:
-                self.population = [self.toolbox.clone(ind) for ind in self.hof[:n_elite]] + offspring
+            self.population = tools.selNSGA2(pool, n)
+        else:  # truncation: the best n, so the top_k seen so far always survive (elitism)
+            self.population = sorted(pool, key=lambda ind: ind.fitness.values[0])[:n]
         return {"repaired": len(offspring) - how["ok"], "parent_fallbacks": how["parent"]}
+
+    def repair(self, child: Individual, parent: Individual) -> tuple[Individual, str]:
+        return repair(child, parent, self.space, self.feasible_genome, self._cost, self.rng,
+                      self.config.repair_attempts)
 
     def record(self, stats: dict[str, int], elapsed: float) -> dict[str, Any]:
         best = self.hof[0]

@@ -1,0 +1,142 @@
+"""``Arch``: one two-tower architecture as op names, with a versioned JSON form.
+
+JSON (schema 1)::
+
+    {"schema": 1, "pooling": "self_attentive", "user": ["SA-1", "EW-ip", ...], "item": ["MLP-256", ...],
+     "dims": {"embed": 64, "block": 64, "out": 64, "head": 16, "attn": 16},
+     "complexity": {"user": {"params": ..., "flops": ...}, "item": {...}},   # optional, informative
+     "provenance": {"dataset": ..., "budget": ..., "seed": ..., "val_loss": ..., ...}}  # optional
+
+Op names only (never indices). Unknown names or keys, a wrong depth or bad JSON give a one-line
+``ArchError``. The same JSON rebuilds on any dataset.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from towernas.space.blocks import BLOCK_NAMES, SKIP
+from towernas.space.dims import Dims
+from towernas.space.pooling import POOLING_NAMES
+
+SCHEMA = 1
+MIN_DEPTH, MAX_DEPTH = 3, 7
+_KEYS = {"schema", "pooling", "user", "item", "dims", "complexity", "provenance"}
+
+
+class ArchError(ValueError):
+    """An invalid architecture or architecture file (one-line message)."""
+
+
+@dataclass(frozen=True)
+class Arch:
+    """A two-tower architecture: history pooling + user blocks + item blocks, by name.
+
+    ``complexity`` and ``provenance`` are carried along for reports; they do not take part in
+    equality or hashing (two Archs with the same ops and dims are the same architecture).
+
+    Example:
+        >>> a = Arch("avg", ("MLP-64", "EW-sum", "SA-1"), ("MLP-32", "EW-max", "EW-avg"))
+        >>> Arch.from_json(a.to_json()) == a
+        True
+    """
+
+    pooling: str
+    user: tuple[str, ...]
+    item: tuple[str, ...]
+    dims: Dims = field(default_factory=Dims)
+    complexity: dict[str, Any] | None = field(default=None, compare=False)
+    provenance: dict[str, Any] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "user", tuple(self.user))
+        object.__setattr__(self, "item", tuple(self.item))
+        self.validate()
+
+    def validate(self, where: str = "arch") -> None:
+        if self.pooling not in POOLING_NAMES:
+            raise ArchError(f"{where}.pooling={self.pooling!r}: unknown pooling; expected one of {list(POOLING_NAMES)}")
+        for side in ("user", "item"):
+            blocks = getattr(self, side)
+            if not MIN_DEPTH <= len(blocks) <= MAX_DEPTH:
+                raise ArchError(f"{where}.{side}: {len(blocks)} blocks; expected {MIN_DEPTH} to {MAX_DEPTH}")
+            for i, name in enumerate(blocks):
+                if name not in BLOCK_NAMES and name != SKIP:
+                    raise ArchError(f"{where}.{side}[{i}]={name!r}: unknown block; expected one of {list(BLOCK_NAMES)}")
+            if blocks and blocks[0] == SKIP:
+                raise ArchError(f"{where}.{side}[0]='skip': the first position needs a block")
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"schema": SCHEMA, "pooling": self.pooling, "user": list(self.user),
+                               "item": list(self.item), "dims": self.dims.to_dict()}
+        if self.complexity is not None:
+            out["complexity"] = self.complexity
+        if self.provenance is not None:
+            out["provenance"] = self.provenance
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_dict(cls, data: Any, where: str = "arch") -> "Arch":
+        if not isinstance(data, dict):
+            raise ArchError(f"{where}: expected a JSON object, got {type(data).__name__}")
+        unknown = sorted(set(data) - _KEYS)
+        if unknown:
+            raise ArchError(f"{where}: unknown key(s) {unknown}; expected {sorted(_KEYS)}")
+        missing = sorted({"schema", "pooling", "user", "item"} - set(data))
+        if missing:
+            raise ArchError(f"{where}: missing key(s) {missing}")
+        if data["schema"] != SCHEMA:
+            raise ArchError(f"{where}.schema={data['schema']!r}: this TowerNAS reads schema {SCHEMA}")
+        for side in ("user", "item"):
+            if not isinstance(data[side], list) or not all(isinstance(x, str) for x in data[side]):
+                raise ArchError(f"{where}.{side}: expected a list of block names")
+        try:
+            dims = Dims.from_dict(data.get("dims", {}), f"{where}.dims")
+        except ValueError as err:
+            raise ArchError(str(err)) from None
+        return cls(data["pooling"], tuple(data["user"]), tuple(data["item"]), dims,
+                   data.get("complexity"), data.get("provenance"))
+
+    @classmethod
+    def from_json(cls, text: str, where: str = "arch") -> "Arch":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ArchError(f"{where}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+        return cls.from_dict(data, where)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Arch":
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as err:
+            raise ArchError(f"{path}: cannot read architecture file ({err.strerror})") from None
+        return cls.from_json(text, str(path))
+
+    def save(self, path: str | Path) -> None:
+        """Write the JSON atomically (temp file + rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(self.to_json() + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def with_info(self, complexity: dict | None = None, provenance: dict | None = None) -> "Arch":
+        """A copy carrying ``complexity`` / ``provenance`` (the ops stay the same)."""
+        return Arch(self.pooling, self.user, self.item, self.dims,
+                    complexity if complexity is not None else self.complexity,
+                    provenance if provenance is not None else self.provenance)

@@ -1,0 +1,162 @@
+"""Standalone two-tower models built from an ``Arch``: ``build(arch, spec)``.
+
+Tower anatomy (what the complexity counter measures, embedding lookups excluded):
+
+    inputs (B, F, E) ─► align each to D_blk (identity when E == D_blk)
+        ─► block 1 .. block N, block k sees the F inputs + outputs of blocks 1..k-1 as tokens
+        ─► project the last output to ``dims.out`` ─► L2-normalise
+
+The user tower's inputs are the user field embeddings plus the pooled history; the item tower's are
+the item-id embedding plus the item field embeddings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from towernas.data.features import Field
+from towernas.data.interactions import InteractionData
+from towernas.embeddings import FieldEmbeddings
+from towernas.space.arch import Arch
+from towernas.space.blocks import OPS
+from towernas.space.dims import Dims
+from towernas.space.pooling import POOLINGS
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What a model needs to know about a dataset: its fields, catalogue size and history length."""
+
+    user_fields: tuple[Field, ...]
+    item_fields: tuple[Field, ...]
+    n_items: int
+    max_len: int
+
+    @classmethod
+    def from_data(cls, data: InteractionData) -> "DatasetSpec":
+        return cls(tuple(data.user_features.fields), tuple(data.item_features.fields), data.n_items, data.max_len)
+
+    @property
+    def n_user_inputs(self) -> int:
+        return len(self.user_fields) + 1  # + pooled history
+
+    @property
+    def n_item_inputs(self) -> int:
+        return len(self.item_fields) + 1  # + item id
+
+
+def make_align(n_inputs: int, dims: Dims) -> nn.Module:
+    """Per-input linear maps from ``embed`` to ``block`` width (identity when they are equal)."""
+    return nn.Identity() if dims.embed == dims.block else AlignInputs(n_inputs, dims.embed, dims.block)
+
+
+class AlignInputs(nn.Module):
+    """One Linear(embed → block) per input token."""
+
+    def __init__(self, n_inputs: int, embed: int, block: int) -> None:
+        super().__init__()
+        self.maps = nn.ModuleList(nn.Linear(embed, block) for _ in range(n_inputs))
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:  # (B, F, E) -> (B, F, D)
+        return torch.stack([m(inputs[:, i]) for i, m in enumerate(self.maps)], dim=1)
+
+
+def run_blocks(tokens: torch.Tensor, blocks: Sequence[nn.Module], project: nn.Module) -> torch.Tensor:
+    """The shortcut chain shared by standalone towers and the supernet: (B, F, D) -> (B, out)."""
+    out = tokens[:, 0]
+    for k, block in enumerate(blocks):
+        out = block(tokens)  # (B, D)
+        if k + 1 < len(blocks):
+            tokens = torch.cat([tokens, out.unsqueeze(1)], dim=1)  # (B, F + k + 1, D)
+    return F.normalize(project(out), dim=-1)
+
+
+class Tower(nn.Module):
+    """Align, blocks, projection (the item tower, and the user tower after pooling)."""
+
+    def __init__(self, blocks: Sequence[str], n_inputs: int, dims: Dims) -> None:
+        super().__init__()
+        self.align = make_align(n_inputs, dims)
+        self.blocks = nn.ModuleList(OPS[name](n_inputs + k, dims) for k, name in enumerate(blocks))
+        self.project = nn.Linear(dims.block, dims.out)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:  # (B, F, E) -> (B, out)
+        return run_blocks(self.align(inputs), self.blocks, self.project)
+
+
+class UserTower(nn.Module):
+    """History pooling, then a Tower over [user fields; pooled history]."""
+
+    def __init__(self, pooling: str, blocks: Sequence[str], n_inputs: int, dims: Dims) -> None:
+        super().__init__()
+        self.pooling = POOLINGS[pooling](dims)
+        self.tower = Tower(blocks, n_inputs, dims)
+
+    def forward(self, fields: torch.Tensor, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pooled = self.pooling(history, mask)  # (B, E)
+        return self.tower(torch.cat([fields, pooled.unsqueeze(1)], dim=1))
+
+
+class Embedder(nn.Module):
+    """All embedding tables of a two-tower model (excluded from tower complexity)."""
+
+    def __init__(self, spec: DatasetSpec, dims: Dims) -> None:
+        super().__init__()
+        self.pad = spec.n_items
+        self.item_ids = nn.Embedding(spec.n_items + 1, dims.embed, padding_idx=spec.n_items)
+        nn.init.normal_(self.item_ids.weight, std=0.05)
+        with torch.no_grad():
+            self.item_ids.weight[spec.n_items].zero_()
+        self.user_fields = FieldEmbeddings(list(spec.user_fields), dims.embed, "user")
+        self.item_fields = FieldEmbeddings(list(spec.item_fields), dims.embed, "item")
+
+    def user_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(fields (B, F_u, E), history (B, L, E), mask (B, L))."""
+        history = batch["history"]
+        fields = self._fields(self.user_fields, batch, len(history))
+        return fields, self.item_ids(history), history != self.pad
+
+    def item_inputs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """(B, 1 + F_i, E): the item id first, then the item fields."""
+        ids = self.item_ids(batch["item"]).unsqueeze(1)
+        return torch.cat([ids, self._fields(self.item_fields, batch, len(ids))], dim=1)
+
+    def _fields(self, embed: FieldEmbeddings, batch, n: int) -> torch.Tensor:
+        if not embed.fields:
+            return self.item_ids.weight.new_zeros(n, 0, self.item_ids.embedding_dim)
+        return embed(batch)
+
+
+class TwoTowerModel(nn.Module):
+    """A standalone two-tower retrieval model: ``encode_users`` / ``encode_items`` → unit vectors.
+
+    Example:
+        >>> spec = DatasetSpec((), (), n_items=10, max_len=4)
+        >>> arch = Arch("avg", ("MLP-64", "EW-sum", "SA-1"), ("MLP-32", "EW-max", "EW-avg"))
+        >>> model = build(arch, spec)
+        >>> model.encode_items({"item": torch.tensor([0, 3])}).shape
+        torch.Size([2, 64])
+    """
+
+    def __init__(self, arch: Arch, spec: DatasetSpec) -> None:
+        super().__init__()
+        self.arch = arch
+        self.embedder = Embedder(spec, arch.dims)
+        self.user_tower = UserTower(arch.pooling, arch.user, spec.n_user_inputs, arch.dims)
+        self.item_tower = Tower(arch.item, spec.n_item_inputs, arch.dims)
+
+    def encode_users(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.user_tower(*self.embedder.user_inputs(batch))
+
+    def encode_items(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.item_tower(self.embedder.item_inputs(batch))
+
+
+def build(arch: Arch, spec: DatasetSpec) -> TwoTowerModel:
+    """A freshly initialised standalone model for ``arch`` on a dataset described by ``spec``."""
+    return TwoTowerModel(arch, spec)
