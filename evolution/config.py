@@ -20,13 +20,14 @@ class EvolutionConfig:
         generations: variation rounds after the initial population (generation 0).
         mutation_prob: per-gene probability of resetting a gene to a uniformly drawn choice.
         crossover_prob: probability that two consecutive parents swap genes (uniform crossover, 1/2 per gene).
-        top_k: best distinct genomes kept across generations and returned; in "single" mode they are also the
-            elites copied into every next generation (at most ``population - 1`` of them).
+        top_k: best distinct genomes kept across generations (a DEAP ``HallOfFame``) and returned. In "single"
+            mode survival is truncation, so they also stay in the population while ``top_k <= population``.
         mode: "single" minimises fitness under the budget; "pareto" runs NSGA-II on (fitness, cost).
         seed: seeds the search's private ``random.Random``.
         max_init_attempts: uniform draws allowed to find a feasible initial population.
         tournament_size: parents' tournament size in "single" mode.
         repair_attempts: tries per repair stage (see :mod:`evolution.operators`).
+        novelty_retries: times an offspring that duplicates an already evaluated genome is mutated again.
     """
 
     population: int = 50
@@ -39,6 +40,7 @@ class EvolutionConfig:
     max_init_attempts: int = 10000
     tournament_size: int = 3
     repair_attempts: int = 20
+    novelty_retries: int = 3
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -48,8 +50,9 @@ class EvolutionConfig:
         for name in ("mutation_prob", "crossover_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
-        if self.max_init_attempts < 1 or self.tournament_size < 1 or self.repair_attempts < 0:
-            raise ValueError("need max_init_attempts >= 1, tournament_size >= 1 and repair_attempts >= 0")
+        if self.max_init_attempts < 1 or self.tournament_size < 1 or self.repair_attempts < 0 or self.novelty_retries < 0:
+            raise ValueError("need max_init_attempts, tournament_size >= 1 and repair_attempts, "
+                             "novelty_retries >= 0")
 
 
 @dataclass

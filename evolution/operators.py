@@ -141,7 +141,7 @@ def initial_population(space: SearchSpace, feasible: Predicate, cost: CostFn | N
             "the cheapest architecture or admits too few to sample; raise the budget or max_init_attempts")
     if len(found) < size:
         warnings.warn(f"only {len(found)} distinct feasible genomes in {draws} uniform samples; the initial "
-                      f"population of {size} repeats them", RuntimeWarning, stacklevel=3)
+                      f"population of {size} repeats them", RuntimeWarning, stacklevel=4)
     distinct = [list(k) for k in found]
     return [list(distinct[i % len(distinct)]) for i in range(size)]
 

@@ -6,13 +6,15 @@ It knows genomes, budgets and operators; what a genome is worth is handed in:
 ``feasible(genome)`` (the budget check). The population only ever holds feasible genomes: the initial one is
 sampled by rejection, and infeasible offspring are repaired (:func:`evolution.operators.repair`).
 
-Modes:
-    "single": generational GA with elitism. Each generation keeps the ``top_k`` best genomes seen so far (a DEAP
-        ``HallOfFame``) and fills the rest with offspring of tournament-selected parents (uniform crossover,
-        per-gene mutation, repair).
-    "pareto": NSGA-II on (fitness, cost), both minimised: parents by crowded tournaments, survivors by
-        ``tools.selNSGA2`` over distinct parents + offspring, and a ``tools.ParetoFront`` of every evaluated
-        genome, so one search yields the best genome under each of several budgets (:func:`best_under`).
+Every generation breeds ``population`` offspring: parents by tournament ("single") or crowded tournament
+("pareto"), DEAP's ``varAnd`` with uniform crossover and per-gene ``mutUniformInt``, repair into the budget, and
+a few re-mutations of offspring that duplicate an evaluated genome. Survivors are chosen among the distinct
+genomes of parents + offspring:
+    "single": truncation to the ``population`` lowest-fitness genomes (elitist; the ``top_k`` best seen so far
+        are also kept in a DEAP ``HallOfFame``).
+    "pareto": NSGA-II on (fitness, cost), both minimised (``tools.selNSGA2``), plus a ``tools.ParetoFront`` of
+        every evaluated genome, so one search yields the best genome under each of several budgets
+        (:func:`evolution.best_under`).
 
 Example:
     >>> space = SearchSpace([("a", "b", "c")] * 3)
@@ -126,9 +128,6 @@ class _Search:
         self.elapsed = 0.0
 
     # -- evaluation -----------------------------------------------------------------------------------------
-    def feasible(self, genes) -> bool:
-        return bool(self._feasible(self.space.decode(genes)))
-
     def cost(self, genes) -> float:
         key = tuple(genes)
         if key not in self._costs:
@@ -155,15 +154,12 @@ class _Search:
     # -- generations ----------------------------------------------------------------------------------------
     def start(self) -> dict[str, int]:
         """Generation 0: a feasible random population."""
-        genes = initial_population(self.space, self.feasible_genome, self._cost, self.config.population,
+        genes = initial_population(self.space, self._feasible, self._cost, self.config.population,
                                    self.rng, self.config.max_init_attempts)
         self.population = [self.individual(g) for g in genes]
         self.evaluate(self.population)
         self.archive(self.population)
         return {"repaired": 0, "parent_fallbacks": 0}
-
-    def feasible_genome(self, genome: Genome) -> bool:
-        return bool(self._feasible(genome))
 
     def step(self) -> dict[str, int]:
         """One generation: select, vary, repair, evaluate, then elitism ("single") or NSGA-II survival."""
@@ -199,7 +195,7 @@ class _Search:
         return {"repaired": len(offspring) - how["ok"], "parent_fallbacks": how["parent"]}
 
     def repair(self, child: Individual, parent: Individual) -> tuple[Individual, str]:
-        return repair(child, parent, self.space, self.feasible_genome, self._cost, self.rng,
+        return repair(child, parent, self.space, self._feasible, self._cost, self.rng,
                       self.config.repair_attempts)
 
     def record(self, stats: dict[str, int], elapsed: float) -> dict[str, Any]:
@@ -208,7 +204,7 @@ class _Search:
             "generation": self.generation,
             "best_fitness": best.fitness.values[0],
             "median_fitness": float(statistics.median(ind.fitness.values[0] for ind in self.population)),
-            "feasible_count": sum(self.feasible(ind) for ind in self.population),
+            "feasible_count": sum(bool(self._feasible(self.space.decode(ind))) for ind in self.population),
             "unique_evaluations": len(self.memo),
             "best_genome": list(self.space.decode(best)),
             "elapsed": round(elapsed, 3),

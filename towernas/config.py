@@ -68,6 +68,48 @@ class TrackingConfig:
 
 
 @dataclass
+class DimsConfig:
+    """Widths of the search space (see towernas.space.dims.Dims)."""
+
+    embed: int = 64
+    block: int = 64
+    out: int = 64
+    head: int = 16
+    attn: int = 16
+
+
+@dataclass
+class SupernetConfig:
+    """Weight-sharing supernet and its SPOS training."""
+
+    depth_user: int = 5
+    depth_item: int = 5
+    searchable_depth: bool = False  # adds the "skip" op at positions >= 2
+    dims: DimsConfig = field(default_factory=DimsConfig)
+    steps: int = 2000
+    batch_size: int = 512
+    lr: float = 1e-3
+    temperature: float = 0.05
+    estimator_alpha: float = 0.01
+    checkpoint_every: int = 500
+
+
+@dataclass
+class SearchConfig:
+    """Complexity-aware evolution (paper: population 50, 50 generations, mutation 0.1)."""
+
+    mode: str = "single"  # single | pareto
+    population: int = 50
+    generations: int = 50
+    mutation_prob: float = 0.1
+    crossover_prob: float = 0.5
+    top_k: int = 5
+    val_batches: int = 4
+    val_batch_size: int = 1024
+    random_baseline: int = 20  # random feasible archs scored for the "best vs random" summary
+
+
+@dataclass
 class BaseConfig:
     """The root of ``conf/config.yaml``: every key of every entry point is declared here."""
 

@@ -1,0 +1,41 @@
+"""Exact complexity (params, FLOPs) of TowerNAS towers.
+
+Definition (what every number in a report, a budget or an Arch JSON means):
+
+- **params**: trainable parameters of one tower: history pooling (user tower), input alignment,
+  blocks and output projection. Embedding tables (ids and side fields) are excluded.
+- **FLOPs**: cost of ONE forward of one user (resp. one item): batch size 1, and for the user tower a
+  full history of ``max_len`` valid items (mask all True). Embedding lookups, multi-valued field
+  pooling and the mask comparison happen in the embedder and are excluded. Inside a tower:
+
+  * matmul-like ops (linear/addmm/mm/bmm/matmul) count multiply-accumulates: a Linear(in, out) on
+    t tokens is ``t * in * out``; its bias add is not counted separately; ``A @ B`` with
+    A (.., m, k), B (.., k, p) is ``batch * m * k * p``;
+  * every other computing op counts ONE per element of its floating-point output: element-wise
+    (add, sub, mul, div, relu, tanh, masked_fill, clamp/clamp_min, nan_to_num, ...), softmax, and
+    reductions (sum, mean, prod, amax, amin, vector norm) — a reduction of n tokens of width D
+    counts D, whatever n;
+  * free: data movement and bookkeeping (view/reshape/flatten, permute/transpose, cat/stack,
+    expand, select/slice/chunk, (un)squeeze, clone/contiguous, dtype conversion ``to``), and boolean
+    mask logic (``~mask``, comparisons): ops whose output is not floating point.
+
+  So ``F.normalize`` of an O-vector costs O + 2 (norm 1, clamp_min 1, div O) and the masked mean of
+  (L, W) costs L*W + 2W + 2. The closed forms per op are in ``towernas.complexity.formulas``; the
+  mechanical counters in ``towernas.complexity.counting`` apply this rule to real forward passes and
+  the tests assert exact equality.
+
+Example:
+    >>> from towernas.space import Arch
+    >>> model = CostModel(synthetic_spec())
+    >>> arch = Arch("avg", ("MLP-64", "EW-sum", "SA-1", "EW-max", "EW-ip"), ("MLP-32",) + ("EW-avg",) * 4)
+    >>> model.cost(arch).to_dict()["item"]
+    {'params': 16544, 'flops': 16738}
+"""
+
+from towernas.complexity.counting import OpCount, UnclassifiedOpError, count_ops, count_ops_torchprofile
+from towernas.complexity.formulas import OpCost
+from towernas.complexity.model import (CostModel, TowerCost, benchmark_cost_model, random_blocks,
+                                       synthetic_spec)
+
+__all__ = ["CostModel", "OpCost", "OpCount", "TowerCost", "UnclassifiedOpError", "benchmark_cost_model",
+           "count_ops", "count_ops_torchprofile", "random_blocks", "synthetic_spec"]
