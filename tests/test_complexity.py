@@ -30,9 +30,10 @@ def _archs(n: int = 24, seed: int = 0, dims: Dims = DIMS) -> list[Arch]:
     rng = random.Random(seed)
     archs = []
     for i in range(n):
-        depth_u, depth_i = rng.randint(3, 7), rng.randint(3, 7)
-        archs.append(Arch(POOLING_NAMES[i % len(POOLING_NAMES)], random_blocks(rng, depth_u, skip=i % 3 == 0),
-                          random_blocks(rng, depth_i, skip=i % 3 == 1), dims))
+        user, item = list(random_blocks(rng, rng.randint(3, 7))), list(random_blocks(rng, rng.randint(3, 7)))
+        for blocks in (user, item)[i % 3:i % 3 + 1]:  # a skip at a position >= 2 in 2 archs out of 3
+            blocks[rng.randrange(1, len(blocks))] = SKIP
+        archs.append(Arch(POOLING_NAMES[i % len(POOLING_NAMES)], tuple(user), tuple(item), dims))
     return archs
 
 

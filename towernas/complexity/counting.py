@@ -61,7 +61,7 @@ class OpCount:
 
     macs: int = 0
     elementwise: int = 0
-    per_op: dict[str, int] = field(default_factory=dict, repr=False)
+    per_op: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def flops(self) -> int:

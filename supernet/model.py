@@ -1,0 +1,113 @@
+"""The weight-sharing supernet: every candidate op of every position, one path per forward (SPOS).
+
+Layout (each piece has the exact shape of its counterpart in ``towernas.towers``, so ``export`` copies
+weights with ``load_state_dict(strict=True)``):
+
+    embedder                      one shared ``Embedder`` (all embedding tables)
+    poolings[name]                one module per history pooling
+    user / item: SuperTower
+        align                     per-input maps embed -> D_blk (shared by all paths)
+        positions[k][key(op)]     OPS[op](F + k, dims) for every op allowed at position k
+        project                   D_blk -> out
+
+``encode_users(batch, arch)`` / ``encode_items(batch, arch)`` pick the modules named by ``arch`` and run
+them through ``towernas.towers.run_blocks``, the same function the standalone towers use; untouched
+candidates get no gradient (``grad is None``). The space has no BatchNorm, so a child evaluated through
+the supernet needs no BN recalibration: its output is the exported child's output.
+
+Example:
+    >>> from towernas.towers import DatasetSpec
+    >>> from towernas.space import Arch, Dims
+    >>> spec = DatasetSpec((), (), n_items=10, max_len=4)
+    >>> net = Supernet(spec, Dims(), depth_user=3, depth_item=3)
+    >>> arch = Arch("avg", ("MLP-64", "EW-sum", "SA-1"), ("MLP-32", "EW-max", "EW-avg"))
+    >>> net.encode_items({"item": torch.tensor([0, 3])}, arch).shape
+    torch.Size([2, 64])
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from supernet.sampler import SupernetSpace
+from towernas.space.arch import Arch
+from towernas.space.blocks import BLOCK_NAMES, OPS
+from towernas.space.dims import Dims
+from towernas.space.pooling import POOLING_NAMES, POOLINGS
+from towernas.towers import DatasetSpec, Embedder, make_align, run_blocks
+
+
+def op_key(name: str) -> str:
+    """The ModuleDict key of an op name ("MLP-16" -> "MLP_16"); names stay the public API."""
+    return name.replace("-", "_")
+
+
+class SuperTower(nn.Module):
+    """All candidate blocks of one tower; ``forward(inputs, names)`` runs the chain of ``names``."""
+
+    def __init__(self, space: SupernetSpace, side: str, n_inputs: int) -> None:
+        super().__init__()
+        dims = space.dims
+        self.align = make_align(n_inputs, dims)
+        self.positions = nn.ModuleList(
+            nn.ModuleDict({op_key(name): OPS[name](n_inputs + k, dims) for name in space.choices(side, k)})
+            for k in range(space.depth(side))
+        )
+        self.project = nn.Linear(dims.block, dims.out)
+
+    def chosen(self, names: Sequence[str]) -> list[nn.Module]:
+        """The candidate module of each position for the op ``names``."""
+        return [position[op_key(name)] for position, name in zip(self.positions, names)]
+
+    def forward(self, inputs: torch.Tensor, names: Sequence[str]) -> torch.Tensor:  # (B, F, E) -> (B, out)
+        return run_blocks(self.align(inputs), self.chosen(names), self.project)
+
+
+class Supernet(nn.Module):
+    """A single-path weight-sharing supernet over two-tower architectures.
+
+    Args:
+        spec: the dataset's fields, catalogue size and history length.
+        dims: widths shared by every candidate.
+        depth_user, depth_item: positions per tower.
+        blocks: the blocks each position can take (op names).
+        poolings: the history poolings (names).
+        allow_skip: positions after the first may also be ``skip``.
+    """
+
+    def __init__(self, spec: DatasetSpec, dims: Dims, depth_user: int, depth_item: int,
+                 blocks: tuple[str, ...] = BLOCK_NAMES, poolings: tuple[str, ...] = POOLING_NAMES,
+                 allow_skip: bool = False) -> None:
+        super().__init__()
+        self.spec = spec
+        self.space = SupernetSpace(tuple(poolings), tuple(blocks), depth_user, depth_item, allow_skip, dims)
+        self.embedder = Embedder(spec, dims)
+        self.poolings = nn.ModuleDict({name: POOLINGS[name](dims) for name in self.space.poolings})
+        self.user = SuperTower(self.space, "user", spec.n_user_inputs)
+        self.item = SuperTower(self.space, "item", spec.n_item_inputs)
+
+    @property
+    def dims(self) -> Dims:
+        return self.space.dims
+
+    def encode_users(self, batch: dict[str, torch.Tensor], arch: Arch) -> torch.Tensor:
+        """(B, out) unit vectors of the user tower of ``arch`` (pooling + user blocks)."""
+        self.space.check(arch)
+        fields, history, mask = self.embedder.user_inputs(batch)  # (B, F_u, E), (B, L, E), (B, L)
+        pooled = self.poolings[arch.pooling](history, mask)  # (B, E)
+        return self.user(torch.cat([fields, pooled.unsqueeze(1)], dim=1), arch.user)
+
+    def encode_items(self, batch: dict[str, torch.Tensor], arch: Arch) -> torch.Tensor:
+        """(B, out) unit vectors of the item tower of ``arch``."""
+        self.space.check(arch)
+        return self.item(self.embedder.item_inputs(batch), arch.item)
+
+    def path_parameters(self, arch: Arch) -> dict[str, nn.Parameter]:
+        """The parameters ``arch`` uses, by their name in ``named_parameters()``."""
+        modules = [self.embedder, self.poolings[arch.pooling], self.user.align, self.user.project,
+                   self.item.align, self.item.project, *self.user.chosen(arch.user), *self.item.chosen(arch.item)]
+        ids = {id(p) for m in modules for p in m.parameters()}
+        return {name: p for name, p in self.named_parameters() if id(p) in ids}

@@ -1,0 +1,196 @@
+"""SPOS training of the supernet, resumable, and the validation loss that serves as search fitness.
+
+Each step: sample an architecture uniformly (``ArchSampler``), take the next batch of shuffled train rows
+(``RowStream``, epochs cycling), record the batch items in the streaming frequency estimator, then one
+Adam step on the in-batch softmax with logQ correction of that single path:
+
+    s_ij = <u_i, v_j> / tau - log q_j,    loss = mean_i -log softmax_j(s_ij)[i]   (accidental hits masked)
+
+Gradients are reset to None every step, so candidates off the path keep their weights *and* their Adam
+moments untouched (Adam skips parameters without a gradient).
+
+Example:
+    >>> from towernas.config import DatasetConfig
+    >>> from towernas.data import load_dataset
+    >>> from towernas.towers import DatasetSpec
+    >>> from towernas.space import Dims
+    >>> from supernet.model import Supernet
+    >>> data = load_dataset(DatasetConfig(name="doc", reader="synthetic", cache=False,
+    ...                     options={"n_users": 40, "n_items": 90, "mean_length": 20}), progress=False)
+    >>> net = Supernet(DatasetSpec.from_data(data), Dims(embed=16, block=16, out=16), 3, 3)
+    >>> out = train_supernet(net, data, steps=3, batch_size=32, lr=1e-3, temperature=0.1, seed=0,
+    ...                      device="cpu", progress=False)
+    >>> out["step"]
+    3
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from supernet.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from supernet.model import Supernet
+from supernet.sampler import ArchSampler, RowStream
+from towernas.batches import iterate_rows, training_batch
+from towernas.data.interactions import InteractionData
+from towernas.device import resolve_device
+from towernas.frequency import StreamingFrequencyEstimator
+from towernas.losses import in_batch_softmax
+from towernas.space.arch import Arch
+
+Batch = dict[str, torch.Tensor]
+
+
+class SupernetDivergedError(RuntimeError):
+    """The training loss became NaN or infinite (one-line message with the step, arch and a hint)."""
+
+
+def describe(arch: Arch) -> str:
+    """A one-line form of an architecture: ``avg | user MLP-64,EW-sum,SA-1 | item MLP-32,EW-max,EW-avg``."""
+    return f"{arch.pooling} | user {','.join(arch.user)} | item {','.join(arch.item)}"
+
+
+def path_loss(supernet: Supernet, arch: Arch, batch: Batch, temperature: float, log_q: torch.Tensor | None):
+    """In-batch softmax loss of one path on one batch (the training and the validation objective)."""
+    return in_batch_softmax(supernet.encode_users(batch, arch), supernet.encode_items(batch, arch), batch["item"],
+                            temperature=temperature, log_q=log_q)
+
+
+def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, batch_size: int, lr: float,
+                   temperature: float, seed: int, device: torch.device | str, checkpoint_dir: str | Path | None = None,
+                   checkpoint_every: int = 500, progress: bool = True, log: Callable[[dict], None] | None = None,
+                   log_every: int = 50) -> dict:
+    """Train ``supernet`` in place with SPOS for ``steps`` steps (resuming from ``checkpoint_dir`` if possible).
+
+    Args:
+        supernet: the model (its initial weights are replaced on resume).
+        data: the dataset; batches come from its train rows.
+        steps: total number of steps, counting those of a resumed checkpoint.
+        batch_size, lr, temperature, seed: training settings (a resume must use the same ones).
+        device: where the model, the estimator and the batches live ("auto" allowed).
+        checkpoint_dir: where ``supernet.pt`` is written every ``checkpoint_every`` steps and at the end.
+        progress: show a tqdm bar over the steps.
+        log: receives ``{"step", "loss", "lr", "elapsed", "steps_per_s"}`` every ``log_every`` steps and
+            at the last step (loss = mean over the interval; elapsed = seconds, summed over resumes).
+
+    Returns:
+        ``{"step", "loss", "losses", "elapsed", "resumed_from", "checkpoint", "estimator"}``: ``losses``
+        are this call's per-step losses; ``estimator`` is the trained StreamingFrequencyEstimator
+        (its ``log_q`` is the logQ of ``validation_loss``).
+
+    Raises:
+        SupernetDivergedError: the loss became NaN or infinite.
+    """
+    device = resolve_device(device) if isinstance(device, str) else device
+    supernet.to(device)
+    optimizer = torch.optim.Adam(supernet.parameters(), lr=lr)
+    estimator = StreamingFrequencyEstimator(data.n_items, device=device)
+    sampler = ArchSampler(supernet.space, seed)
+    rows = RowStream(data.rows("train"), batch_size, seed)
+    settings = {"batch_size": batch_size, "lr": lr, "temperature": temperature, "seed": seed,
+                "n_items": data.n_items, "genome_slots": [list(s) for s in supernet.space.slots()]}
+    path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
+
+    def snapshot(step: int, elapsed: float) -> dict:
+        return {"step": step, "elapsed": elapsed, "settings": settings, "model": supernet.state_dict(),
+                "optimizer": optimizer.state_dict(), "estimator": estimator.state_dict(),
+                "sampler": sampler.state(), "rows": rows.state(), "torch_rng": torch.get_rng_state()}
+
+    start, elapsed_before = 0, 0.0
+    state = load_checkpoint(path, map_location=device) if path is not None else None
+    if state is not None:
+        if state["settings"] != settings:
+            changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
+            raise ValueError(f"{path}: checkpoint was trained with other settings ({', '.join(changed)}); "
+                             "use the same ones or another checkpoint_dir")
+        supernet.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        estimator.load_state_dict(state["estimator"])
+        sampler.load_state(state["sampler"])
+        rows.load_state(state["rows"])
+        torch.set_rng_state(state["torch_rng"].cpu())
+        start, elapsed_before = int(state["step"]), float(state["elapsed"])
+
+    supernet.train()
+    clock = time.perf_counter()
+    elapsed = lambda: elapsed_before + time.perf_counter() - clock  # noqa: E731
+    losses: list[float] = []
+    interval: list[float] = []
+    interval_start = time.perf_counter()
+    last_saved = start
+    bar = tqdm(total=steps, initial=start, desc="supernet", unit="step", disable=not progress)
+    for step in range(start + 1, steps + 1):
+        arch = sampler.sample()
+        batch = training_batch(data, rows.next(), device)
+        estimator.update(batch["item"])  # the batch counts towards its own sampling probabilities
+        loss = path_loss(supernet, arch, batch, temperature, estimator.log_q(batch["item"]))
+        value = loss.item()
+        if not math.isfinite(value):
+            saved = f"; the checkpoint of step {last_saved} is intact" if path is not None and last_saved else ""
+            raise SupernetDivergedError(
+                f"supernet loss is {value} at step {step} (arch {describe(arch)}); "
+                f"lower the learning rate (lr={lr}) or raise the temperature (temperature={temperature}){saved}")
+        optimizer.zero_grad(set_to_none=True)  # off-path candidates: grad None, so Adam leaves them alone
+        loss.backward()
+        optimizer.step()
+        losses.append(value)
+        interval.append(value)
+        bar.update(1)
+        if step % log_every == 0 or step == steps:
+            now = time.perf_counter()
+            record = {"step": step, "loss": float(np.mean(interval)), "lr": lr, "elapsed": elapsed(),
+                      "steps_per_s": len(interval) / max(now - interval_start, 1e-9)}
+            bar.set_postfix(loss=f"{record['loss']:.4f}")
+            if log is not None:
+                log(record)
+            interval, interval_start = [], now
+        if path is not None and (step % checkpoint_every == 0 or step == steps):
+            save_checkpoint(path, snapshot(step, elapsed()))
+            last_saved = step
+    bar.close()
+    tail = losses[-min(len(losses), log_every):]
+    return {"step": max(start, steps), "loss": float(np.mean(tail)) if tail else None, "losses": losses,
+            "elapsed": elapsed(), "resumed_from": start, "checkpoint": str(path) if path is not None else None,
+            "estimator": estimator}
+
+
+def fixed_batches(data: InteractionData, split: str = "valid", *, n_batches: int, batch_size: int, seed: int = 0,
+                  device: torch.device | str = "cpu") -> list[Batch]:
+    """``n_batches`` batches of ``split`` rows drawn once (seeded): the common test set of every candidate.
+
+    Full batches only (fewer if the split is small; one batch of all rows if it holds less than one).
+    """
+    rows = data.rows(split)
+    if len(rows) == 0:
+        raise ValueError(f"split {split!r} has no rows")
+    size = min(batch_size, len(rows))
+    chunks = [c for c in iterate_rows(rows, size, np.random.default_rng(seed)) if len(c) == size]
+    return [training_batch(data, c, device) for c in chunks[:n_batches]]
+
+
+@torch.no_grad()
+def validation_loss(supernet: Supernet, arch: Arch, batches: list[Batch], temperature: float,
+                    log_q_fn: Callable[[torch.Tensor], torch.Tensor] | None) -> float:
+    """Mean in-batch softmax loss of ``arch`` through the supernet weights on fixed ``batches`` (lower is better).
+
+    ``log_q_fn`` maps item ids to log q (e.g. ``estimator.log_q`` of the trained, now frozen estimator;
+    None: no correction). Runs in eval mode under no_grad and restores the previous mode.
+    """
+    was_training = supernet.training
+    supernet.eval()
+    try:
+        total, n = 0.0, 0
+        for batch in batches:
+            log_q = log_q_fn(batch["item"]) if log_q_fn is not None else None
+            total += float(path_loss(supernet, arch, batch, temperature, log_q)) * len(batch["item"])
+            n += len(batch["item"])
+        return total / max(n, 1)
+    finally:
+        supernet.train(was_training)
