@@ -72,9 +72,9 @@ class DimsConfig:
     """Widths of the search space (see towernas.space.dims.Dims)."""
 
     embed: int = 64
-    block: int = 64
+    block: int = 32
     out: int = 64
-    head: int = 16
+    head: int = 8
     attn: int = 16
 
 

@@ -85,10 +85,10 @@ def pooling(name: str, length: int, dims: Dims) -> OpCost:
     if name == "sum":  # x * m (L*E), sum (E)
         return OpCost(0, 0, l_ * e + e)
     if name == "self_attention":
-        # qk Linear(E, 2A) on L tokens; Q K^T (L*L*A); weights @ x (L*L*E); div, masked_fill,
-        # softmax, nan_to_num (L*L each); then the masked mean of (L, E).
-        attention = OpCost(0, l_ * l_ * a + l_ * l_ * e, 4 * l_ * l_)
-        return linear(l_, e, 2 * a) + attention + masked_mean(l_, e)
+        # qk Linear(E, 2A) on L tokens; Q K^T (L*L*A); div, masked_fill, softmax, nan_to_num
+        # (L*L each); the masked mean of the (L, L) weight rows; then mean weights @ x (L*E MACs).
+        attention = OpCost(0, l_ * l_ * a + l_ * e, 4 * l_ * l_)
+        return linear(l_, e, 2 * a) + attention + masked_mean(l_, l_)
     if name == "self_attentive":
         # w1 Linear(E, A) on L tokens; tanh (L*A); w2 Linear(A, 1, no bias) on L tokens;
         # masked_fill, softmax, nan_to_num (L each); weights @ x (L*E MACs).

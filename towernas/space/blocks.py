@@ -10,7 +10,9 @@ stacked as tokens ``(B, n_inputs, D)``, and returns one vector ``(B, D)`` (D = `
 - ``SA-h``: multi-head self-attention over the n tokens (h heads of width ``dims.head``), output
   projection to D, mean over tokens.
 - ``skip`` (only when depth is searchable, never at position 1): the position repeats the previous
-  block's output, so the tower is one block shallower at zero cost.
+  block's output at zero cost of its own. The repeated output still occupies that position's token,
+  so later blocks keep a fixed number of inputs per position (what weight sharing and the additive
+  cost tables rely on).
 
 Example:
     >>> import torch
