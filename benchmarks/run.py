@@ -13,7 +13,11 @@ import platform
 import time
 from pathlib import Path
 
-BENCHMARKS = {"data": "benchmarks.bench_data", "eval": "benchmarks.bench_eval"}
+BENCHMARKS = {
+    "data": "benchmarks.bench_data",
+    "eval": "benchmarks.bench_eval",
+    "complexity": "benchmarks.bench_complexity",
+}
 
 
 def main() -> None:
