@@ -15,7 +15,6 @@ from tests.fakes.movielens import write_ml1m, write_ml100k, zip_ml1m, zip_ml100k
 from tests.fakes.yelp import write_yelp
 from towernas.config import DatasetConfig
 from towernas.data import DataError, load_dataset
-from towernas.data.download import Source
 from towernas.data.readers import READERS
 
 

@@ -1,8 +1,5 @@
 """The data → train → evaluate path on the embedded dataset, through the real entry function."""
 
-import json
-
-import numpy as np
 from hydra import compose, initialize_config_dir
 
 from pathlib import Path
@@ -36,22 +33,6 @@ def test_popularity_uses_train_counts_and_masks_seen_items(tmp_path):
     data = load_dataset(cfg)
     metrics = popularity_metrics(data, "valid", ks=(5,))
     assert 0 < metrics["recall@5"] < 1 and metrics["n_users"] == len(data.queries("valid").users)
-
-
-def test_search_entry_writes_results_and_reads_test_once(tmp_path, monkeypatch):
-    from towernas import search
-
-    monkeypatch.setenv("TOWERNAS_DATA", str(tmp_path / "data"))
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose("config", overrides=["dataset=synthetic-tiny", "baseline.epochs=1", "device=cpu"])
-    reads = []
-    original = search.evaluate_model
-    monkeypatch.setattr(search, "evaluate_model", lambda m, d, split, *a, **k: reads.append(split) or original(m, d, split, *a, **k))
-    results = search.run_search(cfg, tmp_path / "run")
-    saved = json.loads((tmp_path / "run" / "results.json").read_text())
-    assert saved["mean_pool_two_tower"]["test"]["recall@10"] == results["mean_pool_two_tower"]["test"]["recall@10"]
-    assert reads.count("test") == 1
-    assert np.isfinite(saved["popularity"]["valid"]["ndcg@20"])
 
 
 def test_typo_in_config_fails_at_composition():

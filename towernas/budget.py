@@ -21,25 +21,12 @@ import random
 from dataclasses import dataclass, fields
 from typing import Any, Optional
 
-from omegaconf import MISSING
 
 from towernas.complexity.model import CostModel, TowerCost, random_blocks
+from towernas.config import BudgetConfig
 from towernas.space.pooling import POOLING_NAMES
 
 LIMITS = ("params", "flops", "user_params", "user_flops", "item_params", "item_flops")
-
-
-@dataclass
-class BudgetConfig:
-    """Hydra schema of ``conf/budget/*.yaml`` (``null`` per-tower limit = no limit)."""
-
-    name: str = MISSING
-    params: int = MISSING
-    flops: int = MISSING
-    user_params: Optional[int] = None
-    user_flops: Optional[int] = None
-    item_params: Optional[int] = None
-    item_flops: Optional[int] = None
 
 
 class BudgetError(ValueError):

@@ -51,20 +51,22 @@ class EvalConfig:
 
 
 @dataclass
-class BaselineConfig:
-    """The hand-built mean-pool two-tower trained by ``make search`` until the search lands."""
-
-    epochs: int = 5
-    batch_size: int = 512
-    lr: float = 1e-3
-    temperature: float = 0.05
-    dim: int = 32
-
-
-@dataclass
 class TrackingConfig:
     wandb: bool = False
     project: str = "towernas"
+
+
+@dataclass
+class BudgetConfig:
+    """Hydra schema of ``conf/budget/*.yaml`` (``null`` per-tower limit = no limit)."""
+
+    name: str = MISSING
+    params: int = MISSING
+    flops: int = MISSING
+    user_params: Optional[int] = None
+    user_flops: Optional[int] = None
+    item_params: Optional[int] = None
+    item_flops: Optional[int] = None
 
 
 @dataclass
@@ -107,6 +109,8 @@ class SearchConfig:
     val_batches: int = 4
     val_batch_size: int = 1024
     random_baseline: int = 20  # random feasible archs scored for the "best vs random" summary
+    # pareto mode: the budgets to report the best architecture for (composed from conf/budget/)
+    budgets: dict[str, BudgetConfig] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,11 +118,14 @@ class BaseConfig:
     """The root of ``conf/config.yaml``: every key of every entry point is declared here."""
 
     dataset: DatasetConfig = MISSING
+    budget: BudgetConfig = MISSING
+    supernet: SupernetConfig = field(default_factory=SupernetConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
-    baseline: BaselineConfig = field(default_factory=BaselineConfig)
     seed: int = 0
     device: str = "auto"
+    progress: bool = True
 
 
 def register_configs() -> None:

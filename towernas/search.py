@@ -1,82 +1,160 @@
-"""``python -m towernas.search``: the main job.
+"""``python -m towernas.search dataset=<name> budget=<L|M|H>``: the architecture search.
 
-Until the architecture search lands (issue 3), this runs the full data → train → evaluate path on the
-configured dataset with the two references every search is judged against: the popularity ranking and a
-hand-built mean-pool two-tower. Selection uses validation; test is read once at the end.
+Trains the weight-sharing supernet (SPOS, in-batch softmax + streaming logQ), then runs the
+complexity-aware evolution with fitness = validation loss of each child through the supernet
+weights on fixed validation batches and cost = exact per-tower params/FLOPs. Writes into the run
+directory: ``run_config.json``, ``supernet.pt``, ``supernet.jsonl``, ``search.jsonl``,
+``evolution_state.json``, ``archs/top<i>.json``, ``best.json`` (and ``best_<budget>.json`` +
+``pareto_front.json`` in pareto mode), ``summary.{json,md}``. Rerunning the same command resumes.
+Validation only: the test split is never read here.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
+import random
+import sys
+import time
 from pathlib import Path
 
 import hydra
+import torch
 from omegaconf import DictConfig, OmegaConf
 
-from towernas.baselines.mean_pool import MeanPoolTwoTower
-from towernas.baselines.popularity import popularity_metrics
+from evolution import EvolutionConfig, SearchSpace, best_under, evolve
+from supernet import Supernet, SupernetDivergedError, fixed_batches, train_supernet, validation_loss
+from towernas import __version__
+from towernas.budget import Budget, check_feasible
+from towernas.complexity import CostModel, TowerCost
 from towernas.config import register_configs
-from towernas.data import load_dataset
+from towernas.data import DataError, load_dataset
 from towernas.device import resolve_device
-from towernas.retrieval import evaluate_model
-from towernas.trainer import train_two_tower
+from towernas.run_dir import claim, config_hash, write_json_atomic
+from towernas.search_report import annotate, random_comparison, save_archs, summary_table
+from towernas.space import ArchError, Dims
+from towernas.towers import DatasetSpec
+from towernas.tracking import Tracker
 
 log = logging.getLogger(__name__)
 register_configs()
+USER_ERRORS = (DataError, ArchError, SupernetDivergedError, ValueError, FileNotFoundError)
 
 
 def run_search(cfg: DictConfig, run_dir: Path) -> dict:
-    """Load data, evaluate the references on validation and test, write ``results.json``."""
+    """Search architectures for ``cfg.dataset`` under ``cfg.budget``; return the summary dict."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    budget = Budget.from_config(cfg.budget)
+    pareto = cfg.search.mode == "pareto"
+    report_budgets = {name: Budget.from_config(b) for name, b in cfg.search.budgets.items()} if pareto else {}
+    admitting = [budget, *report_budgets.values()]
     device = resolve_device(cfg.device)
-    data = load_dataset(cfg.dataset)
-    ks = tuple(cfg.eval.ks)
-    results: dict = {"dataset": data.summary()}
-    results["popularity"] = {s: popularity_metrics(data, s, ks) for s in ("valid", "test")}
-    b = cfg.baseline
-    model = MeanPoolTwoTower(data.user_features.fields, data.item_features.fields, data.n_items, dim=b.dim)
-    losses = train_two_tower(model, data, epochs=b.epochs, batch_size=b.batch_size, lr=b.lr,
-                             temperature=b.temperature, seed=cfg.seed, device=device)
-    results["mean_pool_two_tower"] = {
-        "train_loss": losses,
-        "valid": evaluate_model(model, data, "valid", ks, device=device),
-        "test": evaluate_model(model, data, "test", ks, device=device),
-    }
-    write_json_atomic(run_dir / "results.json", results)
-    print(summary_table(results, ks))
-    return results
+    torch.manual_seed(cfg.seed)
 
-
-def summary_table(results: dict, ks: tuple[int, ...]) -> str:
-    """Markdown table: model × split → Recall/NDCG at each K."""
-    cols = [f"{m}@{k}" for k in ks for m in ("recall", "ndcg")]
-    lines = ["| model | split | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
-    for model in ("popularity", "mean_pool_two_tower"):
-        for split in ("valid", "test"):
-            row = results[model][split]
-            lines.append(f"| {model} | {split} | " + " | ".join(f"{row[c]:.4f}" for c in cols) + " |")
-    return "\n".join(lines)
-
-
-def write_json_atomic(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    data = load_dataset(cfg.dataset, progress=cfg.progress)
+    spec = DatasetSpec.from_data(data)
+    sn = cfg.supernet
+    dims = Dims(**sn.dims)
+    cost_model = CostModel(spec, dims, sn.depth_user, sn.depth_item)
+    check_feasible(cost_model, budget, skip=sn.searchable_depth)  # before any training
+    resumed = claim(run_dir, config)
+    tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
+                      name=f"{cfg.dataset.name}-{budget.name}-{cfg.search.mode}-s{cfg.seed}")
     try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        supernet = Supernet(spec, dims, sn.depth_user, sn.depth_item, allow_skip=sn.searchable_depth)
+        trained = train_supernet(supernet, data, steps=sn.steps, batch_size=sn.batch_size, lr=sn.lr,
+                                 temperature=sn.temperature, seed=cfg.seed, device=device, checkpoint_dir=run_dir,
+                                 checkpoint_every=sn.checkpoint_every, progress=cfg.progress,
+                                 log=lambda r: tracker.log("supernet", r))
+        space = supernet.space
+        batches = fixed_batches(data, "valid", n_batches=cfg.search.val_batches,
+                                batch_size=cfg.search.val_batch_size, seed=cfg.seed, device=device)
+        log_q = trained["estimator"].log_q
+
+        def fitness(genome) -> float:
+            return validation_loss(supernet, space.arch(genome), batches, sn.temperature, log_q)
+
+        def cost(genome) -> TowerCost:
+            return cost_model.cost(space.arch(genome))
+
+        def feasible(genome) -> bool:
+            c = cost(genome)
+            return any(b.admits(c) for b in admitting)
+
+        s = cfg.search
+        started = time.perf_counter()
+        result = evolve(
+            SearchSpace(list(space.slots())), fitness, lambda g: float(cost(g).flops), feasible,
+            EvolutionConfig(population=s.population, generations=s.generations, mutation_prob=s.mutation_prob,
+                            crossover_prob=s.crossover_prob, top_k=s.top_k, mode=s.mode, seed=cfg.seed),
+            on_generation=lambda r: tracker.log("search", r), state_path=run_dir / "evolution_state.json",
+            progress=cfg.progress,
+        )
+        search_seconds = time.perf_counter() - started
+        known = dict(result.evaluated)
+        randoms = _random_feasible(space.slots(), lambda g: budget.admits(cost(g)), s.random_baseline, cfg.seed)
+        random_losses = [known[g] if g in known else fitness(g) for g in randoms]
+    finally:
+        tracker.close()
+
+    provenance = {"dataset": cfg.dataset.name, "budget": budget.name, "mode": s.mode, "seed": cfg.seed,
+                  "config_hash": config_hash(config), "supernet_steps": sn.steps, "generations": s.generations,
+                  "unique_evaluations": result.unique_evaluations, "towernas": __version__}
+    within = [(g, f) for g, f in result.top_k if budget.admits(cost(g))] if pareto else list(result.top_k)
+    if not within:  # pareto mode with a run budget tighter than the union: take the best evaluated under it
+        found = best_under(result, lambda g: budget.admits(cost(g)))
+        within = [found[:2]] if found else []
+    if not within:
+        raise ArchError(f"no evaluated architecture fits {budget}; raise search.generations or the budget")
+    ranked = [annotate(space.arch(g), cost_model, f, provenance) for g, f in within]
+    named = {"best": ranked[0]}
+    for name, b in report_budgets.items():
+        found = best_under(result, lambda g, b=b: b.admits(cost(g)))
+        if found is not None:
+            named[f"best_{name}"] = annotate(space.arch(found[0]), cost_model, found[1], {**provenance, "budget": name})
+    save_archs(run_dir, ranked, named)
+    if pareto:
+        write_json_atomic(run_dir / "pareto_front.json",
+                          [annotate(space.arch(g), cost_model, f, provenance).to_dict()
+                           for g, f, _ in result.pareto_front])
+    summary = {
+        "run_dir": str(run_dir), "resumed": resumed, "dataset": data.summary(), "budget": str(budget),
+        "supernet": {"steps": trained["step"], "final_loss": trained["loss"], "seconds": round(trained["elapsed"], 1)},
+        "search": {"mode": s.mode, "unique_evaluations": result.unique_evaluations,
+                   "seconds_this_call": round(search_seconds, 1)},
+        "best": named["best"].to_dict(),
+        "best_per_budget": {k: v.to_dict() for k, v in named.items() if k != "best"},
+        "vs_random_feasible": random_comparison(ranked[0].provenance["val_loss"], random_losses),
+    }
+    table = summary_table([(f"top{i}", a) for i, a in enumerate(ranked, 1)]
+                          + [(k, v) for k, v in named.items() if k != "best"])
+    write_json_atomic(run_dir / "summary.json", summary)
+    (run_dir / "summary.md").write_text(table + "\n")
+    print(f"\n{table}\n\nvs random feasible architectures (val loss): {summary['vs_random_feasible']}\n"
+          f"best architecture: {run_dir / 'best.json'}")
+    return summary
+
+
+def _random_feasible(slots, admits, n: int, seed: int, max_tries: int = 20000) -> list[tuple[str, ...]]:
+    """Up to ``n`` distinct uniformly drawn genomes the budget admits (seeded)."""
+    rng = random.Random(seed + 7919)
+    found: list[tuple[str, ...]] = []
+    for _ in range(max_tries):
+        if len(found) >= n:
+            break
+        genome = tuple(rng.choice(s) for s in slots)
+        if genome not in found and admits(genome):
+            found.append(genome)
+    return found
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    log.info("config:\n%s", OmegaConf.to_yaml(cfg))
-    run_search(cfg, run_dir)
+    try:
+        run_search(cfg, run_dir)
+    except USER_ERRORS as err:
+        log.error("%s", err)
+        sys.exit(f"towernas.search: error: {err}")
 
 
 if __name__ == "__main__":

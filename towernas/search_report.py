@@ -1,0 +1,62 @@
+"""What a search leaves behind: architecture JSON files with cost and provenance, and a summary."""
+
+from __future__ import annotations
+
+import statistics
+from pathlib import Path
+from typing import Any
+
+from towernas.complexity import CostModel
+from towernas.space.arch import Arch
+
+
+def annotate(arch: Arch, cost_model: CostModel, val_loss: float, provenance: dict[str, Any]) -> Arch:
+    """``arch`` carrying its per-tower complexity and provenance (incl. its validation loss)."""
+    return arch.with_info(complexity=cost_model.cost(arch).to_dict(),
+                          provenance={**provenance, "val_loss": round(float(val_loss), 6)})
+
+
+def save_archs(run_dir: Path, ranked: list[Arch], named: dict[str, Arch]) -> list[Path]:
+    """Write ``archs/top<i>.json`` for the ranked list and ``<name>.json`` (e.g. best.json) for ``named``."""
+    paths = []
+    for i, arch in enumerate(ranked, start=1):
+        path = run_dir / "archs" / f"top{i}.json"
+        arch.save(path)
+        paths.append(path)
+    for name, arch in named.items():
+        path = run_dir / f"{name}.json"
+        arch.save(path)
+        paths.append(path)
+    return paths
+
+
+def random_comparison(best_loss: float, random_losses: list[float]) -> dict[str, Any]:
+    """How the found architecture compares with random feasible ones (validation loss, lower is better)."""
+    if not random_losses:
+        return {"n_random": 0}
+    return {
+        "n_random": len(random_losses),
+        "best_found": round(best_loss, 6),
+        "random_best": round(min(random_losses), 6),
+        "random_median": round(statistics.median(random_losses), 6),
+        "random_worst": round(max(random_losses), 6),
+        "beats_random_fraction": sum(best_loss < x for x in random_losses) / len(random_losses),
+    }
+
+
+def summary_table(rows: list[tuple[str, Arch]]) -> str:
+    """Markdown: label, validation loss, params/FLOPs per tower (UP, UF, IP, IF), ops."""
+    lines = ["| arch | val loss | UP | UF | IP | IF | pooling | user | item |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for label, arch in rows:
+        c = arch.complexity or {}
+        u, i = c.get("user", {}), c.get("item", {})
+        loss = (arch.provenance or {}).get("val_loss", float("nan"))
+        lines.append(f"| {label} | {loss:.4f} | {_k(u.get('params'))} | {_k(u.get('flops'))} | "
+                     f"{_k(i.get('params'))} | {_k(i.get('flops'))} | {arch.pooling} | "
+                     f"{' '.join(arch.user)} | {' '.join(arch.item)} |")
+    return "\n".join(lines)
+
+
+def _k(value: Any) -> str:
+    return "?" if value is None else f"{value / 1000:.1f}k"
