@@ -90,33 +90,21 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     """
     device = resolve_device(device) if isinstance(device, str) else device
     supernet.to(device)
-    optimizer = torch.optim.Adam(supernet.parameters(), lr=lr)
-    estimator = StreamingFrequencyEstimator(data.n_items, device=device)
-    sampler = ArchSampler(supernet.space, seed)
-    rows = RowStream(data.rows("train"), batch_size, seed)
+    run = _Run(supernet, data, batch_size, lr, seed, device)
     settings = {"batch_size": batch_size, "lr": lr, "temperature": temperature, "seed": seed,
-                "n_items": data.n_items, "genome_slots": [list(s) for s in supernet.space.slots()]}
+                "n_items": data.n_items, "dims": supernet.dims.to_dict(),
+                "genome_slots": [list(s) for s in supernet.space.slots()]}
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
-
-    def snapshot(step: int, elapsed: float) -> dict:
-        return {"step": step, "elapsed": elapsed, "settings": settings, "model": supernet.state_dict(),
-                "optimizer": optimizer.state_dict(), "estimator": estimator.state_dict(),
-                "sampler": sampler.state(), "rows": rows.state(), "torch_rng": torch.get_rng_state()}
-
-    start, elapsed_before = 0, 0.0
     state = load_checkpoint(path, map_location=device) if path is not None else None
+    start, elapsed_before = 0, 0.0
     if state is not None:
         if state["settings"] != settings:
             changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
             raise ValueError(f"{path}: checkpoint was trained with other settings ({', '.join(changed)}); "
                              "use the same ones or another checkpoint_dir")
-        supernet.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        estimator.load_state_dict(state["estimator"])
-        sampler.load_state(state["sampler"])
-        rows.load_state(state["rows"])
-        torch.set_rng_state(state["torch_rng"].cpu())
+        run.load_state_dict(state)
         start, elapsed_before = int(state["step"]), float(state["elapsed"])
+    estimator, optimizer, sampler, rows = run.estimator, run.optimizer, run.sampler, run.rows
 
     supernet.train()
     clock = time.perf_counter()
@@ -152,13 +140,38 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                 log(record)
             interval, interval_start = [], now
         if path is not None and (step % checkpoint_every == 0 or step == steps):
-            save_checkpoint(path, snapshot(step, elapsed()))
+            save_checkpoint(path, {"step": step, "elapsed": elapsed(), "settings": settings, **run.state_dict()})
             last_saved = step
     bar.close()
     tail = losses[-min(len(losses), log_every):]
     return {"step": max(start, steps), "loss": float(np.mean(tail)) if tail else None, "losses": losses,
             "elapsed": elapsed(), "resumed_from": start, "checkpoint": str(path) if path is not None else None,
             "estimator": estimator}
+
+
+class _Run:
+    """Everything a training run carries from step to step, with the (weights_only-safe) state to resume it."""
+
+    def __init__(self, supernet: Supernet, data: InteractionData, batch_size: int, lr: float, seed: int,
+                 device: torch.device) -> None:
+        self.supernet = supernet
+        self.optimizer = torch.optim.Adam(supernet.parameters(), lr=lr)
+        self.estimator = StreamingFrequencyEstimator(data.n_items, device=device)
+        self.sampler = ArchSampler(supernet.space, seed)
+        self.rows = RowStream(data.rows("train"), batch_size, seed)
+
+    def state_dict(self) -> dict:
+        return {"model": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),
+                "estimator": self.estimator.state_dict(), "sampler": self.sampler.state(),
+                "rows": self.rows.state(), "torch_rng": torch.get_rng_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.supernet.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.estimator.load_state_dict(state["estimator"])
+        self.sampler.load_state(state["sampler"])
+        self.rows.load_state(state["rows"])
+        torch.set_rng_state(state["torch_rng"].cpu())  # unused by today's ops (no dropout); kept for exactness
 
 
 def fixed_batches(data: InteractionData, split: str = "valid", *, n_batches: int, batch_size: int, seed: int = 0,

@@ -183,6 +183,10 @@ def test_nan_loss_stops_with_a_one_line_error(data, spec, monkeypatch):
     message = str(err.value)
     assert "\n" not in message
     assert "at step 3" in message and "user " in message and "learning rate" in message and "temperature" in message
+    # a real divergence: Adam steps of 1e6 blow the weights up within two steps
+    with pytest.raises(SupernetDivergedError, match=r"at step \d+ \(arch \w+ \| user .*lr=1000000.0"):
+        train_supernet(make_supernet(spec), data, steps=20, batch_size=64, lr=1e6, temperature=0.05, seed=0,
+                       device="cpu", progress=False)
 
 
 def test_resumed_training_equals_uninterrupted(data, spec, tmp_path):
