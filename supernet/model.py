@@ -37,7 +37,7 @@ from towernas.space.arch import Arch
 from towernas.space.blocks import BLOCK_NAMES, OPS
 from towernas.space.dims import Dims
 from towernas.space.pooling import POOLING_NAMES, POOLINGS
-from towernas.towers import DatasetSpec, Embedder, make_align, run_blocks
+from towernas.towers import DatasetSpec, Embedder, block_inputs, make_align, run_blocks, user_tokens
 
 
 def op_key(name: str) -> str:
@@ -53,7 +53,7 @@ class SuperTower(nn.Module):
         dims = space.dims
         self.align = make_align(n_inputs, dims)
         self.positions = nn.ModuleList(
-            nn.ModuleDict({op_key(name): OPS[name](n_inputs + k, dims) for name in space.choices(side, k)})
+            nn.ModuleDict({op_key(name): OPS[name](block_inputs(n_inputs, k), dims) for name in space.choices(side, k)})
             for k in range(space.depth(side))
         )
         self.project = nn.Linear(dims.block, dims.out)
@@ -98,7 +98,7 @@ class Supernet(nn.Module):
         self.space.check(arch)
         fields, history, mask = self.embedder.user_inputs(batch)  # (B, F_u, E), (B, L, E), (B, L)
         pooled = self.poolings[arch.pooling](history, mask)  # (B, E)
-        return self.user(torch.cat([fields, pooled.unsqueeze(1)], dim=1), arch.user)
+        return self.user(user_tokens(fields, pooled), arch.user)
 
     def encode_items(self, batch: dict[str, torch.Tensor], arch: Arch) -> torch.Tensor:
         """(B, out) unit vectors of the item tower of ``arch``."""

@@ -66,9 +66,18 @@ class AlignInputs(nn.Module):
         return torch.stack([m(inputs[:, i]) for i, m in enumerate(self.maps)], dim=1)
 
 
+def user_tokens(fields: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+    """User tower inputs: the field embeddings, then the pooled history as the last token."""
+    return torch.cat([fields, pooled.unsqueeze(1)], dim=1)  # (B, F_u + 1, E)
+
+
+def block_inputs(n_inputs: int, k: int) -> int:
+    """Tokens seen by the block at 0-based position ``k``: the inputs + the k earlier outputs."""
+    return n_inputs + k
+
+
 def run_blocks(tokens: torch.Tensor, blocks: Sequence[nn.Module], project: nn.Module) -> torch.Tensor:
     """The shortcut chain shared by standalone towers and the supernet: (B, F, D) -> (B, out)."""
-    out = tokens[:, 0]
     for k, block in enumerate(blocks):
         out = block(tokens)  # (B, D)
         if k + 1 < len(blocks):
@@ -82,7 +91,7 @@ class Tower(nn.Module):
     def __init__(self, blocks: Sequence[str], n_inputs: int, dims: Dims) -> None:
         super().__init__()
         self.align = make_align(n_inputs, dims)
-        self.blocks = nn.ModuleList(OPS[name](n_inputs + k, dims) for k, name in enumerate(blocks))
+        self.blocks = nn.ModuleList(OPS[name](block_inputs(n_inputs, k), dims) for k, name in enumerate(blocks))
         self.project = nn.Linear(dims.block, dims.out)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:  # (B, F, E) -> (B, out)
@@ -98,8 +107,7 @@ class UserTower(nn.Module):
         self.tower = Tower(blocks, n_inputs, dims)
 
     def forward(self, fields: torch.Tensor, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        pooled = self.pooling(history, mask)  # (B, E)
-        return self.tower(torch.cat([fields, pooled.unsqueeze(1)], dim=1))
+        return self.tower(user_tokens(fields, self.pooling(history, mask)))
 
 
 class Embedder(nn.Module):
