@@ -17,6 +17,7 @@ BENCHMARKS = {
     "data": "benchmarks.bench_data",
     "eval": "benchmarks.bench_eval",
     "complexity": "benchmarks.bench_complexity",
+    "search": "benchmarks.bench_search",
 }
 
 

@@ -4,7 +4,7 @@ Tower anatomy (what the complexity counter measures, embedding lookups excluded)
 
     inputs (B, F, E) ─► align each to D_blk (identity when E == D_blk)
         ─► block 1 .. block N, block k sees the F inputs + outputs of blocks 1..k-1 as tokens
-        ─► project the last output to ``dims.out`` ─► L2-normalise
+        ─► project (last output + mean of the aligned inputs) to ``dims.out`` ─► L2-normalise
 
 The user tower's inputs are the user field embeddings plus the pooled history; the item tower's are
 the item-id embedding plus the item field embeddings.
@@ -77,12 +77,19 @@ def block_inputs(n_inputs: int, k: int) -> int:
 
 
 def run_blocks(tokens: torch.Tensor, blocks: Sequence[nn.Module], project: nn.Module) -> torch.Tensor:
-    """The shortcut chain shared by standalone towers and the supernet: (B, F, D) -> (B, out)."""
+    """The shortcut chain shared by standalone towers and the supernet: (B, F, D) -> (B, out).
+
+    The tower output is ``normalize(project(last block output + mean of the F inputs))``. The global
+    shortcut gives every path the same starting geometry; without it, SPOS training with a fresh
+    random path per step collapses to a popularity-only solution (measured on the embedded dataset:
+    in-batch loss 6.29 ~ log(512) after 400 steps, against 5.65 with the shortcut).
+    """
+    shortcut = tokens.mean(1)  # (B, D)
     for k, block in enumerate(blocks):
         out = block(tokens)  # (B, D)
         if k + 1 < len(blocks):
             tokens = torch.cat([tokens, out.unsqueeze(1)], dim=1)  # (B, F + k + 1, D)
-    return F.normalize(project(out), dim=-1)
+    return F.normalize(project(out + shortcut), dim=-1)
 
 
 class Tower(nn.Module):

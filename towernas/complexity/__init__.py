@@ -3,7 +3,7 @@
 Definition (what every number in a report, a budget or an Arch JSON means):
 
 - **params**: trainable parameters of one tower: history pooling (user tower), input alignment,
-  blocks and output projection. Embedding tables (ids and side fields) are excluded.
+  blocks, global shortcut and output projection. Embedding tables (ids and side fields) are excluded.
 - **FLOPs**: cost of ONE forward of one user (resp. one item): batch size 1, and for the user tower a
   full history of ``max_len`` valid items (mask all True). Embedding lookups, multi-valued field
   pooling and the mask comparison happen in the embedder and are excluded. Inside a tower:
@@ -29,7 +29,7 @@ Example:
     >>> model = CostModel(synthetic_spec())
     >>> arch = Arch("avg", ("MLP-64", "EW-sum", "SA-1", "EW-max", "EW-ip"), ("MLP-32",) + ("EW-avg",) * 4)
     >>> model.cost(arch).to_dict()["item"]
-    {'params': 16544, 'flops': 16738}
+    {'params': 17664, 'flops': 17698}
 """
 
 from towernas.complexity.counting import OpCount, UnclassifiedOpError, count_ops, count_ops_torchprofile

@@ -106,5 +106,6 @@ def align(n_inputs: int, dims: Dims) -> OpCost:
 
 
 def head(dims: Dims) -> OpCost:
-    """Projection Linear(D, O) and ``F.normalize``: norm (1), clamp_min (1), div (O)."""
-    return linear(1, dims.block, dims.out) + OpCost(0, 0, dims.out + 2)
+    """Global shortcut (mean of the aligned inputs: D; add to the last output: D), projection
+    Linear(D, O), and ``F.normalize``: norm (1), clamp_min (1), div (O)."""
+    return linear(1, dims.block, dims.out) + OpCost(0, 0, 2 * dims.block + dims.out + 2)

@@ -17,8 +17,8 @@ stacked as tokens ``(B, n_inputs, D)``, and returns one vector ``(B, D)`` (D = `
 Example:
     >>> import torch
     >>> from towernas.space.dims import Dims
-    >>> OPS["SA-2"](5, Dims())(torch.randn(3, 5, 64)).shape
-    torch.Size([3, 64])
+    >>> OPS["SA-2"](5, Dims())(torch.randn(3, 5, 32)).shape
+    torch.Size([3, 32])
 """
 
 from __future__ import annotations
