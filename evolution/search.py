@@ -45,7 +45,14 @@ from tqdm.auto import tqdm
 
 from evolution.config import EvolutionConfig, EvolutionResult
 from evolution.genome import Genome, Individual, ParetoIndividual, SearchSpace
-from evolution.operators import borrowed_random, breed, distinct, initial_population, make_toolbox, repair
+from evolution.operators import (
+    borrowed_random,
+    breed,
+    distinct,
+    initial_population,
+    make_toolbox,
+    repair,
+)
 from evolution.state import load_state, rng_from_json, rng_to_json, save_state
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,12 @@
 from supernet.export import export
 from supernet.model import Supernet
 from supernet.sampler import ArchSampler, RowStream, SupernetSpace
-from supernet.trainer import SupernetDivergedError, fixed_batches, train_supernet, validation_loss
+from supernet.trainer import (
+           SupernetDivergedError,
+           fixed_batches,
+           train_supernet,
+           validation_loss,
+)
 
 __all__ = ["ArchSampler", "RowStream", "Supernet", "SupernetDivergedError", "SupernetSpace", "export",
            "fixed_batches", "train_supernet", "validation_loss"]

@@ -37,7 +37,14 @@ from towernas.space.arch import Arch
 from towernas.space.blocks import BLOCK_NAMES, OPS
 from towernas.space.dims import Dims
 from towernas.space.pooling import POOLING_NAMES, POOLINGS
-from towernas.towers import DatasetSpec, Embedder, block_inputs, make_align, run_blocks, user_tokens
+from towernas.towers import (
+    DatasetSpec,
+    Embedder,
+    block_inputs,
+    make_align,
+    run_blocks,
+    user_tokens,
+)
 
 
 def op_key(name: str) -> str:

@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from pathlib import Path
@@ -46,6 +47,8 @@ from towernas.losses import in_batch_softmax
 from towernas.space.arch import Arch
 
 Batch = dict[str, torch.Tensor]
+Monitor = Callable[[Supernet, StreamingFrequencyEstimator], float]
+BEST_FILENAME = "supernet_best.pt"
 
 
 class SupernetDivergedError(RuntimeError):
@@ -66,7 +69,8 @@ def path_loss(supernet: Supernet, arch: Arch, batch: Batch, temperature: float, 
 def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, batch_size: int, lr: float,
                    temperature: float, seed: int, device: torch.device | str, checkpoint_dir: str | Path | None = None,
                    checkpoint_every: int = 500, progress: bool = True, log: Callable[[dict], None] | None = None,
-                   log_every: int = 50) -> dict:
+                   log_every: int = 50, monitor: Monitor | None = None, monitor_every: int = 0,
+                   patience: int = 0) -> dict:
     """Train ``supernet`` in place with SPOS for ``steps`` steps (resuming from ``checkpoint_dir`` if possible).
 
     Args:
@@ -78,12 +82,20 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
         checkpoint_dir: where ``supernet.pt`` is written every ``checkpoint_every`` steps and at the end.
         progress: show a tqdm bar over the steps.
         log: receives ``{"step", "loss", "lr", "elapsed", "steps_per_s"}`` every ``log_every`` steps and
-            at the last step (loss = mean over the interval; elapsed = seconds, summed over resumes).
+            at the last step (loss = mean over the interval; elapsed = seconds, summed over resumes), and
+            ``{"step", "val_loss", "best_val_loss", "best_step"}`` at each monitoring point.
+        monitor: ``monitor(supernet, estimator) -> float``, a validation score (lower is better), e.g. the
+            mean validation loss of a few fixed architectures. Called every ``monitor_every`` steps; the
+            weights (and estimator) of the best score are kept (``supernet_best.pt`` in
+            ``checkpoint_dir``) and restored at the end, so the search uses the supernet at its best
+            validation point, not an overfitted one.
+        patience: stop early after this many monitoring points without improvement (0: never).
 
     Returns:
-        ``{"step", "loss", "losses", "elapsed", "resumed_from", "checkpoint", "estimator"}``: ``losses``
-        are this call's per-step losses; ``estimator`` is the trained StreamingFrequencyEstimator
-        (its ``log_q`` is the logQ of ``validation_loss``).
+        ``{"step", "loss", "losses", "elapsed", "resumed_from", "checkpoint", "estimator", "best_step",
+        "best_val_loss", "stopped_early"}``: ``losses`` are this call's per-step losses; ``estimator`` is the
+        trained StreamingFrequencyEstimator (its ``log_q`` is the logQ of ``validation_loss``); with a
+        monitor, the supernet and the estimator are those of ``best_step``.
 
     Raises:
         SupernetDivergedError: the loss became NaN or infinite.
@@ -97,6 +109,7 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
     state = load_checkpoint(path, map_location=device) if path is not None else None
     start, elapsed_before = 0, 0.0
+    best = _Best(path.with_name(BEST_FILENAME) if path is not None else None)
     if state is not None:
         if state["settings"] != settings:
             changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
@@ -104,6 +117,7 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                              "use the same ones or another checkpoint_dir")
         run.load_state_dict(state)
         start, elapsed_before = int(state["step"]), float(state["elapsed"])
+        best.load_progress(state.get("monitor", {}))
     estimator, optimizer, sampler, rows = run.estimator, run.optimizer, run.sampler, run.rows
 
     supernet.train()
@@ -114,7 +128,10 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     interval_start = time.perf_counter()
     last_saved = start
     bar = tqdm(total=steps, initial=start, desc="supernet", unit="step", disable=not progress)
+    last = start
     for step in range(start + 1, steps + 1):
+        if best.stopped:
+            break
         arch = sampler.sample()
         batch = training_batch(data, rows.next(), device)
         estimator.update(batch["item"])  # the batch counts towards its own sampling probabilities
@@ -139,14 +156,60 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             if log is not None:
                 log(record)
             interval, interval_start = [], now
-        if path is not None and (step % checkpoint_every == 0 or step == steps):
-            save_checkpoint(path, {"step": step, "elapsed": elapsed(), "settings": settings, **run.state_dict()})
+        last = step
+        if monitor is not None and monitor_every and (step % monitor_every == 0 or step == steps):
+            value = monitor(supernet, estimator)
+            best.offer(value, step, supernet, estimator)
+            best.stopped = bool(patience) and step - best.step >= patience * monitor_every
+            bar.set_postfix(loss=f"{value:.4f}", best=f"{best.value:.4f}@{best.step}")
+            if log is not None:
+                log({"step": step, "val_loss": value, "best_val_loss": best.value, "best_step": best.step})
+        if path is not None and (step % checkpoint_every == 0 or step == steps or best.stopped):
+            save_checkpoint(path, {"step": step, "elapsed": elapsed(), "settings": settings,
+                                   "monitor": best.progress(), **run.state_dict()})
             last_saved = step
     bar.close()
+    if monitor is not None:
+        best.restore(supernet, estimator)
     tail = losses[-min(len(losses), log_every):]
-    return {"step": max(start, steps), "loss": float(np.mean(tail)) if tail else None, "losses": losses,
+    return {"step": last, "loss": float(np.mean(tail)) if tail else None, "losses": losses,
             "elapsed": elapsed(), "resumed_from": start, "checkpoint": str(path) if path is not None else None,
-            "estimator": estimator}
+            "estimator": estimator, "best_step": best.step, "best_val_loss": best.value,
+            "stopped_early": best.stopped}
+
+
+class _Best:
+    """The best monitored point: its score and step (checkpointed) and its weights (kept aside)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.value, self.step, self.stopped = math.inf, 0, False
+        self._in_memory: dict | None = None
+
+    def progress(self) -> dict:
+        return {"best": self.value, "best_step": self.step, "stopped": self.stopped}
+
+    def load_progress(self, saved: dict) -> None:
+        self.value = float(saved.get("best", math.inf))
+        self.step = int(saved.get("best_step", 0))
+        self.stopped = bool(saved.get("stopped", False))
+
+    def offer(self, value: float, step: int, supernet: Supernet, estimator: StreamingFrequencyEstimator) -> None:
+        if not value < self.value:
+            return
+        self.value, self.step = value, step
+        snapshot = {"step": step, "value": value, "model": supernet.state_dict(), "estimator": estimator.state_dict()}
+        if self.path is not None:
+            save_checkpoint(self.path, snapshot)
+        else:
+            self._in_memory = copy.deepcopy(snapshot)
+
+    def restore(self, supernet: Supernet, estimator: StreamingFrequencyEstimator) -> None:
+        device = next(supernet.parameters()).device
+        snapshot = self._in_memory if self.path is None else load_checkpoint(self.path, map_location=device)
+        if snapshot is not None:
+            supernet.load_state_dict(snapshot["model"])
+            estimator.load_state_dict(snapshot["estimator"])
 
 
 class _Run:

@@ -226,3 +226,32 @@ def test_validation_loss_is_a_deterministic_fitness(data, spec):
     assert net.training  # the previous mode is restored
     assert first == validation_loss(net, a, batches, 0.1, out["estimator"].log_q)
     assert math.isfinite(first) and abs(first - validation_loss(net, b, batches, 0.1, out["estimator"].log_q)) > 1e-4
+
+
+@pytest.mark.parametrize("on_disk", [True, False])
+def test_early_stopping_keeps_the_best_validation_point(data, spec, tmp_path, on_disk):
+    settings = dict(batch_size=32, lr=3e-3, temperature=0.1, seed=5, device="cpu", progress=False)
+    reference = make_supernet(spec)
+    train_supernet(reference, data, steps=4, **settings)  # the weights at the best monitored step
+    scores = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9])  # checks at steps 2, 4, 6, 8, ...: best at step 4
+    calls = []
+
+    def monitor(net, estimator):
+        calls.append(estimator.step)
+        return next(scores)
+
+    net = make_supernet(spec)
+    directory = tmp_path / "ck" if on_disk else None
+    out = train_supernet(net, data, steps=40, checkpoint_dir=directory, monitor=monitor, monitor_every=2,
+                         patience=2, **settings)
+    assert calls == [2, 4, 6, 8] and out["stopped_early"] and out["step"] == 8
+    assert out["best_step"] == 4 and out["best_val_loss"] == 2.0 and out["estimator"].step == 4
+    for (name, a), (_, b) in zip(reference.named_parameters(), net.named_parameters()):
+        assert torch.equal(a, b), name
+    if on_disk:  # rerunning a stopped run trains nothing and restores the same best point
+        again = make_supernet(spec, seed=9)
+        out2 = train_supernet(again, data, steps=40, checkpoint_dir=directory, monitor=monitor, monitor_every=2,
+                              patience=2, **settings)
+        assert out2["losses"] == [] and out2["best_step"] == 4 and calls == [2, 4, 6, 8]
+        for (name, a), (_, b) in zip(reference.named_parameters(), again.named_parameters()):
+            assert torch.equal(a, b), name

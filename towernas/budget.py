@@ -21,7 +21,6 @@ import random
 from dataclasses import dataclass, fields
 from typing import Any, Optional
 
-
 from towernas.complexity.model import CostModel, TowerCost, random_blocks
 from towernas.config import BudgetConfig
 from towernas.space.pooling import POOLING_NAMES

@@ -88,12 +88,14 @@ class SupernetConfig:
     depth_item: int = 5
     searchable_depth: bool = False  # adds the "skip" op at positions >= 2
     dims: DimsConfig = field(default_factory=DimsConfig)
-    steps: int = 2000
+    steps: int = 3000  # upper bound: training stops early when validation stops improving
     batch_size: int = 512
     lr: float = 1e-3
     temperature: float = 0.05
-    estimator_alpha: float = 0.01
     checkpoint_every: int = 500
+    monitor_every: int = 100  # steps between validation checks (0: no early stopping)
+    patience: int = 4  # checks without improvement before stopping (0: train all steps)
+    monitor_archs: int = 6  # fixed feasible architectures whose mean validation loss is monitored
 
 
 @dataclass

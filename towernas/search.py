@@ -22,7 +22,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from evolution import EvolutionConfig, SearchSpace, best_under, evolve
-from supernet import Supernet, SupernetDivergedError, fixed_batches, train_supernet, validation_loss
+from supernet import (
+    Supernet,
+    SupernetDivergedError,
+    fixed_batches,
+    train_supernet,
+    validation_loss,
+)
 from towernas import __version__
 from towernas.budget import Budget, check_feasible
 from towernas.complexity import CostModel, TowerCost
@@ -30,7 +36,12 @@ from towernas.config import register_configs
 from towernas.data import DataError, load_dataset
 from towernas.device import resolve_device
 from towernas.run_dir import claim, config_hash, write_json_atomic
-from towernas.search_report import annotate, random_comparison, save_archs, summary_table
+from towernas.search_report import (
+    annotate,
+    random_comparison,
+    save_archs,
+    summary_table,
+)
 from towernas.space import ArchError, Dims
 from towernas.towers import DatasetSpec
 from towernas.tracking import Tracker
@@ -61,13 +72,21 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
                       name=f"{cfg.dataset.name}-{budget.name}-{cfg.search.mode}-s{cfg.seed}")
     try:
         supernet = Supernet(spec, dims, sn.depth_user, sn.depth_item, allow_skip=sn.searchable_depth)
-        trained = train_supernet(supernet, data, steps=sn.steps, batch_size=sn.batch_size, lr=sn.lr,
-                                 temperature=sn.temperature, seed=cfg.seed, device=device, checkpoint_dir=run_dir,
-                                 checkpoint_every=sn.checkpoint_every, progress=cfg.progress,
-                                 log=lambda r: tracker.log("supernet", r))
         space = supernet.space
         batches = fixed_batches(data, "valid", n_batches=cfg.search.val_batches,
                                 batch_size=cfg.search.val_batch_size, seed=cfg.seed, device=device)
+        # early stopping of the supernet: mean validation loss of a few fixed feasible architectures
+        probes = [space.arch(g) for g in _random_feasible(space.slots(), lambda g: budget.admits(
+            cost_model.cost(space.arch(g))), sn.monitor_archs, cfg.seed + 1)]
+
+        def monitor(net, estimator) -> float:
+            return sum(validation_loss(net, a, batches, sn.temperature, estimator.log_q) for a in probes) / len(probes)
+
+        trained = train_supernet(supernet, data, steps=sn.steps, batch_size=sn.batch_size, lr=sn.lr,
+                                 temperature=sn.temperature, seed=cfg.seed, device=device, checkpoint_dir=run_dir,
+                                 checkpoint_every=sn.checkpoint_every, progress=cfg.progress,
+                                 log=lambda r: tracker.log("supernet", r), monitor=monitor if probes else None,
+                                 monitor_every=sn.monitor_every, patience=sn.patience)
         log_q = trained["estimator"].log_q
 
         def fitness(genome) -> float:
@@ -97,7 +116,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         tracker.close()
 
     provenance = {"dataset": cfg.dataset.name, "budget": budget.name, "mode": s.mode, "seed": cfg.seed,
-                  "config_hash": config_hash(config), "supernet_steps": sn.steps, "generations": s.generations,
+                  "config_hash": config_hash(config), "supernet_steps": trained["best_step"] or trained["step"],
+                  "generations": s.generations,
                   "unique_evaluations": result.unique_evaluations, "towernas": __version__}
     within = [(g, f) for g, f in result.top_k if budget.admits(cost(g))] if pareto else list(result.top_k)
     if not within:  # pareto mode with a run budget tighter than the union: take the best evaluated under it
@@ -118,7 +138,9 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
                            for g, f, _ in result.pareto_front])
     summary = {
         "run_dir": str(run_dir), "resumed": resumed, "dataset": data.summary(), "budget": str(budget),
-        "supernet": {"steps": trained["step"], "final_loss": trained["loss"], "seconds": round(trained["elapsed"], 1)},
+        "supernet": {"steps": trained["step"], "final_train_loss": trained["loss"], "best_step": trained["best_step"],
+                     "best_val_loss": trained["best_val_loss"], "stopped_early": trained["stopped_early"],
+                     "seconds": round(trained["elapsed"], 1)},
         "search": {"mode": s.mode, "unique_evaluations": result.unique_evaluations,
                    "seconds_this_call": round(search_seconds, 1)},
         "best": named["best"].to_dict(),

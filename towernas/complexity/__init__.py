@@ -32,10 +32,20 @@ Example:
     {'params': 17664, 'flops': 17698}
 """
 
-from towernas.complexity.counting import OpCount, UnclassifiedOpError, count_ops, count_ops_torchprofile
+from towernas.complexity.counting import (
+                                       OpCount,
+                                       UnclassifiedOpError,
+                                       count_ops,
+                                       count_ops_torchprofile,
+)
 from towernas.complexity.formulas import OpCost
-from towernas.complexity.model import (CostModel, TowerCost, benchmark_cost_model, random_blocks,
-                                       synthetic_spec)
+from towernas.complexity.model import (
+                                       CostModel,
+                                       TowerCost,
+                                       benchmark_cost_model,
+                                       random_blocks,
+                                       synthetic_spec,
+)
 
 __all__ = ["CostModel", "OpCost", "OpCount", "TowerCost", "UnclassifiedOpError", "benchmark_cost_model",
            "count_ops", "count_ops_torchprofile", "random_blocks", "synthetic_spec"]

@@ -45,6 +45,7 @@ from typing import Callable, TypeVar
 
 from tqdm import tqdm
 
+from towernas.atomic import atomic_open
 from towernas.data.errors import DataError
 
 _CHUNK = 1 << 16
@@ -192,13 +193,8 @@ def extract_members(archive: Path, members: tuple[tuple[str, str], ...], directo
                     raise DataError.at(archive, None, f"missing member {member!r}") from None
                 dest = Path(directory) / dest_name
                 dest.parent.mkdir(parents=True, exist_ok=True)
-                fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-                try:
-                    with os.fdopen(fd, "wb") as out, zf.open(info) as src:
-                        shutil.copyfileobj(src, out, _CHUNK)
-                    os.replace(tmp_name, dest)
-                finally:
-                    Path(tmp_name).unlink(missing_ok=True)
+                with atomic_open(dest, "wb", suffix=".part") as out, zf.open(info) as src:
+                    shutil.copyfileobj(src, out, _CHUNK)
     except (zipfile.BadZipFile, zipfile.LargeZipFile) as err:
         raise DataError.at(archive, None, f"not a readable zip archive: {err}") from err
 
@@ -311,13 +307,8 @@ def _record_path(dest: Path) -> Path:
 
 def _write_record(dest: Path, sha256: str, size: int, url: str) -> None:
     record = {"filename": dest.name, "sha256": sha256, "size": size, "url": url}
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".json.part")
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(record, out, indent=1)
-        os.replace(tmp_name, _record_path(dest))
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
+    with atomic_open(_record_path(dest), suffix=".part") as out:
+        json.dump(record, out, indent=1)
 
 
 def _sha256_of(path: Path) -> str:

@@ -18,7 +18,12 @@ import numpy as np
 import torch
 
 from towernas.eval.backends import FaissCandidates, TorchCandidates, resolve_backend
-from towernas.eval.scoring import canonical_scores, first_k_per_row, score_error_bound, sort_by_score_then_id
+from towernas.eval.scoring import (
+    canonical_scores,
+    first_k_per_row,
+    score_error_bound,
+    sort_by_score_then_id,
+)
 from towernas.ragged import Ragged
 
 MARGIN = 8  # extra candidates per query, so the guard in step 3 (almost) never fires on untied data

@@ -14,12 +14,11 @@ Op names only (never indices). Unknown names or keys, a wrong depth or bad JSON 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from towernas.atomic import atomic_open
 from towernas.space.blocks import BLOCK_NAMES, SKIP
 from towernas.space.dims import Dims
 from towernas.space.pooling import POOLING_NAMES
@@ -124,16 +123,8 @@ class Arch:
 
     def save(self, path: str | Path) -> None:
         """Write the JSON atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(self.to_json() + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_open(path) as fh:
+            fh.write(self.to_json() + "\n")
 
     def with_info(self, complexity: dict | None = None, provenance: dict | None = None) -> "Arch":
         """A copy carrying ``complexity`` / ``provenance`` (the ops stay the same)."""

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from towernas.data.errors import DataError
-from towernas.data.readers.base import Reader
 from towernas.data.readers.amazon import AMAZON
+from towernas.data.readers.base import Reader
 from towernas.data.readers.movielens import ML_1M, ML_100K
 from towernas.data.readers.synthetic import SYNTHETIC
 from towernas.data.readers.yelp import YELP

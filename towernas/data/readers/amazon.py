@@ -35,8 +35,16 @@ from towernas.data.download import Source
 from towernas.data.errors import DataError
 from towernas.data.raw import RawDataset
 from towernas.data.readers._arrow import (
-    BLOCK_SIZE, Columns, as_labels, guarded, json_batches, lists_of_strings, open_text, raise_on_nulls,
-    require_file, required_check,
+    BLOCK_SIZE,
+    Columns,
+    as_labels,
+    guarded,
+    json_batches,
+    lists_of_strings,
+    open_text,
+    raise_on_nulls,
+    require_file,
+    required_check,
 )
 from towernas.data.readers.base import Reader
 

@@ -30,7 +30,14 @@ import pyarrow.compute as pc
 from towernas.data.errors import DataError
 from towernas.data.raw import RawDataset
 from towernas.data.readers._arrow import (
-    Check, Columns, as_labels, json_batches, lists_of_strings, log2_bucket, raise_on_nulls, required_check,
+    Check,
+    Columns,
+    as_labels,
+    json_batches,
+    lists_of_strings,
+    log2_bucket,
+    raise_on_nulls,
+    required_check,
 )
 from towernas.data.readers.base import NoOptions, Reader
 
