@@ -29,9 +29,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import re
 import shutil
 import tempfile
 import time
@@ -46,6 +44,7 @@ from typing import Callable, TypeVar
 from tqdm import tqdm
 
 from towernas.atomic import atomic_open
+from towernas.data.checksums import parse_checksum_file, verify_cached, write_record
 from towernas.data.errors import DataError
 
 _CHUNK = 1 << 16
@@ -144,7 +143,7 @@ def fetch(
     directory = Path(directory)
     dest = directory / source.filename
     if dest.exists():
-        _verify_cached(source, dest)
+        verify_cached(dest, size=source.size, sha256=source.sha256, url=source.url)
         return dest
     if offline():
         raise DataError.at(
@@ -178,7 +177,7 @@ def fetch(
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)  # no-op after a successful os.replace
-    _write_record(dest, digests["sha256"], size, source.url)
+    write_record(dest, digests["sha256"], size, source.url)
     return dest
 
 
@@ -197,35 +196,6 @@ def extract_members(archive: Path, members: tuple[tuple[str, str], ...], directo
                     shutil.copyfileobj(src, out, _CHUNK)
     except (zipfile.BadZipFile, zipfile.LargeZipFile) as err:
         raise DataError.at(archive, None, f"not a readable zip archive: {err}") from err
-
-
-def parse_checksum_file(text: str, filename: str, where: str = "checksum file") -> tuple[str, str]:
-    """``(algorithm, lowercase hex)`` for ``filename`` from a BSD (``MD5 (f) = hex``) or GNU
-    (``hex  f``) checksum listing; a listing with a single entry applies whatever name it gives."""
-    entries: list[tuple[str | None, str]] = []
-    for line in text.splitlines():
-        match = _BSD_LINE.match(line) or _GNU_LINE.match(line)
-        if match:
-            entries.append((match.group("name"), match.group("hex").lower()))
-    named = [hex_ for name, hex_ in entries if name is not None and Path(name.strip()).name == filename]
-    if named:
-        hex_ = named[0]
-    elif len(entries) == 1:
-        hex_ = entries[0][1]
-    else:
-        raise DataError.at(where, None, f"no checksum for {filename} found ({len(entries)} entries)")
-    algorithm = {32: "md5", 64: "sha256"}.get(len(hex_))
-    if algorithm is None:
-        raise DataError.at(
-            where, None, f"checksum for {filename} has {len(hex_)} hex digits, expected 32 or 64"
-        )
-    return algorithm, hex_
-
-
-_BSD_LINE = re.compile(
-    r"^\s*(?:MD5|SHA256)\s*\((?P<name>[^)]*)\)\s*=\s*(?P<hex>[0-9a-fA-F]+)\s*$", re.IGNORECASE
-)
-_GNU_LINE = re.compile(r"^\s*(?P<hex>[0-9a-fA-F]{32}|[0-9a-fA-F]{64})(?:\s+\*?(?P<name>\S.*?))?\s*$")
 
 
 class _Transient(Exception):
@@ -299,46 +269,3 @@ def _download_once(
     if total is not None and size != total:
         raise _Transient(f"truncated download: got {size} of {total} bytes")
     return size, {"sha256": sha256.hexdigest(), "md5": md5.hexdigest()}
-
-
-def _record_path(dest: Path) -> Path:
-    return dest.with_name(dest.name + ".sha256.json")
-
-
-def _write_record(dest: Path, sha256: str, size: int, url: str) -> None:
-    record = {"filename": dest.name, "sha256": sha256, "size": size, "url": url}
-    with atomic_open(_record_path(dest), suffix=".part") as out:
-        json.dump(record, out, indent=1)
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _verify_cached(source: Source, dest: Path) -> None:
-    """Check an existing file against ``source`` and its record; record it if it has none (TOFU)."""
-    record_path = _record_path(dest)
-    expected_sizes = [source.size]
-    expected_digests = [source.sha256.lower() if source.sha256 else None]
-    if record_path.exists():
-        try:
-            record = json.loads(record_path.read_text())
-            expected_sizes.append(int(record["size"]))
-            expected_digests.append(str(record["sha256"]).lower())
-        except (ValueError, KeyError, TypeError) as err:
-            raise DataError.at(record_path, None, f"unreadable record ({err!r}); delete it") from None
-    hint = f"cached file corrupted or replaced; delete it and {record_path.name} to download again"
-    size = dest.stat().st_size
-    for expected in (e for e in expected_sizes if e is not None):  # cheap check first
-        if size != expected:
-            raise DataError.at(dest, None, f"size mismatch: expected {expected} bytes, got {size}; {hint}")
-    actual = _sha256_of(dest)
-    for expected in (e for e in expected_digests if e is not None):
-        if actual != expected:
-            raise DataError.at(dest, None, f"sha256 mismatch: expected {expected}, got {actual}; {hint}")
-    if not record_path.exists():
-        _write_record(dest, actual, size, source.url)  # trust on first use, e.g. a file placed by hand
