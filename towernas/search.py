@@ -125,6 +125,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         within = [found[:2]] if found else []
     if not within:
         raise ArchError(f"no evaluated architecture fits {budget}; raise search.generations or the budget")
+    # equal losses (to 1e-5) are ranked by total FLOPs: of two equally good towers, the cheaper one first
+    within.sort(key=lambda gf: (round(gf[1], 5), cost(gf[0]).flops))
     ranked = [annotate(space.arch(g), cost_model, f, provenance) for g, f in within]
     named = {"best": ranked[0]}
     for name, b in report_budgets.items():
