@@ -134,3 +134,6 @@ def register_configs() -> None:
     """Register schemas so ``conf/`` YAML files are validated against them."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=BaseConfig)
+
+
+register_configs()  # schemas are available as soon as the config module is imported

@@ -39,7 +39,20 @@ def in_batch_softmax(
         >>> float(in_batch_softmax(q, q, torch.arange(4))) >= 0
         True
     """
-    logits = query @ item.T / temperature  # (B, B)
+    return in_batch_softmax_scores(query @ item.T, item_ids, temperature=temperature, log_q=log_q, weights=weights)
+
+
+def in_batch_softmax_scores(
+    scores: torch.Tensor,
+    item_ids: torch.Tensor,
+    *,
+    temperature: float = 0.05,
+    log_q: torch.Tensor | None = None,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The same loss from a precomputed (B, B) matrix of cosine scores ``s_ij`` (query i, item j) —
+    for models whose query depends on the candidate (e.g. MIND's label-aware attention)."""
+    logits = scores / temperature  # (B, B)
     if log_q is not None:
         logits = logits - log_q[None, :]
     same_item = item_ids[:, None] == item_ids[None, :]

@@ -1,0 +1,113 @@
+"""Pieces shared by the hand-crafted baselines: budget layer lists, the DNN stack, the DNN towers and
+``BaselineTwoTower``, the base class that gives every baseline the same embedder and the same
+``user_tower`` / ``item_tower`` split as searched models (so ``towernas.baselines.cost`` counts them
+exactly like searched towers: embedding tables excluded, everything after the lookup included).
+
+Every op used inside a tower is one the complexity counter classifies (``towernas.complexity.counting``):
+Linear, ReLU, sigmoid, element-wise arithmetic, reductions, softmax, masked_fill, nan_to_num. That is
+why LayerNorm, attention and squash are written out by hand in the baseline modules.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from towernas.space.dims import Dims
+from towernas.towers import DatasetSpec, Embedder
+
+# Hidden layers of the DNN per budget (Yi et al. 2019 as configured in the AutoTower paper); the last
+# layer is the tower output (no ReLU after it), then L2 normalisation.
+BUDGET_LAYERS: dict[str, tuple[int, ...]] = {
+    "L": (256, 192, 128),
+    "M": (512, 256, 128),
+    "H": (1024, 512, 256, 128),
+}
+BUDGETS = tuple(BUDGET_LAYERS)
+
+
+def budget_layers(budget: str) -> tuple[int, ...]:
+    """The DNN layer list of ``budget`` ("L", "M" or "H")."""
+    try:
+        return BUDGET_LAYERS[budget]
+    except KeyError:
+        raise ValueError(f"unknown budget {budget!r}; expected one of {list(BUDGETS)}") from None
+
+
+def dnn(in_dim: int, layers: Sequence[int]) -> nn.Sequential:
+    """``Linear(in, l1) ReLU Linear(l1, l2) ReLU ... Linear(l_{n-1}, l_n)``: output width ``layers[-1]``."""
+    modules: list[nn.Module] = []
+    for i, width in enumerate(layers):
+        modules.append(nn.Linear(in_dim, width))
+        if i + 1 < len(layers):
+            modules.append(nn.ReLU())
+        in_dim = width
+    return nn.Sequential(*modules)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` (B, L, W) over the valid positions of ``mask`` (B, L): (B, W); zeros if none valid.
+
+    Same ops (and so the same FLOPs, L*W + 2W + 2 per user) as the searched towers' ``avg`` pooling.
+    """
+    m = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
+    return (x * m).sum(1) / m.sum(1).clamp_min(1.0)
+
+
+class DNNUserTower(nn.Module):
+    """GoogleDNN user tower: ``normalize(DNN([user field embeddings; mean(history)]))``.
+
+    Args:
+        n_fields: number of user side fields F_u.
+        layers: DNN layer widths (the last is the output width).
+        embed: embedding width E.
+    """
+
+    def __init__(self, n_fields: int, layers: Sequence[int], embed: int) -> None:
+        super().__init__()
+        self.dnn = dnn((n_fields + 1) * embed, layers)
+
+    def forward(self, fields: torch.Tensor, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([fields.flatten(1), masked_mean(history, mask)], dim=1)  # (B, (F_u + 1) E)
+        return F.normalize(self.dnn(x), dim=-1)  # (B, layers[-1])
+
+
+class DNNItemTower(nn.Module):
+    """GoogleDNN item tower: ``normalize(DNN([item id embedding; item field embeddings]))``."""
+
+    def __init__(self, n_inputs: int, layers: Sequence[int], embed: int) -> None:
+        super().__init__()
+        self.dnn = dnn(n_inputs * embed, layers)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:  # (B, 1 + F_i, E) -> (B, layers[-1])
+        return F.normalize(self.dnn(inputs.flatten(1)), dim=-1)
+
+
+class BaselineTwoTower(nn.Module):
+    """Embedder + ``user_tower(fields, history, mask)`` + ``item_tower(inputs)``, like ``TwoTowerModel``.
+
+    Subclasses set ``self.user_tower`` and ``self.item_tower``; the embedding tables (item ids shared
+    by history and item tower, side fields) live in ``self.embedder`` and are excluded from cost.
+
+    Args:
+        spec: dataset shape. dims: only ``dims.embed`` is used (the embedding width E).
+        layers: the DNN layer list of the budget.
+    """
+
+    def __init__(self, spec: DatasetSpec, layers: Sequence[int], dims: Dims) -> None:
+        super().__init__()
+        self.spec, self.dims, self.layers = spec, dims, tuple(layers)
+        self.embedder = Embedder(spec, dims)
+
+    @property
+    def out_dim(self) -> int:
+        return self.layers[-1]
+
+    def encode_users(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.user_tower(*self.embedder.user_inputs(batch))
+
+    def encode_items(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.item_tower(self.embedder.item_inputs(batch))
