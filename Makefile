@@ -26,6 +26,9 @@ test: install
 search: install
 	$(PY) -m towernas.search $(ARGS)
 
+retrain: install
+	$(PY) -m towernas.retrain $(ARGS)
+
 bench: install
 	$(PY) -m benchmarks.run $(ARGS)
 

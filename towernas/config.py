@@ -116,6 +116,23 @@ class SearchConfig:
 
 
 @dataclass
+class RetrainConfig:
+    """Retraining architectures (and human baselines) from scratch, selected on validation."""
+
+    archs: list[str] = field(default_factory=list)  # Arch JSON paths; empty: top_k of the latest search run
+    search_dir: Optional[str] = None  # a search run directory; None: the latest for this dataset and budget
+    top_k: int = 3
+    baselines: list[str] = field(default_factory=list)  # google_dnn, senet, bst, mind
+    seeds: list[int] = field(default_factory=lambda: [0])
+    max_epochs: int = 30
+    patience: int = 5
+    batch_size: int = 512
+    lr: float = 0.002
+    temperature: float = 0.05
+    select: str = "recall@50"  # validation metric for early stopping / model selection
+
+
+@dataclass
 class BaseConfig:
     """The root of ``conf/config.yaml``: every key of every entry point is declared here."""
 
@@ -123,6 +140,7 @@ class BaseConfig:
     budget: BudgetConfig = MISSING
     supernet: SupernetConfig = field(default_factory=SupernetConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     seed: int = 0

@@ -1,0 +1,191 @@
+"""``python -m towernas.retrain`` (``make retrain``): retrain architectures from scratch and compare them.
+
+Inputs: ``retrain.archs=[a.json, …]`` (e.g. a file of ``recipes/``), or by default the top
+``retrain.top_k`` architectures of the latest search run for this dataset and budget; plus any human
+baselines (``retrain.baselines=[google_dnn,senet,bst,mind]``). Every model is trained by the same
+trainer (in-batch softmax + logQ, Adam), early-stopped and selected on validation, and only then
+evaluated once on test, for every seed of ``retrain.seeds``. Writes ``results.{json,md,csv}`` into the
+run directory and prints the table (mean ± std over seeds).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import statistics
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import hydra
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from towernas.complexity import CostModel, TowerCost
+from towernas.config import register_configs
+from towernas.data import DataError, InteractionData, load_dataset
+from towernas.device import resolve_device
+from towernas.retrieval import evaluate_model
+from towernas.run_dir import write_json_atomic
+from towernas.space import Arch, ArchError
+from towernas.towers import DatasetSpec, build
+from towernas.tracking import Tracker
+from towernas.trainer import fit
+
+log = logging.getLogger(__name__)
+register_configs()
+REPORTED = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model to retrain: a searched architecture or a named baseline."""
+
+    name: str
+    arch: Arch | None = None
+    baseline: str | None = None
+
+    def build(self, spec: DatasetSpec, budget: str):
+        if self.arch is not None:
+            return build(self.arch, spec)
+        from towernas.baselines import build_baseline
+
+        return build_baseline(self.baseline, budget, spec)
+
+    def cost(self, model, spec: DatasetSpec) -> TowerCost:
+        if self.arch is not None:
+            return CostModel(spec, self.arch.dims, len(self.arch.user), len(self.arch.item)).cost(self.arch)
+        from towernas.baselines.cost import tower_cost
+
+        return tower_cost(model, spec)
+
+
+def latest_search_run(root: Path, dataset: str, budget: str) -> Path:
+    """The most recent finished search run (has ``summary.json``) for ``dataset`` and ``budget``."""
+    runs = sorted(root.glob(f"{dataset}/{budget}-*/seed*/summary.json"), key=lambda p: p.stat().st_mtime)
+    if not runs:
+        raise FileNotFoundError(f"no finished search run under {root / dataset}/{budget}-*/; run `make search` "
+                                "first or pass retrain.archs=[path/to/arch.json]")
+    return runs[-1].parent
+
+
+def candidates(cfg: DictConfig) -> list[Candidate]:
+    """The architectures (by file) and baselines (by name) this run retrains."""
+    r = cfg.retrain
+    paths = [Path(p) for p in r.archs]
+    if not paths and not r.baselines or not paths and r.search_dir is not None:
+        run = Path(r.search_dir) if r.search_dir else latest_search_run(Path("outputs/search"), cfg.dataset.name,
+                                                                         cfg.budget.name)
+        paths = sorted(run.glob("archs/top*.json"), key=lambda p: int(p.stem[3:]))[: r.top_k]
+        if not paths:
+            raise FileNotFoundError(f"{run}: no archs/top*.json; is it a finished search run?")
+    out = [Candidate(name=_label(p), arch=Arch.load(p)) for p in paths]
+    return out + [Candidate(name=b, baseline=b) for b in r.baselines]
+
+
+def _label(path: Path) -> str:
+    return path.stem if path.parent.name != "archs" else f"{path.parent.parent.parent.name}/{path.stem}"
+
+
+def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, seed: int, device, tracker) -> dict:
+    """Train one model for one seed; select on validation; read test once."""
+    r = cfg.retrain
+    spec = DatasetSpec.from_data(data)
+    torch.manual_seed(seed)
+    model = candidate.build(spec, cfg.budget.name)
+    cost = candidate.cost(model, spec)
+    ks = tuple(cfg.eval.ks)
+    fitted = fit(model, data, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
+                 temperature=r.temperature, seed=seed, device=device, select=r.select, ks=ks,
+                 progress=cfg.progress, log=lambda rec: tracker.log("retrain", {"model": candidate.name,
+                                                                                "seed": seed, **rec}))
+    test = evaluate_model(model, data, "test", ks, device=device)  # the one and only read of test
+    return {"model": candidate.name, "seed": seed, "best_epoch": fitted.best_epoch,
+            "stopped_early": fitted.stopped_early, "valid": fitted.best_valid, "test": test,
+            "complexity": cost.to_dict(), "arch": candidate.arch.to_dict() if candidate.arch else None}
+
+
+def aggregate(records: list[dict]) -> list[dict]:
+    """Mean ± std over seeds of each model's test metrics (models in input order)."""
+    rows = []
+    for name in dict.fromkeys(r["model"] for r in records):
+        mine = [r for r in records if r["model"] == name]
+        row = {"model": name, "seeds": len(mine), "complexity": mine[0]["complexity"]}
+        for metric in REPORTED:
+            values = [r["test"][metric] for r in mine]
+            row[metric] = statistics.fmean(values)
+            row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        rows.append(row)
+    reference = next((r for r in rows if r["model"] == "google_dnn"), None)
+    for row in rows:
+        row["delta_recall@50_vs_google_dnn_pct"] = (
+            100.0 * (row["recall@50"] / reference["recall@50"] - 1.0) if reference and reference["recall@50"] else None)
+    return rows
+
+
+def results_table(rows: list[dict]) -> str:
+    """Markdown: model → test Recall/NDCG@50 (mean ± std), params/FLOPs per tower, Δ R@50 vs GoogleDNN."""
+    lines = ["| model | R@20 | R@50 | N@50 | UP | UF | IP | IF | Δ R@50 vs GoogleDNN |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        c = r["complexity"]
+        delta = r["delta_recall@50_vs_google_dnn_pct"]
+        lines.append(f"| {r['model']} | {_pm(r, 'recall@20')} | {_pm(r, 'recall@50')} | {_pm(r, 'ndcg@50')} | "
+                     f"{c['user']['params'] / 1e3:.1f}k | {c['user']['flops'] / 1e3:.1f}k | "
+                     f"{c['item']['params'] / 1e3:.1f}k | {c['item']['flops'] / 1e3:.1f}k | "
+                     f"{'' if delta is None else f'{delta:+.1f}%'} |")
+    return "\n".join(lines)
+
+
+def results_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    fields = ["model", "seeds", *[m for metric in REPORTED for m in (metric, f"{metric}_std")],
+              "user_params", "user_flops", "item_params", "item_flops", "delta_recall@50_vs_google_dnn_pct"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for r in rows:
+        c = r["complexity"]
+        writer.writerow({**r, "user_params": c["user"]["params"], "user_flops": c["user"]["flops"],
+                         "item_params": c["item"]["params"], "item_flops": c["item"]["flops"]})
+    return buffer.getvalue()
+
+
+def _pm(row: dict, metric: str) -> str:
+    return f"{row[metric]:.4f} ± {row[metric + '_std']:.4f}" if row["seeds"] > 1 else f"{row[metric]:.4f}"
+
+
+def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
+    """Retrain every candidate for every seed; write and return the results."""
+    device = resolve_device(cfg.device)
+    todo = candidates(cfg)
+    if not todo:
+        raise ValueError("nothing to retrain: give retrain.archs=[…] or retrain.baselines=[…]")
+    data = load_dataset(cfg.dataset, progress=cfg.progress)
+    tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
+                      config=OmegaConf.to_container(cfg, resolve=True), name=f"retrain-{cfg.dataset.name}")
+    try:
+        records = [retrain_one(c, data, cfg, seed, device, tracker) for c in todo for seed in cfg.retrain.seeds]
+    finally:
+        tracker.close()
+    rows = aggregate(records)
+    results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "records": records, "table": rows}
+    write_json_atomic(run_dir / "results.json", results)
+    (run_dir / "results.md").write_text(results_table(rows) + "\n")
+    (run_dir / "results.csv").write_text(results_csv(rows))
+    print("\n" + results_table(rows) + f"\n\nresults: {run_dir / 'results.json'}")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="retrain")
+def main(cfg: DictConfig) -> None:
+    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
+    try:
+        run_retrain(cfg, run_dir)
+    except (DataError, ArchError, ValueError, FileNotFoundError) as err:
+        log.error("%s", err)
+        sys.exit(f"towernas.retrain: error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""Faiss indexes over item embeddings for serving, searched with exclusions, and their recall vs exact.
+
+Kinds (all maximum inner product; the item vectors are L2-normalised, so this is cosine):
+
+- ``flat``: ``IndexFlatIP``, exact. No parameters.
+- ``ivf``: ``IndexIVFFlat`` with an inner-product coarse quantizer. ``nlist`` (number of k-means cells;
+  default ``min(4 * sqrt(N), N // 39)``, at least 1, so k-means has ~39 points per cell as faiss
+  recommends) and ``nprobe`` (cells visited per query; default ``max(1, nlist // 4)``).
+- ``hnsw``: ``IndexHNSWFlat``. ``M`` (graph degree, default 32), ``efConstruction`` (default 128) and
+  ``efSearch`` (candidate list per query, default 64).
+
+Search over-fetches ``k + (exclusions of the query) + MARGIN`` neighbours, drops excluded ones, re-scores
+the survivors canonically and orders them by (-score, item index) exactly like
+``towernas.eval.exact_topk``, so a ``flat`` index returns exactly the exact top-k.
+
+Example:
+    >>> import numpy as np
+    >>> items = np.eye(4, dtype=np.float32)
+    >>> index, params = build_index(items, "flat")
+    >>> ids, scores = search(index, items.T.copy(), items[:1], k=2, exclude=Ragged.from_lists([[0]]))
+    >>> ids.tolist()
+    [[1, 2]]
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import faiss
+import numpy as np
+
+from towernas.eval.scoring import canonical_scores, sort_by_score_then_id
+from towernas.eval.topk import exact_topk
+from towernas.ragged import Ragged
+
+INDEX_KINDS = ("flat", "ivf", "hnsw")
+MARGIN = 8  # extra neighbours per query, so the canonical re-ordering sees past float32 near-ties
+_PARAMS = {"flat": (), "ivf": ("nlist", "nprobe"), "hnsw": ("M", "efConstruction", "efSearch")}
+
+
+def resolve_params(kind: str, params: dict[str, Any] | None, n_items: int) -> dict[str, int]:
+    """The full parameter set of an index ``kind`` for ``n_items`` vectors (defaults filled in)."""
+    if kind not in INDEX_KINDS:
+        raise ValueError(f"index={kind!r}: unknown index kind; expected one of {list(INDEX_KINDS)}")
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(_PARAMS[kind]))
+    if unknown:
+        raise ValueError(f"index_params: unknown key(s) {unknown} for index={kind!r}; expected {list(_PARAMS[kind])}")
+    for key, value in params.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ValueError(f"index_params.{key}={value!r}: expected a positive integer")
+    if kind == "ivf":
+        nlist = params.setdefault("nlist", max(1, min(int(4 * math.sqrt(n_items)), n_items // 39)))
+        if nlist > n_items:
+            raise ValueError(f"index_params.nlist={nlist}: more cells than the {n_items} items")
+        params.setdefault("nprobe", max(1, nlist // 4))
+        params["nprobe"] = min(params["nprobe"], nlist)
+    elif kind == "hnsw":
+        params.setdefault("M", 32)
+        params.setdefault("efConstruction", 128)
+        params.setdefault("efSearch", 64)
+    return params
+
+
+def build_index(items: np.ndarray, kind: str = "flat", params: dict[str, Any] | None = None):
+    """A faiss index over ``items`` (N, d) float32. Returns (index, resolved params)."""
+    items = np.ascontiguousarray(items, dtype=np.float32)
+    n, d = items.shape
+    params = resolve_params(kind, params, n)
+    if kind == "flat":
+        index = faiss.IndexFlatIP(d)
+    elif kind == "ivf":
+        quantizer = faiss.IndexFlatIP(d)  # kept alive by the Python wrapper, owned once written/read
+        index = faiss.IndexIVFFlat(quantizer, d, params["nlist"], faiss.METRIC_INNER_PRODUCT)
+        index.train(items)
+    else:
+        index = faiss.IndexHNSWFlat(d, params["M"], faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = params["efConstruction"]
+    index.add(items)
+    configure(index, kind, params)
+    return index, params
+
+
+def configure(index, kind: str, params: dict[str, int]) -> None:
+    """Apply the search-time parameters (also after ``faiss.read_index``)."""
+    if kind == "ivf":
+        index.nprobe = params["nprobe"]
+    elif kind == "hnsw":
+        index.hnsw.efSearch = params["efSearch"]
+
+
+def index_kind(index) -> str:
+    """The kind of a (read back) faiss index, or the class name when it is none of ours."""
+    for kind, cls in (("flat", faiss.IndexFlatIP), ("ivf", faiss.IndexIVFFlat), ("hnsw", faiss.IndexHNSWFlat)):
+        if isinstance(index, cls):
+            return kind
+    return type(index).__name__
+
+
+def search(index, items_t: np.ndarray, queries: np.ndarray, k: int, exclude: Ragged) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k item indices and canonical scores per query, skipping each query's excluded items.
+
+    Args:
+        index: a faiss index over the N item vectors.
+        items_t: (d, N) float32, the item matrix transposed (for canonical re-scoring).
+        queries: (B, d) float32.
+        exclude: Ragged with B rows of item indices never returned for that query.
+
+    Returns:
+        ids (B, k) int64 and scores (B, k) float32, best first; (-1, -inf) pads missing results.
+    """
+    n = items_t.shape[1]
+    B = len(queries)
+    m = min(n, k + int(exclude.lengths().max(initial=0)) + MARGIN)
+    _, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), m)  # (B, m), -1 = nothing found
+    invalid = ids < 0
+    if len(exclude.values):
+        excluded = np.unique(exclude.row_ids() * n + exclude.values)  # (row, item) keys, for binary search
+        keys = np.arange(B)[:, None] * n + np.maximum(ids, 0)  # (B, m)
+        pos = np.minimum(np.searchsorted(excluded, keys), len(excluded) - 1)
+        invalid |= excluded[pos] == keys
+    scores = canonical_scores(queries, items_t, np.maximum(ids, 0))  # (B, m)
+    scores[invalid] = -np.inf
+    ids = np.where(invalid, -1, ids)
+    ids, scores = sort_by_score_then_id(scores, ids)
+    if m < k:
+        ids = np.pad(ids, ((0, 0), (0, k - m)), constant_values=-1)
+        scores = np.pad(scores, ((0, 0), (0, k - m)), constant_values=-np.inf)
+    return ids[:, :k], scores[:, :k]
+
+
+def recall_vs_exact(index, items: np.ndarray, queries: np.ndarray, k: int, exclude: Ragged) -> float:
+    """Mean over queries of |index top-k ∩ exact top-k| / |exact top-k|, with the same exclusions."""
+    if len(queries) == 0:
+        return float("nan")
+    approx, _ = search(index, np.ascontiguousarray(items.T), queries, k, exclude)
+    exact, _ = exact_topk(queries, items, k, exclude, backend="faiss")
+    found = (approx[:, :, None] == exact[:, None, :]) & (exact[:, None, :] >= 0)  # (Q, k, k)
+    n_exact = (exact >= 0).sum(1)
+    keep = n_exact > 0
+    return float((found.any(1).sum(1)[keep] / n_exact[keep]).mean()) if keep.any() else float("nan")
