@@ -2,8 +2,8 @@
 
 User tower (serving), for history embeddings e_t (B, L, E), validity mask m (B, L):
 
-1. Number of interests from the history length n: K_u = clamp(floor(log2 n), 1, K) (K = 4 by default),
-   so short histories get fewer interests. Interest k (0-based) is valid iff k == 0 or n >= 2^(k+1).
+1. Number of interests from the history length n: K_u = clamp(floor(log2 n), 1, K) (K = 4 by default,
+   capped at floor(log2 max_len)), so short histories get fewer interests. Interest k (0-based) is valid iff k == 0 or n >= 2^(k+1).
 2. B2I dynamic routing with a shared bilinear map S (E x E): \\hat e_t = S e_t; routing logits b (K, L)
    start from a fixed random draw (a buffer, not trained: with a shared S it is what tells the capsules
    apart), then for 3 iterations:
@@ -22,8 +22,8 @@ and the score is <user, v>. For in-batch softmax every (user i, item j) pair nee
 
 Example:
     >>> from towernas.towers import DatasetSpec
-    >>> model = MIND(DatasetSpec((), (), n_items=10, max_len=8), (32, 16))
-    >>> batch = {"history": torch.tensor([[10, 1, 2, 3, 4, 5, 6, 7]]), "item": torch.tensor([4])}
+    >>> model = MIND(DatasetSpec((), (), n_items=20, max_len=16), (32, 16))
+    >>> batch = {"history": torch.arange(16).view(1, 16), "item": torch.tensor([4])}
     >>> model.encode_users(batch).shape, model.train_scores(batch).shape
     (torch.Size([1, 4, 16]), torch.Size([1, 1]))
 """
@@ -133,6 +133,8 @@ class MIND(BaselineTwoTower):
                  n_interests: int = N_INTERESTS, p: int = ATTENTION_POWER) -> None:
         super().__init__(spec, layers, dims)
         self.p = p
+        # no interest beyond floor(log2(max_len)) could ever be valid (step 1): don't build it
+        n_interests = max(1, min(n_interests, spec.max_len.bit_length() - 1))
         self.user_tower = MINDUserTower(len(spec.user_fields), spec.max_len, layers, dims.embed, n_interests)
         self.item_tower = DNNItemTower(spec.n_item_inputs, layers, dims.embed)
 

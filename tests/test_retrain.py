@@ -1,0 +1,78 @@
+"""``towernas.retrain``: from architecture files or a search run to test metrics, selected on validation."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from towernas import retrain, search
+from towernas.space import Arch
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+TINY = ["dataset=synthetic-tiny", "progress=false", "device=cpu", "retrain.max_epochs=3", "retrain.patience=1",
+        "retrain.batch_size=128"]
+ARCH = Arch("avg", ("MLP-32", "EW-sum", "SA-1"), ("MLP-16", "EW-max", "EW-avg"))
+
+
+def _cfg(*overrides, name="retrain"):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(name, overrides=[*TINY, *overrides])
+
+
+@pytest.fixture(autouse=True)
+def _data_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWERNAS_DATA", str(tmp_path / "data"))
+
+
+def test_retrain_arch_files_with_seeds_reads_test_once_per_model_and_seed(tmp_path, monkeypatch):
+    path = tmp_path / "a.json"
+    ARCH.save(path)
+    splits = []
+    original = retrain.evaluate_model
+    monkeypatch.setattr(retrain, "evaluate_model",
+                        lambda m, d, split, *a, **k: splits.append(split) or original(m, d, split, *a, **k))
+    out = retrain.run_retrain(_cfg(f"retrain.archs=[{path}]", "retrain.seeds=[0,1]"), tmp_path / "run")
+    assert splits == ["test", "test"]  # validation goes through the trainer; test once per seed
+    [row] = out["table"]
+    assert row["model"] == "a" and row["seeds"] == 2 and row["recall@50_std"] >= 0
+    records = out["records"]
+    assert {r["seed"] for r in records} == {0, 1}
+    assert all(1 <= r["best_epoch"] <= 3 and 0 <= r["test"]["recall@50"] <= 1 for r in records)
+    assert records[0]["complexity"]["user"]["params"] > 0
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["table"][0]["recall@50"] == row["recall@50"]
+    rows = list(csv.DictReader((tmp_path / "run" / "results.csv").open()))
+    assert rows[0]["model"] == "a" and float(rows[0]["recall@50"]) == pytest.approx(row["recall@50"])
+    assert "| a |" in (tmp_path / "run" / "results.md").read_text()
+
+
+def test_default_input_is_the_top_k_of_the_latest_search_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outputs/search/... relative to the working directory, as with make
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("config", overrides=["dataset=synthetic-tiny", "supernet=tiny", "search.population=6",
+                                           "search.generations=1", "search.val_batches=1",
+                                           "search.val_batch_size=128", "search.random_baseline=0",
+                                           "progress=false", "device=cpu"])
+    run = tmp_path / "outputs/search/synthetic-tiny/L-single/seed0"
+    search.run_search(cfg, run)
+    assert retrain.latest_search_run(Path("outputs/search"), "synthetic-tiny", "L").resolve() == run
+    out = retrain.run_retrain(_cfg("retrain.top_k=2", "retrain.max_epochs=1"), tmp_path / "rt")
+    assert [r["model"] for r in out["table"]] == ["L-single/top1", "L-single/top2"]
+    assert out["records"][0]["arch"] == Arch.load(run / "archs/top1.json").to_dict()
+
+
+def test_no_search_run_and_bad_inputs_give_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no finished search run .* run `make search` first") as err:
+        retrain.run_retrain(_cfg(), tmp_path / "rt")
+    assert "\n" not in str(err.value)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**ARCH.to_dict(), "user": ["MLP-33", "EW-sum", "SA-1"]}))
+    with pytest.raises(ValueError, match=r"arch.user\[0\]='MLP-33': unknown block"):
+        retrain.run_retrain(_cfg(f"retrain.archs=[{bad}]"), tmp_path / "rt")
+    with pytest.raises(ValueError, match="select='recall@7'"):
+        path = tmp_path / "a.json"
+        ARCH.save(path)
+        retrain.run_retrain(_cfg(f"retrain.archs=[{path}]", "retrain.select=recall@7"), tmp_path / "rt")

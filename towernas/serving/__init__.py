@@ -1,0 +1,28 @@
+"""Serving a trained two-tower model: export a self-contained retriever artifact, load it, recommend.
+
+- ``export_retriever(model, data, directory, index="flat" | "ivf" | "hnsw")`` writes the user tower
+  (``torch.export``), item embeddings, a faiss index (with its recall vs exact search) and meta.json.
+- ``Retriever.load(directory).recommend(user, history, k, exclude=...)`` returns raw item ids and
+  scores, loading only safe formats (JSON, ``.npy``/``.npz`` without pickles, the exported program,
+  the faiss index) after checking every file's sha256.
+
+``Retriever`` here is the serving class (raw ids in and out); ``towernas.eval.Retriever`` is the
+exact evaluation retriever over item indices.
+"""
+
+from towernas.serving.retriever import ArtifactError, ServingRetriever
+
+Retriever = ServingRetriever
+
+
+def __getattr__(name: str):
+    # the export side needs the training-time modules (data, batches); import it only when asked,
+    # so `from towernas.serving import Retriever` stays free of them
+    if name in ("export_retriever", "export_user_tower", "UserTowerProgram"):
+        from towernas.serving import export
+
+        return getattr(export, name)
+    raise AttributeError(f"module 'towernas.serving' has no attribute {name!r}")
+
+
+__all__ = ["ArtifactError", "Retriever", "ServingRetriever", "export_retriever"]
