@@ -113,7 +113,7 @@ def test_a_few_steps_lower_the_loss(data, spec, name):
         optimizer.zero_grad()
         value.backward()
         optimizer.step()
-        losses.append(float(value))
+        losses.append(value.item())
     assert losses[-1] < losses[0] - 0.1, losses
 
 
@@ -144,6 +144,7 @@ def test_mind_serving_repeats_interest_zero_for_short_histories(data, spec):
     model = build_baseline("mind", "L", spec)
     batch = _batch(data, n=2, seed=3)
     batch["history"][0, :-3] = spec.n_items  # 3 items: floor(log2 3) = 1 interest
+    batch["history"][1] = torch.arange(spec.max_len)  # a full history: 4 interests
     with torch.no_grad():
         users = model.encode_users(batch)
     for k in range(1, 4):

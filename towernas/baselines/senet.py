@@ -4,7 +4,7 @@ For the F input fields of a tower, x (B, F, E) (user tower: the F_u side fields 
 history as one more field; item tower: the item id and the F_i side fields):
 
     z = mean_e x[:, f, e]                          squeeze, (B, F)
-    a = sigmoid(W2 relu(W1 z + b1) + b2)           excitation, W1: F -> max(1, F // r), W2: back to F
+    a = sigmoid(W2 relu(W1 z))                     excitation, W1: F -> max(1, F // r), W2: back to F
     x'[:, f, :] = a[:, f] * x[:, f, :]             reweight each field
 
 then ``normalize(DNN(flatten(x')))`` exactly as GoogleDNN (Hu et al. 2018; used on field embeddings as
@@ -38,7 +38,10 @@ class SqueezeExcitation(nn.Module):
     def __init__(self, n_fields: int, reduction: int = REDUCTION) -> None:
         super().__init__()
         hidden = max(1, n_fields // reduction)
-        self.excite = nn.Sequential(nn.Linear(n_fields, hidden), nn.ReLU(), nn.Linear(hidden, n_fields), nn.Sigmoid())
+        # no biases, as in FiBiNET: with a 2-unit hidden layer a negative initial bias can leave every
+        # unit dead for all inputs (squeezed embeddings are ~0 at init), freezing the excitation
+        self.excite = nn.Sequential(nn.Linear(n_fields, hidden, bias=False), nn.ReLU(),
+                                    nn.Linear(hidden, n_fields, bias=False), nn.Sigmoid())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weights = self.excite(x.mean(-1))  # (B, F)
