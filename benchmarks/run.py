@@ -18,6 +18,7 @@ BENCHMARKS = {
     "eval": "benchmarks.bench_eval",
     "complexity": "benchmarks.bench_complexity",
     "search": "benchmarks.bench_search",
+    "ranking": "benchmarks.bench_ranking",
 }
 
 

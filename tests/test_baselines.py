@@ -124,11 +124,12 @@ def test_mind_label_aware_scores_match_a_hand_loop(data, spec):
     batch = _batch(data, n=5, seed=2)
     batch["history"][0, :-2] = spec.n_items  # 2 items: 1 interest
     batch["history"][1, :-9] = spec.n_items  # 9 items: 3 interests
+    batch["history"][2] = torch.arange(spec.max_len)  # 20 items: 4 interests
     with torch.no_grad():
         got = model.score_matrix(batch)
         interests, valid = model.user_tower.interests(*model.embedder.user_inputs(batch))
         items = model.encode_items(batch)
-    assert valid.sum(1).tolist()[:2] == [1, 3] and valid[2:].all()
+    assert valid.sum(1).tolist()[:3] == [1, 3, 4]
     want = torch.zeros(5, 5)
     for i in range(5):
         u = interests[i, valid[i]]  # (K_i, D)
@@ -197,6 +198,8 @@ def test_exact_topk_multi_with_one_interest_is_exact_topk():
         np.testing.assert_array_equal(a, b)
     with pytest.raises(ValueError, match="3-D"):
         exact_topk_multi(queries[:, 0], items, 7)
+    ids, scores = exact_topk_multi(queries[:0], items, 7)
+    assert ids.shape == scores.shape == (0, 7)
 
 
 # -- complexity -------------------------------------------------------------------------------------

@@ -39,5 +39,5 @@ def build_baseline(name: str, budget: str, spec: DatasetSpec, dims: Dims = Dims(
     return MODELS[name](spec, budget_layers(budget), dims)
 
 
-__all__ = ["BASELINES", "BUDGETS", "BUDGET_LAYERS", "BST", "GoogleDNN", "MIND", "SENet", "build_baseline",
+__all__ = ["BASELINES", "BST", "BUDGETS", "BUDGET_LAYERS", "MIND", "GoogleDNN", "SENet", "build_baseline",
            "tower_cost"]

@@ -59,7 +59,7 @@ def exact_topk_multi(
     q = np.ascontiguousarray(q, dtype=np.float32)
     if q.ndim != 3:
         raise ValueError(f"multi-interest queries must be 3-D (Q, K, d), got shape {q.shape}")
-    n_q, n_interests, _ = q.shape
+    n_interests = q.shape[1]
     searcher = ExactTopK(items, backend=backend)
     lists = [searcher.search(q[:, j], k, exclude, batch_size=batch_size)[0] for j in range(n_interests)]
     cand = np.concatenate(lists, axis=1)  # (Q, K * k), -1 = empty slot
@@ -74,6 +74,4 @@ def exact_topk_multi(
     dup[:, 1:] = (ids[:, 1:] == ids[:, :-1]) & (ids[:, 1:] >= 0)
     ids[dup], scores[dup] = -1, -np.inf
     ids, scores = sort_by_score_then_id(scores, ids)
-    if n_q == 0:
-        return np.zeros((0, k), dtype=np.int64), np.zeros((0, k), dtype=np.float32)
     return ids[:, :k], scores[:, :k]

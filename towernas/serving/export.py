@@ -45,8 +45,19 @@ from towernas.ragged import Ragged
 from towernas.retrieval import encode_all_items, encode_queries
 from towernas.serving.index import build_index, recall_vs_exact, resolve_params
 from towernas.serving.retriever import (
-    FORMAT, FILES, INDEX, ITEM_IDS, ITEMS, META, PROGRAM, SCHEMA, USER_FEATURES, USER_IDS,
-    ArtifactError, ServingRetriever, sha256_file,
+    FILES,
+    FORMAT,
+    INDEX,
+    ITEM_IDS,
+    ITEMS,
+    META,
+    PROGRAM,
+    SCHEMA,
+    USER_FEATURES,
+    USER_IDS,
+    ArtifactError,
+    ServingRetriever,
+    sha256_file,
 )
 
 PROGRAM_TOLERANCE = 1e-4  # max |program - model| on the check queries before the export is refused
@@ -57,7 +68,8 @@ class UserTowerProgram(nn.Module):
 
     ``forward(history (B, L) int64, fields {name: (B,) or (B, W) int64}) -> (B, d)`` calls
     ``model.encode_users`` with the batch keys of ``towernas.batches`` (``history``, ``user:<field>``).
-    The user index (``user``) is not an input: a served user may be new.
+    The user index (``user``) is not an input: a served user may be new. The output is (B, d), or
+    (B, K, d) for a multi-interest tower (served by max_k <u_k, v>).
     """
 
     def __init__(self, model: nn.Module, field_names: list[str]) -> None:
@@ -152,6 +164,7 @@ def _write_artifact(model, data, tmp: Path, kind, params, metadata, recall_k, re
     faiss.write_index(index, str(tmp / INDEX))
 
     users, positions, exclude = _check_queries(data, recall_queries)
+    probe = encode_queries(model, data, np.array([0]), data.user_indptr[1:2] - 1, device=device)
     queries = encode_queries(model, data, users, positions, device=device)  # (Q, d), in-process model
     recall = recall_vs_exact(index, items, queries, recall_k, exclude) if len(users) else None
     arch = getattr(model, "arch", None)
@@ -166,6 +179,7 @@ def _write_artifact(model, data, tmp: Path, kind, params, metadata, recall_k, re
         "dim": int(items.shape[1]),
         "max_len": int(data.max_len),
         "pad_id": int(data.pad_item),
+        "user_output": list(probe.shape[1:]),  # [d], or [K, d] for a multi-interest user tower (MIND)
         "program": {"file": PROGRAM, "format": "torch.export", "mode": mode, "device": "cpu",
                     "inputs": {"history": ["batch", int(data.max_len)],
                                "fields": {f.name: ["batch", f.width] if f.multi else ["batch"] for f in fields}}},
@@ -173,7 +187,7 @@ def _write_artifact(model, data, tmp: Path, kind, params, metadata, recall_k, re
                          "vocab": list(map(str, data.user_features.vocab.get(f.name, [])))} for f in fields],
         "arch": arch.to_dict() if hasattr(arch, "to_dict") else None,
         "index": {"kind": kind, "params": params, "metric": "inner_product",
-                  "recall": {"k": recall_k, "split": "valid", "queries": int(len(users)), "value": recall}},
+                  "recall": {"k": recall_k, "split": "valid", "queries": len(users), "value": recall}},
         "metadata": metadata or {},
         "files": {name: {"sha256": sha256_file(tmp / name), "bytes": (tmp / name).stat().st_size} for name in FILES},
     }
@@ -205,7 +219,9 @@ def _verify(retriever: ServingRetriever, data: InteractionData, users, positions
 
 def _check_target(directory: Path) -> None:
     """Only an empty directory or an earlier artifact may be replaced."""
-    if directory.exists() and (not directory.is_dir() or (any(directory.iterdir()) and not (directory / META).is_file())):
+    if not directory.exists():
+        return
+    if not directory.is_dir() or (any(directory.iterdir()) and not (directory / META).is_file()):
         raise ArtifactError(f"{directory}: exists and is not a retriever artifact; refusing to replace it")
 
 

@@ -11,7 +11,9 @@ Kinds (all maximum inner product; the item vectors are L2-normalised, so this is
 
 Search over-fetches ``k + (exclusions of the query) + MARGIN`` neighbours, drops excluded ones, re-scores
 the survivors canonically and orders them by (-score, item index) exactly like
-``towernas.eval.exact_topk``, so a ``flat`` index returns exactly the exact top-k.
+``towernas.eval.exact_topk``, so a ``flat`` index returns exactly the exact top-k. Multi-interest
+queries (B, K, d) (MIND) search once per interest and rank the union by max_k <u_k, v>, like
+``towernas.eval.multi_interest.exact_topk_multi``.
 
 Example:
     >>> import numpy as np
@@ -104,7 +106,7 @@ def search(index, items_t: np.ndarray, queries: np.ndarray, k: int, exclude: Rag
     Args:
         index: a faiss index over the N item vectors.
         items_t: (d, N) float32, the item matrix transposed (for canonical re-scoring).
-        queries: (B, d) float32.
+        queries: (B, d) float32, or (B, K, d) for K interests per query (score = max over interests).
         exclude: Ragged with B rows of item indices never returned for that query.
 
     Returns:
@@ -112,21 +114,25 @@ def search(index, items_t: np.ndarray, queries: np.ndarray, k: int, exclude: Rag
     """
     n = items_t.shape[1]
     B = len(queries)
+    interests = np.ascontiguousarray(queries, dtype=np.float32).reshape(B, -1, items_t.shape[0])  # (B, K, d)
     m = min(n, k + int(exclude.lengths().max(initial=0)) + MARGIN)
-    _, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), m)  # (B, m), -1 = nothing found
+    _, ids = index.search(interests.reshape(-1, items_t.shape[0]), m)  # (B*K, m), -1 = nothing found
+    ids = np.sort(ids.reshape(B, -1), axis=1)  # (B, K*m): the union of the K lists, duplicates adjacent
+    ids[:, 1:][ids[:, 1:] == ids[:, :-1]] = -1
     invalid = ids < 0
     if len(exclude.values):
         excluded = np.unique(exclude.row_ids() * n + exclude.values)  # (row, item) keys, for binary search
         keys = np.arange(B)[:, None] * n + np.maximum(ids, 0)  # (B, m)
         pos = np.minimum(np.searchsorted(excluded, keys), len(excluded) - 1)
         invalid |= excluded[pos] == keys
-    scores = canonical_scores(queries, items_t, np.maximum(ids, 0))  # (B, m)
+    cand = np.maximum(ids, 0)
+    scores = np.max([canonical_scores(interests[:, j], items_t, cand) for j in range(interests.shape[1])], axis=0)
     scores[invalid] = -np.inf
     ids = np.where(invalid, -1, ids)
     ids, scores = sort_by_score_then_id(scores, ids)
-    if m < k:
-        ids = np.pad(ids, ((0, 0), (0, k - m)), constant_values=-1)
-        scores = np.pad(scores, ((0, 0), (0, k - m)), constant_values=-np.inf)
+    if ids.shape[1] < k:
+        ids = np.pad(ids, ((0, 0), (0, k - ids.shape[1])), constant_values=-1)
+        scores = np.pad(scores, ((0, 0), (0, k - scores.shape[1])), constant_values=-np.inf)
     return ids[:, :k], scores[:, :k]
 
 
@@ -135,7 +141,12 @@ def recall_vs_exact(index, items: np.ndarray, queries: np.ndarray, k: int, exclu
     if len(queries) == 0:
         return float("nan")
     approx, _ = search(index, np.ascontiguousarray(items.T), queries, k, exclude)
-    exact, _ = exact_topk(queries, items, k, exclude, backend="faiss")
+    if queries.ndim == 3:
+        from towernas.eval.multi_interest import exact_topk_multi
+
+        exact, _ = exact_topk_multi(queries, items, k, exclude)
+    else:
+        exact, _ = exact_topk(queries, items, k, exclude, backend="faiss")
     found = (approx[:, :, None] == exact[:, None, :]) & (exact[:, None, :] >= 0)  # (Q, k, k)
     n_exact = (exact >= 0).sum(1)
     keep = n_exact > 0

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import faiss
 import numpy as np
@@ -73,7 +73,7 @@ class ServingRetriever:
         self._codes = {f["name"]: {v: c + 1 for c, v in enumerate(f["vocab"])} for f in self.fields}
 
     @classmethod
-    def load(cls, directory: str | Path) -> "ServingRetriever":
+    def load(cls, directory: str | Path) -> ServingRetriever:
         """Load and verify an artifact directory (sha256 of every file, shapes, ids, the program)."""
         directory = Path(directory)
         meta = _read_meta(directory)
@@ -96,8 +96,9 @@ class ServingRetriever:
         program = _load(directory / PROGRAM, lambda p: torch.export.load(str(p)).module())
         retriever = cls(meta, program, items, index, item_ids, user_ids, features)
         out = _load(directory / PROGRAM, lambda p: retriever.encode([None], [[]]))  # smoke test
-        if out.shape != (1, d):
-            raise ArtifactError(f"{directory / PROGRAM}: the user tower outputs {tuple(out.shape)}, expected (1, {d})")
+        expected = (1, *meta["user_output"])  # (1, d), or (1, K, d) for K interests
+        if out.shape != expected or out.shape[-1] != d:
+            raise ArtifactError(f"{directory / PROGRAM}: the user tower outputs {out.shape}, expected {expected}")
         return retriever
 
     def recommend(self, user: User, history: Sequence = (), k: int = 10, exclude: Sequence | None = None):
@@ -133,7 +134,7 @@ class ServingRetriever:
 
     @torch.no_grad()
     def encode(self, users: Sequence[User], histories: Sequence[Sequence]) -> np.ndarray:
-        """(B, d) float32 user embeddings from the exported user tower."""
+        """(B, d) float32 user embeddings from the exported user tower ((B, K, d) for K interests)."""
         history = np.full((len(users), self.max_len), self.pad, dtype=np.int64)  # (B, L), left-padded
         for b, items in enumerate(histories):
             rows = self._item_rows(items)[-self.max_len :]
@@ -187,7 +188,8 @@ def _read_meta(directory: Path) -> dict:
         raise ArtifactError(f"{path}: not a TowerNAS retriever artifact (format != {FORMAT!r})")
     if meta.get("schema") != SCHEMA:
         raise ArtifactError(f"{path}: schema {meta.get('schema')!r}, this TowerNAS reads schema {SCHEMA}")
-    missing = sorted({"n_items", "dim", "max_len", "pad_id", "user_fields", "index", "files"} - set(meta))
+    required = {"n_items", "dim", "max_len", "pad_id", "user_output", "user_fields", "index", "files"}
+    missing = sorted(required - set(meta))
     if missing:
         raise ArtifactError(f"{path}: missing key(s) {missing}")
     return meta
@@ -230,7 +232,8 @@ def _load_features(path: Path, fields: list[dict], n_users: int) -> dict[str, np
             values = npz[key]
             shape = (n_users, f["width"]) if f["multi"] else (n_users,)
             if values.dtype != np.int64 or values.shape != shape:
-                raise ArtifactError(f"{path}: field {f['name']!r} is {values.dtype} {values.shape}, expected int64 {shape}")
+                raise ArtifactError(f"{path}: field {f['name']!r} is {values.dtype} {values.shape}, "
+                                    f"expected int64 {shape}")
             if values.size and (values.min() < 0 or values.max() >= f["cardinality"]):
                 raise ArtifactError(f"{path}: field {f['name']!r} holds codes outside [0, {f['cardinality']})")
             out[f["name"]] = values
