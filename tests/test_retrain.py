@@ -76,3 +76,13 @@ def test_no_search_run_and_bad_inputs_give_one_line_errors(tmp_path, monkeypatch
         path = tmp_path / "a.json"
         ARCH.save(path)
         retrain.run_retrain(_cfg(f"retrain.archs=[{path}]", "retrain.select=recall@7"), tmp_path / "rt")
+
+
+def test_baselines_are_retrained_by_the_same_trainer_and_compared_with_google_dnn(tmp_path):
+    out = retrain.run_retrain(_cfg("retrain.baselines=[google_dnn,senet,bst,mind]", "retrain.max_epochs=1"),
+                              tmp_path / "rt")
+    rows = {r["model"]: r for r in out["table"]}
+    assert set(rows) == {"google_dnn", "senet", "bst", "mind"}
+    assert rows["google_dnn"]["delta_recall@50_vs_google_dnn_pct"] == 0.0
+    assert all(0 < r["recall@50"] <= 1 for r in rows.values())  # MIND goes through the multi-interest top-k
+    assert rows["bst"]["complexity"]["user"]["flops"] > rows["google_dnn"]["complexity"]["user"]["flops"]

@@ -27,7 +27,8 @@ def encode_all_items(model, data: InteractionData, batch_size: int = 8192, devic
 
 @torch.no_grad()
 def encode_queries(model, data: InteractionData, users, positions, batch_size: int = 8192, device="cpu"):
-    """(Q, D) float32 query vectors for users whose history ends right before ``positions``."""
+    """(Q, D) float32 query vectors (or (Q, K, D) for multi-interest models) for users whose history ends
+    right before ``positions``."""
     model.eval()
     out = []
     for start in range(0, len(users), batch_size):

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from towernas.eval.metrics import mean_metrics
+from towernas.eval.multi_interest import exact_topk_multi
 from towernas.eval.topk import exact_topk
 from towernas.ragged import Ragged
 
@@ -26,7 +27,8 @@ def evaluate(
     test), and average Recall/NDCG/HitRate/MRR/Precision@K over users.
 
     Args:
-        query_vectors: (Q, d) user embeddings; item_vectors: (N, d) item embeddings (row = item index).
+        query_vectors: (Q, d) user embeddings, or (Q, K, d) for multi-interest users (an item scores the
+            max over the K interests); item_vectors: (N, d) item embeddings (row = item index).
         targets: Q non-empty rows of held-out item indices. exclude: Q rows of item indices, or None.
         ks: cut-offs; the top max(ks) is computed once.
 
@@ -40,7 +42,8 @@ def evaluate(
         >>> out["recall@1"], out["n_users"]
         (1.0, 1)
     """
-    ids, _ = exact_topk(query_vectors, item_vectors, max(ks), exclude, batch_size=batch_size, backend=backend)
+    topk = exact_topk_multi if query_vectors.ndim == 3 else exact_topk
+    ids, _ = topk(query_vectors, item_vectors, max(ks), exclude, batch_size=batch_size, backend=backend)
     result: dict[str, float] = mean_metrics(ids, targets, ks)
     result["n_users"] = len(ids)
     return result
