@@ -46,6 +46,11 @@ def test_retrain_arch_files_with_seeds_reads_test_once_per_model_and_seed(tmp_pa
     rows = list(csv.DictReader((tmp_path / "run" / "results.csv").open()))
     assert rows[0]["model"] == "a" and float(rows[0]["recall@50"]) == pytest.approx(row["recall@50"])
     assert "| a |" in (tmp_path / "run" / "results.md").read_text()
+    from towernas.serving import Retriever
+
+    served = Retriever.load(tmp_path / "run" / "retriever")  # the best model by validation, ready to serve
+    ids, scores = served.recommend(None, history=[], k=5)
+    assert len(ids) == 5 and list(scores) == sorted(scores, reverse=True) and saved["retriever"]["model"] == "a"
 
 
 def test_default_input_is_the_top_k_of_the_latest_search_run(tmp_path, monkeypatch):

@@ -130,6 +130,8 @@ class RetrainConfig:
     lr: float = 0.002
     temperature: float = 0.05
     select: str = "recall@50"  # validation metric for early stopping / model selection
+    export: bool = True  # export the best model (by validation) as a retriever artifact
+    index: str = "flat"  # faiss index of the artifact: flat (exact) | ivf | hnsw
 
 
 @dataclass

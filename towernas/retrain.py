@@ -89,7 +89,7 @@ def _label(path: Path) -> str:
 
 
 def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, seed: int, device, tracker) -> dict:
-    """Train one model for one seed; select on validation; read test once."""
+    """Train one model for one seed; select on validation; read test once. Returns (model, record)."""
     r = cfg.retrain
     spec = DatasetSpec.from_data(data)
     torch.manual_seed(seed)
@@ -101,7 +101,7 @@ def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, se
                  progress=cfg.progress, log=lambda rec: tracker.log("retrain", {"model": candidate.name,
                                                                                 "seed": seed, **rec}))
     test = evaluate_model(model, data, "test", ks, device=device)  # the one and only read of test
-    return {"model": candidate.name, "seed": seed, "best_epoch": fitted.best_epoch,
+    return model, {"model": candidate.name, "seed": seed, "best_epoch": fitted.best_epoch,
             "stopped_early": fitted.stopped_early, "valid": fitted.best_valid, "test": test,
             "complexity": cost.to_dict(), "arch": candidate.arch.to_dict() if candidate.arch else None}
 
@@ -164,12 +164,26 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
                       config=OmegaConf.to_container(cfg, resolve=True), name=f"retrain-{cfg.dataset.name}")
+    records, best = [], None
     try:
-        records = [retrain_one(c, data, cfg, seed, device, tracker) for c in todo for seed in cfg.retrain.seeds]
+        for candidate in todo:
+            for seed in cfg.retrain.seeds:
+                model, record = retrain_one(candidate, data, cfg, seed, device, tracker)
+                records.append(record)
+                if best is None or record["valid"][cfg.retrain.select] > best[1]["valid"][cfg.retrain.select]:
+                    best = (model, record)
     finally:
         tracker.close()
     rows = aggregate(records)
     results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "records": records, "table": rows}
+    if cfg.retrain.export:  # the model with the best validation score (never chosen on test)
+        from towernas.serving import export_retriever
+
+        meta = export_retriever(best[0], data, run_dir / "retriever", index=cfg.retrain.index,
+                                metadata={"model": best[1]["model"], "seed": best[1]["seed"],
+                                          "valid": best[1]["valid"]})
+        results["retriever"] = {"directory": str(run_dir / "retriever"), "model": best[1]["model"],
+                                "index": meta["index"]}
     write_json_atomic(run_dir / "results.json", results)
     (run_dir / "results.md").write_text(results_table(rows) + "\n")
     (run_dir / "results.csv").write_text(results_csv(rows))
