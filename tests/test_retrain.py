@@ -91,3 +91,26 @@ def test_baselines_are_retrained_by_the_same_trainer_and_compared_with_google_dn
     assert rows["google_dnn"]["delta_recall@50_vs_google_dnn_pct"] == 0.0
     assert all(0 < r["recall@50"] <= 1 for r in rows.values())  # MIND goes through the multi-interest top-k
     assert rows["bst"]["complexity"]["user"]["flops"] > rows["google_dnn"]["complexity"]["user"]["flops"]
+
+
+def test_a_recipe_searched_on_one_dataset_rebuilds_on_another(tmp_path):
+    """Transfer: the JSON names ops only, so it builds on MovieLens-format data with other fields."""
+    import torch
+
+    from tests.fakes.movielens import write_ml100k
+    from towernas.batches import training_batch
+    from towernas.complexity import CostModel
+    from towernas.config import DatasetConfig
+    from towernas.data import load_dataset
+    from towernas.towers import DatasetSpec, build
+
+    recipe = Arch.load(Path(CONF).parent / "recipes" / "synthetic-L.json")
+    write_ml100k(tmp_path / "raw" / "ml-100k", n_users=40, n_items=60, n_ratings=800)
+    data = load_dataset(DatasetConfig(name="ml-100k", reader="ml-100k", root=str(tmp_path), download=False))
+    spec = DatasetSpec.from_data(data)
+    model = build(recipe, spec)
+    batch = training_batch(data, data.rows("train")[:8])
+    assert model.encode_users(batch).shape == model.encode_items(batch).shape == (8, recipe.dims.out)
+    cost = CostModel(spec, recipe.dims, len(recipe.user), len(recipe.item)).cost(recipe)
+    assert cost.to_dict() != recipe.complexity  # recomputed for ml-100k's fields, not copied
+    assert torch.isfinite(model.encode_users(batch)).all()
