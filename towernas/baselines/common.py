@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from towernas.space.dims import Dims
+from towernas.space.pooling import masked_mean
 from towernas.towers import DatasetSpec, Embedder
 
 # Hidden layers of the DNN per budget (Yi et al. 2019 as configured in the AutoTower paper); the last
@@ -46,15 +47,6 @@ def dnn(in_dim: int, layers: Sequence[int]) -> nn.Sequential:
             modules.append(nn.ReLU())
         in_dim = width
     return nn.Sequential(*modules)
-
-
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``x`` (B, L, W) over the valid positions of ``mask`` (B, L): (B, W); zeros if none valid.
-
-    Same ops (and so the same FLOPs, L*W + 2W + 2 per user) as the searched towers' ``avg`` pooling.
-    """
-    m = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
-    return (x * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
 class DNNUserTower(nn.Module):

@@ -10,17 +10,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from towernas.baselines.common import dnn
 from towernas.data.features import Field
 from towernas.embeddings import FieldEmbeddings
-
-
-def _mlp(in_dim: int, hidden: tuple[int, ...], out_dim: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for width in hidden:
-        layers += [nn.Linear(in_dim, width), nn.ReLU()]
-        in_dim = width
-    layers.append(nn.Linear(in_dim, out_dim))
-    return nn.Sequential(*layers)
 
 
 class MeanPoolTwoTower(nn.Module):
@@ -43,8 +35,8 @@ class MeanPoolTwoTower(nn.Module):
         nn.init.normal_(self.item_ids.weight, std=0.05)
         self.user_fields = FieldEmbeddings(user_fields, dim, "user")
         self.item_fields = FieldEmbeddings(item_fields, dim, "item")
-        self.user_mlp = _mlp(dim * (len(user_fields) + 1), hidden, out_dim)
-        self.item_mlp = _mlp(dim * (len(item_fields) + 1), hidden, out_dim)
+        self.user_mlp = dnn(dim * (len(user_fields) + 1), (*hidden, out_dim))
+        self.item_mlp = dnn(dim * (len(item_fields) + 1), (*hidden, out_dim))
 
     def encode_users(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         history = batch["history"]  # (B, L)

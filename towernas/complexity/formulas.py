@@ -38,7 +38,7 @@ def linear(n_tokens: int, d_in: int, d_out: int, bias: bool = True) -> OpCost:
 
 
 def masked_mean(length: int, width: int) -> OpCost:
-    """``pooling._masked_mean`` on (1, L, W): x*m (L*W), sum (W), m.sum (1), clamp_min (1), div (W)."""
+    """``pooling.masked_mean`` on (1, L, W): x*m (L*W), sum (W), m.sum (1), clamp_min (1), div (W)."""
     return OpCost(0, 0, length * width + 2 * width + 2)
 
 

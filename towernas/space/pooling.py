@@ -27,14 +27,15 @@ from torch import nn
 from towernas.space.dims import Dims
 
 
-def _masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of ``x`` (B, L, W) over the valid positions of ``mask`` (B, L): (B, W); zeros if none valid."""
     m = mask.unsqueeze(-1).to(x.dtype)  # (B, L, 1)
     return (x * m).sum(1) / m.sum(1).clamp_min(1.0)
 
 
 class AvgPooling(nn.Module):
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return _masked_mean(x, mask)
+        return masked_mean(x, mask)
 
 
 class SumPooling(nn.Module):
@@ -56,7 +57,7 @@ class SelfAttentionPooling(nn.Module):
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = torch.nan_to_num(scores.softmax(-1))  # (B, L, L); all-padding rows -> zeros
         # mean_i(sum_j w_ij x_j) == (mean_i w_ij) @ x: average the weights first (saves L*L*E MACs)
-        return (_masked_mean(weights, mask).unsqueeze(1) @ x).squeeze(1)  # (B, E)
+        return (masked_mean(weights, mask).unsqueeze(1) @ x).squeeze(1)  # (B, E)
 
 
 class SelfAttentivePooling(nn.Module):
