@@ -133,13 +133,13 @@ class Embedder(nn.Module):
     def user_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(fields (B, F_u, E), history (B, L, E), mask (B, L))."""
         history = batch["history"]
-        fields = self._fields(self.user_fields, batch, len(history))
+        fields = self._fields(self.user_fields, batch, history.shape[0])
         return fields, self.item_ids(history), history != self.pad
 
     def item_inputs(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """(B, 1 + F_i, E): the item id first, then the item fields."""
         ids = self.item_ids(batch["item"]).unsqueeze(1)
-        return torch.cat([ids, self._fields(self.item_fields, batch, len(ids))], dim=1)
+        return torch.cat([ids, self._fields(self.item_fields, batch, ids.shape[0])], dim=1)
 
     def _fields(self, embed: FieldEmbeddings, batch, n: int) -> torch.Tensor:
         if not embed.fields:
