@@ -45,13 +45,14 @@ from towernas.device import resolve_device
 from towernas.frequency import StreamingFrequencyEstimator
 from towernas.losses import in_batch_softmax
 from towernas.space.arch import Arch
+from towernas.trainer import TrainingDivergedError
 
 Batch = dict[str, torch.Tensor]
 Monitor = Callable[[Supernet, StreamingFrequencyEstimator], float]
 BEST_FILENAME = "supernet_best.pt"
 
 
-class SupernetDivergedError(RuntimeError):
+class SupernetDivergedError(TrainingDivergedError):
     """The training loss became NaN or infinite (one-line message with the step, arch and a hint)."""
 
 

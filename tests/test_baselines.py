@@ -11,28 +11,13 @@ from towernas.baselines.bst import LayerNorm
 from towernas.baselines.mind import label_aware_scores
 from towernas.batches import training_batch
 from towernas.complexity import formulas, synthetic_spec
-from towernas.config import DatasetConfig
-from towernas.data import load_dataset
 from towernas.eval import exact_topk
 from towernas.eval.multi_interest import exact_topk_multi
 from towernas.losses import in_batch_softmax
 from towernas.ragged import Ragged
-from towernas.towers import DatasetSpec
 
 E = 64  # Dims().embed
 CASES = [(name, budget) for name in BASELINES for budget in BUDGETS]
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    cfg = DatasetConfig(name="t", reader="synthetic", root=str(tmp_path_factory.mktemp("baselines")),
-                        options={"n_users": 100, "n_items": 200, "mean_length": 20})
-    return load_dataset(cfg, progress=False)
-
-
-@pytest.fixture(scope="module")
-def spec(data):
-    return DatasetSpec.from_data(data)
 
 
 def _batch(data, n=32, seed=0):

@@ -11,26 +11,11 @@ from supernet import (ArchSampler, RowStream, Supernet, SupernetDivergedError, S
                       fixed_batches, train_supernet, validation_loss)
 from supernet.model import op_key
 from towernas.batches import training_batch
-from towernas.config import DatasetConfig
-from towernas.data import load_dataset
 from towernas.space import BLOCK_NAMES, POOLING_NAMES, SKIP, Arch, ArchError, Dims
-from towernas.towers import DatasetSpec
 
 # embed != block, so the align maps carry weights too; small widths keep the tests fast
 DIMS = Dims(embed=16, block=24, out=8, head=4, attn=8)
 DEPTH = 3
-
-
-@pytest.fixture(scope="module")
-def data(tmp_path_factory):
-    cfg = DatasetConfig(name="t", reader="synthetic", root=str(tmp_path_factory.mktemp("data")),
-                        options={"n_users": 100, "n_items": 200, "mean_length": 20})
-    return load_dataset(cfg, progress=False)
-
-
-@pytest.fixture(scope="module")
-def spec(data):
-    return DatasetSpec.from_data(data)
 
 
 def make_supernet(spec, seed=0, **kwargs):

@@ -14,7 +14,6 @@ import csv
 import io
 import logging
 import statistics
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,12 +22,13 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from towernas.complexity import CostModel, TowerCost
+from towernas.cli import run_entry
 from towernas.config import register_configs
-from towernas.data import DataError, InteractionData, load_dataset
+from towernas.data import InteractionData, load_dataset
 from towernas.device import resolve_device
 from towernas.retrieval import evaluate_model
 from towernas.run_dir import write_json_atomic
-from towernas.space import Arch, ArchError
+from towernas.space import Arch
 from towernas.towers import DatasetSpec, build
 from towernas.tracking import Tracker
 from towernas.trainer import fit
@@ -193,13 +193,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="retrain")
 def main(cfg: DictConfig) -> None:
-    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    try:
-        run_retrain(cfg, run_dir)
-    except (DataError, ArchError, ValueError, FileNotFoundError) as err:
-        log.error("%s", err)
-        sys.exit(f"towernas.retrain: error: {err}")
-
+    run_entry("towernas.retrain", run_retrain, cfg)
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import random
-import sys
 import time
 from pathlib import Path
 
@@ -24,7 +23,6 @@ from omegaconf import DictConfig, OmegaConf
 from evolution import EvolutionConfig, SearchSpace, best_under, evolve
 from supernet import (
     Supernet,
-    SupernetDivergedError,
     fixed_batches,
     train_supernet,
     validation_loss,
@@ -32,8 +30,9 @@ from supernet import (
 from towernas import __version__
 from towernas.budget import Budget, check_feasible
 from towernas.complexity import CostModel, TowerCost
+from towernas.cli import run_entry
 from towernas.config import register_configs
-from towernas.data import DataError, load_dataset
+from towernas.data import load_dataset
 from towernas.device import resolve_device
 from towernas.run_dir import claim, config_hash, write_json_atomic
 from towernas.search_report import (
@@ -48,7 +47,6 @@ from towernas.tracking import Tracker
 
 log = logging.getLogger(__name__)
 register_configs()
-USER_ERRORS = (DataError, ArchError, SupernetDivergedError, ValueError, FileNotFoundError)
 
 
 def run_search(cfg: DictConfig, run_dir: Path) -> dict:
@@ -173,13 +171,7 @@ def _random_feasible(slots, admits, n: int, seed: int, max_tries: int = 20000) -
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
-    run_dir = Path(hydra.core.hydra_config.HydraConfig.get().runtime.output_dir)
-    try:
-        run_search(cfg, run_dir)
-    except USER_ERRORS as err:
-        log.error("%s", err)
-        sys.exit(f"towernas.search: error: {err}")
-
+    run_entry("towernas.search", run_search, cfg)
 
 if __name__ == "__main__":
     main()

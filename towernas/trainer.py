@@ -26,6 +26,10 @@ from towernas.losses import in_batch_softmax_scores
 from towernas.retrieval import evaluate_model
 
 
+class TrainingDivergedError(RuntimeError):
+    """The training loss became NaN or infinite (one-line message naming where, with a hint)."""
+
+
 @dataclass
 class FitResult:
     """What ``fit`` found: the selected epoch, its validation metrics, and the per-epoch log."""
@@ -58,7 +62,8 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
         loss = in_batch_softmax_scores(batch_scores(model, batch), batch["item"], temperature=temperature,
                                        log_q=estimator.log_q(batch["item"]))
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"training loss is {loss.item()} ({desc}); lower lr or raise temperature")
+            raise TrainingDivergedError(f"training loss is {loss.item()} ({desc}); lower the learning rate "
+                                        "or raise the temperature")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
