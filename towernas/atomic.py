@@ -37,3 +37,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", suffix: str = ".tmp") 
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically."""
+    with atomic_open(path) as fh:
+        fh.write(text)

@@ -22,6 +22,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from towernas.complexity import CostModel, TowerCost
+from towernas.atomic import write_text_atomic
 from towernas.cli import run_entry
 from towernas.config import register_configs
 from towernas.data import InteractionData, load_dataset
@@ -185,8 +186,8 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
         results["retriever"] = {"directory": str(run_dir / "retriever"), "model": best[1]["model"],
                                 "index": meta["index"]}
     write_json_atomic(run_dir / "results.json", results)
-    (run_dir / "results.md").write_text(results_table(rows) + "\n")
-    (run_dir / "results.csv").write_text(results_csv(rows))
+    write_text_atomic(run_dir / "results.md", results_table(rows) + "\n")
+    write_text_atomic(run_dir / "results.csv", results_csv(rows))
     print("\n" + results_table(rows) + f"\n\nresults: {run_dir / 'results.json'}")
     return results
 
@@ -194,6 +195,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
 @hydra.main(version_base="1.3", config_path="../conf", config_name="retrain")
 def main(cfg: DictConfig) -> None:
     run_entry("towernas.retrain", run_retrain, cfg)
+
 
 if __name__ == "__main__":
     main()

@@ -30,6 +30,7 @@ from supernet import (
 from towernas import __version__
 from towernas.budget import Budget, check_feasible
 from towernas.complexity import CostModel, TowerCost
+from towernas.atomic import write_text_atomic
 from towernas.cli import run_entry
 from towernas.config import register_configs
 from towernas.data import load_dataset
@@ -150,7 +151,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     table = summary_table([(f"top{i}", a) for i, a in enumerate(ranked, 1)]
                           + [(k, v) for k, v in named.items() if k != "best"])
     write_json_atomic(run_dir / "summary.json", summary)
-    (run_dir / "summary.md").write_text(table + "\n")
+    write_text_atomic(run_dir / "summary.md", table + "\n")
     print(f"\n{table}\n\nvs random feasible architectures (val loss): {summary['vs_random_feasible']}\n"
           f"best architecture: {run_dir / 'best.json'}")
     return summary
@@ -172,6 +173,7 @@ def _random_feasible(slots, admits, n: int, seed: int, max_tries: int = 20000) -
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     run_entry("towernas.search", run_search, cfg)
+
 
 if __name__ == "__main__":
     main()
