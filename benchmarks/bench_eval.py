@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from towernas.eval import evaluate, exact_topk
-from towernas.ragged import Ragged
+from towernas.data.ragged import Ragged
 
 TARGET_RATIO_VS_FAISS = 1.2
 

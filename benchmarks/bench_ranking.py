@@ -19,13 +19,14 @@ from pathlib import Path
 import torch
 
 from supernet import Supernet, fixed_batches, train_supernet, validation_loss
-from towernas.budget import Budget
+from towernas.complexity.budgets import Budget
 from towernas.complexity import CostModel
 from towernas.config import DatasetConfig
 from towernas.data import load_dataset
 from towernas.space import Arch, Dims
-from towernas.towers import DatasetSpec, build
-from towernas.trainer import fit
+from towernas.data.spec import DatasetSpec
+from towernas.retrievers.two_tower import build
+from towernas.train.loop import fit
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "synthetic-L.json"
 

@@ -38,6 +38,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from deap import tools
@@ -61,7 +62,8 @@ log = logging.getLogger(__name__)
 def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callable[[Genome], float] | None,
            feasible: Callable[[Genome], bool], config: EvolutionConfig | None = None, *,
            on_generation: Callable[[dict[str, Any]], None] | None = None,
-           state_path: str | os.PathLike | None = None, progress: bool = True) -> EvolutionResult:
+           state_path: str | os.PathLike | None = None, write_text: Callable[[Path, str], None] | None = None,
+           progress: bool = True) -> EvolutionResult:
     """Search ``space`` for low-fitness feasible genomes.
 
     Args:
@@ -79,6 +81,8 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
         state_path: checkpoint file (:mod:`evolution.state`). Written atomically after every generation; if it
             exists when ``evolve`` starts, the search resumes from it and ends exactly as an uninterrupted run
             would. A checkpoint of a different config (other than ``generations``) or space is an error.
+        write_text: ``(path, text) -> None`` that replaces a file atomically (TowerNAS hands in its fsync'ing
+            writer); default :func:`evolution.state.replace_text` (temp file + ``os.replace``, stdlib only).
         progress: show a tqdm bar over generations.
 
     Raises:
@@ -93,7 +97,7 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
         record = search.record(stats, search.elapsed + time.monotonic() - started)
         search.history.append(record)
         if state_path is not None:
-            save_state(state_path, search.to_state(record["elapsed"]))
+            save_state(state_path, search.to_state(record["elapsed"]), write_text)
         if on_generation is not None:
             on_generation(dict(record))
 

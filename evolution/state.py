@@ -20,19 +20,26 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-from towernas.atomic import atomic_open
 
 FORMAT = "towernas-evolution"
 VERSION = 1
 
 
-def save_state(path: str | os.PathLike, state: dict[str, Any]) -> None:
-    """Write ``state`` to ``path`` atomically: a temp file in the same directory, fsync, ``os.replace``."""
-    with atomic_open(path) as f:
-        json.dump({"format": FORMAT, "version": VERSION, **state}, f)
+def replace_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` through a temp file in the same directory and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_state(path: str | os.PathLike, state: dict[str, Any],
+               write_text: Callable[[Path, str], None] | None = None) -> None:
+    """Write ``state`` to ``path`` with ``write_text`` (an atomic replace; default :func:`replace_text`)."""
+    (write_text or replace_text)(Path(path), json.dumps({"format": FORMAT, "version": VERSION, **state}))
 
 
 def load_state(path: str | os.PathLike) -> dict[str, Any] | None:

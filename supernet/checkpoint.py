@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from towernas.atomic import atomic_open
+from towernas.runs.files import atomic_open
 
 FILENAME = "supernet.pt"
 FORMAT = 1

@@ -1,11 +1,11 @@
 """``export(supernet, arch)``: the chosen path as a standalone ``TwoTowerModel`` with inherited weights.
 
-The child is built by ``towernas.towers.build`` (the code that retrains and serves architectures) and
+The child is built by ``towernas.retrievers.two_tower.build`` (the code that retrains and serves architectures) and
 each of its parts receives the state of the matching supernet module with ``load_state_dict(strict=True)``,
 so a shape or naming mismatch between the two code paths fails loudly instead of silently.
 
 Example:
-    >>> from towernas.towers import DatasetSpec
+    >>> from towernas.data.spec import DatasetSpec
     >>> from towernas.space import Arch, Dims
     >>> from supernet.model import Supernet
     >>> net = Supernet(DatasetSpec((), (), n_items=10, max_len=4), Dims(), 3, 3)
@@ -22,7 +22,7 @@ from torch import nn
 
 from supernet.model import Supernet, SuperTower
 from towernas.space.arch import Arch
-from towernas.towers import Tower, TwoTowerModel, build
+from towernas.retrievers.two_tower import Tower, TwoTowerModel, build
 
 
 def _copy(target: nn.Module, source: nn.Module) -> None:

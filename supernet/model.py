@@ -1,6 +1,6 @@
 """The weight-sharing supernet: every candidate op of every position, one path per forward (SPOS).
 
-Layout (each piece has the exact shape of its counterpart in ``towernas.towers``, so ``export`` copies
+Layout (each piece has the exact shape of its counterpart in ``towernas.retrievers.two_tower``, so ``export`` copies
 weights with ``load_state_dict(strict=True)``):
 
     embedder                      one shared ``Embedder`` (all embedding tables)
@@ -11,12 +11,12 @@ weights with ``load_state_dict(strict=True)``):
         project                   D_blk -> out
 
 ``encode_users(batch, arch)`` / ``encode_items(batch, arch)`` pick the modules named by ``arch`` and run
-them through ``towernas.towers.run_blocks``, the same function the standalone towers use; untouched
+them through ``towernas.retrievers.two_tower.run_blocks``, the same function the standalone towers use; untouched
 candidates get no gradient (``grad is None``). The space has no BatchNorm, so a child evaluated through
 the supernet needs no BN recalibration: its output is the exported child's output.
 
 Example:
-    >>> from towernas.towers import DatasetSpec
+    >>> from towernas.data.spec import DatasetSpec
     >>> from towernas.space import Arch, Dims
     >>> spec = DatasetSpec((), (), n_items=10, max_len=4)
     >>> net = Supernet(spec, Dims(), depth_user=3, depth_item=3)
@@ -34,12 +34,12 @@ from torch import nn
 
 from supernet.sampler import SupernetSpace
 from towernas.space.arch import Arch
-from towernas.space.blocks import BLOCK_NAMES, OPS
+from towernas.space.ops import BLOCK_NAMES, OPS
 from towernas.space.dims import Dims
-from towernas.space.pooling import POOLING_NAMES, POOLINGS
-from towernas.towers import (
-    DatasetSpec,
-    Embedder,
+from towernas.space.poolings import POOLING_NAMES, POOLINGS
+from towernas.data.spec import DatasetSpec
+from towernas.nn.embeddings import Embedder
+from towernas.retrievers.two_tower import (
     block_inputs,
     make_align,
     run_blocks,

@@ -12,7 +12,7 @@ moments untouched (Adam skips parameters without a gradient).
 Example:
     >>> from towernas.config import DatasetConfig
     >>> from towernas.data import load_dataset
-    >>> from towernas.towers import DatasetSpec
+    >>> from towernas.data.spec import DatasetSpec
     >>> from towernas.space import Dims
     >>> from supernet.model import Supernet
     >>> data = load_dataset(DatasetConfig(name="doc", reader="synthetic", cache=False,
@@ -39,13 +39,13 @@ from tqdm.auto import tqdm
 from supernet.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
 from supernet.model import Supernet
 from supernet.sampler import ArchSampler, RowStream
-from towernas.batches import iterate_rows, training_batch
+from towernas.data.batches import iterate_rows, training_batch
 from towernas.data.interactions import InteractionData
-from towernas.device import resolve_device
-from towernas.frequency import StreamingFrequencyEstimator
-from towernas.losses import in_batch_softmax
+from towernas.runs.device import resolve_device
+from towernas.samplers.frequency import StreamingFrequencyEstimator
+from towernas.losses.retrieval import in_batch_softmax
 from towernas.space.arch import Arch
-from towernas.trainer import TrainingDivergedError
+from towernas.train.loop import TrainingDivergedError
 
 Batch = dict[str, torch.Tensor]
 Monitor = Callable[[Supernet, StreamingFrequencyEstimator], float]

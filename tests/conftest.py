@@ -1,16 +1,49 @@
-"""Test-wide settings: one torch thread per xdist worker (no oversubscription), wandb off, no network."""
+"""Test-wide settings and the fixtures every test package shares.
+
+One torch thread per xdist worker (no oversubscription), wandb off, no network. Shared here: the
+checkout's config directory and the shrunk overrides that make every command run in seconds
+(``compose_config``), an isolated data root (``data_root``), and a tiny embedded dataset (``data``,
+``spec``).
+"""
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("TOWERNAS_OFFLINE", "1")
 
+import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
 
+REPO = Path(__file__).resolve().parents[1]
+CONF_DIR = REPO / "conf"
+# what makes `python -m towernas.search` / `towernas.retrain` take seconds on the tiny embedded dataset
+TINY = {
+    "config": ["dataset=synthetic-tiny", "supernet=tiny", "search.population=8", "search.generations=2",
+               "search.val_batches=2", "search.val_batch_size=128", "search.random_baseline=4", "progress=false",
+               "device=cpu"],
+    "retrain": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "retrain.max_epochs=3",
+                "retrain.patience=1", "retrain.batch_size=128"],
+}
 
-import pytest  # noqa: E402
+
+def compose_config(*overrides: str, name: str = "config", tiny: bool = True):
+    """The config ``name`` of the checkout's ``conf/`` with the ``TINY`` overrides of that command (if
+    ``tiny``), then ``overrides`` — through Hydra's compose API, independent of the working directory."""
+    from hydra import compose, initialize_config_dir
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(name, overrides=[*(TINY[name] if tiny else []), *overrides])
+
+
+@pytest.fixture
+def data_root(tmp_path, monkeypatch) -> Path:
+    """``$TOWERNAS_DATA`` pointing at a fresh directory of this test."""
+    root = tmp_path / "data"
+    monkeypatch.setenv("TOWERNAS_DATA", str(root))
+    return root
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +59,6 @@ def data(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def spec(data):
-    from towernas.towers import DatasetSpec
+    from towernas.data.spec import DatasetSpec
 
     return DatasetSpec.from_data(data)

@@ -14,7 +14,7 @@ import json
 import sys
 from pathlib import Path
 
-from towernas.atomic import atomic_open
+from towernas.runs.files import atomic_open
 
 
 def load_rows(runs: list[Path]) -> list[dict]:

@@ -22,17 +22,18 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from towernas.complexity import CostModel, TowerCost
-from towernas.atomic import write_text_atomic
-from towernas.cli import run_entry
+from towernas.runs.files import write_text_atomic
+from towernas.runs.cli import run_entry
 from towernas.config import register_configs
 from towernas.data import InteractionData, load_dataset
-from towernas.device import resolve_device
-from towernas.retrieval import evaluate_model
-from towernas.run_dir import write_json_atomic
+from towernas.runs.device import resolve_device
+from towernas.eval.encode import evaluate_model
+from towernas.runs.run_dir import write_json_atomic
 from towernas.space import Arch
-from towernas.towers import DatasetSpec, build
-from towernas.tracking import Tracker
-from towernas.trainer import fit
+from towernas.data.spec import DatasetSpec
+from towernas.retrievers.two_tower import build
+from towernas.runs.tracking import Tracker
+from towernas.train.loop import fit
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -50,14 +51,14 @@ class Candidate:
     def build(self, spec: DatasetSpec, budget: str):
         if self.arch is not None:
             return build(self.arch, spec)
-        from towernas.baselines import build_baseline
+        from towernas.retrievers import build_baseline
 
         return build_baseline(self.baseline, budget, spec)
 
     def cost(self, model, spec: DatasetSpec) -> TowerCost:
         if self.arch is not None:
             return CostModel(spec, self.arch.dims, len(self.arch.user), len(self.arch.item)).cost(self.arch)
-        from towernas.baselines.cost import tower_cost
+        from towernas.complexity.towers import tower_cost
 
         return tower_cost(model, spec)
 

@@ -28,23 +28,23 @@ from supernet import (
     validation_loss,
 )
 from towernas import __version__
-from towernas.budget import Budget, check_feasible
+from towernas.complexity.budgets import Budget, check_feasible
 from towernas.complexity import CostModel, TowerCost
-from towernas.atomic import write_text_atomic
-from towernas.cli import run_entry
+from towernas.runs.files import write_text_atomic
+from towernas.runs.cli import run_entry
 from towernas.config import register_configs
 from towernas.data import load_dataset
-from towernas.device import resolve_device
-from towernas.run_dir import claim, config_hash, write_json_atomic
-from towernas.search_report import (
+from towernas.runs.device import resolve_device
+from towernas.runs.run_dir import claim, config_hash, write_json_atomic
+from towernas.runs.search_outputs import (
     annotate,
     random_comparison,
     save_archs,
     summary_table,
 )
 from towernas.space import ArchError, Dims
-from towernas.towers import DatasetSpec
-from towernas.tracking import Tracker
+from towernas.data.spec import DatasetSpec
+from towernas.runs.tracking import Tracker
 
 log = logging.getLogger(__name__)
 register_configs()

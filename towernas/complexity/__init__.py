@@ -25,6 +25,7 @@ Definition (what every number in a report, a budget or an Arch JSON means):
   the tests assert exact equality.
 
 Example:
+    >>> from towernas.complexity import CostModel, synthetic_spec
     >>> from towernas.space import Arch
     >>> model = CostModel(synthetic_spec())
     >>> arch = Arch("avg", ("MLP-64", "EW-sum", "SA-1", "EW-max", "EW-ip"), ("MLP-32",) + ("EW-avg",) * 4)
@@ -32,20 +33,16 @@ Example:
     {'params': 17664, 'flops': 17698}
 """
 
-from towernas.complexity.counting import (
-                                       OpCount,
-                                       UnclassifiedOpError,
-                                       count_ops,
-                                       count_ops_torchprofile,
-)
-from towernas.complexity.formulas import OpCost
-from towernas.complexity.model import (
-                                       CostModel,
-                                       TowerCost,
-                                       benchmark_cost_model,
-                                       random_blocks,
-                                       synthetic_spec,
-)
+from towernas.runs.lazy import lazy_exports
 
-__all__ = ["CostModel", "OpCost", "OpCount", "TowerCost", "UnclassifiedOpError", "benchmark_cost_model",
-           "count_ops", "count_ops_torchprofile", "random_blocks", "synthetic_spec"]
+# Exported names, imported on first use: the search space registers each op's cost formula next to its
+# factory (``towernas.space.ops``) using ``complexity.formulas``, while ``complexity.model`` tabulates those
+# ops, so importing the whole package eagerly from either side would be circular.
+_EXPORTS = {
+    "OpCount": "counting", "UnclassifiedOpError": "counting", "count_ops": "counting",
+    "count_ops_torchprofile": "counting", "OpCost": "formulas", "TowerCost": "formulas", "CostModel": "model",
+    "admitted_fraction": "model", "benchmark_cost_model": "model", "random_blocks": "model",
+    "synthetic_spec": "model", "Budget": "budgets", "BudgetError": "budgets", "tower_cost": "towers",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

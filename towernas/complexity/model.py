@@ -5,42 +5,18 @@ from __future__ import annotations
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from towernas.complexity import formulas
-from towernas.complexity.formulas import OpCost
+from towernas.complexity.formulas import OpCost, TowerCost
 from towernas.space.arch import MAX_DEPTH, MIN_DEPTH, Arch
-from towernas.space.blocks import BLOCK_NAMES, SKIP
+from towernas.space.ops import BLOCK_NAMES, OPS, SKIP
 from towernas.space.dims import Dims
-from towernas.space.pooling import POOLING_NAMES
-from towernas.towers import DatasetSpec
+from towernas.space.poolings import POOLING_NAMES, POOLINGS
+from towernas.data.spec import DatasetSpec
 
-
-@dataclass(frozen=True)
-class TowerCost:
-    """Params and FLOPs of the user and item towers (embedding tables excluded)."""
-
-    user_params: int
-    user_flops: int
-    item_params: int
-    item_flops: int
-
-    @property
-    def params(self) -> int:
-        return self.user_params + self.item_params
-
-    @property
-    def flops(self) -> int:
-        return self.user_flops + self.item_flops
-
-    def to_dict(self) -> dict[str, dict[str, int]]:
-        """The ``complexity`` entry of the Arch JSON."""
-        return {"user": {"params": self.user_params, "flops": self.user_flops},
-                "item": {"params": self.item_params, "flops": self.item_flops}}
-
-    def __str__(self) -> str:
-        return (f"user {self.user_params} params / {self.user_flops} FLOPs, item {self.item_params} params / "
-                f"{self.item_flops} FLOPs, total {self.params} params / {self.flops} FLOPs")
+if TYPE_CHECKING:
+    from towernas.complexity.budgets import Budget
 
 
 _Table = list[dict[str, tuple[int, int]]]  # position -> op name -> (params, flops)
@@ -74,10 +50,10 @@ class CostModel:
         self.spec, self.dims = spec, dims
         self.depth_user, self.depth_item = depth_user, depth_item
         n_user, n_item = spec.n_user_inputs, spec.n_item_inputs
-        self.pooling_ops = {p: formulas.pooling(p, spec.max_len, dims) for p in POOLING_NAMES}
+        self.pooling_ops = {p: POOLINGS[p].cost(spec.max_len, dims) for p in POOLING_NAMES}
         self.fixed_ops = {"user": formulas.align(n_user, dims) + formulas.head(dims),
                           "item": formulas.align(n_item, dims) + formulas.head(dims)}
-        self.block_ops = {side: [{name: formulas.block(name, n + k, dims) for name in (*BLOCK_NAMES, SKIP)}
+        self.block_ops = {side: [{name: OPS[name].cost(n + k, dims) for name in (*BLOCK_NAMES, SKIP)}
                                  for k in range(MAX_DEPTH)]
                           for side, n in (("user", n_user), ("item", n_item))}
         self._pool = {p: (c.params, c.flops) for p, c in self.pooling_ops.items()}
@@ -204,3 +180,15 @@ def benchmark_cost_model(quick: bool = False) -> dict[str, Any]:
     return {"name": "complexity cost model", "archs": n,
             "cost_archs_per_s": round(n / t_cost), "user_item_cost_archs_per_s": round(n / t_fast),
             "arch_construction_per_s": round(n / t_arch)}
+
+
+def admitted_fraction(cost_model: CostModel, budget: "Budget", n: int = 100_000, seed: int = 0,
+                      skip: bool = False) -> float:
+    """Fraction of ``n`` uniformly random architectures (depths of ``cost_model``) that fit ``budget``."""
+    rng = random.Random(seed)
+    hits = 0
+    for _ in range(n):
+        up, uf = cost_model.user_cost(rng.choice(POOLING_NAMES), random_blocks(rng, cost_model.depth_user, skip))
+        ip, if_ = cost_model.item_cost(random_blocks(rng, cost_model.depth_item, skip))
+        hits += budget.admits(TowerCost(up, uf, ip, if_))
+    return hits / n

@@ -1,9 +1,14 @@
-"""Datasets: readers for each source format, preprocessing, splits and the processed cache."""
+"""Datasets: readers for each source format, preprocessing, splits, the processed cache, and what models
+read from a dataset (``spec``, ``batches``, ``ragged``).
 
-from towernas.data.errors import DataError
-from towernas.data.features import FeatureTable, Field
-from towernas.data.interactions import EvalQueries, InteractionData
-from towernas.data.load import load_dataset
-from towernas.data.raw import RawDataset
+Names are imported on first use (``towernas.runs.lazy``): the serving artifact imports
+``towernas.data.ragged`` and must not pull in the readers, pandas and pyarrow.
+"""
 
-__all__ = ["DataError", "EvalQueries", "FeatureTable", "Field", "InteractionData", "RawDataset", "load_dataset"]
+from towernas.runs.lazy import lazy_exports
+
+_EXPORTS = {"DataError": "errors", "FeatureTable": "features", "Field": "features", "EvalQueries": "interactions",
+            "InteractionData": "interactions", "load_dataset": "load", "RawDataset": "raw",
+            "DatasetSpec": "spec", "Ragged": "ragged"}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

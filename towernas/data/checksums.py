@@ -3,15 +3,13 @@ download so that a corrupted or replaced cache file is detected on later runs (t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
-from towernas.atomic import atomic_open
+from towernas.runs.files import atomic_open, sha256_file
 from towernas.data.errors import DataError
 
-_CHUNK = 1 << 16
 
 
 def parse_checksum_file(text: str, filename: str, where: str = "checksum file") -> tuple[str, str]:
@@ -53,14 +51,6 @@ def write_record(dest: Path, sha256: str, size: int, url: str) -> None:
         json.dump(record, out, indent=1)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def verify_cached(dest: Path, *, size: int | None, sha256: str | None, url: str) -> None:
     """Check an existing file against ``source`` and its record; record it if it has none (TOFU)."""
     record_file = record_path(dest)
@@ -78,7 +68,7 @@ def verify_cached(dest: Path, *, size: int | None, sha256: str | None, url: str)
     for expected in (e for e in expected_sizes if e is not None):  # cheap check first
         if actual_size != expected:
             raise DataError.at(dest, None, f"size mismatch: expected {expected} bytes, got {actual_size}; {hint}")
-    actual = sha256_of(dest)
+    actual = sha256_file(dest)
     for expected in (e for e in expected_digests if e is not None):
         if actual != expected:
             raise DataError.at(dest, None, f"sha256 mismatch: expected {expected}, got {actual}; {hint}")

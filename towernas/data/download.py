@@ -43,7 +43,7 @@ from typing import Callable, TypeVar
 
 from tqdm import tqdm
 
-from towernas.atomic import atomic_open
+from towernas.runs.files import atomic_open
 from towernas.data.checksums import parse_checksum_file, verify_cached, write_record
 from towernas.data.errors import DataError
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from towernas.runs.errors import UserError, one_line
 
-class DataError(ValueError):
+
+class DataError(UserError):
     """A problem with dataset files, configuration or content.
 
     The message is always one line naming where (file, line, field) and what was expected.
@@ -21,8 +23,4 @@ class DataError(ValueError):
     def at(cls, path: str | Path, line: int | None, problem: str) -> "DataError":
         """Build an error located at ``path`` (and 1-based ``line`` when known)."""
         where = str(path) if line is None else f"{path}:{line}"
-        return cls(f"{where}: {_one_line(problem)}")
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+        return cls(f"{where}: {one_line(problem)}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from towernas.data.features import FeatureTable
-from towernas.ragged import Ragged
+from towernas.data.ragged import Ragged
 
 TRAIN, VALID, TEST = 0, 1, 2
 SPLIT_NAMES = {"train": TRAIN, "valid": VALID, "test": TEST}

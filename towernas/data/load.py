@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from towernas.config import DatasetConfig
+from towernas.config.dataset import DatasetConfig
 from towernas.data import cache
 from towernas.data.download import data_root, ensure_files
 from towernas.data.errors import DataError
@@ -25,7 +25,7 @@ def load_dataset(cfg: DatasetConfig | DictConfig, *, progress: bool = True) -> I
     """Load (and cache) the dataset described by ``cfg``.
 
     Example:
-        >>> from towernas.config import DatasetConfig
+        >>> from towernas.config.dataset import DatasetConfig
         >>> cfg = DatasetConfig(name="tiny", reader="synthetic", cache=False,
         ...                     options={"n_users": 40, "n_items": 90, "mean_length": 20})
         >>> load_dataset(cfg).n_users

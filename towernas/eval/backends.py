@@ -10,25 +10,28 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from towernas.eval.scoring import excluded_mask
+from towernas.runs.registry import Registry
+
 try:  # faiss is an optional extra (`towernas[cpu]` / `towernas[gpu]`)
     import faiss
 except ImportError:  # pragma: no cover - exercised only without faiss
     faiss = None
 
-BACKENDS = ("auto", "faiss", "torch")
+BACKENDS: Registry = Registry("top-k backend", key="eval.backend")  # name -> class(items: torch.Tensor)
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
     """"auto" -> "faiss" when faiss is importable and the data is on CPU, else "torch"."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown top-k backend {backend!r}; expected one of {BACKENDS}")
     if backend == "auto":
         return "faiss" if faiss is not None and device.type == "cpu" else "torch"
+    BACKENDS.get(backend)  # an unknown name: one line listing the known ones
     if backend == "faiss" and faiss is None:
         raise ImportError("backend='faiss' needs the faiss module: pip install 'towernas[cpu]'")
     return backend
 
 
+@BACKENDS.register("faiss")
 class FaissCandidates:
     """Exact inner-product search with ``faiss.IndexFlatIP`` (CPU), over-fetching past exclusions.
 
@@ -36,11 +39,11 @@ class FaissCandidates:
     non-excluded candidates, then drops the excluded ones.
     """
 
-    def __init__(self, items: np.ndarray) -> None:
-        self.items = items  # (N, d) float32 CPU
+    def __init__(self, items: torch.Tensor) -> None:
+        self.items = items.cpu().numpy()  # (N, d) float32 CPU
         self.n_items = items.shape[0]
         self.index = faiss.IndexFlatIP(items.shape[1])  # built once, searched per batch
-        self.index.add(items)
+        self.index.add(self.items)
 
     def fetch(self, queries: np.ndarray, L: int, excl_rows: np.ndarray, excl_vals: np.ndarray):
         """Args: queries (B, d) float32; excl_rows/excl_vals (E,) int64 batch-local (row, item) pairs.
@@ -52,11 +55,7 @@ class FaissCandidates:
         m = min(self.n_items, L + max_excl)
         scores, ids = self.index.search(queries, m)  # (B, m) each, best first
         invalid = ids < 0
-        if len(excl_rows):
-            excluded = np.sort(excl_rows * self.n_items + excl_vals)  # (row, item) keys, for binary search
-            keys = np.arange(B)[:, None] * self.n_items + ids  # (B, m)
-            pos = np.minimum(np.searchsorted(excluded, keys), len(excluded) - 1)
-            invalid |= excluded[pos] == keys
+        invalid |= excluded_mask(np.maximum(ids, 0), excl_rows, excl_vals, self.n_items)
         # keep the first L valid columns, in faiss's (descending score) order
         order = np.argsort(invalid, axis=1, kind="stable")[:, :L]
         ids, scores, invalid = (np.take_along_axis(a, order, 1) for a in (ids, scores, invalid))
@@ -69,6 +68,7 @@ class FaissCandidates:
         return queries @ self.items.T
 
 
+@BACKENDS.register("torch")
 class TorchCandidates:
     """Batched ``queries @ items.T`` with excluded scores set to -inf, then ``torch.topk``.
 

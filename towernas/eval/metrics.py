@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from towernas.ragged import Ragged
+from towernas.data.ragged import Ragged
 
 METRICS = ("recall", "ndcg", "hitrate", "mrr", "precision")
 

@@ -31,7 +31,7 @@ import torch
 
 from towernas.eval.scoring import canonical_scores, sort_by_score_then_id
 from towernas.eval.topk import ExactTopK
-from towernas.ragged import Ragged
+from towernas.data.ragged import Ragged
 
 
 def exact_topk_multi(

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from towernas.eval.topk import ExactTopK
-from towernas.ragged import Ragged
+from towernas.data.ragged import Ragged
 
 
 class Retriever:

@@ -18,6 +18,27 @@ import numpy as np
 import torch
 
 _UNIT_ROUNDOFF_FP32 = 2.0**-24
+# extra candidates fetched per query beyond k (+ its exclusions), so the canonical re-ordering sees past
+# float32 near-ties at the boundary (exact top-k: its guard then almost never fires on untied data)
+RESCORE_MARGIN = 8
+
+
+def excluded_mask(ids: np.ndarray, excl_rows: np.ndarray, excl_vals: np.ndarray, n_items: int) -> np.ndarray:
+    """(B, m) bool: True where ``ids[r, j]`` (in [0, n_items)) is one of row r's excluded items.
+
+    ``excl_rows`` / ``excl_vals`` are the (row, item) pairs; each candidate is looked up by binary search
+    in the sorted keys ``row * n_items + item`` (no (B, n_items) mask is ever built).
+
+    Example:
+        >>> excluded_mask(np.array([[0, 2], [2, 1]]), np.array([0, 1]), np.array([2, 2]), n_items=3).tolist()
+        [[False, True], [True, False]]
+    """
+    if len(excl_rows) == 0:
+        return np.zeros(ids.shape, dtype=bool)
+    excluded = np.sort(np.asarray(excl_rows, dtype=np.int64) * n_items + excl_vals)
+    keys = np.arange(len(ids), dtype=np.int64)[:, None] * n_items + ids  # (B, m)
+    pos = np.minimum(np.searchsorted(excluded, keys), len(excluded) - 1)
+    return excluded[pos] == keys
 
 
 def canonical_scores(queries: np.ndarray, items_t: np.ndarray, ids: np.ndarray) -> np.ndarray:

@@ -17,16 +17,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from towernas.eval.backends import FaissCandidates, TorchCandidates, resolve_backend
+from towernas.eval.backends import BACKENDS, resolve_backend
 from towernas.eval.scoring import (
+    RESCORE_MARGIN,
     canonical_scores,
     first_k_per_row,
     score_error_bound,
     sort_by_score_then_id,
 )
-from towernas.ragged import Ragged
+from towernas.data.ragged import Ragged
 
-MARGIN = 8  # extra candidates per query, so the guard in step 3 (almost) never fires on untied data
 _RERANK_CELLS = 2**25  # max (queries x items) float32 cells per step of the exact re-rank
 
 
@@ -46,10 +46,7 @@ class ExactTopK:
         self.items_t = items.T.contiguous().cpu().numpy()  # (d, N) CPU copy, for canonical re-scoring
         self.max_norm = float(torch.linalg.vector_norm(items.double(), dim=1).max())
         self.n_items, self.dim = items.shape
-        if self.backend == "faiss":
-            self._candidates = FaissCandidates(items.cpu().numpy())
-        else:
-            self._candidates = TorchCandidates(items)
+        self._candidates = BACKENDS.build(self.backend, items)
 
     def search(self, queries, k: int, exclude: Ragged | None = None, *, batch_size: int = 4096):
         """Top-k item indices and scores per query; see ``exact_topk``."""
@@ -86,7 +83,7 @@ class ExactTopK:
         return order, Ragged.from_lengths(ordered, values)
 
     def _search_batch(self, q: np.ndarray, k: int, excl_rows: np.ndarray, excl_vals: np.ndarray):
-        cand, cutoff = self._candidates.fetch(q, k + MARGIN, excl_rows, excl_vals)  # (B, L), (B,)
+        cand, cutoff = self._candidates.fetch(q, k + RESCORE_MARGIN, excl_rows, excl_vals)  # (B, L), (B,)
         canon = canonical_scores(q, self.items_t, np.maximum(cand, 0))
         canon[cand < 0] = -np.inf
         ids, scores = sort_by_score_then_id(canon, cand)

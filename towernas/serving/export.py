@@ -39,10 +39,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from towernas.batches import user_inputs
+from towernas.data.batches import user_inputs
 from towernas.data.interactions import InteractionData
-from towernas.ragged import Ragged
-from towernas.retrieval import encode_all_items, encode_queries
+from towernas.data.ragged import Ragged
+from towernas.eval.encode import encode_all_items, encode_queries
 from towernas.serving.index import build_index, recall_vs_exact, resolve_params
 from towernas.serving.retriever import (
     FILES,
@@ -57,8 +57,8 @@ from towernas.serving.retriever import (
     USER_IDS,
     ArtifactError,
     ServingRetriever,
-    sha256_file,
 )
+from towernas.runs.files import sha256_file
 
 PROGRAM_TOLERANCE = 1e-4  # max |program - model| on the check queries before the export is refused
 
@@ -67,7 +67,7 @@ class UserTowerProgram(nn.Module):
     """The user side of a two-tower model with explicit tensor inputs: what ``torch.export`` traces.
 
     ``forward(history (B, L) int64, fields {name: (B,) or (B, W) int64}) -> (B, d)`` calls
-    ``model.encode_users`` with the batch keys of ``towernas.batches`` (``history``, ``user:<field>``).
+    ``model.encode_users`` with the batch keys of ``towernas.data.batches`` (``history``, ``user:<field>``).
     The user index (``user``) is not an input: a served user may be new. The output is (B, d), or
     (B, K, d) for a multi-interest tower (served by max_k <u_k, v>).
     """

@@ -9,7 +9,7 @@ Kinds (all maximum inner product; the item vectors are L2-normalised, so this is
 - ``hnsw``: ``IndexHNSWFlat``. ``M`` (graph degree, default 32), ``efConstruction`` (default 128) and
   ``efSearch`` (candidate list per query, default 64).
 
-Search over-fetches ``k + (exclusions of the query) + MARGIN`` neighbours, drops excluded ones, re-scores
+Search over-fetches ``k + (exclusions of the query) + RESCORE_MARGIN`` neighbours, drops excluded ones, re-scores
 the survivors canonically and orders them by (-score, item index) exactly like
 ``towernas.eval.exact_topk``, so a ``flat`` index returns exactly the exact top-k. Multi-interest
 queries (B, K, d) (MIND) search once per interest and rank the union by max_k <u_k, v>, like
@@ -27,41 +27,72 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import faiss
 import numpy as np
 
-from towernas.eval.scoring import canonical_scores, sort_by_score_then_id
+from towernas.eval.scoring import RESCORE_MARGIN, canonical_scores, excluded_mask, sort_by_score_then_id
 from towernas.eval.topk import exact_topk
-from towernas.ragged import Ragged
+from towernas.data.ragged import Ragged
+from towernas.runs.registry import Registry
 
-INDEX_KINDS = ("flat", "ivf", "hnsw")
-MARGIN = 8  # extra neighbours per query, so the canonical re-ordering sees past float32 near-ties
-_PARAMS = {"flat": (), "ivf": ("nlist", "nprobe"), "hnsw": ("M", "efConstruction", "efSearch")}
+@dataclass(frozen=True)
+class IndexKind:
+    """How to build, tune and recognise one kind of faiss index (registered in ``INDEX_KINDS``)."""
+
+    faiss_class: str  # the faiss class it builds (names an index read back from disk)
+    params: tuple[str, ...]  # parameter names (index_params keys)
+    defaults: Callable[[dict[str, int], int], None]  # (params, n_items) -> fill in missing defaults
+    create: Callable[[int, dict[str, int]], Any]  # (dim, params) -> an empty index (untrained)
+    configure: Callable[[Any, dict[str, int]], None] = lambda index, params: None  # search-time parameters
+
+
+def _ivf_defaults(params: dict[str, int], n_items: int) -> None:
+    nlist = params.setdefault("nlist", max(1, min(int(4 * math.sqrt(n_items)), n_items // 39)))
+    if nlist > n_items:
+        raise ValueError(f"index_params.nlist={nlist}: more cells than the {n_items} items")
+    params["nprobe"] = min(params.setdefault("nprobe", max(1, nlist // 4)), nlist)
+
+
+def _ivf_create(dim: int, params: dict[str, int]):
+    quantizer = faiss.IndexFlatIP(dim)  # kept alive by the Python wrapper, owned once written/read
+    return faiss.IndexIVFFlat(quantizer, dim, params["nlist"], faiss.METRIC_INNER_PRODUCT)
+
+
+def _hnsw_create(dim: int, params: dict[str, int]):
+    index = faiss.IndexHNSWFlat(dim, params["M"], faiss.METRIC_INNER_PRODUCT)
+    index.hnsw.efConstruction = params["efConstruction"]
+    return index
+
+
+def _hnsw_defaults(params: dict[str, int], n_items: int) -> None:
+    for key, value in (("M", 32), ("efConstruction", 128), ("efSearch", 64)):
+        params.setdefault(key, value)
+
+
+INDEX_KINDS: Registry[IndexKind] = Registry("index kind", key="index")
+INDEX_KINDS.register("flat", IndexKind("IndexFlatIP", (), lambda params, n: None,
+                                       lambda dim, params: faiss.IndexFlatIP(dim)))
+INDEX_KINDS.register("ivf", IndexKind("IndexIVFFlat", ("nlist", "nprobe"), _ivf_defaults, _ivf_create,
+                                      lambda index, params: setattr(index, "nprobe", params["nprobe"])))
+INDEX_KINDS.register("hnsw", IndexKind("IndexHNSWFlat", ("M", "efConstruction", "efSearch"), _hnsw_defaults,
+                                       _hnsw_create,
+                                       lambda index, params: setattr(index.hnsw, "efSearch", params["efSearch"])))
 
 
 def resolve_params(kind: str, params: dict[str, Any] | None, n_items: int) -> dict[str, int]:
     """The full parameter set of an index ``kind`` for ``n_items`` vectors (defaults filled in)."""
-    if kind not in INDEX_KINDS:
-        raise ValueError(f"index={kind!r}: unknown index kind; expected one of {list(INDEX_KINDS)}")
+    spec = INDEX_KINDS.get(kind)
     params = dict(params or {})
-    unknown = sorted(set(params) - set(_PARAMS[kind]))
+    unknown = sorted(set(params) - set(spec.params))
     if unknown:
-        raise ValueError(f"index_params: unknown key(s) {unknown} for index={kind!r}; expected {list(_PARAMS[kind])}")
+        raise ValueError(f"index_params: unknown key(s) {unknown} for index={kind!r}; expected {list(spec.params)}")
     for key, value in params.items():
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ValueError(f"index_params.{key}={value!r}: expected a positive integer")
-    if kind == "ivf":
-        nlist = params.setdefault("nlist", max(1, min(int(4 * math.sqrt(n_items)), n_items // 39)))
-        if nlist > n_items:
-            raise ValueError(f"index_params.nlist={nlist}: more cells than the {n_items} items")
-        params.setdefault("nprobe", max(1, nlist // 4))
-        params["nprobe"] = min(params["nprobe"], nlist)
-    elif kind == "hnsw":
-        params.setdefault("M", 32)
-        params.setdefault("efConstruction", 128)
-        params.setdefault("efSearch", 64)
+    spec.defaults(params, n_items)
     return params
 
 
@@ -70,15 +101,9 @@ def build_index(items: np.ndarray, kind: str = "flat", params: dict[str, Any] | 
     items = np.ascontiguousarray(items, dtype=np.float32)
     n, d = items.shape
     params = resolve_params(kind, params, n)
-    if kind == "flat":
-        index = faiss.IndexFlatIP(d)
-    elif kind == "ivf":
-        quantizer = faiss.IndexFlatIP(d)  # kept alive by the Python wrapper, owned once written/read
-        index = faiss.IndexIVFFlat(quantizer, d, params["nlist"], faiss.METRIC_INNER_PRODUCT)
+    index = INDEX_KINDS.get(kind).create(d, params)
+    if not index.is_trained:
         index.train(items)
-    else:
-        index = faiss.IndexHNSWFlat(d, params["M"], faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = params["efConstruction"]
     index.add(items)
     configure(index, kind, params)
     return index, params
@@ -86,16 +111,13 @@ def build_index(items: np.ndarray, kind: str = "flat", params: dict[str, Any] | 
 
 def configure(index, kind: str, params: dict[str, int]) -> None:
     """Apply the search-time parameters (also after ``faiss.read_index``)."""
-    if kind == "ivf":
-        index.nprobe = params["nprobe"]
-    elif kind == "hnsw":
-        index.hnsw.efSearch = params["efSearch"]
+    INDEX_KINDS.get(kind).configure(index, params)
 
 
 def index_kind(index) -> str:
     """The kind of a (read back) faiss index, or the class name when it is none of ours."""
-    for kind, cls in (("flat", faiss.IndexFlatIP), ("ivf", faiss.IndexIVFFlat), ("hnsw", faiss.IndexHNSWFlat)):
-        if isinstance(index, cls):
+    for kind, spec in INDEX_KINDS.items():
+        if isinstance(index, getattr(faiss, spec.faiss_class)):
             return kind
     return type(index).__name__
 
@@ -115,16 +137,12 @@ def search(index, items_t: np.ndarray, queries: np.ndarray, k: int, exclude: Rag
     n = items_t.shape[1]
     B = len(queries)
     interests = np.ascontiguousarray(queries, dtype=np.float32).reshape(B, -1, items_t.shape[0])  # (B, K, d)
-    m = min(n, k + int(exclude.lengths().max(initial=0)) + MARGIN)
+    m = min(n, k + int(exclude.lengths().max(initial=0)) + RESCORE_MARGIN)
     _, ids = index.search(interests.reshape(-1, items_t.shape[0]), m)  # (B*K, m), -1 = nothing found
     ids = np.sort(ids.reshape(B, -1), axis=1)  # (B, K*m): the union of the K lists, duplicates adjacent
     ids[:, 1:][ids[:, 1:] == ids[:, :-1]] = -1
     invalid = ids < 0
-    if len(exclude.values):
-        excluded = np.unique(exclude.row_ids() * n + exclude.values)  # (row, item) keys, for binary search
-        keys = np.arange(B)[:, None] * n + np.maximum(ids, 0)  # (B, m)
-        pos = np.minimum(np.searchsorted(excluded, keys), len(excluded) - 1)
-        invalid |= excluded[pos] == keys
+    invalid |= excluded_mask(np.maximum(ids, 0), exclude.row_ids(), exclude.values, n)
     cand = np.maximum(ids, 0)
     scores = np.max([canonical_scores(interests[:, j], items_t, cand) for j in range(interests.shape[1])], axis=0)
     scores[invalid] = -np.inf

@@ -1,7 +1,7 @@
 """``ServingRetriever``: load an exported retriever artifact and recommend raw item ids.
 
 This module is the service side: it reads only JSON, ``.npy``/``.npz`` (``allow_pickle=False``), a
-``torch.export`` program and a faiss index, and never imports the model code (``towernas.towers``,
+``torch.export`` program and a faiss index, and never imports the model code (``towernas.retrievers.two_tower``,
 ``supernet``, the search space). Every artifact file is checked against the sha256 recorded in
 ``meta.json`` before it is parsed; a missing, corrupted or inconsistent file raises a one-line
 ``ArtifactError`` naming it.
@@ -15,7 +15,6 @@ Example (``directory`` written by ``towernas.serving.export_retriever``)::
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -25,7 +24,9 @@ import faiss
 import numpy as np
 import torch
 
-from towernas.ragged import Ragged
+from towernas.data.ragged import Ragged
+from towernas.runs.errors import UserError, one_line
+from towernas.runs.files import sha256_file
 from towernas.serving.index import configure, index_kind, search
 
 FORMAT = "towernas.retriever"
@@ -38,16 +39,8 @@ FILES = (PROGRAM, ITEMS, INDEX, ITEM_IDS, USER_IDS, USER_FEATURES)
 User = str | int | Mapping[str, Any] | None
 
 
-class ArtifactError(ValueError):
+class ArtifactError(UserError):
     """A missing, corrupted or inconsistent retriever artifact (one-line message naming the file)."""
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ServingRetriever:
@@ -183,7 +176,7 @@ def _read_meta(directory: Path) -> dict:
     try:
         meta = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ArtifactError(f"{path}: unreadable ({_one_line(err)})") from None
+        raise ArtifactError(f"{path}: unreadable ({one_line(err)})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ArtifactError(f"{path}: not a TowerNAS retriever artifact (format != {FORMAT!r})")
     if meta.get("schema") != SCHEMA:
@@ -212,7 +205,7 @@ def _load(path: Path, reader):
     except ArtifactError:
         raise
     except Exception as err:  # noqa: BLE001 - any parser failure is reported as an artifact error
-        raise ArtifactError(f"{path}: cannot load ({_one_line(err)})") from None
+        raise ArtifactError(f"{path}: cannot load ({one_line(err)})") from None
 
 
 def _check_ids(path: Path, ids, n: int) -> None:
@@ -238,8 +231,3 @@ def _load_features(path: Path, fields: list[dict], n_users: int) -> dict[str, np
                 raise ArtifactError(f"{path}: field {f['name']!r} holds codes outside [0, {f['cardinality']})")
             out[f["name"]] = values
     return out
-
-
-def _one_line(err: BaseException) -> str:
-    text = str(err).strip().splitlines()
-    return f"{type(err).__name__}: {text[0] if text else ''}"

@@ -13,22 +13,24 @@ Op names only (never indices). Unknown names or keys, a wrong depth or bad JSON 
 
 from __future__ import annotations
 
+from towernas.runs.errors import UserError
+
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from towernas.atomic import atomic_open
-from towernas.space.blocks import BLOCK_NAMES, SKIP
+from towernas.runs.files import atomic_open
+from towernas.space.ops import BLOCK_NAMES, SKIP
 from towernas.space.dims import Dims
-from towernas.space.pooling import POOLING_NAMES
+from towernas.space.poolings import POOLING_NAMES
 
 SCHEMA = 1
 MIN_DEPTH, MAX_DEPTH = 3, 7
 _KEYS = {"schema", "pooling", "user", "item", "dims", "complexity", "provenance"}
 
 
-class ArchError(ValueError):
+class ArchError(UserError):
     """An invalid architecture or architecture file (one-line message)."""
 
 

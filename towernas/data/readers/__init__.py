@@ -8,13 +8,13 @@ from towernas.data.readers.base import Reader
 from towernas.data.readers.movielens import ML_1M, ML_100K
 from towernas.data.readers.synthetic import SYNTHETIC
 from towernas.data.readers.yelp import YELP
+from towernas.runs.registry import Registry
 
-READERS: dict[str, Reader] = {r.name: r for r in (SYNTHETIC, ML_100K, ML_1M, YELP, AMAZON)}
+READERS: Registry[Reader] = Registry("reader", key="dataset.reader", error=DataError)
+for _reader in (SYNTHETIC, ML_100K, ML_1M, YELP, AMAZON):
+    READERS.register(_reader.name, _reader)
 
 
 def get_reader(name: str) -> Reader:
     """The reader called ``name``; a one-line error lists the known ones otherwise."""
-    try:
-        return READERS[name]
-    except KeyError:
-        raise DataError(f"dataset.reader={name!r}: unknown reader; expected one of {sorted(READERS)}") from None
+    return READERS.get(name)

@@ -1,0 +1,111 @@
+"""``towernas.retrain``: from architecture files or a search run to test metrics, selected on validation."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, compose_config
+
+from towernas import retrain, search
+from towernas.space import Arch
+
+ARCH = Arch("avg", ("MLP-32", "EW-sum", "SA-1"), ("MLP-16", "EW-max", "EW-avg"))
+
+
+def _cfg(*overrides, name="retrain"):
+    return compose_config(*overrides, name=name)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data(data_root):
+    return data_root
+
+
+def test_retrain_arch_files_with_seeds_reads_test_once_per_model_and_seed(tmp_path, monkeypatch):
+    path = tmp_path / "a.json"
+    ARCH.save(path)
+    splits = []
+    original = retrain.evaluate_model
+    monkeypatch.setattr(retrain, "evaluate_model",
+                        lambda m, d, split, *a, **k: splits.append(split) or original(m, d, split, *a, **k))
+    out = retrain.run_retrain(_cfg(f"retrain.archs=[{path}]", "retrain.seeds=[0,1]"), tmp_path / "run")
+    assert splits == ["test", "test"]  # validation goes through the trainer; test once per seed
+    [row] = out["table"]
+    assert row["model"] == "a" and row["seeds"] == 2 and row["recall@50_std"] >= 0
+    records = out["records"]
+    assert {r["seed"] for r in records} == {0, 1}
+    assert all(1 <= r["best_epoch"] <= 3 and 0 <= r["test"]["recall@50"] <= 1 for r in records)
+    assert records[0]["complexity"]["user"]["params"] > 0
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["table"][0]["recall@50"] == row["recall@50"]
+    rows = list(csv.DictReader((tmp_path / "run" / "results.csv").open()))
+    assert rows[0]["model"] == "a" and float(rows[0]["recall@50"]) == pytest.approx(row["recall@50"])
+    assert "| a |" in (tmp_path / "run" / "results.md").read_text()
+    from towernas.serving import Retriever
+
+    served = Retriever.load(tmp_path / "run" / "retriever")  # the best model by validation, ready to serve
+    ids, scores = served.recommend(None, history=[], k=5)
+    assert len(ids) == 5 and list(scores) == sorted(scores, reverse=True) and saved["retriever"]["model"] == "a"
+
+
+def test_default_input_is_the_top_k_of_the_latest_search_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # outputs/search/... relative to the working directory, as with make
+    cfg = compose_config("search.population=6", "search.generations=1", "search.val_batches=1",
+                         "search.random_baseline=0")
+    run = tmp_path / "outputs/search/synthetic-tiny/L-single/seed0"
+    search.run_search(cfg, run)
+    assert retrain.latest_search_run(Path("outputs/search"), "synthetic-tiny", "L").resolve() == run
+    out = retrain.run_retrain(_cfg("retrain.top_k=2", "retrain.max_epochs=1"), tmp_path / "rt")
+    assert [r["model"] for r in out["table"]] == ["L-single/top1", "L-single/top2"]
+    assert out["records"][0]["arch"] == Arch.load(run / "archs/top1.json").to_dict()
+
+
+def test_no_search_run_and_bad_inputs_give_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no finished search run .* run `make search` first") as err:
+        retrain.run_retrain(_cfg(), tmp_path / "rt")
+    assert "\n" not in str(err.value)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**ARCH.to_dict(), "user": ["MLP-33", "EW-sum", "SA-1"]}))
+    with pytest.raises(ValueError, match=r"arch.user\[0\]='MLP-33': unknown block"):
+        retrain.run_retrain(_cfg(f"retrain.archs=[{bad}]"), tmp_path / "rt")
+    with pytest.raises(ValueError, match="select='recall@7'"):
+        path = tmp_path / "a.json"
+        ARCH.save(path)
+        retrain.run_retrain(_cfg(f"retrain.archs=[{path}]", "retrain.select=recall@7"), tmp_path / "rt")
+
+
+def test_baselines_are_retrained_by_the_same_trainer_and_compared_with_google_dnn(tmp_path):
+    out = retrain.run_retrain(_cfg("retrain.baselines=[google_dnn,senet,bst,mind]", "retrain.max_epochs=1"),
+                              tmp_path / "rt")
+    rows = {r["model"]: r for r in out["table"]}
+    assert set(rows) == {"google_dnn", "senet", "bst", "mind"}
+    assert rows["google_dnn"]["delta_recall@50_vs_google_dnn_pct"] == 0.0
+    assert all(0 < r["recall@50"] <= 1 for r in rows.values())  # MIND goes through the multi-interest top-k
+    assert rows["bst"]["complexity"]["user"]["flops"] > rows["google_dnn"]["complexity"]["user"]["flops"]
+
+
+def test_a_recipe_searched_on_one_dataset_rebuilds_on_another(tmp_path):
+    """Transfer: the JSON names ops only, so it builds on MovieLens-format data with other fields."""
+    import torch
+
+    from tests.fakes.movielens import write_ml100k
+    from towernas.data.batches import training_batch
+    from towernas.complexity import CostModel
+    from towernas.config import DatasetConfig
+    from towernas.data import load_dataset
+    from towernas.data.spec import DatasetSpec
+    from towernas.retrievers.two_tower import build
+
+    recipe = Arch.load(REPO / "recipes" / "synthetic-L.json")
+    write_ml100k(tmp_path / "raw" / "ml-100k", n_users=40, n_items=60, n_ratings=800)
+    data = load_dataset(DatasetConfig(name="ml-100k", reader="ml-100k", root=str(tmp_path), download=False))
+    spec = DatasetSpec.from_data(data)
+    model = build(recipe, spec)
+    batch = training_batch(data, data.rows("train")[:8])
+    assert model.encode_users(batch).shape == model.encode_items(batch).shape == (8, recipe.dims.out)
+    cost = CostModel(spec, recipe.dims, len(recipe.user), len(recipe.item)).cost(recipe)
+    assert cost.to_dict() != recipe.complexity  # recomputed for ml-100k's fields, not copied
+    assert torch.isfinite(model.encode_users(batch)).all()

@@ -1,0 +1,137 @@
+"""``towernas.search`` end to end on a tiny dataset: outputs, budgets, resume, and bad input."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import TINY, compose_config
+from hydra.errors import ConfigCompositionException
+
+from towernas import search
+from towernas.complexity.budgets import Budget, BudgetError
+from towernas.complexity import CostModel
+from towernas.space import Arch
+from towernas.data.spec import DatasetSpec
+
+
+
+def _cfg(*overrides):
+    return compose_config(*overrides)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data(data_root):
+    return data_root
+
+
+def _lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
+    from towernas.data.interactions import InteractionData
+
+    splits_read = []
+    for method in ("rows", "queries"):
+        original = getattr(InteractionData, method)
+        monkeypatch.setattr(InteractionData, method,
+                            lambda self, split, *a, _o=original, **k: splits_read.append(split) or _o(self, split, *a, **k))
+    cfg = _cfg("budget=L")
+    run = tmp_path / "run"
+    summary = search.run_search(cfg, run)
+    assert "test" not in splits_read and "valid" in splits_read  # selection on validation only
+    for name in ("run_config.json", "supernet.pt", "supernet.jsonl", "search.jsonl", "evolution_state.json",
+                 "best.json", "summary.json", "summary.md"):
+        assert (run / name).exists(), name
+    generations = _lines(run / "search.jsonl")
+    assert [g["generation"] for g in generations] == [0, 1, 2]
+    assert {"best_fitness", "median_fitness", "feasible_count", "unique_evaluations"} <= set(generations[-1])
+    budget = Budget.from_config(cfg.budget)
+    from towernas.data import load_dataset
+
+    spec = DatasetSpec.from_data(load_dataset(cfg.dataset))
+    model = CostModel(spec, Arch.load(run / "best.json").dims, 3, 3)
+    tops = sorted((run / "archs").glob("top*.json"))
+    assert 1 <= len(tops) <= 5
+    losses = []
+    for path in [run / "best.json", *tops]:
+        arch = Arch.load(path)
+        cost = model.cost(arch)
+        assert budget.admits(cost)
+        assert arch.complexity == cost.to_dict()  # recorded cost is the exact one
+        assert arch.provenance["dataset"] == "synthetic-tiny" and arch.provenance["budget"] == "L"
+        losses.append(arch.provenance["val_loss"])
+    assert [round(x, 5) for x in losses[1:]] == sorted(round(x, 5) for x in losses[1:]) and losses[0] == losses[1]
+    assert summary["vs_random_feasible"]["n_random"] == 4
+    assert not [p for p in run.rglob(".*") if p.is_file()]  # no temp files left
+
+
+def test_rerunning_the_same_command_resumes_without_retraining(tmp_path):
+    run = tmp_path / "run"
+    first = search.run_search(_cfg(), run)
+    steps_logged = len(_lines(run / "supernet.jsonl"))
+    generations_logged = len(_lines(run / "search.jsonl"))
+    second = search.run_search(_cfg(), run)
+    assert second["resumed"] and second["best"] == first["best"]
+    assert len(_lines(run / "supernet.jsonl")) == steps_logged  # no step retrained
+    assert len(_lines(run / "search.jsonl")) == generations_logged  # no generation rerun
+    with pytest.raises(ValueError, match="holds a run of another config .*supernet.lr"):
+        search.run_search(_cfg("supernet.lr=0.01"), run)
+
+
+def test_pareto_mode_reports_one_architecture_per_budget(tmp_path):
+    run = tmp_path / "run"
+    summary = search.run_search(_cfg("search=pareto", "search.population=10", "search.generations=2",
+                                     "search.random_baseline=0"), run)
+    front = json.loads((run / "pareto_front.json").read_text())
+    assert front and all("complexity" in a for a in front)
+    flops = [a["complexity"]["user"]["flops"] + a["complexity"]["item"]["flops"] for a in front]
+    losses = [a["provenance"]["val_loss"] for a in front]
+    order = sorted(range(len(front)), key=lambda i: flops[i])
+    assert all(losses[order[i]] >= losses[order[i + 1]] for i in range(len(order) - 1))  # non-dominated
+    for name in ("L", "M", "H"):
+        arch = Arch.load(run / f"best_{name}.json")
+        cfg_budget = _cfg(f"budget={name}").budget
+        total = sum(arch.complexity[s]["flops"] for s in ("user", "item"))
+        assert total <= cfg_budget.flops
+    assert set(summary["best_per_budget"]) == {"best_L", "best_M", "best_H"}
+
+
+def test_impossible_budget_fails_before_training(tmp_path):
+    run = tmp_path / "run"
+    with pytest.raises(BudgetError, match="admits no architecture: the cheapest possible costs") as err:
+        search.run_search(_cfg("budget.flops=1000"), run)
+    assert "\n" not in str(err.value)
+    assert not (run / "supernet.pt").exists()
+
+
+def test_bad_budget_values_and_names():
+    with pytest.raises(BudgetError, match="flops=-5"):
+        search.run_search(_cfg("budget.flops=-5"), Path("/nonexistent/never-created"))
+    with pytest.raises(ConfigCompositionException) as err:
+        compose_config("budget=XL")
+    assert "Available options" in str(err.value) and "L" in str(err.value)
+    with pytest.raises(Exception, match="flops"):
+        compose_config("budget.flops=lots")
+    with pytest.raises(ConfigCompositionException):
+        compose_config("budget.flopz=5")
+
+
+def test_diverging_supernet_stops_with_the_step_and_a_hint(tmp_path):
+    from supernet import SupernetDivergedError
+
+    with pytest.raises(SupernetDivergedError, match=r"at step \d+ .*lower the learning rate") as err:
+        search.run_search(_cfg("supernet.lr=1e12", "supernet.temperature=1e-6"), tmp_path / "run")
+    assert "\n" not in str(err.value)
+
+
+def test_cli_prints_a_one_line_error(tmp_path):
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "towernas.search", *TINY["config"], "budget.flops=1000",
+                          f"hydra.run.dir={tmp_path / 'run'}"], capture_output=True, text=True,
+                         cwd=tmp_path, env={**__import__("os").environ, "TOWERNAS_DATA": str(tmp_path)})
+    assert out.returncode != 0
+    assert out.stderr.strip().splitlines()[-1].startswith("towernas.search: error: budget L")

@@ -1,0 +1,47 @@
+"""Typed Hydra config schemas, one module per config group. A typo'd or mistyped key fails at
+composition, not at run time.
+
+Only entry functions (``run_*(cfg)``) read configs; library code takes plain values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from towernas.config.dataset import DatasetConfig, SplitConfig  # first: data.load needs it
+from towernas.config.budget import BudgetConfig
+from towernas.config.retrain import RetrainConfig
+from towernas.config.run import EvalConfig, TrackingConfig
+from towernas.config.search import SearchConfig
+from towernas.config.supernet import DimsConfig, SupernetConfig
+
+
+@dataclass
+class BaseConfig:
+    """The root of ``conf/config.yaml``: every key of every entry point is declared here."""
+
+    dataset: DatasetConfig = MISSING
+    budget: BudgetConfig = MISSING  # type: ignore[valid-type]
+    supernet: SupernetConfig = field(default_factory=SupernetConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    seed: int = 0
+    device: str = "auto"
+    progress: bool = True
+
+
+def register_configs() -> None:
+    """Register schemas so ``conf/`` YAML files are validated against them."""
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=BaseConfig)
+
+
+register_configs()  # schemas are available as soon as the config module is imported
+
+__all__ = ["BaseConfig", "BudgetConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "RetrainConfig",
+           "SearchConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs"]

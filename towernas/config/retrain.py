@@ -1,0 +1,25 @@
+"""Schema of ``conf/retrain/*.yaml``: retraining architectures and baselines from scratch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class RetrainConfig:
+    """Retraining architectures (and human baselines) from scratch, selected on validation."""
+
+    archs: list[str] = field(default_factory=list)  # Arch JSON paths; empty: top_k of the latest search run
+    search_dir: Optional[str] = None  # a search run directory; None: the latest for this dataset and budget
+    top_k: int = 3
+    baselines: list[str] = field(default_factory=list)  # google_dnn, senet, bst, mind
+    seeds: list[int] = field(default_factory=lambda: [0])
+    max_epochs: int = 30
+    patience: int = 5
+    batch_size: int = 512
+    lr: float = 0.002
+    temperature: float = 0.05
+    select: str = "recall@50"  # validation metric for early stopping / model selection
+    export: bool = True  # export the best model (by validation) as a retriever artifact
+    index: str = "flat"  # faiss index of the artifact: flat (exact) | ivf | hnsw

@@ -1,0 +1,33 @@
+"""Schema of ``conf/search/*.yaml``: the complexity-aware evolution and what the search reports.
+
+The evolution keys (``mode``, ``population``, ``generations``, ``mutation_prob``, ``crossover_prob``,
+``top_k``) are handed to ``evolution.EvolutionConfig`` by name (``towernas.search``); the library
+packages never import ``evolution``, and ``tests/config`` checks that the shared keys keep the same
+types and defaults.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from towernas.config.budget import BudgetConfig
+
+
+@dataclass
+class SearchConfig:
+    """Complexity-aware evolution (paper: population 50, 50 generations, mutation 0.1)."""
+
+    mode: str = "single"  # single | pareto
+    population: int = 50
+    generations: int = 50
+    mutation_prob: float = 0.1
+    crossover_prob: float = 0.5
+    top_k: int = 5
+    val_batches: int = 4
+    val_batch_size: int = 1024
+    random_baseline: int = 20  # random feasible archs scored for the "best vs random" summary
+    # pareto mode: the budgets to report the best architecture for (composed from conf/budget/)
+    budgets: dict[str, BudgetConfig] = field(default_factory=dict)  # type: ignore[valid-type]
+
+
+SEARCH_ONLY = ("val_batches", "val_batch_size", "random_baseline", "budgets")  # not evolution settings

@@ -1,0 +1,45 @@
+"""Running any two-tower model over a dataset: encode users and items, then evaluate by full ranking.
+
+A two-tower model here is any ``nn.Module`` with ``encode_users(batch) -> (B, D)`` and
+``encode_items(batch) -> (B, D)`` (see ``towernas.data.batches`` for the batch keys).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from towernas.data.batches import item_inputs, user_inputs
+from towernas.data.interactions import InteractionData
+from towernas.eval import evaluate
+
+
+@torch.no_grad()
+def encode_all_items(model, data: InteractionData, batch_size: int = 8192, device="cpu") -> np.ndarray:
+    """(n_items, D) float32 item vectors."""
+    model.eval()
+    out = []
+    for start in range(0, data.n_items, batch_size):
+        ids = np.arange(start, min(start + batch_size, data.n_items))
+        out.append(model.encode_items(item_inputs(data, ids, device)).float().cpu().numpy())
+    return np.concatenate(out)
+
+
+@torch.no_grad()
+def encode_queries(model, data: InteractionData, users, positions, batch_size: int = 8192, device="cpu"):
+    """(Q, D) float32 query vectors (or (Q, K, D) for multi-interest models) for users whose history ends
+    right before ``positions``."""
+    model.eval()
+    out = []
+    for start in range(0, len(users), batch_size):
+        sl = slice(start, start + batch_size)
+        out.append(model.encode_users(user_inputs(data, users[sl], positions[sl], device)).float().cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
+
+
+def evaluate_model(model, data: InteractionData, split: str, ks=(10, 20, 50), device="cpu", backend="auto"):
+    """Full-ranking metrics of ``model`` on ``split`` ("valid" or "test") per the protocol."""
+    queries = data.queries(split)
+    items = encode_all_items(model, data, device=device)
+    users = encode_queries(model, data, queries.users, queries.positions, device=device)
+    return evaluate(users, items, queries.targets, queries.exclude, ks=ks, backend=backend)

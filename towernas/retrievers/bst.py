@@ -1,0 +1,80 @@
+"""BST: Behavior Sequence Transformer (Chen et al. 2019) as a two-tower user encoder.
+
+User tower, for the history embeddings h (B, L, E) with validity mask m (B, L):
+
+    x = h + P                                       learned positional embeddings P (L, E), right-aligned
+    a = MHA(x) with 2 heads, padded keys masked     q, k, v = x W_qkv; softmax(q k^T / sqrt(E/2)) v W_o
+    y = LN(x + a);  z = LN(y + W_2 relu(W_1 y))     post-LN encoder layer, FFN width 4E
+    s = mean_{t valid} z_t                          (B, E)
+    user = normalize(DNN([user field embeddings; s]))
+
+The item tower is GoogleDNN's. Unlike the original BST (a CTR model), the target item is not part of
+the sequence: a two-tower user tower cannot see the candidate. No dropout (neither do searched towers).
+Attention and LayerNorm are the shared layers of ``towernas.nn``.
+
+Example:
+    >>> from towernas.data.spec import DatasetSpec
+    >>> model = BST(DatasetSpec((), (), n_items=10, max_len=4), (32, 16))
+    >>> model.encode_users({"history": torch.tensor([[10, 10, 2, 3]])}).shape
+    torch.Size([1, 16])
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from towernas.retrievers.dnn import BaselineTwoTower, DNNItemTower
+from towernas.nn.attention import MultiHeadSelfAttention
+from towernas.nn.mlp import mlp
+from towernas.nn.norm import LayerNorm
+from towernas.nn.pooling import masked_mean
+from towernas.space.dims import Dims
+from towernas.data.spec import DatasetSpec
+
+HEADS = 2
+FFN_MULT = 4
+
+
+class TransformerLayer(nn.Module):
+    """One post-LN transformer encoder layer: attention and FFN, each with residual + LayerNorm."""
+
+    def __init__(self, dim: int, heads: int = HEADS, ffn_mult: int = FFN_MULT) -> None:
+        super().__init__()
+        if dim % heads:
+            raise ValueError(f"embedding width {dim} is not divisible by {heads} heads")
+        self.attention = MultiHeadSelfAttention(dim, heads, dim // heads)
+        self.norm1 = LayerNorm(dim)
+        self.ffn = mlp(dim, (ffn_mult * dim, dim))
+        self.norm2 = LayerNorm(dim)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # (B, L, E) -> (B, L, E)
+        x = self.norm1(x + self.attention(x, mask))
+        return self.norm2(x + self.ffn(x))
+
+
+class BSTUserTower(nn.Module):
+    """Positional embeddings + transformer layer + masked mean, then the DNN with the user fields."""
+
+    def __init__(self, n_fields: int, max_len: int, layers: Sequence[int], embed: int) -> None:
+        super().__init__()
+        self.positions = nn.Parameter(torch.randn(max_len, embed) * 0.05)  # (L_max, E), tower params
+        self.transformer = TransformerLayer(embed)
+        self.dnn = mlp((n_fields + 1) * embed, layers)
+
+    def forward(self, fields: torch.Tensor, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = history + self.positions[-history.shape[1]:]  # right-aligned: the last slot is the latest item
+        pooled = masked_mean(self.transformer(x, mask), mask)  # (B, E)
+        return F.normalize(self.dnn(torch.cat([fields.flatten(1), pooled], dim=1)), dim=-1)
+
+
+class BST(BaselineTwoTower):
+    """Transformer user tower over the behaviour sequence, GoogleDNN item tower."""
+
+    def __init__(self, spec: DatasetSpec, layers: Sequence[int], dims: Dims = Dims()) -> None:
+        super().__init__(spec, layers, dims)
+        self.user_tower = BSTUserTower(len(spec.user_fields), spec.max_len, layers, dims.embed)
+        self.item_tower = DNNItemTower(spec.n_item_inputs, layers, dims.embed)

@@ -1,0 +1,64 @@
+"""Files of a run: atomic writes (a temp file in the target's directory, fsync, then ``os.replace``) and
+content digests.
+
+A crash or an interrupt leaves either the old file or the new one, never a half-written file, and
+never a stray temp file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+
+@contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", suffix: str = ".tmp") -> Iterator[IO]:
+    """Open a temp file for writing that replaces ``path`` when the block exits without error.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+        >>> with atomic_open(p) as fh:
+        ...     _ = fh.write("done")
+        >>> p.read_text()
+        'done'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically."""
+    with atomic_open(path) as fh:
+        fh.write(text)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write ``obj`` as indented JSON (non-JSON values as ``str``) to ``path`` atomically."""
+    with atomic_open(path) as fh:
+        json.dump(obj, fh, indent=2, default=str)
+        fh.write("\n")
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in ``chunk``-byte pieces (constant memory)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,57 @@
+"""Run directories: the guard that only the same config resumes a run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from towernas.runs.files import write_json_atomic
+
+# keys that may change between a run and its resumption (they extend or observe it)
+RESUMABLE_CHANGES = ("supernet.steps", "search.generations", "search.random_baseline", "tracking", "progress",
+                     "device", "eval")
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """Short hash of the settings that determine a run's results."""
+    stable = _without(config, RESUMABLE_CHANGES)
+    return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
+def claim(run_dir: Path, config: dict[str, Any]) -> bool:
+    """Record ``config`` in ``run_dir``; return True if this resumes an earlier run of the same config.
+
+    Raises a one-line ValueError if the directory holds a run of a different config.
+    """
+    marker = run_dir / "run_config.json"
+    digest = config_hash(config)
+    if marker.exists():
+        previous = json.loads(marker.read_text())
+        if previous.get("hash") != digest:
+            changed = _diff(_without(previous.get("config", {}), RESUMABLE_CHANGES),
+                            _without(config, RESUMABLE_CHANGES))
+            raise ValueError(f"{run_dir} holds a run of another config (changed: {', '.join(changed) or '?'}); "
+                             "pick another directory with hydra.run.dir=... or delete it")
+        write_json_atomic(marker, {"hash": digest, "config": config})
+        return True
+    write_json_atomic(marker, {"hash": digest, "config": config})
+    return False
+
+
+def _without(config: dict[str, Any], dotted: tuple[str, ...]) -> dict[str, Any]:
+    out = json.loads(json.dumps(config, default=str))
+    for key in dotted:
+        node, *rest = key.split(".")
+        if not rest:
+            out.pop(node, None)
+        elif isinstance(out.get(node), dict):
+            out[node].pop(rest[0], None)
+    return out
+
+
+def _diff(a: Any, b: Any, prefix: str = "") -> list[str]:
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b)) for d in _diff(a.get(k), b.get(k), f"{prefix}{k}.")]
+    return [prefix.rstrip(".")] if a != b else []

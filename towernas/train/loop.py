@@ -1,0 +1,132 @@
+"""Training any two-tower model from scratch: in-batch softmax + logQ, Adam, early stopping on validation.
+
+The loss is the supernet's (``towernas.losses.retrieval``, q from the same streaming frequency estimator), so a
+retrained child and its supernet path optimise the same objective. Model selection reads the
+validation split only; the caller evaluates test once, after ``fit`` has restored the best epoch.
+
+A model needs ``encode_users(batch)`` and ``encode_items(batch)``; a model whose query depends on the
+candidate (MIND's label-aware attention) also defines ``train_scores(batch) -> (B, B)`` cosine scores.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from towernas.data.batches import iterate_rows, training_batch
+from towernas.data.interactions import InteractionData
+from towernas.runs.errors import UserError
+from towernas.samplers.frequency import StreamingFrequencyEstimator
+from towernas.losses.retrieval import in_batch_softmax_scores
+from towernas.eval.encode import evaluate_model
+
+
+class TrainingDivergedError(UserError):
+    """The training loss became NaN or infinite (one-line message naming where, with a hint)."""
+
+
+@dataclass
+class FitResult:
+    """What ``fit`` found: the selected epoch, its validation metrics, and the per-epoch log."""
+
+    best_epoch: int
+    best_valid: dict[str, float]
+    epochs: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def batch_scores(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(B, B) cosine scores of every query against every in-batch item."""
+    if hasattr(model, "train_scores"):
+        return model.train_scores(batch)
+    return model.encode_users(batch) @ model.encode_items(batch).T
+
+
+def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, estimator: StreamingFrequencyEstimator,
+                *, batch_size: int, temperature: float, rng: np.random.Generator, device, progress: bool = True,
+                desc: str = "train") -> float:
+    """One shuffled pass over the train rows; returns the mean loss."""
+    model.train()
+    rows = data.rows("train")
+    total, n = 0.0, 0
+    n_batches = (len(rows) + batch_size - 1) // batch_size
+    for batch_rows in tqdm(iterate_rows(rows, batch_size, rng), total=n_batches, desc=desc, disable=not progress,
+                           leave=False):
+        batch = training_batch(data, batch_rows, device)
+        estimator.update(batch["item"])
+        loss = in_batch_softmax_scores(batch_scores(model, batch), batch["item"], temperature=temperature,
+                                       log_q=estimator.log_q(batch["item"]))
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(f"training loss is {loss.item()} ({desc}); lower the learning rate "
+                                        "or raise the temperature")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(batch_rows)
+        n += len(batch_rows)
+    return total / max(n, 1)
+
+
+def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5, batch_size: int = 512,
+        lr: float = 1e-3, temperature: float = 0.05, seed: int = 0, device="cpu", select: str = "recall@50",
+        ks: tuple[int, ...] = (10, 20, 50), progress: bool = True,
+        log: Callable[[dict], None] | None = None) -> FitResult:
+    """Train ``model`` in place, keep the epoch with the best validation ``select`` metric, restore it.
+
+    Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``).
+
+    Example:
+        >>> from towernas.config import DatasetConfig
+        >>> from towernas.data import load_dataset
+        >>> from towernas.retrievers.mean_pool import MeanPoolTwoTower
+        >>> data = load_dataset(DatasetConfig(name="doc", reader="synthetic", cache=False,
+        ...                     options={"n_users": 60, "n_items": 120, "mean_length": 20}), progress=False)
+        >>> model = MeanPoolTwoTower([], [], data.n_items, dim=8, hidden=(16,), out_dim=8)
+        >>> fit(model, data, max_epochs=2, batch_size=64, progress=False).best_epoch in (1, 2)
+        True
+    """
+    if select not in {f"{m}@{k}" for m in ("recall", "ndcg", "hitrate", "mrr", "precision") for k in ks}:
+        raise ValueError(f"select={select!r}: expected a metric at one of ks={list(ks)}, e.g. 'recall@{ks[-1]}'")
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    estimator = StreamingFrequencyEstimator(data.n_items, device=device)
+    best_state, result = None, FitResult(best_epoch=0, best_valid={})
+    for epoch in range(1, max_epochs + 1):
+        started = time.perf_counter()
+        loss = train_epoch(model, data, optimizer, estimator, batch_size=batch_size, temperature=temperature, rng=rng,
+                           device=device, progress=progress, desc=f"epoch {epoch}/{max_epochs}")
+        valid = evaluate_model(model, data, "valid", ks, device=device)
+        record = {"epoch": epoch, "train_loss": loss, **{f"valid/{k}": v for k, v in valid.items()},
+                  "seconds": time.perf_counter() - started}
+        result.epochs.append(record)
+        if log is not None:
+            log(record)
+        if valid[select] > result.best_valid.get(select, -1.0):
+            result.best_epoch, result.best_valid = epoch, valid
+            best_state = copy.deepcopy(model.state_dict())
+        elif patience and epoch - result.best_epoch >= patience:
+            result.stopped_early = True
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return result
+
+
+def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size: int = 512, lr: float = 1e-3,
+                    temperature: float = 0.05, seed: int = 0, device="cpu", progress: bool = True) -> list[float]:
+    """Train ``model`` for a fixed number of epochs (no validation); return the mean loss of each epoch."""
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    estimator = StreamingFrequencyEstimator(data.n_items, device=device)
+    return [train_epoch(model, data, optimizer, estimator, batch_size=batch_size, temperature=temperature, rng=rng,
+                        device=device, progress=progress, desc=f"epoch {e + 1}/{epochs}") for e in range(epochs)]
