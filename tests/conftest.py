@@ -34,6 +34,8 @@ def compose_config(*overrides: str, name: str = "config", tiny: bool = True):
     ``tiny``), then ``overrides`` — through Hydra's compose API, independent of the working directory."""
     from hydra import compose, initialize_config_dir
 
+    import towernas.config  # noqa: F401  (registers the schemas the YAML files are checked against)
+
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(name, overrides=[*(TINY[name] if tiny else []), *overrides])
 

@@ -14,7 +14,9 @@ import json
 import sys
 from pathlib import Path
 
+from towernas.runs import tables
 from towernas.runs.files import atomic_open
+from towernas.runs.tables import add_deltas, flat_cost
 
 
 def load_rows(runs: list[Path]) -> list[dict]:
@@ -27,18 +29,13 @@ def load_rows(runs: list[Path]) -> list[dict]:
         except (OSError, json.JSONDecodeError) as err:
             raise ValueError(f"{path}: cannot read retrain results ({err})") from None
         for row in results.get("table", []):
-            c = row["complexity"]
             rows.append({"dataset": results["dataset"], "budget": results["budget"], "model": row["model"],
                          "seeds": row["seeds"], "recall@50": row["recall@50"], "recall@50_std": row["recall@50_std"],
                          "ndcg@50": row["ndcg@50"], "ndcg@50_std": row["ndcg@50_std"],
-                         "user_params": c["user"]["params"], "user_flops": c["user"]["flops"],
-                         "item_params": c["item"]["params"], "item_flops": c["item"]["flops"]})
+                         **flat_cost(row["complexity"])})
     if not rows:
         raise ValueError("no retrain results found in " + ", ".join(map(str, runs)))
-    for row in rows:
-        ref = next((r for r in rows if r["model"] == "google_dnn" and r["budget"] == row["budget"]
-                    and r["dataset"] == row["dataset"]), None)
-        row["delta_recall@50_pct"] = 100 * (row["recall@50"] / ref["recall@50"] - 1) if ref and ref["recall@50"] else None
+    add_deltas(rows, "recall@50", "google_dnn", "delta_recall@50_pct", group=("dataset", "budget"))
     return rows
 
 
@@ -54,15 +51,13 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| dataset | budget | model | R@50 | N@50 | UP | UF | IP | IF | Δ R@50 vs GoogleDNN |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        pm = (lambda m: f"{r[m]:.4f} ± {r[m + '_std']:.4f}") if r["seeds"] > 1 else (lambda m: f"{r[m]:.4f}")
-        delta = "" if r["delta_recall@50_pct"] is None else f"{r['delta_recall@50_pct']:+.1f}%"
-        lines.append(f"| {r['dataset']} | {r['budget']} | {r['model']} | {pm('recall@50')} | {pm('ndcg@50')} | "
-                     f"{r['user_params'] / 1e3:.1f}k | {r['user_flops'] / 1e3:.1f}k | {r['item_params'] / 1e3:.1f}k | "
-                     f"{r['item_flops'] / 1e3:.1f}k | {delta} |")
-    return "\n".join(lines) + "\n"
+    def cost(r: dict) -> dict:
+        return {side: {kind: r[f"{side}_{kind}"] for kind in ("params", "flops")} for side in ("user", "item")}
+
+    return tables.markdown(["dataset", "budget", "model", "R@50", "N@50", *tables.COST_HEADER, "Δ R@50 vs GoogleDNN"],
+                           [[r["dataset"], r["budget"], r["model"], tables.mean_std_cell(r, "recall@50"),
+                             tables.mean_std_cell(r, "ndcg@50"), *tables.cost_cells(cost(r)),
+                             tables.delta_cell(r["delta_recall@50_pct"])] for r in rows]) + "\n"
 
 
 def plot(rows: list[dict], path: Path) -> None:

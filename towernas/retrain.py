@@ -22,21 +22,22 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from towernas.complexity import CostModel, TowerCost
-from towernas.runs.files import write_text_atomic
+from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.cli import run_entry
 from towernas.config import register_configs
 from towernas.data import InteractionData, load_dataset
 from towernas.runs.device import resolve_device
 from towernas.eval.encode import evaluate_model
-from towernas.runs.run_dir import write_json_atomic
 from towernas.space import Arch
 from towernas.data.spec import DatasetSpec
 from towernas.retrievers.two_tower import build
+from towernas.runs.tables import COST_HEADER, add_deltas, cost_cells, delta_cell, flat_cost, markdown, mean_std_cell
 from towernas.runs.tracking import Tracker
 from towernas.train.loop import fit
 
 log = logging.getLogger(__name__)
 register_configs()
+DELTA = "delta_recall@50_vs_google_dnn_pct"
 REPORTED = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50")
 
 
@@ -119,42 +120,26 @@ def aggregate(records: list[dict]) -> list[dict]:
             row[metric] = statistics.fmean(values)
             row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         rows.append(row)
-    reference = next((r for r in rows if r["model"] == "google_dnn"), None)
-    for row in rows:
-        row["delta_recall@50_vs_google_dnn_pct"] = (
-            100.0 * (row["recall@50"] / reference["recall@50"] - 1.0) if reference and reference["recall@50"] else None)
+    add_deltas(rows, "recall@50", "google_dnn", DELTA)
     return rows
 
 
 def results_table(rows: list[dict]) -> str:
-    """Markdown: model → test Recall/NDCG@50 (mean ± std), params/FLOPs per tower, Δ R@50 vs GoogleDNN."""
-    lines = ["| model | R@20 | R@50 | N@50 | UP | UF | IP | IF | Δ R@50 vs GoogleDNN |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        c = r["complexity"]
-        delta = r["delta_recall@50_vs_google_dnn_pct"]
-        lines.append(f"| {r['model']} | {_pm(r, 'recall@20')} | {_pm(r, 'recall@50')} | {_pm(r, 'ndcg@50')} | "
-                     f"{c['user']['params'] / 1e3:.1f}k | {c['user']['flops'] / 1e3:.1f}k | "
-                     f"{c['item']['params'] / 1e3:.1f}k | {c['item']['flops'] / 1e3:.1f}k | "
-                     f"{'' if delta is None else f'{delta:+.1f}%'} |")
-    return "\n".join(lines)
+    """Markdown: model → test Recall/NDCG (mean ± std), params/FLOPs per tower, Δ R@50 vs GoogleDNN."""
+    return markdown(["model", "R@20", "R@50", "N@50", *COST_HEADER, "Δ R@50 vs GoogleDNN"],
+                    [[r["model"], *(mean_std_cell(r, m) for m in ("recall@20", "recall@50", "ndcg@50")),
+                      *cost_cells(r["complexity"]), delta_cell(r[DELTA])] for r in rows])
 
 
 def results_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
     fields = ["model", "seeds", *[m for metric in REPORTED for m in (metric, f"{metric}_std")],
-              "user_params", "user_flops", "item_params", "item_flops", "delta_recall@50_vs_google_dnn_pct"]
+              "user_params", "user_flops", "item_params", "item_flops", DELTA]
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for r in rows:
-        c = r["complexity"]
-        writer.writerow({**r, "user_params": c["user"]["params"], "user_flops": c["user"]["flops"],
-                         "item_params": c["item"]["params"], "item_flops": c["item"]["flops"]})
+        writer.writerow({**r, **flat_cost(r["complexity"])})
     return buffer.getvalue()
-
-
-def _pm(row: dict, metric: str) -> str:
-    return f"{row[metric]:.4f} ± {row[metric + '_std']:.4f}" if row["seeds"] > 1 else f"{row[metric]:.4f}"
 
 
 def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
@@ -193,7 +178,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     return results
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="retrain")
+@hydra.main(version_base="1.3", config_path="conf", config_name="retrain")
 def main(cfg: DictConfig) -> None:
     run_entry("towernas.retrain", run_retrain, cfg)
 

@@ -11,6 +11,7 @@ Validation only: the test split is never read here.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import time
@@ -30,12 +31,12 @@ from supernet import (
 from towernas import __version__
 from towernas.complexity.budgets import Budget, check_feasible
 from towernas.complexity import CostModel, TowerCost
-from towernas.runs.files import write_text_atomic
+from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.cli import run_entry
 from towernas.config import register_configs
 from towernas.data import load_dataset
 from towernas.runs.device import resolve_device
-from towernas.runs.run_dir import claim, config_hash, write_json_atomic
+from towernas.runs.run_dir import claim, config_hash
 from towernas.runs.search_outputs import (
     annotate,
     random_comparison,
@@ -102,10 +103,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         started = time.perf_counter()
         result = evolve(
             SearchSpace(list(space.slots())), fitness, lambda g: float(cost(g).flops), feasible,
-            EvolutionConfig(population=s.population, generations=s.generations, mutation_prob=s.mutation_prob,
-                            crossover_prob=s.crossover_prob, top_k=s.top_k, mode=s.mode, seed=cfg.seed),
-            on_generation=lambda r: tracker.log("search", r), state_path=run_dir / "evolution_state.json",
-            progress=cfg.progress,
+            evolution_config(s, cfg.seed), on_generation=lambda r: tracker.log("search", r),
+            state_path=run_dir / "evolution_state.json", write_text=write_text_atomic, progress=cfg.progress,
         )
         search_seconds = time.perf_counter() - started
         known = dict(result.evaluated)
@@ -157,6 +156,12 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     return summary
 
 
+def evolution_config(search_cfg, seed: int) -> EvolutionConfig:
+    """The evolution settings of ``cfg.search``: every key the two schemas share, by name."""
+    shared = [f.name for f in dataclasses.fields(EvolutionConfig) if f.name in search_cfg]
+    return EvolutionConfig(**{name: search_cfg[name] for name in shared}, seed=seed)
+
+
 def _random_feasible(slots, admits, n: int, seed: int, max_tries: int = 20000) -> list[tuple[str, ...]]:
     """Up to ``n`` distinct uniformly drawn genomes the budget admits (seeded)."""
     rng = random.Random(seed + 7919)
@@ -170,7 +175,7 @@ def _random_feasible(slots, admits, n: int, seed: int, max_tries: int = 20000) -
     return found
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="config")
+@hydra.main(version_base="1.3", config_path="conf", config_name="config")
 def main(cfg: DictConfig) -> None:
     run_entry("towernas.search", run_search, cfg)
 

@@ -7,7 +7,6 @@ import torch
 import torch.nn.functional as F
 
 from towernas.retrievers import BASELINES, BUDGET_LAYERS, BUDGETS, build_baseline, tower_cost
-from towernas.retrievers.bst import LayerNorm
 from towernas.retrievers.mind import label_aware_scores
 from towernas.data.batches import training_batch
 from towernas.complexity import formulas, synthetic_spec
@@ -242,12 +241,3 @@ def test_tower_cost_keeps_the_training_mode():
     model.eval()
     tower_cost(model, spec)
     assert not model.training
-
-
-def test_layer_norm_equals_torch():
-    x = torch.randn(3, 5, 16)
-    norm = LayerNorm(16)
-    with torch.no_grad():
-        norm.weight.uniform_(0.5, 1.5)
-        norm.bias.uniform_(-1, 1)
-    torch.testing.assert_close(norm(x), F.layer_norm(x, (16,), norm.weight, norm.bias))

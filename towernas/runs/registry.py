@@ -20,7 +20,7 @@ Example:
     >>> SHAPES.build("square", side=3, width=3)
     Traceback (most recent call last):
     ...
-    towernas.runs.registry.UnknownNameError: model.shape='square': got an unexpected keyword argument 'width'; expected arguments (side)
+    towernas.runs.registry.UnknownNameError: model.shape='square': unknown argument(s) ['width']; expected arguments (side)
 """
 
 from __future__ import annotations
@@ -82,10 +82,14 @@ class Registry(Generic[T]):
         except (TypeError, ValueError):  # builtins without a signature: let the call decide
             signature = None
         if signature is not None:
+            expected = ", ".join(signature.parameters)
+            takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+            unknown = [k for k in kwargs if k not in signature.parameters and not takes_any]
+            if unknown:  # a typo'd argument is an error, never silently dropped
+                raise self.error(f"{self.key}={name!r}: unknown argument(s) {unknown}; expected arguments ({expected})")
             try:
                 signature.bind(*args, **kwargs)
             except TypeError as err:
-                expected = ", ".join(signature.parameters)
                 raise self.error(f"{self.key}={name!r}: {err}; expected arguments ({expected})") from None
         return entry(*args, **kwargs)  # type: ignore[operator]
 

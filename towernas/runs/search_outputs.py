@@ -6,7 +6,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from towernas.complexity import CostModel
+from towernas.complexity.model import CostModel
+from towernas.runs.tables import COST_HEADER, cost_cells, markdown
 from towernas.space.arch import Arch
 
 
@@ -46,17 +47,7 @@ def random_comparison(best_loss: float, random_losses: list[float]) -> dict[str,
 
 def summary_table(rows: list[tuple[str, Arch]]) -> str:
     """Markdown: label, validation loss, params/FLOPs per tower (UP, UF, IP, IF), ops."""
-    lines = ["| arch | val loss | UP | UF | IP | IF | pooling | user | item |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for label, arch in rows:
-        c = arch.complexity or {}
-        u, i = c.get("user", {}), c.get("item", {})
-        loss = (arch.provenance or {}).get("val_loss", float("nan"))
-        lines.append(f"| {label} | {loss:.4f} | {_k(u.get('params'))} | {_k(u.get('flops'))} | "
-                     f"{_k(i.get('params'))} | {_k(i.get('flops'))} | {arch.pooling} | "
-                     f"{' '.join(arch.user)} | {' '.join(arch.item)} |")
-    return "\n".join(lines)
-
-
-def _k(value: Any) -> str:
-    return "?" if value is None else f"{value / 1000:.1f}k"
+    return markdown(["arch", "val loss", *COST_HEADER, "pooling", "user", "item"],
+                    [[label, f"{(arch.provenance or {}).get('val_loss', float('nan')):.4f}",
+                      *cost_cells(arch.complexity), arch.pooling, " ".join(arch.user), " ".join(arch.item)]
+                     for label, arch in rows])

@@ -1,0 +1,70 @@
+"""Config schemas: derived from their value classes, every reader option settable without Hydra's ``+``,
+unknown keys failing with the list of valid ones, and the search keys handed to the evolution by name."""
+
+import dataclasses
+
+import pytest
+import yaml
+
+from evolution import EvolutionConfig
+from towernas.complexity.budgets import Budget
+from towernas.config import BudgetConfig, DimsConfig, SearchConfig
+from towernas.config.search import SEARCH_ONLY
+from towernas.data.errors import DataError
+from towernas.data.load import parse_options
+from towernas.data.readers import READERS
+from towernas.search import evolution_config
+from towernas.space import Dims
+
+from tests.conftest import CONF_DIR, compose_config
+
+DATASETS = sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))
+
+
+def _names(cls) -> list[str]:
+    return [f.name for f in dataclasses.fields(cls)]
+
+
+def test_value_classes_and_their_schemas_have_the_same_fields_and_defaults():
+    assert _names(DimsConfig) == _names(Dims) and DimsConfig() == DimsConfig(**dataclasses.asdict(Dims()))
+    assert _names(BudgetConfig) == _names(Budget)
+    cfg = compose_config("supernet.dims.block=64", "budget.item_flops=40000")  # the schemas accept overrides
+    assert Dims(**cfg.supernet.dims).block == 64 and Budget.from_config(cfg.budget).item_flops == 40000
+
+
+def test_search_keys_reach_the_evolution_by_name_with_the_same_defaults():
+    search_fields = {f.name: f for f in dataclasses.fields(SearchConfig)}
+    evolution_fields = {f.name: f for f in dataclasses.fields(EvolutionConfig)}
+    shared = set(search_fields) - set(SEARCH_ONLY)
+    assert shared <= set(evolution_fields), shared - set(evolution_fields)
+    for name in shared:
+        assert search_fields[name].default == evolution_fields[name].default, name
+    built = evolution_config(compose_config("search.population=12", "search.mutation_prob=0.3").search, seed=7)
+    assert (built.population, built.mutation_prob, built.seed, built.generations) == (12, 0.3, 7, 2)
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_every_reader_option_is_set_without_a_plus_prefix(dataset):
+    reader = READERS.get(yaml.safe_load((CONF_DIR / "dataset" / f"{dataset}.yaml").read_text())["reader"])
+    options = dataclasses.fields(reader.options)
+    for option in options:
+        value = {int: 3, float: 0.5, bool: False}.get(type(option.default), "some_file.csv")
+        cfg = compose_config(f"dataset={dataset}", f"dataset.options.{option.name}={value}", tiny=False)
+        assert cfg.dataset.options[option.name] == value, option.name
+    if not options:
+        pytest.skip(f"reader {reader.name} has no options")
+
+
+def test_an_unknown_reader_option_fails_with_the_valid_keys():
+    cfg = compose_config("dataset=amazon", "dataset.options.ratings_fil=Beauty.csv", tiny=False)
+    with pytest.raises(DataError, match=r"unknown key\(s\) \['ratings_fil'\] for reader 'amazon'; valid keys: .*"
+                                        r"'ratings_file'"):
+        parse_options(READERS.get("amazon"), dict(cfg.dataset.options))
+
+
+def test_other_typos_still_fail_at_composition():
+    from hydra.errors import ConfigCompositionException
+
+    for override in ("dataset.max_lenn=5", "supernet.dims.blok=4", "budget.flopz=5", "search.populatoin=3"):
+        with pytest.raises(ConfigCompositionException):
+            compose_config(override, tiny=False)

@@ -1,0 +1,70 @@
+"""The Markdown/CSV cells every report shares: cost columns (UP/UF/IP/IF), mean ± std, Δ% vs a reference.
+
+UP / UF / IP / IF = user-tower params / FLOPs, item-tower params / FLOPs, in thousands
+(``towernas.complexity`` defines them).
+
+Example:
+    >>> cost = {"user": {"params": 75312, "flops": 76564}, "item": {"params": 18248, "flops": 22740}}
+    >>> cost_cells(cost)
+    ['75.3k', '76.6k', '18.2k', '22.7k']
+    >>> print(markdown(["model", *COST_HEADER], [["a", *cost_cells(cost)]]))
+    | model | UP | UF | IP | IF |
+    |---|---|---|---|---|
+    | a | 75.3k | 76.6k | 18.2k | 22.7k |
+    >>> delta_cell(delta_pct(0.22, 0.20)), delta_cell(None)
+    ('+10.0%', '')
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+COST_HEADER = ["UP", "UF", "IP", "IF"]
+
+
+def thousands(value: Any) -> str:
+    """``12345`` -> ``'12.3k'``; None -> ``'?'``."""
+    return "?" if value is None else f"{value / 1000:.1f}k"
+
+
+def cost_cells(complexity: dict | None) -> list[str]:
+    """The UP, UF, IP, IF cells of a ``{"user": {"params", "flops"}, "item": {...}}`` complexity entry."""
+    c = complexity or {}
+    u, i = c.get("user", {}), c.get("item", {})
+    return [thousands(u.get("params")), thousands(u.get("flops")), thousands(i.get("params")), thousands(i.get("flops"))]
+
+
+def flat_cost(complexity: dict) -> dict[str, int]:
+    """The CSV columns ``user_params, user_flops, item_params, item_flops`` of a complexity entry."""
+    return {f"{side}_{kind}": complexity[side][kind] for side in ("user", "item") for kind in ("params", "flops")}
+
+
+def mean_std_cell(row: dict, metric: str, seeds: int | None = None) -> str:
+    """``'0.2295 ± 0.0042'`` from ``row[metric]`` and ``row[metric + '_std']``; the mean alone for one seed."""
+    n = row.get("seeds", 1) if seeds is None else seeds
+    return f"{row[metric]:.4f} ± {row[metric + '_std']:.4f}" if n > 1 else f"{row[metric]:.4f}"
+
+
+def delta_pct(value: float, reference: float | None) -> float | None:
+    """100 * (value / reference - 1), or None without a (non-zero) reference."""
+    return 100.0 * (value / reference - 1.0) if reference else None
+
+
+def delta_cell(delta: float | None) -> str:
+    return "" if delta is None else f"{delta:+.1f}%"
+
+
+def add_deltas(rows: list[dict], metric: str, reference_model: str, column: str,
+               group: Sequence[str] = ()) -> None:
+    """Set ``row[column]`` = Δ% of ``row[metric]`` vs the row of ``reference_model`` with the same ``group``
+    keys (e.g. dataset and budget); None where the group has no such row."""
+    for row in rows:
+        ref = next((r for r in rows if r["model"] == reference_model and all(r[g] == row[g] for g in group)), None)
+        row[column] = delta_pct(row[metric], ref[metric]) if ref else None
+
+
+def markdown(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A Markdown table (no trailing newline)."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
