@@ -27,8 +27,8 @@ import faiss
 import numpy as np
 import torch
 
-from towernas.eval import evaluate, exact_topk
 from towernas.data.ragged import Ragged
+from towernas.eval import evaluate, exact_topk
 
 TARGET_RATIO_VS_FAISS = 1.2
 

@@ -19,13 +19,13 @@ from pathlib import Path
 import torch
 
 from supernet import Supernet, fixed_batches, train_supernet, validation_loss
-from towernas.complexity.budgets import Budget
 from towernas.complexity import CostModel
+from towernas.complexity.budgets import Budget
 from towernas.config import DatasetConfig
 from towernas.data import load_dataset
-from towernas.space import Arch, Dims
 from towernas.data.spec import DatasetSpec
 from towernas.retrievers.two_tower import build
+from towernas.space import Arch, Dims
 from towernas.train.loop import fit
 
 RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "synthetic-L.json"

@@ -17,13 +17,13 @@ import torch
 from evolution import EvolutionConfig, SearchSpace, evolve
 from supernet import Supernet, export, fixed_batches, train_supernet, validation_loss
 from supernet.sampler import ArchSampler
-from towernas.data.batches import training_batch
 from towernas.config import DatasetConfig
 from towernas.data import load_dataset
-from towernas.samplers.frequency import StreamingFrequencyEstimator
-from towernas.losses.retrieval import in_batch_softmax
-from towernas.space import Arch, Dims
+from towernas.data.batches import training_batch
 from towernas.data.spec import DatasetSpec
+from towernas.losses.retrieval import in_batch_softmax
+from towernas.samplers.frequency import StreamingFrequencyEstimator
+from towernas.space import Arch, Dims
 
 NAMED = {
     "cheap": Arch("avg", ("EW-sum", "MLP-16", "EW-max", "EW-avg", "MLP-16"), ("EW-sum", "MLP-16", "EW-ip", "EW-avg", "MLP-16")),

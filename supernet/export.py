@@ -21,8 +21,8 @@ import torch
 from torch import nn
 
 from supernet.model import Supernet, SuperTower
-from towernas.space.arch import Arch
 from towernas.retrievers.two_tower import Tower, TwoTowerModel, build
+from towernas.space.arch import Arch
 
 
 def _copy(target: nn.Module, source: nn.Module) -> None:

@@ -33,10 +33,6 @@ import torch
 from torch import nn
 
 from supernet.sampler import SupernetSpace
-from towernas.space.arch import Arch
-from towernas.space.ops import BLOCK_NAMES, OPS
-from towernas.space.dims import Dims
-from towernas.space.poolings import POOLING_NAMES, POOLINGS
 from towernas.data.spec import DatasetSpec
 from towernas.nn.embeddings import Embedder
 from towernas.retrievers.two_tower import (
@@ -45,6 +41,10 @@ from towernas.retrievers.two_tower import (
     run_blocks,
     user_tokens,
 )
+from towernas.space.arch import Arch
+from towernas.space.dims import Dims
+from towernas.space.ops import BLOCK_NAMES, OPS
+from towernas.space.poolings import POOLING_NAMES, POOLINGS
 
 
 def op_key(name: str) -> str:

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from towernas.space.arch import MAX_DEPTH, MIN_DEPTH, Arch, ArchError
-from towernas.space.ops import BLOCK_NAMES, SKIP
 from towernas.space.dims import Dims
+from towernas.space.ops import BLOCK_NAMES, SKIP
 from towernas.space.poolings import POOLING_NAMES
 
 

@@ -41,9 +41,9 @@ from supernet.model import Supernet
 from supernet.sampler import ArchSampler, RowStream
 from towernas.data.batches import iterate_rows, training_batch
 from towernas.data.interactions import InteractionData
+from towernas.losses.retrieval import in_batch_softmax
 from towernas.runs.device import resolve_device
 from towernas.samplers.frequency import StreamingFrequencyEstimator
-from towernas.losses.retrieval import in_batch_softmax
 from towernas.space.arch import Arch
 from towernas.train.loop import TrainingDivergedError
 

@@ -22,17 +22,17 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from towernas.complexity import CostModel, TowerCost
-from towernas.runs.files import write_json_atomic, write_text_atomic
-from towernas.runs.cli import run_entry
 from towernas.config import register_configs
 from towernas.data import InteractionData, load_dataset
-from towernas.runs.device import resolve_device
-from towernas.eval.encode import evaluate_model
-from towernas.space import Arch
 from towernas.data.spec import DatasetSpec
+from towernas.eval.encode import evaluate_model
 from towernas.retrievers.two_tower import build
+from towernas.runs.cli import run_entry
+from towernas.runs.device import resolve_device
+from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.tables import COST_HEADER, add_deltas, cost_cells, delta_cell, flat_cost, markdown, mean_std_cell
 from towernas.runs.tracking import Tracker
+from towernas.space import Arch
 from towernas.train.loop import fit
 
 log = logging.getLogger(__name__)

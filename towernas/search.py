@@ -29,13 +29,14 @@ from supernet import (
     validation_loss,
 )
 from towernas import __version__
-from towernas.complexity.budgets import Budget, check_feasible
 from towernas.complexity import CostModel, TowerCost
-from towernas.runs.files import write_json_atomic, write_text_atomic
-from towernas.runs.cli import run_entry
+from towernas.complexity.budgets import Budget, check_feasible
 from towernas.config import register_configs
 from towernas.data import load_dataset
+from towernas.data.spec import DatasetSpec
+from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
+from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.run_dir import claim, config_hash
 from towernas.runs.search_outputs import (
     annotate,
@@ -43,9 +44,8 @@ from towernas.runs.search_outputs import (
     save_archs,
     summary_table,
 )
-from towernas.space import ArchError, Dims
-from towernas.data.spec import DatasetSpec
 from towernas.runs.tracking import Tracker
+from towernas.space import ArchError, Dims
 
 log = logging.getLogger(__name__)
 register_configs()

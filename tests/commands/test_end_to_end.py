@@ -1,14 +1,12 @@
 """The data → train → evaluate path on the embedded dataset, through the real entry function."""
 
-from towernas.retrievers.mean_pool import MeanPoolTwoTower
-from towernas.retrievers.popularity import popularity_metrics
+from tests.conftest import compose_config
 from towernas.config import DatasetConfig
 from towernas.data import load_dataset
 from towernas.eval.encode import evaluate_model
+from towernas.retrievers.mean_pool import MeanPoolTwoTower
+from towernas.retrievers.popularity import popularity_metrics
 from towernas.train.loop import train_two_tower
-
-from tests.conftest import compose_config
-
 
 
 def test_two_tower_clearly_beats_popularity_on_the_embedded_dataset(tmp_path):

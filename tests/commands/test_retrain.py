@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, compose_config
-
 from towernas import retrain, search
 from towernas.space import Arch
 
@@ -92,10 +91,10 @@ def test_a_recipe_searched_on_one_dataset_rebuilds_on_another(tmp_path):
     import torch
 
     from tests.fakes.movielens import write_ml100k
-    from towernas.data.batches import training_batch
     from towernas.complexity import CostModel
     from towernas.config import DatasetConfig
     from towernas.data import load_dataset
+    from towernas.data.batches import training_batch
     from towernas.data.spec import DatasetSpec
     from towernas.retrievers.two_tower import build
 

@@ -4,16 +4,14 @@ import json
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import TINY, compose_config
 from hydra.errors import ConfigCompositionException
 
+from tests.conftest import TINY, compose_config
 from towernas import search
-from towernas.complexity.budgets import Budget, BudgetError
 from towernas.complexity import CostModel
-from towernas.space import Arch
+from towernas.complexity.budgets import Budget, BudgetError
 from towernas.data.spec import DatasetSpec
-
+from towernas.space import Arch
 
 
 def _cfg(*overrides):

@@ -1,17 +1,15 @@
 """Budgets: admit/reject, per-tower limits, validation, infeasible budgets, the YAML presets."""
 
-from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
+from tests.conftest import CONF_DIR
+from towernas.complexity import CostModel, TowerCost, synthetic_spec
 from towernas.complexity.budgets import Budget, BudgetError, check_feasible
 from towernas.complexity.model import admitted_fraction
 from towernas.config import BudgetConfig
-from towernas.complexity import CostModel, TowerCost, synthetic_spec
 from towernas.space import Dims
-
-from tests.conftest import CONF_DIR
 
 CONF = CONF_DIR / "budget"
 COST = TowerCost(user_params=100_000, user_flops=90_000, item_params=50_000, item_flops=50_000)

@@ -11,16 +11,22 @@ import warnings
 import pytest
 import torch
 
-from towernas.complexity import (CostModel, OpCount, TowerCost, UnclassifiedOpError, count_ops,
-                                 count_ops_torchprofile, random_blocks, synthetic_spec)
-from towernas.complexity import formulas
+from towernas.complexity import (
+    CostModel,
+    OpCount,
+    TowerCost,
+    UnclassifiedOpError,
+    count_ops,
+    count_ops_torchprofile,
+    formulas,
+    random_blocks,
+    synthetic_spec,
+)
 from towernas.complexity.counting import MATMUL_OPS
-from towernas.space.ops import OPS
-from towernas.space.poolings import POOLINGS
 from towernas.data.features import Field
-from towernas.space import BLOCK_NAMES, OPS, POOLING_NAMES, POOLINGS, SKIP, Arch, Dims
 from towernas.data.spec import DatasetSpec
 from towernas.retrievers.two_tower import build
+from towernas.space import BLOCK_NAMES, OPS, POOLING_NAMES, POOLINGS, SKIP, Arch, Dims
 
 SPEC = DatasetSpec(
     user_fields=(Field("age", 7), Field("genres", 12, 3, True), Field("zip", 9)),

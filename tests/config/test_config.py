@@ -7,6 +7,7 @@ import pytest
 import yaml
 
 from evolution import EvolutionConfig
+from tests.conftest import CONF_DIR, compose_config
 from towernas.complexity.budgets import Budget
 from towernas.config import BudgetConfig, DimsConfig, SearchConfig
 from towernas.config.search import SEARCH_ONLY
@@ -15,8 +16,6 @@ from towernas.data.load import parse_options
 from towernas.data.readers import READERS
 from towernas.search import evolution_config
 from towernas.space import Dims
-
-from tests.conftest import CONF_DIR, compose_config
 
 DATASETS = sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))
 

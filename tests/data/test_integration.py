@@ -10,7 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from tests.fakes.amazon import write_amazon_csv, write_amazon_meta, amazon_ids
+from tests.fakes.amazon import amazon_ids, write_amazon_csv, write_amazon_meta
 from tests.fakes.movielens import write_ml1m, write_ml100k, zip_ml1m, zip_ml100k
 from tests.fakes.yelp import write_yelp
 from towernas.config import DatasetConfig

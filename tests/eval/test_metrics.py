@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from towernas.eval import evaluate, mean_metrics, per_query_metrics
 from towernas.data.ragged import Ragged
+from towernas.eval import evaluate, mean_metrics, per_query_metrics
 
 D2, D3, D4, D5 = 1 / math.log2(3), 1 / math.log2(4), 1 / math.log2(5), 1 / math.log2(6)  # 1/log2(rank+1)
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from towernas.eval import ExactTopK, Retriever, exact_topk
 from towernas.data.ragged import Ragged
+from towernas.eval import ExactTopK, Retriever, exact_topk
 
 BACKENDS = ["faiss", "torch"]
 

@@ -5,8 +5,15 @@ import torch
 import torch.nn.functional as F
 
 from towernas.data.features import Field
-from towernas.nn import (FieldEmbeddings, LayerNorm, MultiHeadSelfAttention, SqueezeExcitation, masked_mean,
-                         masked_sum, mlp)
+from towernas.nn import (
+    FieldEmbeddings,
+    LayerNorm,
+    MultiHeadSelfAttention,
+    SqueezeExcitation,
+    masked_mean,
+    masked_sum,
+    mlp,
+)
 
 
 def test_layer_norm_equals_torch():

@@ -6,14 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from towernas.retrievers import BASELINES, BUDGET_LAYERS, BUDGETS, build_baseline, tower_cost
-from towernas.retrievers.mind import label_aware_scores
-from towernas.data.batches import training_batch
 from towernas.complexity import formulas, synthetic_spec
+from towernas.data.batches import training_batch
+from towernas.data.ragged import Ragged
 from towernas.eval import exact_topk
 from towernas.eval.multi_interest import exact_topk_multi
 from towernas.losses.retrieval import in_batch_softmax
-from towernas.data.ragged import Ragged
+from towernas.retrievers import BASELINES, BUDGET_LAYERS, BUDGETS, build_baseline, tower_cost
+from towernas.retrievers.mind import label_aware_scores
 
 E = 64  # Dims().embed
 CASES = [(name, budget) for name in BASELINES for budget in BUDGETS]

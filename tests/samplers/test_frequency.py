@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from towernas.samplers.frequency import StreamingFrequencyEstimator
 from towernas.losses.retrieval import in_batch_softmax
+from towernas.samplers.frequency import StreamingFrequencyEstimator
 
 
 def _reference(stream, n_items, alpha, duplicates):

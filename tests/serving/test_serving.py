@@ -12,17 +12,17 @@ import numpy as np
 import pytest
 import torch
 
-from towernas.data.batches import user_inputs
 from towernas.config import DatasetConfig
 from towernas.data import FeatureTable, Field, load_dataset
-from towernas.eval import exact_topk
+from towernas.data.batches import user_inputs
 from towernas.data.ragged import Ragged
+from towernas.data.spec import DatasetSpec
+from towernas.eval import exact_topk
 from towernas.eval.encode import encode_all_items
+from towernas.retrievers.two_tower import build
 from towernas.serving import ArtifactError, Retriever, export_retriever
 from towernas.serving import export as export_module
 from towernas.space.arch import Arch
-from towernas.data.spec import DatasetSpec
-from towernas.retrievers.two_tower import build
 
 ARCH = Arch("self_attentive", ("SA-2", "MLP-64", "EW-ip"), ("MLP-32", "EW-max", "EW-avg"))
 K = 10
@@ -267,8 +267,8 @@ def test_model_without_user_fields(data, tmp_path):
 
 
 def test_multi_interest_model_is_served_by_max_over_interests(data, tmp_path):
-    from towernas.retrievers import MIND
     from towernas.eval.multi_interest import exact_topk_multi
+    from towernas.retrievers import MIND
 
     torch.manual_seed(2)
     model = MIND(DatasetSpec.from_data(data), [64, 32]).eval()

@@ -7,8 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from supernet import (ArchSampler, RowStream, Supernet, SupernetDivergedError, SupernetSpace, export,
-                      fixed_batches, train_supernet, validation_loss)
+from supernet import (
+    ArchSampler,
+    RowStream,
+    Supernet,
+    SupernetDivergedError,
+    SupernetSpace,
+    export,
+    fixed_batches,
+    train_supernet,
+    validation_loss,
+)
 from supernet.model import op_key
 from towernas.data.batches import training_batch
 from towernas.space import BLOCK_NAMES, POOLING_NAMES, SKIP, Arch, ArchError, Dims

@@ -15,13 +15,12 @@ Example:
 
 from __future__ import annotations
 
-from towernas.runs.errors import UserError
-
 import math
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Optional
 
 from towernas.complexity.formulas import TowerCost
+from towernas.runs.errors import UserError
 
 if TYPE_CHECKING:
     from towernas.complexity.model import CostModel
@@ -39,17 +38,18 @@ class Budget:
 
     Args:
         name: label used in reports ("L", "M", "H", ...).
-        params, flops: limits on user + item tower.
+        params, flops: limits on user + item tower (counts; Python callers may pass a float such as 1e9).
+        Integers in the schema, so a resolved config (and its hash) keeps the YAML values verbatim.
         user_params, user_flops, item_params, item_flops: optional per-tower limits (None: none).
     """
 
     name: str
-    params: float
-    flops: float
-    user_params: Optional[float] = None
-    user_flops: Optional[float] = None
-    item_params: Optional[float] = None
-    item_flops: Optional[float] = None
+    params: int
+    flops: int
+    user_params: Optional[int] = None
+    user_flops: Optional[int] = None
+    item_params: Optional[int] = None
+    item_flops: Optional[int] = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:

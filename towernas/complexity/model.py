@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
 from towernas.complexity import formulas
 from towernas.complexity.formulas import OpCost, TowerCost
-from towernas.space.arch import MAX_DEPTH, MIN_DEPTH, Arch
-from towernas.space.ops import BLOCK_NAMES, OPS, SKIP
-from towernas.space.dims import Dims
-from towernas.space.poolings import POOLING_NAMES, POOLINGS
 from towernas.data.spec import DatasetSpec
+from towernas.space.arch import MAX_DEPTH, MIN_DEPTH, Arch
+from towernas.space.dims import Dims
+from towernas.space.ops import BLOCK_NAMES, OPS, SKIP
+from towernas.space.poolings import POOLING_NAMES, POOLINGS
 
 if TYPE_CHECKING:
     from towernas.complexity.budgets import Budget

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from towernas.config.dataset import DatasetConfig, SplitConfig  # first: data.load needs it
 from towernas.config.budget import BudgetConfig
+from towernas.config.dataset import DatasetConfig, SplitConfig
 from towernas.config.retrain import RetrainConfig
 from towernas.config.run import EvalConfig, TrackingConfig
 from towernas.config.search import SearchConfig

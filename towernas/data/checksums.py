@@ -7,9 +7,8 @@ import json
 import re
 from pathlib import Path
 
-from towernas.runs.files import atomic_open, sha256_file
 from towernas.data.errors import DataError
-
+from towernas.runs.files import atomic_open, sha256_file
 
 
 def parse_checksum_file(text: str, filename: str, where: str = "checksum file") -> tuple[str, str]:

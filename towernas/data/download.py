@@ -43,9 +43,9 @@ from typing import Callable, TypeVar
 
 from tqdm import tqdm
 
-from towernas.runs.files import atomic_open
 from towernas.data.checksums import parse_checksum_file, verify_cached, write_record
 from towernas.data.errors import DataError
+from towernas.runs.files import atomic_open
 
 _CHUNK = 1 << 16
 _T = TypeVar("_T")

@@ -7,10 +7,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from towernas.data.ragged import Ragged
 from towernas.eval.metrics import mean_metrics
 from towernas.eval.multi_interest import exact_topk_multi
 from towernas.eval.topk import exact_topk
-from towernas.data.ragged import Ragged
 
 
 def evaluate(

@@ -29,9 +29,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from towernas.data.ragged import Ragged
 from towernas.eval.scoring import canonical_scores, sort_by_score_then_id
 from towernas.eval.topk import ExactTopK
-from towernas.data.ragged import Ragged
 
 
 def exact_topk_multi(

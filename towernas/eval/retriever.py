@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from towernas.eval.topk import ExactTopK
 from towernas.data.ragged import Ragged
+from towernas.eval.topk import ExactTopK
 
 
 class Retriever:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from towernas.data.ragged import Ragged
 from towernas.eval.backends import BACKENDS, resolve_backend
 from towernas.eval.scoring import (
     RESCORE_MARGIN,
@@ -25,7 +26,6 @@ from towernas.eval.scoring import (
     score_error_bound,
     sort_by_score_then_id,
 )
-from towernas.data.ragged import Ragged
 
 _RERANK_CELLS = 2**25  # max (queries x items) float32 cells per step of the exact re-rank
 

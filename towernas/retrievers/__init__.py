@@ -20,15 +20,15 @@ from __future__ import annotations
 
 from torch import nn
 
+from towernas.complexity.towers import tower_cost
+from towernas.data.spec import DatasetSpec
 from towernas.retrievers.bst import BST
 from towernas.retrievers.dnn import BUDGET_LAYERS, BUDGETS, BaselineTwoTower, budget_layers
-from towernas.complexity.towers import tower_cost
 from towernas.retrievers.google_dnn import GoogleDNN
 from towernas.retrievers.mind import MIND
 from towernas.retrievers.senet import SENet
 from towernas.runs.registry import Registry
 from towernas.space.dims import Dims
-from towernas.data.spec import DatasetSpec
 
 MODELS: Registry[type[BaselineTwoTower]] = Registry("baseline", key="retrain.baselines")
 for _name, _cls in (("google_dnn", GoogleDNN), ("senet", SENet), ("bst", BST), ("mind", MIND)):

@@ -27,13 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from towernas.retrievers.dnn import BaselineTwoTower, DNNItemTower
+from towernas.data.spec import DatasetSpec
 from towernas.nn.attention import MultiHeadSelfAttention
 from towernas.nn.mlp import mlp
 from towernas.nn.norm import LayerNorm
 from towernas.nn.pooling import masked_mean
+from towernas.retrievers.dnn import BaselineTwoTower, DNNItemTower
 from towernas.space.dims import Dims
-from towernas.data.spec import DatasetSpec
 
 HEADS = 2
 FFN_MULT = 4

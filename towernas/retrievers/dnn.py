@@ -15,11 +15,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from towernas.space.dims import Dims
 from towernas.data.spec import DatasetSpec
 from towernas.nn.embeddings import Embedder
 from towernas.nn.mlp import mlp
 from towernas.nn.pooling import masked_mean
+from towernas.space.dims import Dims
 
 # Hidden layers of the DNN per budget (Yi et al. 2019 as configured in the AutoTower paper); the last
 # layer is the tower output (no ReLU after it), then L2 normalisation.

@@ -19,9 +19,9 @@ from typing import Sequence
 
 import torch  # noqa: F401  (doctest)
 
+from towernas.data.spec import DatasetSpec
 from towernas.retrievers.dnn import BaselineTwoTower, DNNItemTower, DNNUserTower
 from towernas.space.dims import Dims
-from towernas.data.spec import DatasetSpec
 
 
 class GoogleDNN(BaselineTwoTower):

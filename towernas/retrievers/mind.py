@@ -36,10 +36,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from towernas.retrievers.dnn import BaselineTwoTower, DNNItemTower
-from towernas.nn.mlp import mlp
-from towernas.space.dims import Dims
 from towernas.data.spec import DatasetSpec
+from towernas.nn.mlp import mlp
+from towernas.retrievers.dnn import BaselineTwoTower, DNNItemTower
+from towernas.space.dims import Dims
 
 N_INTERESTS = 4
 ROUTING_ITERATIONS = 3

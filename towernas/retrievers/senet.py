@@ -25,12 +25,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from towernas.retrievers.dnn import BaselineTwoTower
+from towernas.data.spec import DatasetSpec
 from towernas.nn.mlp import mlp
 from towernas.nn.pooling import masked_mean
 from towernas.nn.squeeze_excitation import SqueezeExcitation
+from towernas.retrievers.dnn import BaselineTwoTower
 from towernas.space.dims import Dims
-from towernas.data.spec import DatasetSpec
+
 
 class SENetItemTower(nn.Module):
     """SE over [item id; item fields], then the DNN."""

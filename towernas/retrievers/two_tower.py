@@ -21,8 +21,8 @@ from torch import nn
 from towernas.data.spec import DatasetSpec
 from towernas.nn.embeddings import Embedder
 from towernas.space.arch import Arch
-from towernas.space.ops import OPS
 from towernas.space.dims import Dims
+from towernas.space.ops import OPS
 from towernas.space.poolings import POOLINGS
 
 

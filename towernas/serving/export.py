@@ -43,6 +43,7 @@ from towernas.data.batches import user_inputs
 from towernas.data.interactions import InteractionData
 from towernas.data.ragged import Ragged
 from towernas.eval.encode import encode_all_items, encode_queries
+from towernas.runs.files import sha256_file
 from towernas.serving.index import build_index, recall_vs_exact, resolve_params
 from towernas.serving.retriever import (
     FILES,
@@ -58,7 +59,6 @@ from towernas.serving.retriever import (
     ArtifactError,
     ServingRetriever,
 )
-from towernas.runs.files import sha256_file
 
 PROGRAM_TOLERANCE = 1e-4  # max |program - model| on the check queries before the export is refused
 

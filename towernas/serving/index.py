@@ -33,10 +33,11 @@ from typing import Any, Callable
 import faiss
 import numpy as np
 
+from towernas.data.ragged import Ragged
 from towernas.eval.scoring import RESCORE_MARGIN, canonical_scores, excluded_mask, sort_by_score_then_id
 from towernas.eval.topk import exact_topk
-from towernas.data.ragged import Ragged
 from towernas.runs.registry import Registry
+
 
 @dataclass(frozen=True)
 class IndexKind:

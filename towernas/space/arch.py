@@ -13,16 +13,15 @@ Op names only (never indices). Unknown names or keys, a wrong depth or bad JSON 
 
 from __future__ import annotations
 
-from towernas.runs.errors import UserError
-
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from towernas.runs.errors import UserError
 from towernas.runs.files import atomic_open
-from towernas.space.ops import BLOCK_NAMES, SKIP
 from towernas.space.dims import Dims
+from towernas.space.ops import BLOCK_NAMES, SKIP
 from towernas.space.poolings import POOLING_NAMES
 
 SCHEMA = 1

@@ -21,10 +21,10 @@ from tqdm.auto import tqdm
 
 from towernas.data.batches import iterate_rows, training_batch
 from towernas.data.interactions import InteractionData
+from towernas.eval.encode import evaluate_model
+from towernas.losses.retrieval import in_batch_softmax_scores
 from towernas.runs.errors import UserError
 from towernas.samplers.frequency import StreamingFrequencyEstimator
-from towernas.losses.retrieval import in_batch_softmax_scores
-from towernas.eval.encode import evaluate_model
 
 
 class TrainingDivergedError(UserError):

@@ -1,0 +1,60 @@
+"""The tree reads as the pipeline: commands at the top of ``towernas/``, stage packages below, and the
+layering of DESIGN.md (library packages never import ``supernet`` or ``evolution``; ``evolution`` imports
+nothing of ours; ``supernet`` never imports ``evolution``). Every package imports on its own."""
+
+import ast
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO
+
+COMMANDS = {"search", "retrain", "report"}
+PACKAGES = ["towernas.config", "towernas.data", "towernas.nn", "towernas.space", "towernas.complexity",
+            "towernas.retrievers", "towernas.samplers", "towernas.losses", "towernas.train", "towernas.eval",
+            "towernas.serving", "towernas.runs", "supernet", "evolution"]
+
+
+def _imports(path) -> set[str]:
+    """Top-level names of every module ``path`` imports (absolute imports)."""
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_top_of_towernas_holds_exactly_the_commands():
+    modules = {p.stem for p in (REPO / "towernas").glob("*.py")} - {"__init__"}
+    assert modules == COMMANDS
+    packages = {p.parent.name for p in (REPO / "towernas").glob("*/__init__.py")}
+    assert packages == {name.split(".")[1] for name in PACKAGES if name.startswith("towernas.")}
+
+
+@pytest.mark.parametrize("top", ["towernas", "supernet", "evolution"])
+def test_layering(top):
+    forbidden = {"towernas": {"supernet", "evolution"}, "supernet": {"evolution"},
+                 "evolution": {"towernas", "supernet"}}[top]
+    offenders = []
+    for path in (REPO / top).rglob("*.py"):
+        if top == "towernas" and path.parent.name == "towernas" and path.stem in COMMANDS:
+            continue  # the commands wire the packages together
+        offenders += [f"{path.relative_to(REPO)} imports {name}" for name in _imports(path) & forbidden]
+    assert not offenders
+
+
+# modules that sit on an import cycle if a package ``__init__`` is made eager again
+CYCLE_PRONE = ["towernas.space.ops", "towernas.space.poolings", "towernas.space.arch", "towernas.complexity.model",
+               "towernas.complexity.budgets", "towernas.config.budget", "towernas.nn.embeddings", "towernas.data.spec",
+               "towernas.data.load", "towernas.data.ragged"]
+
+
+@pytest.mark.parametrize("module", [*PACKAGES, *CYCLE_PRONE, *(f"towernas.{c}" for c in sorted(COMMANDS))])
+def test_every_package_imports_on_its_own(module):
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=REPO,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
