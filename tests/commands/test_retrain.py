@@ -17,9 +17,7 @@ def _cfg(*overrides, name="retrain"):
     return compose_config(*overrides, name=name)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_data(data_root):
-    return data_root
+pytestmark = pytest.mark.usefixtures("data_root")  # every test: a fresh $TOWERNAS_DATA
 
 
 def test_retrain_arch_files_with_seeds_reads_test_once_per_model_and_seed(tmp_path, monkeypatch):

@@ -18,9 +18,7 @@ def _cfg(*overrides):
     return compose_config(*overrides)
 
 
-@pytest.fixture(autouse=True)
-def _isolated_data(data_root):
-    return data_root
+pytestmark = pytest.mark.usefixtures("data_root")  # every test: a fresh $TOWERNAS_DATA
 
 
 def _lines(path: Path) -> list[dict]:

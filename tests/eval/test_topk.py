@@ -7,8 +7,9 @@ import torch
 
 from towernas.data.ragged import Ragged
 from towernas.eval import ExactTopK, Retriever, exact_topk
+from towernas.eval.backends import BACKENDS as BACKEND_REGISTRY
 
-BACKENDS = ["faiss", "torch"]
+BACKENDS = BACKEND_REGISTRY.names()  # every registered top-k backend
 
 
 def reference_topk(queries, items, k, exclude=None):

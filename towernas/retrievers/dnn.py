@@ -1,6 +1,7 @@
-"""Pieces shared by the hand-crafted baselines: budget layer lists, the DNN towers and ``BaselineTwoTower``, the base class that gives every baseline the same embedder and the same
-``user_tower`` / ``item_tower`` split as searched models (so ``towernas.complexity.towers`` counts them
-exactly like searched towers: embedding tables excluded, everything after the lookup included).
+"""Pieces shared by the hand-crafted baselines: budget layer lists, the DNN towers and ``BaselineTwoTower``,
+the base class that gives every baseline the same embedder and the same ``user_tower`` / ``item_tower``
+split as searched models (so ``towernas.complexity.towers`` counts them exactly like searched towers:
+embedding tables excluded, everything after the lookup included).
 
 Every op used inside a tower is one the complexity counter classifies (``towernas.complexity.counting``):
 Linear, ReLU, sigmoid, element-wise arithmetic, reductions, softmax, masked_fill, nan_to_num. That is

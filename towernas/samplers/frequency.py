@@ -15,7 +15,7 @@ for batches of b iid draws in which item i has per-draw probability p_i:
 - ``"once"`` (Yi et al. verbatim): one occurrence. The gaps are geometric with mean 1/q_i, so 1/B[i]
   estimates **q_i = 1 - (1 - p_i)^b, the per-step occurrence probability** (the probability that a
   batch holds i at least once). q_i ~ b * p_i for rare items but saturates at 1 for items in almost every
-  batch, so the logQ correction under-corrects popular items (tests/test_frequency.py measures it).
+  batch, so the logQ correction under-corrects popular items (tests/samplers/test_frequency.py measures it).
 - ``"count"`` (default): m occurrences, the first with gap t - A[i] and m - 1 with gap 0, i.e.
   ``B <- (1-alpha)^m B + alpha (1-alpha)^(m-1) (t - A[i])``, C += m. Then 1/B[i] estimates
   **b * p_i, the expected number of times i is drawn per step**, proportional to p_i at any popularity,
