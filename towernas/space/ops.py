@@ -66,8 +66,8 @@ class MLPBlock(nn.Module):
 
     def __init__(self, n_inputs: int, width: int, dim: int) -> None:
         super().__init__()
-        self.mlp = mlp(n_inputs * dim, (width,), activate_last=True) if width == dim else \
-            mlp(n_inputs * dim, (width, dim))
+        # Linear(n*D, w) ReLU, then Linear(w, D) back to the block width unless w == D already
+        self.mlp = mlp(n_inputs * dim, (width,) if width == dim else (width, dim), activate_last=width == dim)
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (B, n, D) -> (B, D)
         return self.mlp(tokens.flatten(1))
