@@ -91,7 +91,7 @@ class Supernet(nn.Module):
         super().__init__()
         self.spec = spec
         self.space = SupernetSpace(tuple(poolings), tuple(blocks), depth_user, depth_item, allow_skip, dims)
-        self.embedder = Embedder(spec, dims)
+        self.embedder = Embedder(spec, dims.embed)
         self.poolings = nn.ModuleDict({name: POOLINGS[name](dims) for name in self.space.poolings})
         self.user = SuperTower(self.space, "user", spec.n_user_inputs)
         self.item = SuperTower(self.space, "item", spec.n_item_inputs)

@@ -58,3 +58,14 @@ def test_every_package_imports_on_its_own(module):
     proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=REPO,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_layers_depend_on_nothing_above_them():
+    """``towernas.nn`` sits below the space, the retrievers and the rankers: it may read dataset shapes only."""
+    offenders = []
+    for path in (REPO / "towernas" / "nn").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
+        offenders += [f"{path.name}: {m}" for m in modules if m.startswith("towernas.")
+                      and not m.startswith(("towernas.nn", "towernas.data.features", "towernas.data.spec"))]
+    assert not offenders

@@ -7,7 +7,6 @@ from torch import nn
 
 from towernas.data.features import Field
 from towernas.data.spec import DatasetSpec
-from towernas.space.dims import Dims
 
 
 class FieldEmbeddings(nn.Module):
@@ -45,17 +44,22 @@ class FieldEmbeddings(nn.Module):
 
 
 class Embedder(nn.Module):
-    """All embedding tables of a two-tower model (excluded from tower complexity)."""
+    """All embedding tables of a two-tower model (excluded from tower complexity).
 
-    def __init__(self, spec: DatasetSpec, dims: Dims) -> None:
+    Args:
+        spec: the dataset's fields and catalogue size (item id ``n_items`` is the history padding).
+        embed: width E of every table.
+    """
+
+    def __init__(self, spec: DatasetSpec, embed: int) -> None:
         super().__init__()
         self.pad = spec.n_items
-        self.item_ids = nn.Embedding(spec.n_items + 1, dims.embed, padding_idx=spec.n_items)
+        self.item_ids = nn.Embedding(spec.n_items + 1, embed, padding_idx=spec.n_items)
         nn.init.normal_(self.item_ids.weight, std=0.05)
         with torch.no_grad():
             self.item_ids.weight[spec.n_items].zero_()
-        self.user_fields = FieldEmbeddings(list(spec.user_fields), dims.embed, "user")
-        self.item_fields = FieldEmbeddings(list(spec.item_fields), dims.embed, "item")
+        self.user_fields = FieldEmbeddings(list(spec.user_fields), embed, "user")
+        self.item_fields = FieldEmbeddings(list(spec.item_fields), embed, "item")
 
     def user_inputs(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(fields (B, F_u, E), history (B, L, E), mask (B, L))."""

@@ -83,7 +83,7 @@ class BaselineTwoTower(nn.Module):
     def __init__(self, spec: DatasetSpec, layers: Sequence[int], dims: Dims) -> None:
         super().__init__()
         self.spec, self.dims, self.layers = spec, dims, tuple(layers)
-        self.embedder = Embedder(spec, dims)
+        self.embedder = Embedder(spec, dims.embed)
 
     @property
     def out_dim(self) -> int:

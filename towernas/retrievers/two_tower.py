@@ -107,7 +107,7 @@ class TwoTowerModel(nn.Module):
     def __init__(self, arch: Arch, spec: DatasetSpec) -> None:
         super().__init__()
         self.arch = arch
-        self.embedder = Embedder(spec, arch.dims)
+        self.embedder = Embedder(spec, arch.dims.embed)
         self.user_tower = UserTower(arch.pooling, arch.user, spec.n_user_inputs, arch.dims)
         self.item_tower = Tower(arch.item, spec.n_item_inputs, arch.dims)
 
