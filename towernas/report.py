@@ -16,7 +16,6 @@ from pathlib import Path
 
 from towernas.runs import tables
 from towernas.runs.files import atomic_open
-from towernas.runs.tables import add_deltas, flat_cost
 
 
 def load_rows(runs: list[Path]) -> list[dict]:
@@ -32,10 +31,10 @@ def load_rows(runs: list[Path]) -> list[dict]:
             rows.append({"dataset": results["dataset"], "budget": results["budget"], "model": row["model"],
                          "seeds": row["seeds"], "recall@50": row["recall@50"], "recall@50_std": row["recall@50_std"],
                          "ndcg@50": row["ndcg@50"], "ndcg@50_std": row["ndcg@50_std"],
-                         **flat_cost(row["complexity"])})
+                         **tables.flat_cost(row["complexity"])})
     if not rows:
         raise ValueError("no retrain results found in " + ", ".join(map(str, runs)))
-    add_deltas(rows, "recall@50", "google_dnn", "delta_recall@50_pct", group=("dataset", "budget"))
+    tables.add_deltas(rows, "recall@50", "google_dnn", "delta_recall@50_pct", group=("dataset", "budget"))
     return rows
 
 
@@ -51,12 +50,9 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def markdown(rows: list[dict]) -> str:
-    def cost(r: dict) -> dict:
-        return {side: {kind: r[f"{side}_{kind}"] for kind in ("params", "flops")} for side in ("user", "item")}
-
     return tables.markdown(["dataset", "budget", "model", "R@50", "N@50", *tables.COST_HEADER, "Δ R@50 vs GoogleDNN"],
                            [[r["dataset"], r["budget"], r["model"], tables.mean_std_cell(r, "recall@50"),
-                             tables.mean_std_cell(r, "ndcg@50"), *tables.cost_cells(cost(r)),
+                             tables.mean_std_cell(r, "ndcg@50"), *tables.cost_cells(r),
                              tables.delta_cell(r["delta_recall@50_pct"])] for r in rows]) + "\n"
 
 

@@ -128,7 +128,7 @@ def results_table(rows: list[dict]) -> str:
     """Markdown: model → test Recall/NDCG (mean ± std), params/FLOPs per tower, Δ R@50 vs GoogleDNN."""
     return markdown(["model", "R@20", "R@50", "N@50", *COST_HEADER, "Δ R@50 vs GoogleDNN"],
                     [[r["model"], *(mean_std_cell(r, m) for m in ("recall@20", "recall@50", "ndcg@50")),
-                      *cost_cells(r["complexity"]), delta_cell(r[DELTA])] for r in rows])
+                      *cost_cells(flat_cost(r["complexity"])), delta_cell(r[DELTA])] for r in rows])
 
 
 def results_csv(rows: list[dict]) -> str:

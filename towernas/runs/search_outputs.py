@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from towernas.complexity.model import CostModel
-from towernas.runs.tables import COST_HEADER, cost_cells, markdown
+from towernas.runs.tables import COST_HEADER, cost_cells, flat_cost, markdown
 from towernas.space.arch import Arch
 
 
@@ -49,5 +49,5 @@ def summary_table(rows: list[tuple[str, Arch]]) -> str:
     """Markdown: label, validation loss, params/FLOPs per tower (UP, UF, IP, IF), ops."""
     return markdown(["arch", "val loss", *COST_HEADER, "pooling", "user", "item"],
                     [[label, f"{(arch.provenance or {}).get('val_loss', float('nan')):.4f}",
-                      *cost_cells(arch.complexity), arch.pooling, " ".join(arch.user), " ".join(arch.item)]
+                      *cost_cells(flat_cost(arch.complexity)), arch.pooling, " ".join(arch.user), " ".join(arch.item)]
                      for label, arch in rows])

@@ -5,9 +5,9 @@ UP / UF / IP / IF = user-tower params / FLOPs, item-tower params / FLOPs, in tho
 
 Example:
     >>> cost = {"user": {"params": 75312, "flops": 76564}, "item": {"params": 18248, "flops": 22740}}
-    >>> cost_cells(cost)
-    ['75.3k', '76.6k', '18.2k', '22.7k']
-    >>> print(markdown(["model", *COST_HEADER], [["a", *cost_cells(cost)]]))
+    >>> cost_cells(flat_cost(cost)), cost_cells(flat_cost(None))
+    (['75.3k', '76.6k', '18.2k', '22.7k'], ['?', '?', '?', '?'])
+    >>> print(markdown(["model", *COST_HEADER], [["a", *cost_cells(flat_cost(cost))]]))
     | model | UP | UF | IP | IF |
     |---|---|---|---|---|
     | a | 75.3k | 76.6k | 18.2k | 22.7k |
@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 COST_HEADER = ["UP", "UF", "IP", "IF"]
+COST_COLUMNS = ("user_params", "user_flops", "item_params", "item_flops")  # what the header abbreviates
 
 
 def thousands(value: Any) -> str:
@@ -27,16 +28,17 @@ def thousands(value: Any) -> str:
     return "?" if value is None else f"{value / 1000:.1f}k"
 
 
-def cost_cells(complexity: dict | None) -> list[str]:
-    """The UP, UF, IP, IF cells of a ``{"user": {"params", "flops"}, "item": {...}}`` complexity entry."""
+def flat_cost(complexity: dict | None) -> dict[str, int]:
+    """The columns ``user_params, user_flops, item_params, item_flops`` of a ``{"user": {"params", "flops"},
+    "item": {...}}`` complexity entry (the ones it has)."""
     c = complexity or {}
-    u, i = c.get("user", {}), c.get("item", {})
-    return [thousands(u.get("params")), thousands(u.get("flops")), thousands(i.get("params")), thousands(i.get("flops"))]
+    return {f"{side}_{kind}": c[side][kind] for side in ("user", "item") for kind in ("params", "flops")
+            if kind in c.get(side, {})}
 
 
-def flat_cost(complexity: dict) -> dict[str, int]:
-    """The CSV columns ``user_params, user_flops, item_params, item_flops`` of a complexity entry."""
-    return {f"{side}_{kind}": complexity[side][kind] for side in ("user", "item") for kind in ("params", "flops")}
+def cost_cells(columns: dict) -> list[str]:
+    """The UP, UF, IP, IF cells from a row holding the ``flat_cost`` columns ('?' where one is missing)."""
+    return [thousands(columns.get(key)) for key in COST_COLUMNS]
 
 
 def mean_std_cell(row: dict, metric: str, seeds: int | None = None) -> str:
