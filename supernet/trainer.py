@@ -36,7 +36,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from supernet.checkpoint import checkpoint_path, load_checkpoint, save_checkpoint
+from supernet.checkpoint import checkpoint_path, load_checkpoint, load_resumable, loading, save_checkpoint
 from supernet.model import Supernet
 from supernet.sampler import ArchSampler, RowStream
 from towernas.data.batches import iterate_rows, training_batch
@@ -108,15 +108,16 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                 "n_items": data.n_items, "dims": supernet.dims.to_dict(),
                 "genome_slots": [list(s) for s in supernet.space.slots()]}
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
-    state = load_checkpoint(path, map_location=device) if path is not None else None
+    state, source = load_resumable(path, map_location=device) if path is not None else (None, None)
     start, elapsed_before = 0, 0.0
     best = _Best(path.with_name(BEST_FILENAME) if path is not None else None)
     if state is not None:
         if state["settings"] != settings:
             changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
-            raise ValueError(f"{path}: checkpoint was trained with other settings ({', '.join(changed)}); "
+            raise ValueError(f"{source}: checkpoint was trained with other settings ({', '.join(changed)}); "
                              "use the same ones or another checkpoint_dir")
-        run.load_state_dict(state)
+        with loading(source):
+            run.load_state_dict(state)
         start, elapsed_before = int(state["step"]), float(state["elapsed"])
         best.load_progress(state.get("monitor", {}))
     estimator, optimizer, sampler, rows = run.estimator, run.optimizer, run.sampler, run.rows
@@ -167,7 +168,7 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                 log({"step": step, "val_loss": value, "best_val_loss": best.value, "best_step": best.step})
         if path is not None and (step % checkpoint_every == 0 or step == steps or best.stopped):
             save_checkpoint(path, {"step": step, "elapsed": elapsed(), "settings": settings,
-                                   "monitor": best.progress(), **run.state_dict()})
+                                   "monitor": best.progress(), **run.state_dict()}, keep_previous=True)
             last_saved = step
     bar.close()
     if monitor is not None:
@@ -209,8 +210,9 @@ class _Best:
         device = next(supernet.parameters()).device
         snapshot = self._in_memory if self.path is None else load_checkpoint(self.path, map_location=device)
         if snapshot is not None:
-            supernet.load_state_dict(snapshot["model"])
-            estimator.load_state_dict(snapshot["estimator"])
+            with loading(self.path):
+                supernet.load_state_dict(snapshot["model"])
+                estimator.load_state_dict(snapshot["estimator"])
 
 
 class _Run:

@@ -1,0 +1,70 @@
+"""Range checks of the training values of a composed config, run by the commands before any work.
+
+The schemas fix the types (an ``int`` key refuses ``abc`` at composition); these checks fix the ranges a
+type cannot express (``supernet.lr=-1``, ``retrain.batch_size=0``), so a bad value fails as one line naming
+its key rather than as a NaN loss, a ``ZeroDivisionError`` or an empty training loop later.
+
+Example:
+    >>> from omegaconf import OmegaConf
+    >>> from towernas.config import BaseConfig
+    >>> cfg = OmegaConf.structured(BaseConfig)
+    >>> cfg.supernet.lr, cfg.retrain.patience = -1.0, -2
+    >>> try:
+    ...     check_training_values(cfg)
+    ... except ConfigValueError as err:
+    ...     print(err)
+    supernet.lr=-1.0: expected a positive number; retrain.patience=-2: expected 0 or a positive integer
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+from omegaconf import DictConfig, OmegaConf
+
+from towernas.runs.errors import UserError
+
+
+class ConfigValueError(UserError):
+    """A config value out of its range (one line naming every bad key)."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """What a value must be: ``expected`` in words, ``holds(value)`` as a test."""
+
+    expected: str
+    holds: Callable[[float], bool]
+
+
+POSITIVE = Range("a positive number", lambda v: math.isfinite(v) and v > 0)
+POSITIVE_INT = Range("a positive integer", lambda v: v >= 1)
+NON_NEGATIVE_INT = Range("0 or a positive integer", lambda v: v >= 0)
+
+TRAINING_VALUES: dict[str, Range] = {
+    "supernet.steps": POSITIVE_INT,
+    "supernet.batch_size": POSITIVE_INT,
+    "supernet.lr": POSITIVE,
+    "supernet.temperature": POSITIVE,
+    "supernet.checkpoint_every": POSITIVE_INT,
+    "supernet.monitor_every": NON_NEGATIVE_INT,
+    "supernet.patience": NON_NEGATIVE_INT,
+    "supernet.monitor_archs": NON_NEGATIVE_INT,
+    "retrain.max_epochs": POSITIVE_INT,
+    "retrain.patience": NON_NEGATIVE_INT,
+    "retrain.batch_size": POSITIVE_INT,
+    "retrain.lr": POSITIVE,
+    "retrain.temperature": POSITIVE,
+    "retrain.top_k": POSITIVE_INT,
+}
+
+
+def check_training_values(cfg: DictConfig) -> None:
+    """Raise a ConfigValueError naming every key of ``TRAINING_VALUES`` whose value in ``cfg`` (the whole
+    composed config) is out of its range, e.g. ``supernet.lr=-1.0: expected a positive number``."""
+    problems = [f"{key}={value!r}: expected {rule.expected}" for key, rule in TRAINING_VALUES.items()
+                if not rule.holds(value := OmegaConf.select(cfg, key, throw_on_missing=True))]
+    if problems:
+        raise ConfigValueError("; ".join(problems))
