@@ -37,7 +37,7 @@ class EvolutionConfig:
     top_k: int = 5
     mode: str = "single"
     seed: int = 0
-    max_init_attempts: int = 10000
+    max_init_attempts: int = 200000
     tournament_size: int = 3
     repair_attempts: int = 20
     novelty_retries: int = 3

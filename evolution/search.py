@@ -39,7 +39,7 @@ import warnings
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from deap import tools
 from tqdm.auto import tqdm
@@ -63,7 +63,7 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
            feasible: Callable[[Genome], bool], config: EvolutionConfig | None = None, *,
            on_generation: Callable[[dict[str, Any]], None] | None = None,
            state_path: str | os.PathLike | None = None, write_text: Callable[[Path, str], None] | None = None,
-           progress: bool = True) -> EvolutionResult:
+           progress: bool = True, seeds: Sequence[Genome] = ()) -> EvolutionResult:
     """Search ``space`` for low-fitness feasible genomes.
 
     Args:
@@ -84,12 +84,15 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
         write_text: ``(path, text) -> None`` that replaces a file atomically (TowerNAS hands in its fsync'ing
             writer); default :func:`evolution.state.replace_text` (temp file + ``os.replace``, stdlib only).
         progress: show a tqdm bar over generations.
+        seeds: genomes placed in the initial population (the feasible ones; e.g. the hand-built tower the
+            search must beat), the rest of it drawn at random.
 
     Raises:
         ValueError: no feasible genome among ``config.max_init_attempts`` uniform samples.
     """
     config = config or EvolutionConfig()
     search = _Search(space, fitness, cost, feasible, config)
+    search.seeds = [list(space.encode(g)) for g in seeds if feasible(tuple(g))][: config.population]
     started = time.monotonic()
     state = load_state(state_path) if state_path is not None else None
 
@@ -137,6 +140,7 @@ class _Search:
         self.generation = 0
         self.history: list[dict[str, Any]] = []
         self.elapsed = 0.0
+        self.seeds: list[list[int]] = []
 
     # -- evaluation -----------------------------------------------------------------------------------------
     def cost(self, genes) -> float:
@@ -165,9 +169,10 @@ class _Search:
     # -- generations ----------------------------------------------------------------------------------------
     def start(self) -> dict[str, int]:
         """Generation 0: a feasible random population."""
-        genes = initial_population(self.space, self._feasible, self._cost, self.config.population,
-                                   self.rng, self.config.max_init_attempts)
-        self.population = [self.individual(g) for g in genes]
+        missing = self.config.population - len(self.seeds)
+        genes = initial_population(self.space, self._feasible, self._cost, missing, self.rng,
+                                   self.config.max_init_attempts) if missing > 0 else []
+        self.population = [self.individual(g) for g in self.seeds + genes]
         self.evaluate(self.population)
         self.archive(self.population)
         return {"repaired": 0, "parent_fallbacks": 0}

@@ -31,6 +31,7 @@ def _copy(target: nn.Module, source: nn.Module) -> None:
 
 def _copy_tower(target: Tower, source: SuperTower, names) -> None:
     _copy(target.align, source.align)
+    _copy(target.norm, source.norm)
     for block, chosen in zip(target.blocks, source.chosen(names), strict=True):
         _copy(block, chosen)
     _copy(target.project, source.project)

@@ -71,7 +71,8 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                    temperature: float, seed: int, device: torch.device | str, checkpoint_dir: str | Path | None = None,
                    checkpoint_every: int = 500, progress: bool = True, log: Callable[[dict], None] | None = None,
                    log_every: int = 50, monitor: Monitor | None = None, monitor_every: int = 0,
-                   patience: int = 0) -> dict:
+                   patience: int = 0, admits: Callable[[tuple[str, ...]], bool] | None = None,
+                   embedding_decay: float = 0.0) -> dict:
     """Train ``supernet`` in place with SPOS for ``steps`` steps (resuming from ``checkpoint_dir`` if possible).
 
     Args:
@@ -91,6 +92,10 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             ``checkpoint_dir``) and restored at the end, so the search uses the supernet at its best
             validation point, not an overfitted one.
         patience: stop early after this many monitoring points without improvement (0: never).
+        admits: ``admits(genome) -> bool``: sample only the paths it admits (budget-feasible sampling);
+            None: the whole space.
+        embedding_decay: L2 weight decay on the shared embedding tables (AutoTower regularises them so
+            the shared tables do not overfit before the candidate blocks have been trained).
 
     Returns:
         ``{"step", "loss", "losses", "elapsed", "resumed_from", "checkpoint", "estimator", "best_step",
@@ -103,9 +108,10 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     """
     device = resolve_device(device) if isinstance(device, str) else device
     supernet.to(device)
-    run = _Run(supernet, data, batch_size, lr, seed, device)
+    run = _Run(supernet, data, batch_size, lr, seed, device, admits, embedding_decay)
     settings = {"batch_size": batch_size, "lr": lr, "temperature": temperature, "seed": seed,
-                "n_items": data.n_items, "dims": supernet.dims.to_dict(),
+                "n_items": data.n_items, "dims": supernet.dims.to_dict(), "space": supernet.space.name,
+                "feasible_sampling": admits is not None, "embedding_decay": embedding_decay,
                 "genome_slots": [list(s) for s in supernet.space.slots()]}
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
     state, source = load_resumable(path, map_location=device) if path is not None else (None, None)
@@ -219,11 +225,15 @@ class _Run:
     """Everything a training run carries from step to step, with the (weights_only-safe) state to resume it."""
 
     def __init__(self, supernet: Supernet, data: InteractionData, batch_size: int, lr: float, seed: int,
-                 device: torch.device) -> None:
+                 device: torch.device, admits=None, embedding_decay: float = 0.0) -> None:
         self.supernet = supernet
-        self.optimizer = torch.optim.Adam(supernet.parameters(), lr=lr)
+        tables = list(supernet.embedder.parameters())
+        ids = {id(p) for p in tables}
+        rest = [p for p in supernet.parameters() if id(p) not in ids]
+        self.optimizer = torch.optim.Adam([{"params": tables, "weight_decay": embedding_decay},
+                                           {"params": rest}], lr=lr)
         self.estimator = StreamingFrequencyEstimator(data.n_items, device=device)
-        self.sampler = ArchSampler(supernet.space, seed)
+        self.sampler = ArchSampler(supernet.space, seed, admits)
         self.rows = RowStream(data.rows("train"), batch_size, seed)
 
     def state_dict(self) -> dict:

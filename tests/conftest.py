@@ -21,8 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 CONF_DIR = REPO / "conf"
 # what makes `python -m towernas.search` / `towernas.retrain` take seconds on the tiny embedded dataset
 TINY = {
-    "config": ["dataset=synthetic-tiny", "supernet=tiny", "search.population=8", "search.generations=2",
-               "search.val_batches=2", "search.val_batch_size=128", "search.random_baseline=4", "progress=false",
+    "config": ["dataset=synthetic-tiny", "supernet=tiny", "space.depth_user=3", "space.depth_item=3", "search.population=8", "search.generations=2",
+               "search.val_batches=2", "search.val_batch_size=128", "search.random_baseline=4", "search.final_candidates=3",
+               "search.short_epochs=1", "search.final_top=1", "retrain.max_epochs=2", "retrain.patience=1",
+               "retrain.batch_size=128", "progress=false",
                "device=cpu"],
     "retrain": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "retrain.max_epochs=3",
                 "retrain.patience=1", "retrain.batch_size=128"],

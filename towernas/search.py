@@ -12,14 +12,19 @@ Validation only: the test split is never read here.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import random
+import statistics
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
+from tqdm.auto import tqdm
 
 from evolution import EvolutionConfig, SearchSpace, best_under, evolve
 from supernet import (
@@ -32,8 +37,10 @@ from towernas import __version__
 from towernas.complexity import CostModel, TowerCost
 from towernas.complexity.budgets import Budget, check_feasible
 from towernas.config import register_configs
+from towernas.config.validate import check_training_values
 from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
+from towernas.retrievers.two_tower import build
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_json_atomic, write_text_atomic
@@ -45,71 +52,217 @@ from towernas.runs.search_outputs import (
     summary_table,
 )
 from towernas.runs.tracking import Tracker
-from towernas.space import ArchError, Dims
+from towernas.space import SKIP, Arch, ArchError
+from towernas.space.arch_space import ArchSpace
+from towernas.train.loop import fit
 
 log = logging.getLogger(__name__)
 register_configs()
 
 
+@dataclass
+class PreparedSupernet:
+    """A trained supernet with what scoring its paths needs (``prepare_supernet``)."""
+
+    supernet: Supernet
+    space: ArchSpace
+    cost_model: CostModel
+    batches: list
+    log_q: Callable
+    trained: dict
+
+
+def genome_cost(cost_model: CostModel, space: ArchSpace, genome: Sequence[str]) -> TowerCost:
+    """Exact cost of a genome ``(pooling, *user, *item)`` without building an Arch (the sampler's fast path)."""
+    u = 1 + space.depth_user
+    return TowerCost(*cost_model.user_cost(genome[0], genome[1:u]), *cost_model.item_cost(genome[u:]))
+
+
+def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[Budget] | None = None,
+                     tracker: Tracker | None = None) -> PreparedSupernet:
+    """Stage 1: train the supernet of ``cfg.space`` on ``data`` in ``run_dir`` (resuming what is there)."""
+    device = resolve_device(cfg.device)
+    spec = DatasetSpec.from_data(data)
+    sn, space = cfg.supernet, ArchSpace.from_config(cfg.space)
+    cost_model = CostModel.from_space(spec, space)
+    admitting = list(admitting) if admitting is not None else [Budget.from_config(cfg.budget)]
+
+    def admits(genome) -> bool:
+        c = genome_cost(cost_model, space, genome)
+        return any(b.admits(c) for b in admitting)
+
+    supernet = Supernet.from_space(spec, space)
+    batches = fixed_batches(data, "valid", n_batches=cfg.search.val_batches, batch_size=cfg.search.val_batch_size,
+                            seed=cfg.seed, device=device)
+    # early stopping of the supernet: mean validation loss of a few fixed feasible architectures
+    probes = [space.arch(g) for g in _random_feasible(space.slots(), admits, sn.monitor_archs, cfg.seed + 1)]
+
+    def monitor(net, estimator) -> float:
+        return sum(validation_loss(net, a, batches, sn.temperature, estimator.log_q) for a in probes) / len(probes)
+
+    log = (lambda r: tracker.log("supernet", r)) if tracker is not None else None
+    trained = train_supernet(supernet, data, steps=sn.steps, batch_size=sn.batch_size, lr=sn.lr,
+                             temperature=sn.temperature, seed=cfg.seed, device=device, checkpoint_dir=run_dir,
+                             checkpoint_every=sn.checkpoint_every, progress=cfg.progress, log=log,
+                             monitor=monitor if probes else None, monitor_every=sn.monitor_every,
+                             patience=sn.patience, admits=admits if sn.feasible_sampling else None,
+                             embedding_decay=sn.embedding_decay)
+    return PreparedSupernet(supernet, space, cost_model, batches, trained["estimator"].log_q, trained)
+
+
+def mlp_seeds(space: ArchSpace, admits: Callable[[tuple], bool]) -> list[tuple[str, ...]]:
+    """The space's in-budget MLP towers: ``MLP-w`` then skips on both sides, for every pooling, the widest
+    (user, item) widths the budget admits (what an engineer would build by hand at this cost)."""
+    if SKIP not in space.choices("user", 1):
+        return []
+    widths = sorted((b for b in space.blocks if b.startswith("MLP-")), key=lambda b: int(b.split("-")[1]))
+    seeds = []
+    for pooling in space.poolings:
+        fitting = [(u, i) for u in widths for i in widths
+                   if admits((pooling, u, *[SKIP] * (space.depth_user - 1), i, *[SKIP] * (space.depth_item - 1)))]
+        if fitting:
+            u, i = max(fitting, key=lambda ui: (min(int(x.split("-")[1]) for x in ui), int(ui[0].split("-")[1])))
+            seeds.append((pooling, u, *[SKIP] * (space.depth_user - 1), i, *[SKIP] * (space.depth_item - 1)))
+    return seeds
+
+
+def shortlist(evaluated: Sequence[tuple[tuple, float]], n: int, min_distance: int, admits) -> list[tuple[tuple, float]]:
+    """The ``n`` best-fitness genomes the budget admits, each differing from every earlier pick in at least
+    ``min_distance`` slots (a diverse top-N: near-duplicates share most of their retrained quality)."""
+    picked: list[tuple[tuple, float]] = []
+    for genome, fitness in sorted(evaluated, key=lambda gf: gf[1]):
+        if len(picked) >= n:
+            break
+        if admits(genome) and all(sum(a != b for a, b in zip(genome, g)) >= min_distance for g, _ in picked):
+            picked.append((genome, fitness))
+    return picked
+
+
+def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: int, seed: int) -> float:
+    """Validation R@50 (``retrain.select``) of ``arch`` trained from scratch by the retrain trainer. Never test."""
+    r = cfg.retrain
+    torch.manual_seed(seed)
+    model = build(arch, DatasetSpec.from_data(data))
+    fitted = fit(model, data, max_epochs=epochs, patience=patience, batch_size=r.batch_size, lr=r.lr,
+                 temperature=r.temperature, seed=seed, device=resolve_device(cfg.device), select=r.select,
+                 ks=tuple(cfg.eval.ks), progress=False)
+    return float(fitted.best_valid[r.select])
+
+
+def final_selection(cfg: DictConfig, data, space: ArchSpace, shortlisted: list[tuple[tuple, float]],
+                    cache: SelectionCache, tracker: Tracker | None = None) -> list[dict]:
+    """Stages 2 and 3: short retrains of the shortlist, then full retrains of the best few on several seeds.
+
+    Returns one record per shortlisted genome, ranked: fully retrained ones by mean validation score, then
+    the others by their short-retrain score. Every score is validation; results are cached in the run
+    directory so a resumed search does not retrain again.
+    """
+    s, r = cfg.search, cfg.retrain
+    rows = [{"genome": list(g), "fitness": f, "fitness_rank": i} for i, (g, f) in enumerate(shortlisted, 1)]
+    for row in tqdm(rows, desc="short retrains", disable=not cfg.progress):
+        key = ("short", tuple(row["genome"]), s.short_epochs, cfg.seed)
+        row["short"] = cache.get(key, lambda row=row: retrain_score(space.arch(row["genome"]), data, cfg,
+                                                                    epochs=s.short_epochs, patience=0, seed=cfg.seed))
+        if tracker is not None:
+            tracker.log("selection", {"stage": "short", **row})
+    by_short = sorted(rows, key=lambda row: -row["short"])
+    for i, row in enumerate(by_short, 1):
+        row["short_rank"] = i
+    for row in tqdm(by_short[: s.final_top], desc="full retrains", disable=not cfg.progress):
+        scores = []
+        for seed in s.final_seeds:
+            key = ("full", tuple(row["genome"]), r.max_epochs, r.patience, seed)
+            scores.append(cache.get(key, lambda seed=seed, row=row: retrain_score(
+                space.arch(row["genome"]), data, cfg, epochs=r.max_epochs, patience=r.patience, seed=seed)))
+        row["retrained"] = statistics.fmean(scores)
+        row["retrained_std"] = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        if tracker is not None:
+            tracker.log("selection", {"stage": "full", **row})
+    full = sorted((row for row in rows if "retrained" in row), key=lambda row: -row["retrained"])
+    rest = [row for row in by_short if "retrained" not in row]
+    return full + rest
+
+
+class SelectionCache:
+    """Retrain scores of the final selection, persisted as JSON in the run directory (atomic rewrite)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.scores: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
+
+    def get(self, key: tuple, compute: Callable[[], float]) -> float:
+        name = json.dumps(key)
+        if name not in self.scores:
+            self.scores[name] = compute()
+            write_json_atomic(self.path, self.scores)
+        return self.scores[name]
+
+
 def run_search(cfg: DictConfig, run_dir: Path) -> dict:
-    """Search architectures for ``cfg.dataset`` under ``cfg.budget``; return the summary dict."""
+    """Search architectures for ``cfg.dataset`` under ``cfg.budget``; return the summary dict.
+
+    Three stages: (1) the supernet's validation loss is the fitness of the evolution, which only
+    shortlists; (2) a diverse top-N is retrained from scratch for ``search.short_epochs`` epochs; (3) the
+    best few by that are retrained fully on ``search.final_seeds``; ``best.json`` is the validation winner.
+    """
+    check_training_values(cfg)
     config = OmegaConf.to_container(cfg, resolve=True)
     budget = Budget.from_config(cfg.budget)
     pareto = cfg.search.mode == "pareto"
     report_budgets = {name: Budget.from_config(b) for name, b in cfg.search.budgets.items()} if pareto else {}
     admitting = [budget, *report_budgets.values()]
-    device = resolve_device(cfg.device)
+    resolve_device(cfg.device)  # a bad device fails here, before any work
     torch.manual_seed(cfg.seed)
 
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     spec = DatasetSpec.from_data(data)
-    sn = cfg.supernet
-    dims = Dims(**sn.dims)
-    cost_model = CostModel(spec, dims, sn.depth_user, sn.depth_item)
-    check_feasible(cost_model, budget, skip=sn.searchable_depth)  # before any training
+    arch_space = ArchSpace.from_config(cfg.space)
+    cost_model = CostModel.from_space(spec, arch_space)
+    check_feasible(cost_model, budget, skip=arch_space.allow_skip)  # before any training
     resumed = claim(run_dir, config)
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
                       name=f"{cfg.dataset.name}-{budget.name}-{cfg.search.mode}-s{cfg.seed}")
+    phases: dict[str, float] = {}
     try:
-        supernet = Supernet(spec, dims, sn.depth_user, sn.depth_item, allow_skip=sn.searchable_depth)
-        space = supernet.space
-        batches = fixed_batches(data, "valid", n_batches=cfg.search.val_batches,
-                                batch_size=cfg.search.val_batch_size, seed=cfg.seed, device=device)
-        # early stopping of the supernet: mean validation loss of a few fixed feasible architectures
-        probes = [space.arch(g) for g in _random_feasible(space.slots(), lambda g: budget.admits(
-            cost_model.cost(space.arch(g))), sn.monitor_archs, cfg.seed + 1)]
-
-        def monitor(net, estimator) -> float:
-            return sum(validation_loss(net, a, batches, sn.temperature, estimator.log_q) for a in probes) / len(probes)
-
-        trained = train_supernet(supernet, data, steps=sn.steps, batch_size=sn.batch_size, lr=sn.lr,
-                                 temperature=sn.temperature, seed=cfg.seed, device=device, checkpoint_dir=run_dir,
-                                 checkpoint_every=sn.checkpoint_every, progress=cfg.progress,
-                                 log=lambda r: tracker.log("supernet", r), monitor=monitor if probes else None,
-                                 monitor_every=sn.monitor_every, patience=sn.patience)
-        log_q = trained["estimator"].log_q
+        clock = time.perf_counter()
+        prepared = prepare_supernet(cfg, data, run_dir, admitting, tracker)
+        phases["supernet"] = time.perf_counter() - clock
+        supernet, space, trained = prepared.supernet, prepared.space, prepared.trained
 
         def fitness(genome) -> float:
-            return validation_loss(supernet, space.arch(genome), batches, sn.temperature, log_q)
+            return validation_loss(supernet, space.arch(genome), prepared.batches, cfg.supernet.temperature,
+                                   prepared.log_q)
 
         def cost(genome) -> TowerCost:
-            return cost_model.cost(space.arch(genome))
+            return genome_cost(cost_model, space, genome)
 
         def feasible(genome) -> bool:
             c = cost(genome)
             return any(b.admits(c) for b in admitting)
 
+        def in_budget(genome) -> bool:
+            return budget.admits(cost(genome))
+
         s = cfg.search
-        started = time.perf_counter()
+        seeds = mlp_seeds(space, in_budget) if s.seed_mlp else []
+        clock = time.perf_counter()
         result = evolve(
             SearchSpace(list(space.slots())), fitness, lambda g: float(cost(g).flops), feasible,
             evolution_config(s, cfg.seed), on_generation=lambda r: tracker.log("search", r),
             state_path=run_dir / "evolution_state.json", write_text=write_text_atomic, progress=cfg.progress,
+            seeds=seeds,
         )
-        search_seconds = time.perf_counter() - started
+        phases["evolution"] = time.perf_counter() - clock
         known = dict(result.evaluated)
-        randoms = _random_feasible(space.slots(), lambda g: budget.admits(cost(g)), s.random_baseline, cfg.seed)
+        randoms = _random_feasible(space.slots(), in_budget, s.random_baseline, cfg.seed)
         random_losses = [known[g] if g in known else fitness(g) for g in randoms]
+        clock = time.perf_counter()
+        shortlisted = shortlist(result.evaluated, s.final_candidates, s.min_distance, in_budget)
+        if not shortlisted:
+            raise ArchError(f"no evaluated architecture fits {budget}; raise search.generations or the budget")
+        selection = final_selection(cfg, data, space, shortlisted, SelectionCache(run_dir / "selection.json"),
+                                    tracker)
+        phases["selection"] = time.perf_counter() - clock
     finally:
         tracker.close()
 
@@ -117,15 +270,10 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
                   "config_hash": config_hash(config), "supernet_steps": trained["best_step"] or trained["step"],
                   "generations": s.generations,
                   "unique_evaluations": result.unique_evaluations, "towernas": __version__}
-    within = [(g, f) for g, f in result.top_k if budget.admits(cost(g))] if pareto else list(result.top_k)
-    if not within:  # pareto mode with a run budget tighter than the union: take the best evaluated under it
-        found = best_under(result, lambda g: budget.admits(cost(g)))
-        within = [found[:2]] if found else []
-    if not within:
-        raise ArchError(f"no evaluated architecture fits {budget}; raise search.generations or the budget")
-    # equal losses (to 1e-5) are ranked by total FLOPs: of two equally good towers, the cheaper one first
-    within.sort(key=lambda gf: (round(gf[1], 5), cost(gf[0]).flops))
-    ranked = [annotate(space.arch(g), cost_model, f, provenance) for g, f in within]
+    ranked = [annotate(space.arch(row["genome"]), cost_model, row["fitness"],
+                       {**provenance, **{k: row[k] for k in ("fitness_rank", "short", "short_rank", "retrained",
+                                                             "retrained_std") if k in row}})
+              for row in selection]
     named = {"best": ranked[0]}
     for name, b in report_budgets.items():
         found = best_under(result, lambda g, b=b: b.admits(cost(g)))
@@ -138,14 +286,17 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
                            for g, f, _ in result.pareto_front])
     summary = {
         "run_dir": str(run_dir), "resumed": resumed, "dataset": data.summary(), "budget": str(budget),
+        "space": space.name,
         "supernet": {"steps": trained["step"], "final_train_loss": trained["loss"], "best_step": trained["best_step"],
                      "best_val_loss": trained["best_val_loss"], "stopped_early": trained["stopped_early"],
                      "seconds": round(trained["elapsed"], 1)},
-        "search": {"mode": s.mode, "unique_evaluations": result.unique_evaluations,
-                   "seconds_this_call": round(search_seconds, 1)},
+        "search": {"mode": s.mode, "unique_evaluations": result.unique_evaluations, "mlp_seeds": len(seeds),
+                   "seconds_this_call": round(phases["evolution"], 1)},
+        "selection": selection,
+        "phases_seconds_this_call": {k: round(v, 1) for k, v in phases.items()},
         "best": named["best"].to_dict(),
         "best_per_budget": {k: v.to_dict() for k, v in named.items() if k != "best"},
-        "vs_random_feasible": random_comparison(ranked[0].provenance["val_loss"], random_losses),
+        "vs_random_feasible": random_comparison(selection[0]["fitness"], random_losses),
     }
     table = summary_table([(f"top{i}", a) for i, a in enumerate(ranked, 1)]
                           + [(k, v) for k, v in named.items() if k != "best"])

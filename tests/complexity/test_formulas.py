@@ -47,6 +47,8 @@ def _archs(n: int = 24, seed: int = 0, dims: Dims = DIMS) -> list[Arch]:
 
 
 ARCHS = _archs()
+# the same architectures in the ``towernas`` anatomy (input + block LayerNorms), with the latest 2 items as tokens
+NORMED = [Arch(a.pooling, a.user, a.item, Dims(**{**DIMS.to_dict(), "recent": 2}), space="towernas") for a in ARCHS]
 
 
 def _inputs(spec: DatasetSpec, dims: Dims):
@@ -87,14 +89,32 @@ def test_every_op_and_pooling_has_a_table_entry():
     assert all(r["flops"] == r["macs"] + r["elementwise"] for r in rows)
 
 
-@pytest.mark.parametrize("arch", ARCHS, ids=lambda a: f"{a.pooling}-{len(a.user)}x{len(a.item)}")
+def _ids(a: Arch) -> str:
+    return f"{a.space}-{a.pooling}-{len(a.user)}x{len(a.item)}"
+
+
+def _model(arch: Arch) -> CostModel:
+    return CostModel(SPEC, arch.dims, space=arch.space)
+
+
+@pytest.mark.parametrize("arch", ARCHS + NORMED, ids=_ids)
 def test_table_equals_dispatch_counter(arch):
-    assert CostModel(SPEC, DIMS).cost(arch) == _measured(arch, SPEC, count_ops)
+    assert _model(arch).cost(arch) == _measured(arch, SPEC, count_ops)
 
 
-@pytest.mark.parametrize("arch", ARCHS[:12], ids=lambda a: f"{a.pooling}-{len(a.user)}x{len(a.item)}")
+@pytest.mark.parametrize("arch", ARCHS[:12] + NORMED[12:], ids=_ids)
 def test_table_equals_torchprofile_counter(arch):
-    assert CostModel(SPEC, DIMS).cost(arch) == _measured(arch, SPEC, count_ops_torchprofile)
+    assert _model(arch).cost(arch) == _measured(arch, SPEC, count_ops_torchprofile)
+
+
+def test_normed_space_costs_exactly_one_layer_norm_per_block_and_input():
+    arch, plain = NORMED[0], ARCHS[0]
+    normed_cost = _model(arch).item_cost(arch.item)
+    plain_cost = CostModel(SPEC, DIMS).item_cost(arch.item)
+    ln = formulas.layer_norm(1, DIMS.block)
+    n_blocks = sum(name != SKIP for name in plain.item)
+    assert normed_cost[0] - plain_cost[0] == (n_blocks + 1) * ln.params  # one shared input norm + one per block
+    assert normed_cost[1] - plain_cost[1] == (n_blocks + SPEC.n_item_inputs) * ln.flops
 
 
 def _analytic_macs(arch: Arch, spec: DatasetSpec) -> tuple[int, int]:

@@ -27,8 +27,8 @@ def _names(cls) -> list[str]:
 def test_value_classes_and_their_schemas_have_the_same_fields_and_defaults():
     assert _names(DimsConfig) == _names(Dims) and DimsConfig() == DimsConfig(**dataclasses.asdict(Dims()))
     assert _names(BudgetConfig) == _names(Budget)
-    cfg = compose_config("supernet.dims.block=64", "budget.item_flops=40000")  # the schemas accept overrides
-    assert Dims(**cfg.supernet.dims).block == 64 and Budget.from_config(cfg.budget).item_flops == 40000
+    cfg = compose_config("space.dims.block=48", "budget.item_flops=40000")  # the schemas accept overrides
+    assert Dims(**cfg.space.dims).block == 48 and Budget.from_config(cfg.budget).item_flops == 40000
 
 
 def test_search_keys_reach_the_evolution_by_name_with_the_same_defaults():
@@ -68,6 +68,6 @@ def test_an_unknown_reader_option_fails_with_the_valid_keys():
 def test_other_typos_still_fail_at_composition():
     from hydra.errors import ConfigCompositionException
 
-    for override in ("dataset.max_lenn=5", "supernet.dims.blok=4", "budget.flopz=5", "search.populatoin=3"):
+    for override in ("dataset.max_lenn=5", "space.dims.blok=4", "budget.flopz=5", "search.populatoin=3"):
         with pytest.raises(ConfigCompositionException):
             compose_config(override, tiny=False)

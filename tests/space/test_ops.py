@@ -42,7 +42,7 @@ def test_every_op_shapes_gradients_and_cost(name, n):
 @pytest.mark.parametrize("name", POOLINGS.names())
 def test_every_pooling_shapes_padding_gradients_and_cost(name):
     torch.manual_seed(0)
-    pool = POOLINGS[name](DIMS)
+    pool = POOLINGS[name](DIMS, 6)
     history = torch.randn(3, 6, DIMS.embed, requires_grad=True)
     mask = torch.tensor([[True] * 6, [False, False, True, True, True, True], [False] * 6])
     out = pool(history, mask)

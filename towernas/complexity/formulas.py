@@ -71,6 +71,12 @@ def masked_mean(length: int, width: int) -> OpCost:
     return OpCost(0, 0, length * width + 2 * width + 2)
 
 
+def layer_norm(n_tokens: int, width: int) -> OpCost:
+    """``towernas.nn.norm.LayerNorm(width)`` on ``n_tokens`` vectors: weight and bias (2W params); per token
+    mean (1), x - mean (W), square (W), mean (1), + eps (1), rsqrt (1), scale (W), * weight (W), + bias (W)."""
+    return OpCost(2 * width, 0, n_tokens * (5 * width + 4))
+
+
 def align(n_inputs: int, dims: Dims) -> OpCost:
     """``make_align``: identity when E == D, else one Linear(E, D) per input token."""
     if dims.embed == dims.block:

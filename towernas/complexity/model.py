@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 from towernas.complexity import formulas
 from towernas.complexity.formulas import OpCost, TowerCost
 from towernas.data.spec import DatasetSpec
+from towernas.space.anatomy import ANATOMIES, DEFAULT_ANATOMY
 from towernas.space.arch import MAX_DEPTH, MIN_DEPTH, Arch
 from towernas.space.dims import Dims
 from towernas.space.ops import BLOCK_NAMES, OPS, SKIP
@@ -16,6 +17,7 @@ from towernas.space.poolings import POOLING_NAMES, POOLINGS
 
 if TYPE_CHECKING:
     from towernas.complexity.budgets import Budget
+    from towernas.space.arch_space import ArchSpace
 
 
 _Table = list[dict[str, tuple[int, int]]]  # position -> op name -> (params, flops)
@@ -24,8 +26,9 @@ _Table = list[dict[str, tuple[int, int]]]  # position -> op name -> (params, flo
 class CostModel:
     """Exact tower costs for one dataset shape and one set of widths.
 
-    Costs are additive: fixed part (align + projection + normalise) + pooling (user tower) + one
-    entry per block position, where the block at 0-based position k sees F + k tokens. The tables
+    Costs are additive: fixed part (align + input norm + projection + normalise) + pooling (user tower) +
+    one entry per block position (the op, plus its LayerNorm in the ``towernas`` anatomy), where the block
+    at 0-based position k sees F + k tokens (the user tower's F counts the ``dims.recent`` latest items). The tables
     are built once from the closed forms in ``formulas`` (no module is instantiated); ``cost`` is a
     handful of dict lookups.
 
@@ -34,6 +37,8 @@ class CostModel:
         dims: the search-space widths; every costed ``Arch`` must carry the same dims.
         depth_user, depth_item: number of block positions of the searched towers (used by
             ``cheapest``, ``dearest`` and ``table``; ``cost`` accepts any depth up to 7).
+        space: the tower anatomy (``towernas.space.anatomy``); every costed ``Arch`` must have it.
+        poolings, blocks: the choices ``cheapest`` / ``dearest`` range over (default: all registered).
 
     Example:
         >>> spec = DatasetSpec((), (), n_items=10, max_len=20)
@@ -42,23 +47,39 @@ class CostModel:
         5666
     """
 
-    def __init__(self, spec: DatasetSpec, dims: Dims = Dims(), depth_user: int = 5, depth_item: int = 5) -> None:
+    def __init__(self, spec: DatasetSpec, dims: Dims = Dims(), depth_user: int = 5, depth_item: int = 5,
+                 space: str = DEFAULT_ANATOMY, poolings: Sequence[str] = POOLING_NAMES,
+                 blocks: Sequence[str] = BLOCK_NAMES) -> None:
         for name, depth in (("depth_user", depth_user), ("depth_item", depth_item)):
             if not MIN_DEPTH <= depth <= MAX_DEPTH:
                 raise ValueError(f"{name}={depth}: expected {MIN_DEPTH} to {MAX_DEPTH}")
-        self.spec, self.dims = spec, dims
+        self.spec, self.dims, self.space = spec, dims, space
+        self.poolings, self.blocks = tuple(poolings), tuple(blocks)
         self.depth_user, self.depth_item = depth_user, depth_item
-        n_user, n_item = spec.n_user_inputs, spec.n_item_inputs
+        anatomy = ANATOMIES[space]
+        n_user, n_item = spec.n_user_inputs + dims.recent, spec.n_item_inputs
         self.pooling_ops = {p: POOLINGS[p].cost(spec.max_len, dims) for p in POOLING_NAMES}
-        self.fixed_ops = {"user": formulas.align(n_user, dims) + formulas.head(dims),
-                          "item": formulas.align(n_item, dims) + formulas.head(dims)}
-        self.block_ops = {side: [{name: OPS[name].cost(n + k, dims) for name in (*BLOCK_NAMES, SKIP)}
-                                 for k in range(MAX_DEPTH)]
+
+        def fixed(n: int) -> OpCost:
+            norm = formulas.layer_norm(n, dims.block) if anatomy.input_norm else formulas.ZERO
+            return formulas.align(n, dims) + norm + formulas.head(dims)
+
+        def block(name: str, n: int) -> OpCost:
+            norm = formulas.layer_norm(1, dims.block) if anatomy.block_norm and name != SKIP else formulas.ZERO
+            return OPS[name].cost(n, dims) + norm
+
+        self.fixed_ops = {"user": fixed(n_user), "item": fixed(n_item)}
+        self.block_ops = {side: [{name: block(name, n + k) for name in (*BLOCK_NAMES, SKIP)} for k in range(MAX_DEPTH)]
                           for side, n in (("user", n_user), ("item", n_item))}
         self._pool = {p: (c.params, c.flops) for p, c in self.pooling_ops.items()}
         self._fixed = {s: (c.params, c.flops) for s, c in self.fixed_ops.items()}
         self._blocks: dict[str, _Table] = {s: [{n: (c.params, c.flops) for n, c in pos.items()} for pos in t]
                                            for s, t in self.block_ops.items()}
+
+    @classmethod
+    def from_space(cls, spec: DatasetSpec, space: "ArchSpace") -> "CostModel":
+        """The cost model of every architecture of ``space`` on a dataset shaped like ``spec``."""
+        return cls(spec, space.dims, space.depth_user, space.depth_item, space.name, space.poolings, space.blocks)
 
     # -- costing ---------------------------------------------------------------------------------
     def _tower(self, side: str, blocks: Sequence[str], params: int, flops: int) -> tuple[int, int]:
@@ -88,6 +109,8 @@ class CostModel:
         return self._tower("item", blocks, 0, 0)
 
     def cost(self, arch: Arch) -> TowerCost:
+        if arch.space != self.space:
+            raise ValueError(f"arch space {arch.space!r} differs from the cost model's {self.space!r}")
         if arch.dims != self.dims:
             raise ValueError(f"arch dims {arch.dims.to_dict()} differ from the cost model's {self.dims.to_dict()}")
         return TowerCost(*self.user_cost(arch.pooling, arch.user), *self.item_cost(arch.item))
@@ -97,22 +120,23 @@ class CostModel:
         def key(cost: OpCost) -> tuple[int, int]:
             return cost.flops, cost.params
 
-        pooling = pick(POOLING_NAMES, key=lambda p: key(self.pooling_ops[p]))
+        pooling = pick(self.poolings, key=lambda p: key(self.pooling_ops[p]))
         towers = {}
         for side, depth in (("user", self.depth_user), ("item", self.depth_item)):
             blocks = []
             for k in range(depth):
-                choices = BLOCK_NAMES + ((SKIP,) if skip and k > 0 else ())
+                choices = self.blocks + ((SKIP,) if skip and k > 0 else ())
                 blocks.append(pick(choices, key=lambda n: key(self.block_ops[side][k][n])))
             towers[side] = tuple(blocks)
-        return Arch(pooling, towers["user"], towers["item"], self.dims)
+        return Arch(pooling, towers["user"], towers["item"], self.dims, space=self.space)
 
     def cheapest(self, skip: bool = False) -> tuple[Arch, TowerCost]:
         """The architecture with the fewest FLOPs (then params) per tower, and its cost.
 
         Costs are additive, so this is the per-position minimum. With ``skip=True`` positions 2.. may
         be ``skip`` (searchable depth). In this space the minimum FLOPs op is also a minimum params op
-        (EW blocks and ``skip`` have no parameters), so no tower is cheaper in either measure.
+        (EW blocks and ``skip`` have no parameters; in the ``towernas`` anatomy every non-skip block adds the
+        same LayerNorm), so no tower is cheaper in either measure.
         """
         arch = self._extreme(min, skip)
         return arch, self.cost(arch)
@@ -133,7 +157,7 @@ class CostModel:
 
         for name, c in self.pooling_ops.items():
             row("user", "pooling", None, self.spec.max_len, name, c)
-        for side, depth, n in (("user", self.depth_user, self.spec.n_user_inputs),
+        for side, depth, n in (("user", self.depth_user, self.spec.n_user_inputs + self.dims.recent),
                                ("item", self.depth_item, self.spec.n_item_inputs)):
             row(side, "fixed", None, n, "align+project+normalize", self.fixed_ops[side])
             for k in range(depth):
@@ -187,7 +211,7 @@ def admitted_fraction(cost_model: CostModel, budget: "Budget", n: int = 100_000,
     rng = random.Random(seed)
     hits = 0
     for _ in range(n):
-        up, uf = cost_model.user_cost(rng.choice(POOLING_NAMES), random_blocks(rng, cost_model.depth_user, skip))
+        up, uf = cost_model.user_cost(rng.choice(cost_model.poolings), random_blocks(rng, cost_model.depth_user, skip))
         ip, if_ = cost_model.item_cost(random_blocks(rng, cost_model.depth_item, skip))
         hits += budget.admits(TowerCost(up, uf, ip, if_))
     return hits / n

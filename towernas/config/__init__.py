@@ -16,7 +16,8 @@ from towernas.config.dataset import DatasetConfig, SplitConfig
 from towernas.config.retrain import RetrainConfig
 from towernas.config.run import EvalConfig, TrackingConfig
 from towernas.config.search import SearchConfig
-from towernas.config.supernet import DimsConfig, SupernetConfig
+from towernas.config.space import DimsConfig, SpaceConfig
+from towernas.config.supernet import SupernetConfig
 
 
 @dataclass
@@ -25,6 +26,7 @@ class BaseConfig:
 
     dataset: DatasetConfig = MISSING
     budget: BudgetConfig = MISSING  # type: ignore[valid-type]
+    space: SpaceConfig = field(default_factory=SpaceConfig)
     supernet: SupernetConfig = field(default_factory=SupernetConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
@@ -44,4 +46,4 @@ def register_configs() -> None:
 register_configs()  # schemas are available as soon as the config module is imported
 
 __all__ = ["BaseConfig", "BudgetConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "RetrainConfig",
-           "SearchConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs"]
+           "SearchConfig", "SpaceConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs"]

@@ -1,23 +1,14 @@
-"""Schema of ``conf/supernet/*.yaml``: the weight-sharing supernet and its SPOS training."""
+"""Schema of ``conf/supernet/*.yaml``: SPOS training of the weight-sharing supernet (its space: ``conf/space/``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from towernas.config.schema import schema_of
-from towernas.space.dims import Dims
-
-DimsConfig = schema_of(Dims, "DimsConfig", module=__name__)  # widths of the search space (see Dims)
+from dataclasses import dataclass
 
 
 @dataclass
 class SupernetConfig:
     """Weight-sharing supernet and its SPOS training."""
 
-    depth_user: int = 5
-    depth_item: int = 5
-    searchable_depth: bool = False  # adds the "skip" op at positions >= 2
-    dims: DimsConfig = field(default_factory=DimsConfig)  # type: ignore[valid-type]
     steps: int = 3000  # upper bound: training stops early when validation stops improving
     batch_size: int = 512
     lr: float = 1e-3
@@ -26,3 +17,5 @@ class SupernetConfig:
     monitor_every: int = 100  # steps between validation checks (0: no early stopping)
     patience: int = 4  # checks without improvement before stopping (0: train all steps)
     monitor_archs: int = 6  # fixed feasible architectures whose mean validation loss is monitored
+    feasible_sampling: bool = True  # train only the paths the budget admits (what the search can return)
+    embedding_decay: float = 0.0  # L2 weight decay on the shared embedding tables

@@ -2,12 +2,14 @@
 
 Tower anatomy (what the complexity counter measures, embedding lookups excluded):
 
-    inputs (B, F, E) ─► align each to D_blk (identity when E == D_blk)
-        ─► block 1 .. block N, block k sees the F inputs + outputs of blocks 1..k-1 as tokens
+    inputs (B, F, E) ─► align each to D_blk (identity when E == D_blk) ─► [LayerNorm per token]
+        ─► block 1 .. block N [each ─► LayerNorm], block k sees the F inputs + outputs of blocks 1..k-1
         ─► project (last output + mean of the aligned inputs) to ``dims.out`` ─► L2-normalise
 
-The user tower's inputs are the user field embeddings plus the pooled history; the item tower's are
-the item-id embedding plus the item field embeddings.
+The bracketed norms are the ``towernas`` anatomy's (``towernas.space.anatomy``); ``autotower`` has none.
+The user tower's inputs are the user field embeddings, the pooled history, then the ``dims.recent`` most
+recent history items as tokens of their own (padding slots embed to zeros); the item tower's are the
+item-id embedding plus the item field embeddings.
 """
 
 from __future__ import annotations
@@ -20,9 +22,11 @@ from torch import nn
 
 from towernas.data.spec import DatasetSpec
 from towernas.nn.embeddings import Embedder
+from towernas.nn.norm import LayerNorm
+from towernas.space.anatomy import ANATOMIES
 from towernas.space.arch import Arch
 from towernas.space.dims import Dims
-from towernas.space.ops import OPS
+from towernas.space.ops import OPS, SKIP
 from towernas.space.poolings import POOLINGS
 
 
@@ -42,9 +46,41 @@ class AlignInputs(nn.Module):
         return torch.stack([m(inputs[:, i]) for i, m in enumerate(self.maps)], dim=1)
 
 
-def user_tokens(fields: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
-    """User tower inputs: the field embeddings, then the pooled history as the last token."""
-    return torch.cat([fields, pooled.unsqueeze(1)], dim=1)  # (B, F_u + 1, E)
+def make_input_norm(dims: Dims, space: str) -> nn.Module:
+    """One LayerNorm(D_blk) applied to every input token (``towernas`` anatomy), else the identity."""
+    return LayerNorm(dims.block) if ANATOMIES[space].input_norm else nn.Identity()
+
+
+class NormedBlock(nn.Module):
+    """A choice block followed by LayerNorm(D_blk): the ``towernas`` anatomy's block."""
+
+    def __init__(self, op: nn.Module, dim: int) -> None:
+        super().__init__()
+        self.op = op
+        self.norm = LayerNorm(dim)
+
+    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (B, n, D) -> (B, D)
+        return self.norm(self.op(tokens))
+
+
+def make_block(name: str, n_inputs: int, dims: Dims, space: str) -> nn.Module:
+    """The block ``name`` seeing ``n_inputs`` tokens, normalised after if the anatomy says so (not ``skip``)."""
+    op = OPS[name](n_inputs, dims)
+    return NormedBlock(op, dims.block) if ANATOMIES[space].block_norm and name != SKIP else op
+
+
+def n_user_tokens(spec: DatasetSpec, dims: Dims) -> int:
+    """Tokens of the user tower: F_u fields + the pooled history + ``dims.recent`` latest items."""
+    return spec.n_user_inputs + dims.recent
+
+
+def user_tokens(fields: torch.Tensor, pooled: torch.Tensor, history: torch.Tensor | None = None,
+                recent: int = 0) -> torch.Tensor:
+    """User tower inputs: the field embeddings, the pooled history, then the ``recent`` latest items."""
+    parts = [fields, pooled.unsqueeze(1)]
+    if recent:
+        parts.append(history[:, -recent:])  # right-aligned: the last slots are the latest items
+    return torch.cat(parts, dim=1)  # (B, F_u + 1 + recent, E)
 
 
 def block_inputs(n_inputs: int, k: int) -> int:
@@ -69,28 +105,32 @@ def run_blocks(tokens: torch.Tensor, blocks: Sequence[nn.Module], project: nn.Mo
 
 
 class Tower(nn.Module):
-    """Align, blocks, projection (the item tower, and the user tower after pooling)."""
+    """Align, input norm, blocks, projection (the item tower, and the user tower after pooling)."""
 
-    def __init__(self, blocks: Sequence[str], n_inputs: int, dims: Dims) -> None:
+    def __init__(self, blocks: Sequence[str], n_inputs: int, dims: Dims, space: str = "autotower") -> None:
         super().__init__()
         self.align = make_align(n_inputs, dims)
-        self.blocks = nn.ModuleList(OPS[name](block_inputs(n_inputs, k), dims) for k, name in enumerate(blocks))
+        self.norm = make_input_norm(dims, space)
+        self.blocks = nn.ModuleList(make_block(name, block_inputs(n_inputs, k), dims, space)
+                                    for k, name in enumerate(blocks))
         self.project = nn.Linear(dims.block, dims.out)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:  # (B, F, E) -> (B, out)
-        return run_blocks(self.align(inputs), self.blocks, self.project)
+        return run_blocks(self.norm(self.align(inputs)), self.blocks, self.project)
 
 
 class UserTower(nn.Module):
-    """History pooling, then a Tower over [user fields; pooled history]."""
+    """History pooling, then a Tower over [user fields; pooled history; latest items]."""
 
-    def __init__(self, pooling: str, blocks: Sequence[str], n_inputs: int, dims: Dims) -> None:
+    def __init__(self, pooling: str, blocks: Sequence[str], spec: DatasetSpec, dims: Dims,
+                 space: str = "autotower") -> None:
         super().__init__()
-        self.pooling = POOLINGS[pooling](dims)
-        self.tower = Tower(blocks, n_inputs, dims)
+        self.recent = dims.recent
+        self.pooling = POOLINGS[pooling](dims, spec.max_len)
+        self.tower = Tower(blocks, n_user_tokens(spec, dims), dims, space)
 
     def forward(self, fields: torch.Tensor, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.tower(user_tokens(fields, self.pooling(history, mask)))
+        return self.tower(user_tokens(fields, self.pooling(history, mask), history, self.recent))
 
 
 class TwoTowerModel(nn.Module):
@@ -108,8 +148,8 @@ class TwoTowerModel(nn.Module):
         super().__init__()
         self.arch = arch
         self.embedder = Embedder(spec, arch.dims.embed)
-        self.user_tower = UserTower(arch.pooling, arch.user, spec.n_user_inputs, arch.dims)
-        self.item_tower = Tower(arch.item, spec.n_item_inputs, arch.dims)
+        self.user_tower = UserTower(arch.pooling, arch.user, spec, arch.dims, arch.space)
+        self.item_tower = Tower(arch.item, spec.n_item_inputs, arch.dims, arch.space)
 
     def encode_users(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.user_tower(*self.embedder.user_inputs(batch))

@@ -2,12 +2,13 @@
 
 JSON (schema 1)::
 
-    {"schema": 1, "pooling": "self_attentive", "user": ["SA-1", "EW-ip", ...], "item": ["MLP-256", ...],
-     "dims": {"embed": 64, "block": 64, "out": 64, "head": 16, "attn": 16},
+    {"schema": 1, "space": "towernas", "pooling": "recency", "user": ["SA-1", "EW-ip", ...],
+     "item": ["MLP-256", ...], "dims": {"embed": 64, "block": 64, "out": 64, "head": 16, "attn": 16, "recent": 1},
      "complexity": {"user": {"params": ..., "flops": ...}, "item": {...}},   # optional, informative
      "provenance": {"dataset": ..., "budget": ..., "seed": ..., "val_loss": ..., ...}}  # optional
 
-Op names only (never indices). Unknown names or keys, a wrong depth or bad JSON give a one-line
+``space`` names the tower anatomy (``towernas.space.anatomy``); files written before it existed have no
+``space`` key and are read as ``autotower``, the anatomy they were built with. Op names only (never indices). Unknown names or keys, a wrong depth or bad JSON give a one-line
 ``ArchError``. The same JSON rebuilds on any dataset.
 """
 
@@ -20,13 +21,14 @@ from typing import Any
 
 from towernas.runs.errors import UserError
 from towernas.runs.files import atomic_open
+from towernas.space.anatomy import ANATOMIES, DEFAULT_ANATOMY
 from towernas.space.dims import Dims
 from towernas.space.ops import BLOCK_NAMES, SKIP
 from towernas.space.poolings import POOLING_NAMES
 
 SCHEMA = 1
 MIN_DEPTH, MAX_DEPTH = 3, 7
-_KEYS = {"schema", "pooling", "user", "item", "dims", "complexity", "provenance"}
+_KEYS = {"schema", "space", "pooling", "user", "item", "dims", "complexity", "provenance"}
 
 
 class ArchError(UserError):
@@ -52,6 +54,7 @@ class Arch:
     dims: Dims = field(default_factory=Dims)
     complexity: dict[str, Any] | None = field(default=None, compare=False)
     provenance: dict[str, Any] | None = field(default=None, compare=False)
+    space: str = DEFAULT_ANATOMY  # the tower anatomy (towernas.space.anatomy)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "user", tuple(self.user))
@@ -59,6 +62,8 @@ class Arch:
         self.validate()
 
     def validate(self, where: str = "arch") -> None:
+        if self.space not in ANATOMIES.names():
+            raise ArchError(f"{where}.space={self.space!r}: unknown space; expected one of {list(ANATOMIES.names())}")
         if self.pooling not in POOLING_NAMES:
             raise ArchError(f"{where}.pooling={self.pooling!r}: unknown pooling; expected one of {list(POOLING_NAMES)}")
         for side in ("user", "item"):
@@ -72,7 +77,7 @@ class Arch:
                 raise ArchError(f"{where}.{side}[0]='skip': the first position needs a block")
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schema": SCHEMA, "pooling": self.pooling, "user": list(self.user),
+        out: dict[str, Any] = {"schema": SCHEMA, "space": self.space, "pooling": self.pooling, "user": list(self.user),
                                "item": list(self.item), "dims": self.dims.to_dict()}
         if self.complexity is not None:
             out["complexity"] = self.complexity
@@ -103,7 +108,7 @@ class Arch:
         except ValueError as err:
             raise ArchError(str(err)) from None
         return cls(data["pooling"], tuple(data["user"]), tuple(data["item"]), dims,
-                   data.get("complexity"), data.get("provenance"))
+                   data.get("complexity"), data.get("provenance"), data.get("space", DEFAULT_ANATOMY))
 
     @classmethod
     def from_json(cls, text: str, where: str = "arch") -> "Arch":
@@ -131,4 +136,4 @@ class Arch:
         """A copy carrying ``complexity`` / ``provenance`` (the ops stay the same)."""
         return Arch(self.pooling, self.user, self.item, self.dims,
                     complexity if complexity is not None else self.complexity,
-                    provenance if provenance is not None else self.provenance)
+                    provenance if provenance is not None else self.provenance, self.space)

@@ -15,6 +15,8 @@ class Dims:
         out: tower output width (the retrieval embedding), L2-normalised.
         head: per-head width of the SA-h blocks (an SA-h block works at h * head).
         attn: width of the attention scorers of the ``self_attention`` / ``self_attentive`` poolings.
+        recent: how many of the most recent history items also enter the user tower as tokens of their
+            own (0: none, the AutoTower layout). Order-aware: "what came last" is not averaged away.
 
     Defaults (embed 64, block 32, head 8, so SA-4 works at D_blk) make the paper's budgets
     selective but rich: on the embedded dataset (5 inputs per tower, history 20, depth 5) about 7%
@@ -29,6 +31,7 @@ class Dims:
     out: int = 64
     head: int = 8
     attn: int = 16
+    recent: int = 0
 
     def to_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -40,6 +43,8 @@ class Dims:
         if unknown:
             raise ValueError(f"{where}: unknown key(s) {unknown}; expected {sorted(known)}")
         for key, value in data.items():
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{where}.{key}={value!r}: expected a positive integer")
+            least = 0 if key == "recent" else 1
+            if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                kind = "a non-negative" if least == 0 else "a positive"
+                raise ValueError(f"{where}.{key}={value!r}: expected {kind} integer")
         return cls(**data)

@@ -1,5 +1,6 @@
 """Poolings of the behaviour sequence (user tower only), registered with their exact cost formula:
-``POOLINGS[name](dims)`` builds one, ``POOLINGS[name].cost(length, dims)`` costs it over a full history.
+``POOLINGS[name](dims, max_len)`` builds one, ``POOLINGS[name].cost(length, dims)`` costs it over a full
+history.
 
 Every pooling maps history embeddings ``(B, L, E)`` with a validity mask ``(B, L)`` to ``(B, E)``.
 Padding never contributes; an empty history pools to zeros.
@@ -10,10 +11,20 @@ Padding never contributes; an empty history pools to zeros.
 - ``self_attentive`` (Lin et al., 2017): weights ``a = softmax(w2^T tanh(W1 h + b1))`` over the
   valid positions, output ``sum_i a_i h_i``.
 
+Order-aware poolings (the ``towernas`` space; the four above are AutoTower's, and are order-blind):
+
+- ``recency``: ``sum_t a_t h_t`` with ``a = softmax(-exp(theta) * age)`` over the valid positions, age 0
+  for the most recent item; the decay ``exp(theta)`` is learned (one scalar), so the pooling moves
+  between the plain mean (decay → 0) and the last item (decay → ∞).
+- ``self_attention_pos`` / ``self_attentive_pos``: the attention poolings above with learned positional
+  encodings P (max_len, E), right-aligned like the history (the last slot is the latest item): the
+  attention scores are computed from ``h + P``, the values stay ``h``. Positions steer the weights; the
+  output remains a weighted mean of item embeddings.
+
 Example:
     >>> import torch
     >>> from towernas.space.dims import Dims
-    >>> POOLINGS["self_attentive"](Dims())(torch.randn(2, 5, 64), torch.ones(2, 5, dtype=torch.bool)).shape
+    >>> POOLINGS["self_attentive"](Dims(), 5)(torch.randn(2, 5, 64), torch.ones(2, 5, dtype=torch.bool)).shape
     torch.Size([2, 64])
 """
 
@@ -43,16 +54,29 @@ class SumPooling(nn.Module):
         return masked_sum(x, mask)
 
 
-class SelfAttentionPooling(nn.Module):
-    """Single-head self-attention over the history, then masked mean."""
+class Positions(nn.Module):
+    """Learned positional encodings, right-aligned: ``x + P[-L:]`` (the last slot is the latest item)."""
 
-    def __init__(self, dim: int, attn: int) -> None:
+    def __init__(self, max_len: int, dim: int) -> None:
+        super().__init__()
+        self.table = nn.Parameter(torch.randn(max_len, dim) * 0.05)  # (L_max, E)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, L, E) -> (B, L, E)
+        return x + self.table[-x.shape[1]:]
+
+
+class SelfAttentionPooling(nn.Module):
+    """Single-head self-attention over the history, then masked mean (positional encodings optional)."""
+
+    def __init__(self, dim: int, attn: int, max_len: int | None = None) -> None:
         super().__init__()
         self.attn = attn
         self.qk = nn.Linear(dim, 2 * attn)
+        self.positions = Positions(max_len, dim) if max_len else None
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        q, k = self.qk(x).chunk(2, dim=-1)  # (B, L, a) each
+        keyed = self.positions(x) if self.positions is not None else x  # positions steer the scores only
+        q, k = self.qk(keyed).chunk(2, dim=-1)  # (B, L, a) each
         scores = q @ k.transpose(1, 2) / math.sqrt(self.attn)  # (B, L, L)
         scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
         weights = torch.nan_to_num(scores.softmax(-1))  # (B, L, L); all-padding rows -> zeros
@@ -61,16 +85,33 @@ class SelfAttentionPooling(nn.Module):
 
 
 class SelfAttentivePooling(nn.Module):
-    """Structured self-attentive pooling with one attention hop."""
+    """Structured self-attentive pooling with one attention hop (positional encodings optional)."""
 
-    def __init__(self, dim: int, attn: int) -> None:
+    def __init__(self, dim: int, attn: int, max_len: int | None = None) -> None:
         super().__init__()
         self.w1 = nn.Linear(dim, attn)
         self.w2 = nn.Linear(attn, 1, bias=False)
+        self.positions = Positions(max_len, dim) if max_len else None
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        logits = self.w2(torch.tanh(self.w1(x))).squeeze(-1)  # (B, L)
+        keyed = self.positions(x) if self.positions is not None else x
+        logits = self.w2(torch.tanh(self.w1(keyed))).squeeze(-1)  # (B, L)
         logits = logits.masked_fill(~mask, float("-inf"))
+        weights = torch.nan_to_num(logits.softmax(-1))  # (B, L); empty history -> zeros
+        return (weights.unsqueeze(1) @ x).squeeze(1)  # (B, E)
+
+
+class RecencyPooling(nn.Module):
+    """Recency-weighted mean with a learned decay: ``softmax(-exp(theta) * age)`` over valid positions."""
+
+    def __init__(self, max_len: int, decay: float = 0.1) -> None:
+        super().__init__()
+        self.log_decay = nn.Parameter(torch.tensor(math.log(decay)))
+        self.register_buffer("age", torch.arange(max_len - 1, -1, -1, dtype=torch.float32), persistent=False)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        logits = self.age[-x.shape[1]:] * -self.log_decay.exp()  # (L,): 0 for the latest slot, then falling
+        logits = logits.masked_fill(~mask, float("-inf"))  # (B, L)
         weights = torch.nan_to_num(logits.softmax(-1))  # (B, L); empty history -> zeros
         return (weights.unsqueeze(1) @ x).squeeze(1)  # (B, E)
 
@@ -79,11 +120,11 @@ class SelfAttentivePooling(nn.Module):
 class Pooling:
     """A history pooling: how to build it, and what it costs over a full history (registered together)."""
 
-    build: Callable[[Dims], nn.Module]  # dims -> module mapping (B, L, E), mask (B, L) to (B, E)
+    build: Callable[[Dims, int], nn.Module]  # (dims, max_len) -> module mapping (B, L, E), (B, L) to (B, E)
     cost: Callable[[int, Dims], OpCost]  # (history length L, dims) -> exact cost of one forward
 
-    def __call__(self, dims: Dims) -> nn.Module:
-        return self.build(dims)
+    def __call__(self, dims: Dims, max_len: int) -> nn.Module:
+        return self.build(dims, max_len)
 
 
 def self_attention_cost(length: int, dims: Dims) -> OpCost:
@@ -102,12 +143,32 @@ def self_attentive_cost(length: int, dims: Dims) -> OpCost:
     return scores + OpCost(0, l_ * e, 3 * l_)
 
 
+def positions_cost(length: int, dims: Dims) -> OpCost:
+    """``Positions``: the (L, E) table, and the add x + P (L*E)."""
+    return OpCost(length * dims.embed, 0, length * dims.embed)
+
+
+def recency_cost(length: int, dims: Dims) -> OpCost:
+    """``RecencyPooling``: theta (1 param); exp (1), neg (1), age * -decay (L), masked_fill, softmax,
+    nan_to_num (L each); weights @ x (L*E MACs)."""
+    return OpCost(1, length * dims.embed, 2 + 4 * length)
+
+
 POOLINGS: Registry[Pooling] = Registry("pooling", key="arch.pooling")
-POOLINGS.register("avg", Pooling(lambda dims: AvgPooling(), lambda length, dims: masked_mean_cost(length, dims.embed)))
-POOLINGS.register("sum", Pooling(lambda dims: SumPooling(),  # x * m (L*E), sum (E)
+POOLINGS.register("avg", Pooling(lambda dims, max_len: AvgPooling(),
+                                 lambda length, dims: masked_mean_cost(length, dims.embed)))
+POOLINGS.register("sum", Pooling(lambda dims, max_len: SumPooling(),  # x * m (L*E), sum (E)
                                  lambda length, dims: OpCost(0, 0, length * dims.embed + dims.embed)))
-POOLINGS.register("self_attention", Pooling(lambda dims: SelfAttentionPooling(dims.embed, dims.attn),
+POOLINGS.register("self_attention", Pooling(lambda dims, max_len: SelfAttentionPooling(dims.embed, dims.attn),
                                             self_attention_cost))
-POOLINGS.register("self_attentive", Pooling(lambda dims: SelfAttentivePooling(dims.embed, dims.attn),
+POOLINGS.register("self_attentive", Pooling(lambda dims, max_len: SelfAttentivePooling(dims.embed, dims.attn),
                                             self_attentive_cost))
+AUTOTOWER_POOLINGS: tuple[str, ...] = POOLINGS.names()  # the paper's four, order-blind
+POOLINGS.register("recency", Pooling(lambda dims, max_len: RecencyPooling(max_len), recency_cost))
+POOLINGS.register("self_attention_pos", Pooling(
+    lambda dims, max_len: SelfAttentionPooling(dims.embed, dims.attn, max_len),
+    lambda length, dims: positions_cost(length, dims) + self_attention_cost(length, dims)))
+POOLINGS.register("self_attentive_pos", Pooling(
+    lambda dims, max_len: SelfAttentivePooling(dims.embed, dims.attn, max_len),
+    lambda length, dims: positions_cost(length, dims) + self_attentive_cost(length, dims)))
 POOLING_NAMES: tuple[str, ...] = POOLINGS.names()
