@@ -2,8 +2,9 @@
 
 Each RUN is a retrain run directory (its ``results.json``), typically one per budget with the searched
 towers and the human baselines. Writes ``report.md`` and ``report.csv`` (model × budget → test R@50,
-N@50, params and FLOPs per tower, Δ% R@50 vs GoogleDNN of the same budget) and ``recall_vs_flops.png``
-(R@50 against total FLOPs, with the Pareto front of all points).
+N@50, params and FLOPs per tower, Δ% R@50 vs the in-budget GoogleDNN of the same budget; in-budget
+baselines show their size) and ``recall_vs_flops.png`` (R@50 against total FLOPs, with the Pareto front
+of all points).
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ def load_rows(runs: list[Path]) -> list[dict]:
             raise ValueError(f"{path}: cannot read retrain results ({err})") from None
         for row in results.get("table", []):
             rows.append({"dataset": results["dataset"], "budget": results["budget"], "model": row["model"],
-                         "seeds": row["seeds"], "recall@50": row["recall@50"], "recall@50_std": row["recall@50_std"],
-                         "ndcg@50": row["ndcg@50"], "ndcg@50_std": row["ndcg@50_std"],
-                         **tables.flat_cost(row["complexity"])})
+                         "size": row.get("size"), "seeds": row["seeds"], "recall@50": row["recall@50"],
+                         "recall@50_std": row["recall@50_std"], "ndcg@50": row["ndcg@50"],
+                         "ndcg@50_std": row["ndcg@50_std"], **tables.flat_cost(row["complexity"])})
     if not rows:
         raise ValueError("no retrain results found in " + ", ".join(map(str, runs)))
-    tables.add_deltas(rows, "recall@50", "google_dnn", "delta_recall@50_pct", group=("dataset", "budget"))
+    tables.add_deltas(rows, "recall@50", tables.REFERENCE_MODEL, "delta_recall@50_pct", group=("dataset", "budget"))
     return rows
 
 
@@ -50,8 +51,8 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
 
 
 def markdown(rows: list[dict]) -> str:
-    return tables.markdown(["dataset", "budget", "model", "R@50", "N@50", *tables.COST_HEADER, "Δ R@50 vs GoogleDNN"],
-                           [[r["dataset"], r["budget"], r["model"], tables.mean_std_cell(r, "recall@50"),
+    return tables.markdown(["dataset", "budget", "model", "R@50", "N@50", *tables.COST_HEADER, tables.DELTA_HEADER],
+                           [[r["dataset"], r["budget"], tables.model_cell(r), tables.mean_std_cell(r, "recall@50"),
                              tables.mean_std_cell(r, "ndcg@50"), *tables.cost_cells(r),
                              tables.delta_cell(r["delta_recall@50_pct"])] for r in rows]) + "\n"
 

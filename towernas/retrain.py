@@ -2,10 +2,14 @@
 
 Inputs: ``retrain.archs=[a.json, …]`` (e.g. a file of ``recipes/``), or by default the top
 ``retrain.top_k`` architectures of the latest search run for this dataset and budget; plus any human
-baselines (``retrain.baselines=[google_dnn,senet,bst,mind]``). Every model is trained by the same
-trainer (in-batch softmax + logQ, Adam), early-stopped and selected on validation, and only then
-evaluated once on test, for every seed of ``retrain.seeds``. Writes ``results.{json,md,csv}`` into the
-run directory and prints the table (mean ± std over seeds).
+baselines (``retrain.baselines=[google_dnn,senet,bst,mind]``: in budget; ``google_dnn_paper``, …: the
+paper's layers, over the budget). An in-budget baseline first gets its size: every size of its grid that
+fits the budget (``towernas.retrievers.sizing``) trains once on a short schedule (``retrain.sizing_epochs``,
+``retrain.sizing_patience``, seed ``retrain.seeds[0]``) and the best on validation wins; ``results.json``
+keeps every size's score under ``sizing``. Every model is then trained by the same trainer (in-batch
+softmax + logQ, Adam), early-stopped and selected on validation, and only then evaluated once on test,
+for every seed of ``retrain.seeds``. Writes ``results.{json,md,csv}`` into the run directory and prints
+the table (mean ± std over seeds, Δ R@50 vs the in-budget GoogleDNN).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import csv
 import io
 import logging
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import hydra
@@ -22,39 +26,49 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from towernas.complexity import CostModel, TowerCost
+from towernas.complexity.budgets import Budget
 from towernas.config import register_configs
 from towernas.data import InteractionData, load_dataset
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import evaluate_model
+from towernas.retrievers.sizing import Size, require_fit, select_size
 from towernas.retrievers.two_tower import build
+from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_json_atomic, write_text_atomic
-from towernas.runs.tables import COST_HEADER, add_deltas, cost_cells, delta_cell, flat_cost, markdown, mean_std_cell
 from towernas.runs.tracking import Tracker
 from towernas.space import Arch
 from towernas.train.loop import fit
 
 log = logging.getLogger(__name__)
 register_configs()
-DELTA = "delta_recall@50_vs_google_dnn_pct"
+DELTA = "delta_recall@50_vs_google_dnn_pct"  # vs tables.REFERENCE_MODEL, the in-budget google_dnn
 REPORTED = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50")
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """One model to retrain: a searched architecture or a named baseline."""
+    """One model to retrain: a searched architecture or a named baseline (in budget: at ``size``)."""
 
     name: str
     arch: Arch | None = None
     baseline: str | None = None
+    size: Size | None = None
 
-    def build(self, spec: DatasetSpec, budget: str):
+    @property
+    def needs_size(self) -> bool:
+        """An in-budget baseline whose size is not chosen yet."""
+        from towernas.retrievers import is_paper
+
+        return self.baseline is not None and not is_paper(self.baseline) and self.size is None
+
+    def build(self, spec: DatasetSpec, budget: Budget):
         if self.arch is not None:
             return build(self.arch, spec)
         from towernas.retrievers import build_baseline
 
-        return build_baseline(self.baseline, budget, spec)
+        return build_baseline(self.baseline, budget, spec, size=self.size)
 
     def cost(self, model, spec: DatasetSpec) -> TowerCost:
         if self.arch is not None:
@@ -84,6 +98,10 @@ def candidates(cfg: DictConfig) -> list[Candidate]:
         if not paths:
             raise FileNotFoundError(f"{run}: no archs/top*.json; is it a finished search run?")
     out = [Candidate(name=_label(p), arch=Arch.load(p)) for p in paths]
+    from towernas.retrievers import MODELS
+
+    for name in r.baselines:
+        MODELS.get(name)  # an unknown name: one line listing the known ones, before any data is loaded
     return out + [Candidate(name=b, baseline=b) for b in r.baselines]
 
 
@@ -91,12 +109,38 @@ def _label(path: Path) -> str:
     return path.stem if path.parent.name != "archs" else f"{path.parent.parent.parent.name}/{path.stem}"
 
 
+def choose_sizes(todo: list[Candidate], data: InteractionData, cfg: DictConfig, device,
+                 tracker) -> tuple[list[Candidate], dict[str, dict]]:
+    """Give every in-budget baseline of ``todo`` its size, chosen on validation (``sizing.select_size``).
+
+    Fails at once, in one line, if some baseline has no grid size within the budget. Returns the
+    candidates with their sizes and the ``sizing`` entry of ``results.json`` per baseline.
+    """
+    r, budget, spec = cfg.retrain, Budget.from_config(cfg.budget), DatasetSpec.from_data(data)
+    for candidate in todo:
+        if candidate.needs_size:
+            require_fit(candidate.baseline, budget, spec)  # before any training
+    sized, sizing = [], {}
+    for candidate in todo:
+        if candidate.needs_size:
+            choice = select_size(candidate.baseline, budget, spec, data, fit, max_epochs=r.sizing_epochs,
+                                 patience=r.sizing_patience, seed=r.seeds[0], select=r.select,
+                                 log=lambda rec: tracker.log("sizing", rec), batch_size=r.batch_size, lr=r.lr,
+                                 temperature=r.temperature, device=device, ks=tuple(cfg.eval.ks),
+                                 progress=cfg.progress)
+            log.info("%s: size %s (validation %s %s)", candidate.name, choice.size.label, r.select, choice.scores)
+            sizing[candidate.name] = choice.to_dict()
+            candidate = replace(candidate, size=choice.size)
+        sized.append(candidate)
+    return sized, sizing
+
+
 def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, seed: int, device, tracker) -> dict:
     """Train one model for one seed; select on validation; read test once. Returns (model, record)."""
     r = cfg.retrain
     spec = DatasetSpec.from_data(data)
     torch.manual_seed(seed)
-    model = candidate.build(spec, cfg.budget.name)
+    model = candidate.build(spec, Budget.from_config(cfg.budget))
     cost = candidate.cost(model, spec)
     ks = tuple(cfg.eval.ks)
     fitted = fit(model, data, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
@@ -104,9 +148,10 @@ def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, se
                  progress=cfg.progress, log=lambda rec: tracker.log("retrain", {"model": candidate.name,
                                                                                 "seed": seed, **rec}))
     test = evaluate_model(model, data, "test", ks, device=device)  # the one and only read of test
-    return model, {"model": candidate.name, "seed": seed, "best_epoch": fitted.best_epoch,
-            "stopped_early": fitted.stopped_early, "valid": fitted.best_valid, "test": test,
-            "complexity": cost.to_dict(), "arch": candidate.arch.to_dict() if candidate.arch else None}
+    return model, {"model": candidate.name, "size": candidate.size.label if candidate.size else None, "seed": seed,
+                   "best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early, "valid": fitted.best_valid,
+                   "test": test, "complexity": cost.to_dict(),
+                   "arch": candidate.arch.to_dict() if candidate.arch else None}
 
 
 def aggregate(records: list[dict]) -> list[dict]:
@@ -114,31 +159,34 @@ def aggregate(records: list[dict]) -> list[dict]:
     rows = []
     for name in dict.fromkeys(r["model"] for r in records):
         mine = [r for r in records if r["model"] == name]
-        row = {"model": name, "seeds": len(mine), "complexity": mine[0]["complexity"]}
+        row = {"model": name, "size": mine[0]["size"], "seeds": len(mine), "complexity": mine[0]["complexity"]}
         for metric in REPORTED:
             values = [r["test"][metric] for r in mine]
             row[metric] = statistics.fmean(values)
             row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
         rows.append(row)
-    add_deltas(rows, "recall@50", "google_dnn", DELTA)
+    tables.add_deltas(rows, "recall@50", tables.REFERENCE_MODEL, DELTA)
     return rows
 
 
 def results_table(rows: list[dict]) -> str:
-    """Markdown: model → test Recall/NDCG (mean ± std), params/FLOPs per tower, Δ R@50 vs GoogleDNN."""
-    return markdown(["model", "R@20", "R@50", "N@50", *COST_HEADER, "Δ R@50 vs GoogleDNN"],
-                    [[r["model"], *(mean_std_cell(r, m) for m in ("recall@20", "recall@50", "ndcg@50")),
-                      *cost_cells(flat_cost(r["complexity"])), delta_cell(r[DELTA])] for r in rows])
+    """Markdown: model (with its size if in budget) → test Recall/NDCG (mean ± std), params/FLOPs per tower,
+    Δ R@50 vs the in-budget GoogleDNN."""
+    metrics = ("recall@20", "recall@50", "ndcg@50")
+    return tables.markdown(["model", "R@20", "R@50", "N@50", *tables.COST_HEADER, tables.DELTA_HEADER],
+                           [[tables.model_cell(r), *(tables.mean_std_cell(r, m) for m in metrics),
+                             *tables.cost_cells(tables.flat_cost(r["complexity"])), tables.delta_cell(r[DELTA])]
+                            for r in rows])
 
 
 def results_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
-    fields = ["model", "seeds", *[m for metric in REPORTED for m in (metric, f"{metric}_std")],
+    fields = ["model", "size", "seeds", *[m for metric in REPORTED for m in (metric, f"{metric}_std")],
               "user_params", "user_flops", "item_params", "item_flops", DELTA]
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()
     for r in rows:
-        writer.writerow({**r, **flat_cost(r["complexity"])})
+        writer.writerow({**r, **tables.flat_cost(r["complexity"])})
     return buffer.getvalue()
 
 
@@ -153,6 +201,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
                       config=OmegaConf.to_container(cfg, resolve=True), name=f"retrain-{cfg.dataset.name}")
     records, best = [], None
     try:
+        todo, sizing = choose_sizes(todo, data, cfg, device, tracker)
         for candidate in todo:
             for seed in cfg.retrain.seeds:
                 model, record = retrain_one(candidate, data, cfg, seed, device, tracker)
@@ -162,7 +211,8 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     finally:
         tracker.close()
     rows = aggregate(records)
-    results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "records": records, "table": rows}
+    results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "records": records, "table": rows,
+               "sizing": sizing}
     if cfg.retrain.export:  # the model with the best validation score (never chosen on test)
         from towernas.serving import export_retriever
 

@@ -74,14 +74,49 @@ def test_no_search_run_and_bad_inputs_give_one_line_errors(tmp_path, monkeypatch
         retrain.run_retrain(_cfg(f"retrain.archs=[{path}]", "retrain.select=recall@7"), tmp_path / "rt")
 
 
-def test_baselines_are_retrained_by_the_same_trainer_and_compared_with_google_dnn(tmp_path):
-    out = retrain.run_retrain(_cfg("retrain.baselines=[google_dnn,senet,bst,mind]", "retrain.max_epochs=1"),
+def test_baselines_are_sized_in_budget_on_validation_then_compared_with_the_in_budget_google_dnn(tmp_path, monkeypatch):
+    from towernas.train import loop
+
+    original, splits = loop.evaluate_model, []
+    monkeypatch.setattr(loop, "evaluate_model",  # the trainer (sizing and retraining) reads validation only
+                        lambda m, d, split, *a, **k: splits.append(split) or original(m, d, split, *a, **k))
+    out = retrain.run_retrain(_cfg("retrain.baselines=[google_dnn,google_dnn_paper,senet,bst,mind]",
+                                   "retrain.max_epochs=1", "retrain.sizing_epochs=1", "retrain.sizing_patience=1",
+                                   "retrain.export=false"),  # export: tested above
                               tmp_path / "rt")
+    assert set(splits) == {"valid"}
     rows = {r["model"]: r for r in out["table"]}
-    assert set(rows) == {"google_dnn", "senet", "bst", "mind"}
-    assert rows["google_dnn"]["delta_recall@50_vs_google_dnn_pct"] == 0.0
+    assert set(rows) == {"google_dnn", "google_dnn_paper", "senet", "bst", "mind"}
+    assert rows["google_dnn"]["delta_recall@50_vs_google_dnn_pct"] == 0.0  # the in-budget one is the reference
+    assert rows["google_dnn_paper"]["delta_recall@50_vs_google_dnn_pct"] is not None
     assert all(0 < r["recall@50"] <= 1 for r in rows.values())  # MIND goes through the multi-interest top-k
-    assert rows["bst"]["complexity"]["user"]["flops"] > rows["google_dnn"]["complexity"]["user"]["flops"]
+
+    def flops(row):
+        return row["complexity"]["user"]["flops"] + row["complexity"]["item"]["flops"]
+
+    assert flops(rows["google_dnn_paper"]) > 150_000 and rows["google_dnn_paper"]["size"] is None
+    for name in ("google_dnn", "senet", "bst", "mind"):
+        sizing = out["sizing"][name]
+        assert rows[name]["size"] == sizing["chosen"] and flops(rows[name]) <= 150_000  # budget L
+        scores = {g["size"]: g["valid/recall@50"] for g in sizing["grid"]}
+        assert sizing["chosen"] == max(scores, key=scores.get) and sizing["seed"] == 0
+    saved = json.loads((tmp_path / "rt" / "results.json").read_text())
+    assert saved["sizing"] == out["sizing"]
+    table = (tmp_path / "rt" / "results.md").read_text()
+    assert f"| google_dnn {rows['google_dnn']['size']} |" in table and "| google_dnn_paper |" in table
+    assert "Δ R@50 vs in-budget GoogleDNN" in table
+    assert len((tmp_path / "rt" / "sizing.jsonl").read_text().splitlines()) == sum(
+        len(s["grid"]) for s in out["sizing"].values())  # one epoch per grid size
+
+
+def test_unknown_or_unfitting_baselines_fail_in_one_line_before_any_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(retrain, "fit", lambda *a, **k: pytest.fail("trained"))
+    with pytest.raises(ValueError, match=r"retrain.baselines='dssm': unknown baseline; expected one of "
+                                         r"\['google_dnn', 'google_dnn_paper', 'senet', .*'mind_paper'\]$"):
+        retrain.run_retrain(_cfg("retrain.baselines=[dssm]"), tmp_path / "rt")
+    with pytest.raises(ValueError, match="bst: no size of its grid fits budget L .*; drop it or use bst_paper") as err:
+        retrain.run_retrain(_cfg("retrain.baselines=[google_dnn,bst]", "budget.flops=60000"), tmp_path / "rt")
+    assert "\n" not in str(err.value)
 
 
 def test_a_recipe_searched_on_one_dataset_rebuilds_on_another(tmp_path):

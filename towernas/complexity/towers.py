@@ -10,7 +10,7 @@ not part of the serving cost; its K interests each pass through the DNN, which i
 Example:
     >>> from towernas.retrievers import build_baseline
     >>> from towernas.complexity import synthetic_spec
-    >>> tower_cost(build_baseline("google_dnn", "L", synthetic_spec()), synthetic_spec()).user_params
+    >>> tower_cost(build_baseline("google_dnn_paper", "L", synthetic_spec()), synthetic_spec()).user_params
     156224
 """
 

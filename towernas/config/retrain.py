@@ -13,7 +13,7 @@ class RetrainConfig:
     archs: list[str] = field(default_factory=list)  # Arch JSON paths; empty: top_k of the latest search run
     search_dir: Optional[str] = None  # a search run directory; None: the latest for this dataset and budget
     top_k: int = 3
-    baselines: list[str] = field(default_factory=list)  # google_dnn, senet, bst, mind
+    baselines: list[str] = field(default_factory=list)  # in budget: google_dnn, senet, bst, mind; or <name>_paper
     seeds: list[int] = field(default_factory=lambda: [0])
     max_epochs: int = 30
     patience: int = 5
@@ -21,5 +21,7 @@ class RetrainConfig:
     lr: float = 0.002
     temperature: float = 0.05
     select: str = "recall@50"  # validation metric for early stopping / model selection
+    sizing_epochs: int = 10  # in-budget baselines: schedule of each grid size's trial (first seed, validation)
+    sizing_patience: int = 2
     export: bool = True  # export the best model (by validation) as a retriever artifact
     index: str = "flat"  # faiss index of the artifact: flat (exact) | ivf | hnsw

@@ -3,11 +3,14 @@
 User tower, for the history embeddings h (B, L, E) with validity mask m (B, L):
 
     x = h + P                                       learned positional embeddings P (L, E), right-aligned
-    a = MHA(x) with 2 heads, padded keys masked     q, k, v = x W_qkv; softmax(q k^T / sqrt(E/2)) v W_o
-    y = LN(x + a);  z = LN(y + W_2 relu(W_1 y))     post-LN encoder layer, FFN width 4E
+    a = MHA(x) with h heads of width d, keys masked q, k, v = x W_qkv (E -> 3hd); softmax(q k^T / sqrt(d)) v W_o
+    y = LN(x + a);  z = LN(y + W_2 relu(W_1 y))     post-LN encoder layer, FFN width f
     s = mean_{t valid} z_t                          (B, E)
     user = normalize(DNN([user field embeddings; s]))
 
+Defaults are the original's: h = 2 heads of d = E / 2, f = 4E. Smaller ``heads`` / ``head_dim`` / ``ffn``
+shrink the transformer (the residual stream stays E wide), which is what the in-budget sizes of
+``towernas.retrievers.sizing`` vary: at E = 64 over 20 tokens the default layer alone costs ~1 MFLOPs.
 The item tower is GoogleDNN's. Unlike the original BST (a CTR model), the target item is not part of
 the sequence: a two-tower user tower cannot see the candidate. No dropout (neither do searched towers).
 Attention and LayerNorm are the shared layers of ``towernas.nn``.
@@ -40,15 +43,21 @@ FFN_MULT = 4
 
 
 class TransformerLayer(nn.Module):
-    """One post-LN transformer encoder layer: attention and FFN, each with residual + LayerNorm."""
+    """One post-LN transformer encoder layer: attention and FFN, each with residual + LayerNorm.
 
-    def __init__(self, dim: int, heads: int = HEADS, ffn_mult: int = FFN_MULT) -> None:
+    Args:
+        dim: token width E (the residual stream).
+        heads: attention heads. head_dim: width of each head (None: ``dim // heads``).
+        ffn: hidden width of the FFN (None: ``FFN_MULT * dim``).
+    """
+
+    def __init__(self, dim: int, heads: int = HEADS, head_dim: int | None = None, ffn: int | None = None) -> None:
         super().__init__()
-        if dim % heads:
+        if head_dim is None and dim % heads:
             raise ValueError(f"embedding width {dim} is not divisible by {heads} heads")
-        self.attention = MultiHeadSelfAttention(dim, heads, dim // heads)
+        self.attention = MultiHeadSelfAttention(dim, heads, head_dim or dim // heads)
         self.norm1 = LayerNorm(dim)
-        self.ffn = mlp(dim, (ffn_mult * dim, dim))
+        self.ffn = mlp(dim, (ffn or FFN_MULT * dim, dim))
         self.norm2 = LayerNorm(dim)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:  # (B, L, E) -> (B, L, E)
@@ -59,10 +68,11 @@ class TransformerLayer(nn.Module):
 class BSTUserTower(nn.Module):
     """Positional embeddings + transformer layer + masked mean, then the DNN with the user fields."""
 
-    def __init__(self, n_fields: int, max_len: int, layers: Sequence[int], embed: int) -> None:
+    def __init__(self, n_fields: int, max_len: int, layers: Sequence[int], embed: int, heads: int = HEADS,
+                 head_dim: int | None = None, ffn: int | None = None) -> None:
         super().__init__()
         self.positions = nn.Parameter(torch.randn(max_len, embed) * 0.05)  # (L_max, E), tower params
-        self.transformer = TransformerLayer(embed)
+        self.transformer = TransformerLayer(embed, heads, head_dim, ffn)
         self.dnn = mlp((n_fields + 1) * embed, layers)
 
     def forward(self, fields: torch.Tensor, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -72,9 +82,11 @@ class BSTUserTower(nn.Module):
 
 
 class BST(BaselineTwoTower):
-    """Transformer user tower over the behaviour sequence, GoogleDNN item tower."""
+    """Transformer user tower over the behaviour sequence, GoogleDNN item tower (``heads``, ``head_dim``,
+    ``ffn``: the transformer's widths, see the module docstring)."""
 
-    def __init__(self, spec: DatasetSpec, layers: Sequence[int], dims: Dims = Dims()) -> None:
+    def __init__(self, spec: DatasetSpec, layers: Sequence[int], dims: Dims = Dims(), heads: int = HEADS,
+                 head_dim: int | None = None, ffn: int | None = None) -> None:
         super().__init__(spec, layers, dims)
-        self.user_tower = BSTUserTower(len(spec.user_fields), spec.max_len, layers, dims.embed)
+        self.user_tower = BSTUserTower(len(spec.user_fields), spec.max_len, layers, dims.embed, heads, head_dim, ffn)
         self.item_tower = DNNItemTower(spec.n_item_inputs, layers, dims.embed)

@@ -1,7 +1,9 @@
 """The Markdown/CSV cells every report shares: cost columns (UP/UF/IP/IF), mean ± std, Δ% vs a reference.
 
 UP / UF / IP / IF = user-tower params / FLOPs, item-tower params / FLOPs, in thousands
-(``towernas.complexity`` defines them).
+(``towernas.complexity`` defines them). Every Δ% column is against ``REFERENCE_MODEL``, the in-budget
+GoogleDNN (its size chosen on validation among those that fit the budget, ``towernas.retrievers.sizing``);
+``google_dnn_paper``, at the paper's layers, is a row like any other.
 
 Example:
     >>> cost = {"user": {"params": 75312, "flops": 76564}, "item": {"params": 18248, "flops": 22740}}
@@ -13,6 +15,8 @@ Example:
     | a | 75.3k | 76.6k | 18.2k | 22.7k |
     >>> delta_cell(delta_pct(0.22, 0.20)), delta_cell(None)
     ('+10.0%', '')
+    >>> model_cell({"model": "google_dnn", "size": "[128,64]"}), model_cell({"model": "google_dnn_paper"})
+    ('google_dnn [128,64]', 'google_dnn_paper')
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from typing import Any, Iterable, Sequence
 
 COST_HEADER = ["UP", "UF", "IP", "IF"]
 COST_COLUMNS = ("user_params", "user_flops", "item_params", "item_flops")  # what the header abbreviates
+REFERENCE_MODEL = "google_dnn"  # the in-budget GoogleDNN: the reference of every Δ% column
+DELTA_HEADER = "Δ R@50 vs in-budget GoogleDNN"
 
 
 def thousands(value: Any) -> str:
@@ -45,6 +51,11 @@ def mean_std_cell(row: dict, metric: str, seeds: int | None = None) -> str:
     """``'0.2295 ± 0.0042'`` from ``row[metric]`` and ``row[metric + '_std']``; the mean alone for one seed."""
     n = row.get("seeds", 1) if seeds is None else seeds
     return f"{row[metric]:.4f} ± {row[metric + '_std']:.4f}" if n > 1 else f"{row[metric]:.4f}"
+
+
+def model_cell(row: dict) -> str:
+    """The model's name, followed by its size label when it has one (an in-budget baseline)."""
+    return f"{row['model']} {row['size']}" if row.get("size") else row["model"]
 
 
 def delta_pct(value: float, reference: float | None) -> float | None:
