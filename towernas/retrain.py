@@ -28,6 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from towernas.complexity import CostModel, TowerCost
 from towernas.complexity.budgets import Budget
 from towernas.config import register_configs
+from towernas.config.validate import check_training_values
 from towernas.data import InteractionData, load_dataset
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import evaluate_model
@@ -72,7 +73,8 @@ class Candidate:
 
     def cost(self, model, spec: DatasetSpec) -> TowerCost:
         if self.arch is not None:
-            return CostModel(spec, self.arch.dims, len(self.arch.user), len(self.arch.item)).cost(self.arch)
+            return CostModel(spec, self.arch.dims, len(self.arch.user), len(self.arch.item),
+                             space=self.arch.space).cost(self.arch)
         from towernas.complexity.towers import tower_cost
 
         return tower_cost(model, spec)
@@ -192,6 +194,7 @@ def results_csv(rows: list[dict]) -> str:
 
 def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     """Retrain every candidate for every seed; write and return the results."""
+    check_training_values(cfg)
     device = resolve_device(cfg.device)
     todo = candidates(cfg)
     if not todo:
