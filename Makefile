@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= cpu,dev
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install test search retrain bench clean-venv
+.PHONY: install test search retrain bench bench-fidelity clean-venv
 
 install: $(VENV)/.installed
 
@@ -31,6 +31,11 @@ retrain: install
 
 bench: install
 	$(PY) -m benchmarks.run $(ARGS)
+
+# The search's fidelity gate (~1 h on 2 cores; resumes): writes bench_results/fidelity.{json,md}.
+# ARGS="--space autotower" for the paper's space, ARGS="--budget M", ARGS="--quick" for a smoke run.
+bench-fidelity: install
+	$(PY) -m benchmarks.bench_fidelity $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -43,6 +43,7 @@ from towernas.data.spec import DatasetSpec
 from towernas.retrievers.two_tower import build
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
+from towernas.runs.errors import UserError
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.run_dir import claim, config_hash
 from towernas.runs.search_outputs import (
@@ -57,6 +58,7 @@ from towernas.space.arch_space import ArchSpace
 from towernas.train.loop import fit
 
 log = logging.getLogger(__name__)
+STRATEGIES = ("evolution", "random")
 register_configs()
 
 
@@ -149,22 +151,37 @@ def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: i
     return float(fitted.best_valid[r.select])
 
 
-def final_selection(cfg: DictConfig, data, space: ArchSpace, shortlisted: list[tuple[tuple, float]],
-                    cache: SelectionCache, tracker: Tracker | None = None) -> list[dict]:
+def final_selection(cfg: DictConfig, data, space: ArchSpace, shortlisted: list[tuple[tuple, float | None]],
+                    cache: SelectionCache, tracker: Tracker | None = None, more=None,
+                    short_seconds: float = 0.0) -> list[dict]:
     """Stages 2 and 3: short retrains of the shortlist, then full retrains of the best few on several seeds.
 
-    Returns one record per shortlisted genome, ranked: fully retrained ones by mean validation score, then
-    the others by their short-retrain score. Every score is validation; results are cached in the run
-    directory so a resumed search does not retrain again.
+    ``more`` (random search): further genomes to short-retrain after the shortlist, one at a time, while
+    the short retrains have used less than ``short_seconds`` in total (counted from the cache, so a
+    resumed run spends the same budget). Returns one record per short-retrained genome, ranked: fully
+    retrained ones by mean validation score, then the others by their short-retrain score. Every score is
+    validation; results are cached in the run directory so a resumed search does not retrain again.
     """
     s, r = cfg.search, cfg.retrain
+
+    def short(genome) -> dict:
+        key = ("short", tuple(genome), s.short_epochs, cfg.seed)
+        return cache.get(key, lambda: retrain_score(space.arch(genome), data, cfg, epochs=s.short_epochs,
+                                                    patience=0, seed=cfg.seed))
+
     rows = [{"genome": list(g), "fitness": f, "fitness_rank": i} for i, (g, f) in enumerate(shortlisted, 1)]
+    used = 0.0
     for row in tqdm(rows, desc="short retrains", disable=not cfg.progress):
-        key = ("short", tuple(row["genome"]), s.short_epochs, cfg.seed)
-        row["short"] = cache.get(key, lambda row=row: retrain_score(space.arch(row["genome"]), data, cfg,
-                                                                    epochs=s.short_epochs, patience=0, seed=cfg.seed))
+        entry = short(row["genome"])
+        row["short"], used = entry["score"], used + entry["seconds"]
         if tracker is not None:
             tracker.log("selection", {"stage": "short", **row})
+    for genome in more if more is not None else ():
+        if used >= short_seconds:
+            break
+        entry = short(genome)
+        rows.append({"genome": list(genome), "fitness": None, "fitness_rank": None, "short": entry["score"]})
+        used += entry["seconds"]
     by_short = sorted(rows, key=lambda row: -row["short"])
     for i, row in enumerate(by_short, 1):
         row["short_rank"] = i
@@ -173,7 +190,7 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, shortlisted: list[t
         for seed in s.final_seeds:
             key = ("full", tuple(row["genome"]), r.max_epochs, r.patience, seed)
             scores.append(cache.get(key, lambda seed=seed, row=row: retrain_score(
-                space.arch(row["genome"]), data, cfg, epochs=r.max_epochs, patience=r.patience, seed=seed)))
+                space.arch(row["genome"]), data, cfg, epochs=r.max_epochs, patience=r.patience, seed=seed))["score"])
         row["retrained"] = statistics.fmean(scores)
         row["retrained_std"] = statistics.stdev(scores) if len(scores) > 1 else 0.0
         if tracker is not None:
@@ -184,18 +201,32 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, shortlisted: list[t
 
 
 class SelectionCache:
-    """Retrain scores of the final selection, persisted as JSON in the run directory (atomic rewrite)."""
+    """Retrain scores of the final selection and their seconds, persisted as JSON in the run directory."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.scores: dict[str, float] = json.loads(path.read_text()) if path.exists() else {}
+        self.entries: dict[str, dict] = json.loads(path.read_text()) if path.exists() else {}
 
-    def get(self, key: tuple, compute: Callable[[], float]) -> float:
+    def get(self, key: tuple, compute: Callable[[], float]) -> dict:
+        """``{"score", "seconds"}`` of ``key``, computed (and written atomically) the first time."""
         name = json.dumps(key)
-        if name not in self.scores:
-            self.scores[name] = compute()
-            write_json_atomic(self.path, self.scores)
-        return self.scores[name]
+        if name not in self.entries:
+            started = time.perf_counter()
+            score = compute()
+            self.entries[name] = {"score": score, "seconds": time.perf_counter() - started}
+            write_json_atomic(self.path, self.entries)
+        return self.entries[name]
+
+
+def random_search(cfg: DictConfig, data, space: ArchSpace, in_budget, run_dir: Path, tracker: Tracker) -> list[dict]:
+    """The control of AutoTower's Table 5: no supernet, no evolution; random feasible architectures go
+    through the same final selection, short-retrained for ``search.random_seconds`` of compute in total
+    (give it what the evolutionary search spent on its supernet, evolution and short retrains)."""
+    s = cfg.search
+    stream = _feasible_stream(space.slots(), in_budget, cfg.seed + 104729)
+    first = [(next(stream), None) for _ in range(s.final_candidates)]
+    return final_selection(cfg, data, space, first, SelectionCache(run_dir / "selection.json"), tracker, more=stream,
+                           short_seconds=s.random_seconds)
 
 
 def run_search(cfg: DictConfig, run_dir: Path) -> dict:
@@ -206,6 +237,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     best few by that are retrained fully on ``search.final_seeds``; ``best.json`` is the validation winner.
     """
     check_training_values(cfg)
+    if cfg.search.strategy not in STRATEGIES:
+        raise UserError(f"search.strategy={cfg.search.strategy!r}: expected one of {list(STRATEGIES)}")
     config = OmegaConf.to_container(cfg, resolve=True)
     budget = Budget.from_config(cfg.budget)
     pareto = cfg.search.mode == "pareto"
@@ -223,80 +256,63 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
                       name=f"{cfg.dataset.name}-{budget.name}-{cfg.search.mode}-s{cfg.seed}")
     phases: dict[str, float] = {}
+    s = cfg.search
+    space = arch_space
+
+    def cost(genome) -> TowerCost:
+        return genome_cost(cost_model, space, genome)
+
+    def in_budget(genome) -> bool:
+        return budget.admits(cost(genome))
+
     try:
-        clock = time.perf_counter()
-        prepared = prepare_supernet(cfg, data, run_dir, admitting, tracker)
-        phases["supernet"] = time.perf_counter() - clock
-        supernet, space, trained = prepared.supernet, prepared.space, prepared.trained
-
-        def fitness(genome) -> float:
-            return validation_loss(supernet, space.arch(genome), prepared.batches, cfg.supernet.temperature,
-                                   prepared.log_q)
-
-        def cost(genome) -> TowerCost:
-            return genome_cost(cost_model, space, genome)
-
-        def feasible(genome) -> bool:
-            c = cost(genome)
-            return any(b.admits(c) for b in admitting)
-
-        def in_budget(genome) -> bool:
-            return budget.admits(cost(genome))
-
-        s = cfg.search
-        seeds = mlp_seeds(space, in_budget) if s.seed_mlp else []
-        clock = time.perf_counter()
-        result = evolve(
-            SearchSpace(list(space.slots())), fitness, lambda g: float(cost(g).flops), feasible,
-            evolution_config(s, cfg.seed), on_generation=lambda r: tracker.log("search", r),
-            state_path=run_dir / "evolution_state.json", write_text=write_text_atomic, progress=cfg.progress,
-            seeds=seeds,
-        )
-        phases["evolution"] = time.perf_counter() - clock
-        known = dict(result.evaluated)
-        randoms = _random_feasible(space.slots(), in_budget, s.random_baseline, cfg.seed)
-        random_losses = [known[g] if g in known else fitness(g) for g in randoms]
-        clock = time.perf_counter()
-        shortlisted = shortlist(result.evaluated, s.final_candidates, s.min_distance, in_budget)
-        if not shortlisted:
-            raise ArchError(f"no evaluated architecture fits {budget}; raise search.generations or the budget")
-        selection = final_selection(cfg, data, space, shortlisted, SelectionCache(run_dir / "selection.json"),
-                                    tracker)
-        phases["selection"] = time.perf_counter() - clock
+        if s.strategy == "random":
+            if pareto:
+                raise ValueError("search.strategy=random: runs under one budget; use search=evolution")
+            clock = time.perf_counter()
+            selection = random_search(cfg, data, space, in_budget, run_dir, tracker)
+            phases["selection"] = time.perf_counter() - clock
+            trained, result, seeds, random_losses = None, None, [], []
+        else:
+            selection, trained, result, seeds, random_losses = _evolutionary(
+                cfg, data, run_dir, space, cost_model, admitting, in_budget, tracker, phases)
     finally:
         tracker.close()
 
-    provenance = {"dataset": cfg.dataset.name, "budget": budget.name, "mode": s.mode, "seed": cfg.seed,
-                  "config_hash": config_hash(config), "supernet_steps": trained["best_step"] or trained["step"],
-                  "generations": s.generations,
-                  "unique_evaluations": result.unique_evaluations, "towernas": __version__}
+    provenance = {"dataset": cfg.dataset.name, "budget": budget.name, "mode": s.mode, "strategy": s.strategy,
+                  "seed": cfg.seed, "config_hash": config_hash(config), "towernas": __version__}
+    if result is not None:
+        provenance.update({"supernet_steps": trained["best_step"] or trained["step"], "generations": s.generations,
+                           "unique_evaluations": result.unique_evaluations})
     ranked = [annotate(space.arch(row["genome"]), cost_model, row["fitness"],
                        {**provenance, **{k: row[k] for k in ("fitness_rank", "short", "short_rank", "retrained",
                                                              "retrained_std") if k in row}})
               for row in selection]
     named = {"best": ranked[0]}
     for name, b in report_budgets.items():
-        found = best_under(result, lambda g, b=b: b.admits(cost(g)))
+        found = best_under(result, lambda g, b=b: b.admits(cost(g))) if result is not None else None
         if found is not None:
             named[f"best_{name}"] = annotate(space.arch(found[0]), cost_model, found[1], {**provenance, "budget": name})
     save_archs(run_dir, ranked, named)
-    if pareto:
+    if pareto and result is not None:
         write_json_atomic(run_dir / "pareto_front.json",
                           [annotate(space.arch(g), cost_model, f, provenance).to_dict()
                            for g, f, _ in result.pareto_front])
     summary = {
         "run_dir": str(run_dir), "resumed": resumed, "dataset": data.summary(), "budget": str(budget),
-        "space": space.name,
-        "supernet": {"steps": trained["step"], "final_train_loss": trained["loss"], "best_step": trained["best_step"],
-                     "best_val_loss": trained["best_val_loss"], "stopped_early": trained["stopped_early"],
-                     "seconds": round(trained["elapsed"], 1)},
-        "search": {"mode": s.mode, "unique_evaluations": result.unique_evaluations, "mlp_seeds": len(seeds),
-                   "seconds_this_call": round(phases["evolution"], 1)},
+        "space": space.name, "strategy": s.strategy,
+        "supernet": None if trained is None else {
+            "steps": trained["step"], "final_train_loss": trained["loss"], "best_step": trained["best_step"],
+            "best_val_loss": trained["best_val_loss"], "stopped_early": trained["stopped_early"],
+            "seconds": round(trained["elapsed"], 1)},
+        "search": None if result is None else {
+            "mode": s.mode, "unique_evaluations": result.unique_evaluations, "mlp_seeds": len(seeds),
+            "seconds_this_call": round(phases["evolution"], 1)},
         "selection": selection,
         "phases_seconds_this_call": {k: round(v, 1) for k, v in phases.items()},
         "best": named["best"].to_dict(),
         "best_per_budget": {k: v.to_dict() for k, v in named.items() if k != "best"},
-        "vs_random_feasible": random_comparison(selection[0]["fitness"], random_losses),
+        "vs_random_feasible": random_comparison(selection[0]["fitness"], random_losses) if result else None,
     }
     table = summary_table([(f"top{i}", a) for i, a in enumerate(ranked, 1)]
                           + [(k, v) for k, v in named.items() if k != "best"])
@@ -307,10 +323,62 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     return summary
 
 
+def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, tracker, phases):
+    """Stages 1–3 of the evolutionary search: supernet, evolution (shortlist), final selection."""
+    s = cfg.search
+    clock = time.perf_counter()
+    prepared = prepare_supernet(cfg, data, run_dir, admitting, tracker)
+    phases["supernet"] = time.perf_counter() - clock
+    supernet, trained = prepared.supernet, prepared.trained
+
+    def fitness(genome) -> float:
+        return validation_loss(supernet, space.arch(genome), prepared.batches, cfg.supernet.temperature,
+                               prepared.log_q)
+
+    def cost(genome) -> TowerCost:
+        return genome_cost(cost_model, space, genome)
+
+    def feasible(genome) -> bool:
+        c = cost(genome)
+        return any(b.admits(c) for b in admitting)
+
+    seeds = mlp_seeds(space, in_budget) if s.seed_mlp else []
+    clock = time.perf_counter()
+    result = evolve(
+        SearchSpace(list(space.slots())), fitness, lambda g: float(cost(g).flops), feasible,
+        evolution_config(s, cfg.seed), on_generation=lambda r: tracker.log("search", r),
+        state_path=run_dir / "evolution_state.json", write_text=write_text_atomic, progress=cfg.progress,
+        seeds=seeds,
+    )
+    phases["evolution"] = time.perf_counter() - clock
+    known = dict(result.evaluated)
+    randoms = _random_feasible(space.slots(), in_budget, s.random_baseline, cfg.seed)
+    random_losses = [known[g] if g in known else fitness(g) for g in randoms]
+    clock = time.perf_counter()
+    shortlisted = shortlist(result.evaluated, s.final_candidates, s.min_distance, in_budget)
+    if not shortlisted:
+        raise ArchError(f"no evaluated architecture fits {Budget.from_config(cfg.budget)}; raise "
+                        "search.generations or the budget")
+    selection = final_selection(cfg, data, space, shortlisted, SelectionCache(run_dir / "selection.json"), tracker)
+    phases["selection"] = time.perf_counter() - clock
+    return selection, trained, result, seeds, random_losses
+
+
 def evolution_config(search_cfg, seed: int) -> EvolutionConfig:
     """The evolution settings of ``cfg.search``: every key the two schemas share, by name."""
     shared = [f.name for f in dataclasses.fields(EvolutionConfig) if f.name in search_cfg]
     return EvolutionConfig(**{name: search_cfg[name] for name in shared}, seed=seed)
+
+
+def _feasible_stream(slots, admits, seed: int, max_tries: int = 10_000_000):
+    """Distinct uniformly drawn genomes the budget admits, one at a time (seeded)."""
+    rng = random.Random(seed + 7919)
+    seen: set[tuple[str, ...]] = set()
+    for _ in range(max_tries):
+        genome = tuple(rng.choice(s) for s in slots)
+        if genome not in seen and admits(genome):
+            seen.add(genome)
+            yield genome
 
 
 def _random_feasible(slots, admits, n: int, seed: int, max_tries: int = 20000) -> list[tuple[str, ...]]:

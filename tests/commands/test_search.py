@@ -141,3 +141,44 @@ def test_cli_prints_a_one_line_error(tmp_path):
                          cwd=tmp_path, env={**__import__("os").environ, "TOWERNAS_DATA": str(tmp_path)})
     assert out.returncode != 0
     assert out.stderr.strip().splitlines()[-1].startswith("towernas.search: error: budget L")
+
+
+def test_mlp_seeds_are_the_widest_in_budget_mlp_per_pooling():
+    space = ArchSpace.from_config(_cfg("space=towernas").space)
+    from towernas.complexity import synthetic_spec
+
+    model = CostModel.from_space(synthetic_spec(), space)
+    budget = Budget("L", 240_000, 150_000)
+    admits = lambda g: budget.admits(search.genome_cost(model, space, g))  # noqa: E731
+    seeds = search.mlp_seeds(space, admits)
+    assert [g[0] for g in seeds] == list(space.poolings)
+    for genome in seeds:
+        user, item = genome[1:1 + space.depth_user], genome[1 + space.depth_user:]
+        assert user[0].startswith("MLP-") and set(user[1:]) == {"skip"} and set(item[1:]) == {"skip"}
+        assert admits(genome)
+        wider = int(min(user[0], item[0], key=lambda b: int(b[4:]))[4:]) * 2
+        both = (genome[0], f"MLP-{wider}", *user[1:], f"MLP-{wider}", *item[1:])
+        assert not admits(both)  # the smaller side cannot be doubled on both towers
+    assert search.mlp_seeds(ArchSpace.from_config(_cfg("space=autotower").space), admits) == []  # no skip op
+
+
+def test_shortlist_is_the_best_diverse_feasible_top_n():
+    evaluated = [(("a", "x", "x"), 1.0), (("a", "x", "y"), 0.5), (("b", "y", "y"), 0.7), (("c", "z", "z"), 0.2),
+                 (("b", "x", "y"), 0.9)]
+    admits = lambda g: g[0] != "c"  # noqa: E731
+    picked = search.shortlist(evaluated, 3, 2, admits)
+    # 0.2 is infeasible; 0.5 first; ("b","y","y") differs in 2 slots from it; ("b","x","y") differs in only 1
+    assert [g for g, _ in picked][:2] == [("a", "x", "y"), ("b", "y", "y")]
+    assert ("b", "x", "y") not in [g for g, _ in picked]
+
+
+def test_random_search_control_uses_the_same_final_selection(tmp_path):
+    run = tmp_path / "run"
+    summary = search.run_search(_cfg("search.strategy=random", "search.random_seconds=0"), run)
+    assert summary["strategy"] == "random" and summary["supernet"] is None and summary["search"] is None
+    assert not (run / "supernet.pt").exists()
+    best = Arch.load(run / "best.json")
+    assert best.provenance["strategy"] == "random" and "retrained" in best.provenance
+    assert len(summary["selection"]) == _cfg().search.final_candidates  # no time left: the first N only
+    with pytest.raises(ValueError, match=r"search.strategy='grid': expected one of \['evolution', 'random'\]"):
+        search.run_search(_cfg("search.strategy=grid"), tmp_path / "other")

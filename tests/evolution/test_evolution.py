@@ -254,3 +254,17 @@ def test_config_is_validated():
         EvolutionConfig(mutation_prob=1.5)
     with pytest.raises(ValueError, match="needs a cost"):
         evolve(SearchSpace([("a", "b")]), lambda g: 0.0, None, lambda g: True, EvolutionConfig(mode="pareto"))
+
+
+def test_seeded_genomes_enter_generation_zero_and_infeasible_seeds_are_dropped():
+    problem = Knapsack(seed=2, n=4)
+    budget = 30
+    optimum_like = tuple(min(c, key=lambda x: (l_[x], c[x])) for c, l_ in zip(problem.costs, problem.losses))
+    feasible_seed = ("avg", "EW-sum", "EW-max", "EW-avg", "EW-min")
+    seeds = [feasible_seed, optimum_like if problem.cost(optimum_like) > budget else feasible_seed]
+    result = evolve(problem.space, problem.fitness, problem.cost, problem.under(budget),
+                    EvolutionConfig(population=10, generations=0, seed=2), progress=False, seeds=seeds)
+    first_gen = problem.calls[:10]
+    assert first_gen[0] == feasible_seed  # seeded first, scored like any other genome
+    assert all(problem.cost(g) <= budget for g in problem.calls)
+    assert len(result.population) == 10

@@ -24,21 +24,23 @@ from towernas.space import BLOCK_NAMES, POOLING_NAMES, SKIP, Arch, ArchError, Di
 
 # embed != block, so the align maps carry weights too; small widths keep the tests fast
 DIMS = Dims(embed=16, block=24, out=8, head=4, attn=8)
+NORMED_DIMS = Dims(embed=16, block=24, out=8, head=4, attn=8, recent=2)  # the towernas anatomy, 2 latest items
+SPACES = {"autotower": DIMS, "towernas": NORMED_DIMS}
 DEPTH = 3
 
 
-def make_supernet(spec, seed=0, **kwargs):
+def make_supernet(spec, seed=0, space="autotower", **kwargs):
     torch.manual_seed(seed)
-    return Supernet(spec, DIMS, DEPTH, DEPTH, **kwargs)
+    return Supernet(spec, SPACES[space], DEPTH, DEPTH, space=space, **kwargs)
 
 
-def covering_archs(n=12, seed=0):
+def covering_archs(n=14, seed=0, space="autotower"):
     """``n`` seeded random archs that together use every block (user and item side) and every pooling."""
     rng = np.random.default_rng(seed)
     user = [str(b) for _ in range(3) for b in rng.permutation(BLOCK_NAMES)]
     item = [str(b) for _ in range(3) for b in rng.permutation(BLOCK_NAMES)]
     return [Arch(POOLING_NAMES[i % len(POOLING_NAMES)], tuple(user[DEPTH * i : DEPTH * (i + 1)]),
-                 tuple(item[DEPTH * i : DEPTH * (i + 1)]), DIMS) for i in range(n)]
+                 tuple(item[DEPTH * i : DEPTH * (i + 1)]), SPACES[space], space=space) for i in range(n)]
 
 
 def a_batch(data, n=32, seed=0):
@@ -46,9 +48,10 @@ def a_batch(data, n=32, seed=0):
     return training_batch(data, rows)
 
 
-def test_every_path_equals_its_exported_child(data, spec):
-    net, batch = make_supernet(spec), a_batch(data)
-    archs = covering_archs()
+@pytest.mark.parametrize("space", SPACES)
+def test_every_path_equals_its_exported_child(data, spec, space):
+    net, batch = make_supernet(spec, space=space), a_batch(data)
+    archs = covering_archs(space=space)
     assert {b for a in archs for b in a.user} == {b for a in archs for b in a.item} == set(BLOCK_NAMES)
     assert {a.pooling for a in archs} == set(POOLING_NAMES)
     for arch in archs:
@@ -87,14 +90,15 @@ def test_archs_outside_the_supernet_are_rejected(spec):
     assert not any("-" in name for name, _ in net.named_parameters())  # "MLP-16" is stored as "MLP_16"
 
 
-@pytest.mark.parametrize("index", [0, 5, 9])
-def test_gradients_reach_exactly_the_chosen_path(data, spec, index):
-    net, batch = make_supernet(spec), a_batch(data)
-    arch = covering_archs()[index]
+@pytest.mark.parametrize("space", SPACES)
+@pytest.mark.parametrize("index", [0, 5, 9, 13])
+def test_gradients_reach_exactly_the_chosen_path(data, spec, index, space):
+    net, batch = make_supernet(spec, space=space), a_batch(data)
+    arch = covering_archs(space=space)[index]
     loss = (net.encode_users(batch, arch) * net.encode_items(batch, arch)).sum(-1).pow(2).mean()
     loss.backward()
-    on_path = ("embedder.", f"poolings.{arch.pooling}.", "user.align.", "user.project.", "item.align.",
-               "item.project.", *(f"user.positions.{k}.{op_key(n)}." for k, n in enumerate(arch.user)),
+    on_path = ("embedder.", f"poolings.{arch.pooling}.", "user.align.", "user.norm.", "user.project.", "item.align.",
+               "item.norm.", "item.project.", *(f"user.positions.{k}.{op_key(n)}." for k, n in enumerate(arch.user)),
                *(f"item.positions.{k}.{op_key(n)}." for k, n in enumerate(arch.item)))
     n_on = 0
     for name, p in net.named_parameters():
@@ -124,6 +128,25 @@ def test_sampler_is_seeded_uniform_and_resumable():
             counts[g[slot]] += 1
         expected = len(genomes) / len(choices)  # 250 or 235; std ~ 15
         assert all(abs(c - expected) < 0.25 * expected for c in counts.values()), (slot, counts)
+
+
+def test_feasible_sampling_is_uniform_over_the_admitted_set():
+    import itertools
+
+    space = SupernetSpace(("avg", "sum"), ("MLP-16", "EW-ip", "EW-sum"), depth_user=3, depth_item=3)
+    admits = lambda g: sum(x == "MLP-16" for x in g) <= 1  # noqa: E731  (a "budget": at most one MLP)
+    admitted = [g for g in itertools.product(*space.slots()) if admits(g)]
+    sampler = ArchSampler(space, seed=0, admits=admits)
+    genomes = [space.genome(sampler.sample()) for _ in range(6000)]
+    assert all(admits(g) for g in genomes)
+    for slot in range(len(space.slots())):  # the marginals of the uniform distribution over the admitted set
+        for choice in space.slots()[slot]:
+            expected = sum(g[slot] == choice for g in admitted) / len(admitted)
+            observed = sum(g[slot] == choice for g in genomes) / len(genomes)
+            assert abs(observed - expected) < 4 * math.sqrt(expected * (1 - expected) / len(genomes)) + 1e-9
+    never = ArchSampler(space, seed=0, admits=lambda g: False, max_tries=50)
+    with pytest.raises(ArchError, match="no budget-feasible architecture in 50 random draws"):
+        never.sample()
 
 
 def test_row_stream_cycles_epochs_and_resumes():

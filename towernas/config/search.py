@@ -18,6 +18,8 @@ class SearchConfig:
     """Complexity-aware evolution (paper: population 50, 50 generations, mutation 0.1)."""
 
     mode: str = "single"  # single | pareto
+    strategy: str = "evolution"  # evolution | random (the control: random feasible archs, same final selection)
+    random_seconds: float = 0.0  # strategy=random: compute for short retrains (match an evolutionary run's)
     population: int = 50
     generations: int = 50
     mutation_prob: float = 0.1
@@ -38,5 +40,5 @@ class SearchConfig:
     budgets: dict[str, BudgetConfig] = field(default_factory=dict)  # type: ignore[valid-type]
 
 
-SEARCH_ONLY = ("val_batches", "val_batch_size", "random_baseline", "budgets", "seed_mlp", "final_candidates",
+SEARCH_ONLY = ("strategy", "random_seconds", "val_batches", "val_batch_size", "random_baseline", "budgets", "seed_mlp", "final_candidates",
                "min_distance", "short_epochs", "final_top", "final_seeds")  # not evolution settings

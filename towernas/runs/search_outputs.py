@@ -11,10 +11,11 @@ from towernas.runs.tables import COST_HEADER, cost_cells, flat_cost, markdown
 from towernas.space.arch import Arch
 
 
-def annotate(arch: Arch, cost_model: CostModel, val_loss: float, provenance: dict[str, Any]) -> Arch:
-    """``arch`` carrying its per-tower complexity and provenance (incl. its validation loss)."""
-    return arch.with_info(complexity=cost_model.cost(arch).to_dict(),
-                          provenance={**provenance, "val_loss": round(float(val_loss), 6)})
+def annotate(arch: Arch, cost_model: CostModel, val_loss: float | None, provenance: dict[str, Any]) -> Arch:
+    """``arch`` carrying its per-tower complexity and provenance (incl. its supernet validation loss, None
+    for an architecture the supernet never scored, e.g. in random search)."""
+    loss = None if val_loss is None else round(float(val_loss), 6)
+    return arch.with_info(complexity=cost_model.cost(arch).to_dict(), provenance={**provenance, "val_loss": loss})
 
 
 def save_archs(run_dir: Path, ranked: list[Arch], named: dict[str, Arch]) -> list[Path]:
@@ -45,9 +46,20 @@ def random_comparison(best_loss: float, random_losses: list[float]) -> dict[str,
     }
 
 
+def _cell(value, fmt: str = ".4f") -> str:
+    return "–" if value is None else format(value, fmt)
+
+
 def summary_table(rows: list[tuple[str, Arch]]) -> str:
-    """Markdown: label, validation loss, params/FLOPs per tower (UP, UF, IP, IF), ops."""
-    return markdown(["arch", "val loss", *COST_HEADER, "pooling", "user", "item"],
-                    [[label, f"{(arch.provenance or {}).get('val_loss', float('nan')):.4f}",
-                      *cost_cells(flat_cost(arch.complexity)), arch.pooling, " ".join(arch.user), " ".join(arch.item)]
-                     for label, arch in rows])
+    """Markdown: label, supernet fitness (validation loss) and its rank, short-retrain and full-retrain
+    validation R@50 (mean ± std over the final seeds) and the short rank, params/FLOPs per tower, ops.
+    Reading down the ranks shows how far the final selection moved away from the supernet's order."""
+    out = []
+    for label, arch in rows:
+        p = arch.provenance or {}
+        retrained = "–" if "retrained" not in p else f"{p['retrained']:.4f} ± {p.get('retrained_std', 0.0):.4f}"
+        out.append([label, _cell(p.get("val_loss")), _cell(p.get("fitness_rank"), "d"), _cell(p.get("short")),
+                    _cell(p.get("short_rank"), "d"), retrained, *cost_cells(flat_cost(arch.complexity)),
+                    arch.pooling, " ".join(arch.user), " ".join(arch.item)])
+    return markdown(["arch", "fitness (val loss)", "fitness rank", "short R@50", "short rank", "retrained R@50",
+                     *COST_HEADER, "pooling", "user", "item"], out)
