@@ -205,7 +205,9 @@ class SelectionCache:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.entries: dict[str, dict] = json.loads(path.read_text()) if path.exists() else {}
+        saved = json.loads(path.read_text()) if path.exists() else {}
+        # entries of another format (an older TowerNAS) are recomputed rather than misread
+        self.entries: dict[str, dict] = {k: v for k, v in saved.items() if isinstance(v, dict) and "score" in v}
 
     def get(self, key: tuple, compute: Callable[[], float]) -> dict:
         """``{"score", "seconds"}`` of ``key``, computed (and written atomically) the first time."""
