@@ -71,3 +71,11 @@ def test_other_typos_still_fail_at_composition():
     for override in ("dataset.max_lenn=5", "space.dims.blok=4", "budget.flopz=5", "search.populatoin=3"):
         with pytest.raises(ConfigCompositionException):
             compose_config(override, tiny=False)
+
+
+def test_paper_profile_sets_the_published_settings_and_the_default_changes_nothing():
+    paper, default = compose_config("profile=paper", tiny=False), compose_config(tiny=False)
+    assert paper.space.name == "autotower" and not paper.space.searchable_depth and paper.space.dims.block == 32
+    assert (paper.supernet.steps, paper.search.population, paper.search.generations) == (50000, 50, 50)
+    assert paper.search.final_top == 3 and not paper.search.seed_mlp
+    assert default.space.name == "towernas" and default.supernet.steps != 50000
