@@ -37,5 +37,12 @@ bench: install
 bench-fidelity: install
 	$(PY) -m benchmarks.bench_fidelity $(ARGS)
 
+# The issue's "done when" comparison (hours on 2 cores; resumes): searched towers vs random search at equal
+# compute vs the baselines, on test, budgets L and M x seeds 0,1,2; writes bench_results/compare.{json,md}.
+# ARGS="--budgets L --seeds 0" for one cell, ARGS="--quick" for a smoke run.
+.PHONY: bench-compare
+bench-compare: install
+	$(PY) -m benchmarks.bench_compare $(ARGS)
+
 clean-venv:
 	rm -rf $(VENV)
