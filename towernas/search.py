@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import random
 import statistics
 import time
@@ -128,13 +129,18 @@ def mlp_seeds(space: ArchSpace, admits: Callable[[tuple], bool]) -> list[tuple[s
     return seeds
 
 
-def shortlist(evaluated: Sequence[tuple[tuple, float]], n: int, min_distance: int, admits) -> list[tuple[tuple, float]]:
+def shortlist(evaluated: Sequence[tuple[tuple, float]], n: int, min_distance: int, admits,
+              per_pooling: int | None = None) -> list[tuple[tuple, float]]:
     """The ``n`` best-fitness genomes the budget admits, each differing from every earlier pick in at least
-    ``min_distance`` slots (a diverse top-N: near-duplicates share most of their retrained quality)."""
+    ``min_distance`` slots and at most ``per_pooling`` of them per pooling (slot 0): a diverse top-N. An
+    evolution converges on one family, whose members share most of their retrained quality; the supernet's
+    ranking is too coarse to trust inside it, so the retrains spend their budget across families."""
     picked: list[tuple[tuple, float]] = []
     for genome, fitness in sorted(evaluated, key=lambda gf: gf[1]):
         if len(picked) >= n:
             break
+        if per_pooling is not None and sum(g[0] == genome[0] for g, _ in picked) >= per_pooling:
+            continue
         if admits(genome) and all(sum(a != b for a, b in zip(genome, g)) >= min_distance for g, _ in picked):
             picked.append((genome, fitness))
     return picked
@@ -227,6 +233,9 @@ def random_search(cfg: DictConfig, data, space: ArchSpace, in_budget, run_dir: P
     s = cfg.search
     stream = _feasible_stream(space.slots(), in_budget, cfg.seed + 104729)
     first = [(next(stream), None) for _ in range(s.final_candidates)]
+    mlps = mlp_seeds(space, in_budget) if s.seed_mlp else []
+    if mlps and mlps[0] not in {g for g, _ in first}:  # the same hand-built finalist as the evolutionary search
+        first.append((mlps[0], None))
     return final_selection(cfg, data, space, first, SelectionCache(run_dir / "selection.json"), tracker, more=stream,
                            short_seconds=s.random_seconds)
 
@@ -357,7 +366,11 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
     randoms = _random_feasible(space.slots(), in_budget, s.random_baseline, cfg.seed)
     random_losses = [known[g] if g in known else fitness(g) for g in randoms]
     clock = time.perf_counter()
-    shortlisted = shortlist(result.evaluated, s.final_candidates, s.min_distance, in_budget)
+    per_pooling = math.ceil(2 * s.final_candidates / len(space.poolings))  # at most twice a fair share
+    shortlisted = shortlist(result.evaluated, s.final_candidates, s.min_distance, in_budget, per_pooling)
+    mlps = sorted((g for g in seeds if g in known), key=lambda g: known[g])
+    if mlps and mlps[0] not in {g for g, _ in shortlisted}:  # the hand-built tower is always a finalist
+        shortlisted.append((mlps[0], known[mlps[0]]))
     if not shortlisted:
         raise ArchError(f"no evaluated architecture fits {Budget.from_config(cfg.budget)}; raise "
                         "search.generations or the budget")

@@ -50,7 +50,10 @@ def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
     spec = DatasetSpec.from_data(load_dataset(cfg.dataset))
     model = CostModel.from_space(spec, ArchSpace.from_config(cfg.space))
     tops = sorted((run / "archs").glob("top*.json"), key=lambda p: int(p.stem[3:]))
-    assert len(tops) == cfg.search.final_candidates
+    assert len(tops) in (cfg.search.final_candidates, cfg.search.final_candidates + 1)  # (+ the MLP finalist)
+    finalists = [Arch.load(p) for p in tops]
+    is_mlp = lambda blocks: blocks[0].startswith("MLP-") and set(blocks[1:]) == {"skip"}  # noqa: E731
+    assert any(is_mlp(a.user) and is_mlp(a.item) for a in finalists)  # the hand-built MLP is always a finalist
     records = []
     for path in [run / "best.json", *tops]:
         arch = Arch.load(path)
@@ -167,6 +170,8 @@ def test_shortlist_is_the_best_diverse_feasible_top_n():
                  (("b", "x", "y"), 0.9)]
     admits = lambda g: g[0] != "c"  # noqa: E731
     picked = search.shortlist(evaluated, 3, 2, admits)
+    assert [g for g, _ in search.shortlist(evaluated, 3, 1, lambda g: True, per_pooling=1)] == [
+        ("c", "z", "z"), ("a", "x", "y"), ("b", "y", "y")]  # one per pooling
     # 0.2 is infeasible; 0.5 first; ("b","y","y") differs in 2 slots from it; ("b","x","y") differs in only 1
     assert [g for g, _ in picked][:2] == [("a", "x", "y"), ("b", "y", "y")]
     assert ("b", "x", "y") not in [g for g, _ in picked]
@@ -179,6 +184,6 @@ def test_random_search_control_uses_the_same_final_selection(tmp_path):
     assert not (run / "supernet.pt").exists()
     best = Arch.load(run / "best.json")
     assert best.provenance["strategy"] == "random" and "retrained" in best.provenance
-    assert len(summary["selection"]) == _cfg().search.final_candidates  # no time left: the first N only
+    assert len(summary["selection"]) == _cfg().search.final_candidates + 1  # no time left: first N + the MLP
     with pytest.raises(ValueError, match=r"search.strategy='grid': expected one of \['evolution', 'random'\]"):
         search.run_search(_cfg("search.strategy=grid"), tmp_path / "other")

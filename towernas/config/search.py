@@ -29,10 +29,11 @@ class SearchConfig:
     val_batch_size: int = 1024
     random_baseline: int = 20  # random feasible archs scored for the "best vs random" summary
     max_init_attempts: int = 200000  # uniform draws to find a feasible initial population
-    seed_mlp: bool = True  # put the space's in-budget MLP towers (MLP-w, then skips) in the initial population
+    seed_mlp: bool = True  # the space's in-budget MLP towers (MLP-w, then skips) seed the population, and the
+    # best of them by fitness is always a finalist of the selection (random search: the avg-pooling one)
     # final selection: supernet fitness only shortlists; short retrains rank, full retrains decide
     final_candidates: int = 8  # diverse top-N of the evolution (by fitness) retrained for short_epochs
-    min_distance: int = 2  # slots in which two shortlisted genomes must differ at least
+    min_distance: int = 3  # slots in which two shortlisted genomes must differ at least
     short_epochs: int = 2
     final_top: int = 2  # best by the short retrain, fully retrained (retrain schedule) on final_seeds
     final_seeds: list[int] = field(default_factory=lambda: [0, 1])
@@ -40,5 +41,5 @@ class SearchConfig:
     budgets: dict[str, BudgetConfig] = field(default_factory=dict)  # type: ignore[valid-type]
 
 
-SEARCH_ONLY = ("strategy", "random_seconds", "val_batches", "val_batch_size", "random_baseline", "budgets", "seed_mlp", "final_candidates",
-               "min_distance", "short_epochs", "final_top", "final_seeds")  # not evolution settings
+SEARCH_ONLY = ("strategy", "random_seconds", "val_batches", "val_batch_size", "random_baseline", "budgets",
+               "seed_mlp", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds")  # not evolution settings
