@@ -1,6 +1,9 @@
-"""``make bench``: run every benchmark, print the results, write bench_results/results.{json,md}.
+"""``make bench``: run the quick benchmarks, print the results, write bench_results/results.{json,md}.
 
     python -m benchmarks.run [--quick] [--only data,eval]
+
+The search's fidelity gate (``make bench-fidelity``, ~1 h) and the comparison (``make bench-compare``,
+hours) have their own targets; ``--only fidelity`` runs the former from here too.
 """
 
 from __future__ import annotations
@@ -18,14 +21,15 @@ BENCHMARKS = {
     "eval": "benchmarks.bench_eval",
     "complexity": "benchmarks.bench_complexity",
     "search": "benchmarks.bench_search",
-    "ranking": "benchmarks.bench_ranking",
+    "fidelity": "benchmarks.bench_fidelity",
 }
+DEFAULT = ("data", "eval", "complexity", "search")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="10x smaller sizes, for a smoke run")
-    parser.add_argument("--only", default=",".join(BENCHMARKS), help="comma-separated subset")
+    parser.add_argument("--only", default=",".join(DEFAULT), help=f"comma-separated subset of {list(BENCHMARKS)}")
     parser.add_argument("--out", default="bench_results")
     args = parser.parse_args()
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
