@@ -339,12 +339,15 @@ def main(argv: list[str] | None = None) -> dict:
     noise = kendall_tau(per_seed[:, 0], per_seed[:, 1]) if len(seeds) > 1 else math.nan
     noise_ci = bootstrap_tau(per_seed[:, 0], per_seed[:, 1]) if len(seeds) > 1 else (math.nan, math.nan)
     models = []
-    for a, d, t, row in zip(archs, arch_dicts, truth, per_seed):
+    for i, (a, d, t, row) in enumerate(zip(archs, arch_dicts, truth, per_seed)):
         c = cost_model.cost(a)
         kind = "stratified" if len(models) < n_stratified else "searched"
         name = f"{a.pooling} | {','.join(a.user)} | {','.join(a.item)}"
         models.append({"name": name, "kind": kind, "truth": t, "std": float(np.std(row, ddof=1)) if len(row) > 1
-                       else 0.0, "flops": c.flops, "params": c.params, "arch": d})
+                       else 0.0, "per_seed": row.tolist(), "signals": {k: v[i] for k, v in signals.items()},
+                       "flops": c.flops, "params": c.params, "arch": d})
+    strat = slice(0, n_stratified)  # the same statistics over the stratified sample alone (no searched family)
+    stratified_only = {name: agreement(sig[strat], truth[strat])["tau"] for name, sig in signals.items()}
     from towernas.complexity.towers import tower_cost
     from towernas.retrievers.sizing import build_size
 
@@ -365,6 +368,7 @@ def main(argv: list[str] | None = None) -> dict:
         "supernet_signal": supernet_signal, "supernet_tau": results[supernet_signal]["tau"],
         "supernet_tau_ci90": results[supernet_signal]["ci90"], "final_tau": final_tau,
         "precision_at_5": results["short_retrain"]["precision_at_5"], "signals": results, "spread": spread,
+        "tau_stratified_only": stratified_only,
         "targets": {"supernet_tau": results[supernet_signal]["tau"] >= TARGETS["supernet_tau"]
                     and results[supernet_signal]["ci90"][0] > 0,
                     "final_tau": final_tau >= TARGETS["final_tau_vs_noise"] * noise},

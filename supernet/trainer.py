@@ -283,3 +283,36 @@ def validation_loss(supernet: Supernet, arch: Arch, batches: list[Batch], temper
         return total / max(n, 1)
     finally:
         supernet.train(was_training)
+
+
+class _Path:
+    """One path of the supernet seen as a two-tower model (``encode_users(batch)`` / ``encode_items(batch)``)."""
+
+    def __init__(self, supernet: Supernet, arch: Arch) -> None:
+        self.supernet, self.arch = supernet, arch
+
+    def eval(self) -> "_Path":
+        self.supernet.eval()
+        return self
+
+    def encode_users(self, batch: Batch) -> torch.Tensor:
+        return self.supernet.encode_users(batch, self.arch)
+
+    def encode_items(self, batch: Batch) -> torch.Tensor:
+        return self.supernet.encode_items(batch, self.arch)
+
+
+@torch.no_grad()
+def validation_recall(supernet: Supernet, arch: Arch, data: InteractionData, queries, k: int = 50,
+                      device: torch.device | str = "cpu") -> float:
+    """Full-ranking validation Recall@k of ``arch`` through the supernet weights (higher is better), on the
+    validation ``queries`` (``data.queries("valid")`` or a fixed subsample of it: ``eval.encode.sample_queries``).
+    Runs in eval mode and restores the previous mode; equals ``evaluate_model(export(supernet, arch))``."""
+    from towernas.eval.encode import evaluate_model
+
+    was_training = supernet.training
+    try:
+        return float(evaluate_model(_Path(supernet, arch), data, "valid", (k,), device=device,
+                                    queries=queries)[f"recall@{k}"])
+    finally:
+        supernet.train(was_training)

@@ -96,7 +96,7 @@ def test_pareto_mode_reports_one_architecture_per_budget(tmp_path):
     front = json.loads((run / "pareto_front.json").read_text())
     assert front and all("complexity" in a for a in front)
     flops = [a["complexity"]["user"]["flops"] + a["complexity"]["item"]["flops"] for a in front]
-    losses = [a["provenance"]["val_loss"] for a in front]
+    losses = [a["provenance"]["fitness"] for a in front]
     order = sorted(range(len(front)), key=lambda i: flops[i])
     assert all(losses[order[i]] >= losses[order[i + 1]] for i in range(len(order) - 1))  # non-dominated
     for name in ("L", "M", "H"):
@@ -187,3 +187,5 @@ def test_random_search_control_uses_the_same_final_selection(tmp_path):
     assert len(summary["selection"]) == _cfg().search.final_candidates + 1  # no time left: first N + the MLP
     with pytest.raises(ValueError, match=r"search.strategy='grid': expected one of \['evolution', 'random'\]"):
         search.run_search(_cfg("search.strategy=grid"), tmp_path / "other")
+    with pytest.raises(ValueError, match=r"search.fitness='auc': expected one of \['recall', 'loss'\]"):
+        search.run_search(_cfg("search.fitness=auc"), tmp_path / "other")

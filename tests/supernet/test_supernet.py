@@ -19,6 +19,8 @@ from supernet import (
     validation_loss,
 )
 from supernet.model import op_key
+from supernet.trainer import validation_recall
+from towernas.eval.encode import evaluate_model, sample_queries
 from towernas.data.batches import training_batch
 from towernas.space import BLOCK_NAMES, POOLING_NAMES, SKIP, Arch, ArchError, Dims
 
@@ -272,3 +274,25 @@ def test_early_stopping_keeps_the_best_validation_point(data, spec, tmp_path, on
         assert out2["losses"] == [] and out2["best_step"] == 4 and calls == [2, 4, 6, 8]
         for (name, a), (_, b) in zip(reference.named_parameters(), again.named_parameters()):
             assert torch.equal(a, b), name
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_validation_recall_equals_the_exported_childs_full_ranking_recall(data, spec, space):
+    net = make_supernet(spec, space=space)
+    queries = data.queries("valid")
+    for arch in covering_archs(space=space)[:3]:
+        expected = evaluate_model(export(net, arch), data, "valid", (50,))["recall@50"]
+        assert validation_recall(net, arch, data, queries) == pytest.approx(expected, abs=1e-9)
+    assert net.training  # the mode is restored
+
+
+def test_sampled_validation_queries_are_a_seeded_subset(data):
+    queries = data.queries("valid")
+    sample = sample_queries(queries, 10, seed=3)
+    assert len(sample.users) == 10 and set(sample.users) <= set(queries.users)
+    row = {u: i for i, u in enumerate(queries.users)}
+    for q, user in enumerate(sample.users):
+        assert list(sample.targets[q]) == list(queries.targets[row[user]])
+        assert list(sample.exclude[q]) == list(queries.exclude[row[user]])
+    assert list(sample_queries(queries, 10, seed=3).users) == list(sample.users)
+    assert sample_queries(queries, None) is queries and sample_queries(queries, 10**6) is queries

@@ -9,6 +9,7 @@ types and defaults.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 from towernas.config.budget import BudgetConfig
 
@@ -25,6 +26,8 @@ class SearchConfig:
     mutation_prob: float = 0.1
     crossover_prob: float = 0.5
     top_k: int = 5
+    fitness: str = "recall"  # recall: minus full-ranking validation Recall@50 via the supernet | loss: in-batch loss
+    fitness_users: Optional[int] = 2000  # recall fitness on a fixed sample of this many validation users (None: all)
     val_batches: int = 4
     val_batch_size: int = 1024
     random_baseline: int = 20  # random feasible archs scored for the "best vs random" summary
@@ -41,5 +44,5 @@ class SearchConfig:
     budgets: dict[str, BudgetConfig] = field(default_factory=dict)  # type: ignore[valid-type]
 
 
-SEARCH_ONLY = ("strategy", "random_seconds", "val_batches", "val_batch_size", "random_baseline", "budgets",
+SEARCH_ONLY = ("strategy", "random_seconds", "fitness", "fitness_users", "val_batches", "val_batch_size", "random_baseline", "budgets",
                "seed_mlp", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds")  # not evolution settings

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from towernas.data.batches import item_inputs, user_inputs
-from towernas.data.interactions import InteractionData
+from towernas.data.interactions import EvalQueries, InteractionData
+from towernas.data.ragged import Ragged
 from towernas.eval import evaluate
 
 
@@ -37,9 +38,22 @@ def encode_queries(model, data: InteractionData, users, positions, batch_size: i
     return np.concatenate(out) if out else np.zeros((0, 1), dtype=np.float32)
 
 
-def evaluate_model(model, data: InteractionData, split: str, ks=(10, 20, 50), device="cpu", backend="auto"):
-    """Full-ranking metrics of ``model`` on ``split`` ("valid" or "test") per the protocol."""
-    queries = data.queries(split)
+def sample_queries(queries: EvalQueries, max_users: int | None, seed: int = 0) -> EvalQueries:
+    """At most ``max_users`` of the evaluation queries, drawn without replacement (seeded; all when fewer or
+    None): a fixed subsample for fitness evaluation over a large catalogue."""
+    if max_users is None or len(queries.users) <= max_users:
+        return queries
+    keep = np.sort(np.random.default_rng(seed).choice(len(queries.users), max_users, replace=False))
+    return EvalQueries(queries.users[keep], queries.positions[keep],
+                       Ragged.from_lists(queries.targets[i] for i in keep),
+                       Ragged.from_lists(queries.exclude[i] for i in keep))
+
+
+def evaluate_model(model, data: InteractionData, split: str, ks=(10, 20, 50), device="cpu", backend="auto",
+                   queries: EvalQueries | None = None):
+    """Full-ranking metrics of ``model`` on ``split`` ("valid" or "test") per the protocol (on ``queries``, a
+    subsample of that split's, when given)."""
+    queries = data.queries(split) if queries is None else queries
     items = encode_all_items(model, data, device=device)
     users = encode_queries(model, data, queries.users, queries.positions, device=device)
     return evaluate(users, items, queries.targets, queries.exclude, ks=ks, backend=backend)

@@ -11,11 +11,12 @@ from towernas.runs.tables import COST_HEADER, cost_cells, flat_cost, markdown
 from towernas.space.arch import Arch
 
 
-def annotate(arch: Arch, cost_model: CostModel, val_loss: float | None, provenance: dict[str, Any]) -> Arch:
-    """``arch`` carrying its per-tower complexity and provenance (incl. its supernet validation loss, None
-    for an architecture the supernet never scored, e.g. in random search)."""
-    loss = None if val_loss is None else round(float(val_loss), 6)
-    return arch.with_info(complexity=cost_model.cost(arch).to_dict(), provenance={**provenance, "val_loss": loss})
+def annotate(arch: Arch, cost_model: CostModel, fitness: float | None, provenance: dict[str, Any]) -> Arch:
+    """``arch`` carrying its per-tower complexity and provenance, incl. its supernet ``fitness`` (lower is
+    better: minus validation Recall@50, or the validation loss; None for an architecture the supernet never
+    scored, e.g. in random search)."""
+    value = None if fitness is None else round(float(fitness), 6)
+    return arch.with_info(complexity=cost_model.cost(arch).to_dict(), provenance={**provenance, "fitness": value})
 
 
 def save_archs(run_dir: Path, ranked: list[Arch], named: dict[str, Arch]) -> list[Path]:
@@ -33,7 +34,7 @@ def save_archs(run_dir: Path, ranked: list[Arch], named: dict[str, Arch]) -> lis
 
 
 def random_comparison(best_loss: float, random_losses: list[float]) -> dict[str, Any]:
-    """How the found architecture compares with random feasible ones (validation loss, lower is better)."""
+    """How the found architecture compares with random feasible ones (supernet fitness, lower is better)."""
     if not random_losses:
         return {"n_random": 0}
     return {
@@ -58,8 +59,8 @@ def summary_table(rows: list[tuple[str, Arch]]) -> str:
     for label, arch in rows:
         p = arch.provenance or {}
         retrained = "–" if "retrained" not in p else f"{p['retrained']:.4f} ± {p.get('retrained_std', 0.0):.4f}"
-        out.append([label, _cell(p.get("val_loss")), _cell(p.get("fitness_rank"), "d"), _cell(p.get("short")),
+        out.append([label, _cell(p.get("fitness")), _cell(p.get("fitness_rank"), "d"), _cell(p.get("short")),
                     _cell(p.get("short_rank"), "d"), retrained, *cost_cells(flat_cost(arch.complexity)),
                     arch.pooling, " ".join(arch.user), " ".join(arch.item)])
-    return markdown(["arch", "fitness (val loss)", "fitness rank", "short R@50", "short rank", "retrained R@50",
+    return markdown(["arch", "fitness", "fitness rank", "short R@50", "short rank", "retrained R@50",
                      *COST_HEADER, "pooling", "user", "item"], out)

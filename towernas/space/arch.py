@@ -5,7 +5,7 @@ JSON (schema 1)::
     {"schema": 1, "space": "towernas", "pooling": "recency", "user": ["SA-1", "EW-ip", ...],
      "item": ["MLP-256", ...], "dims": {"embed": 64, "block": 64, "out": 64, "head": 16, "attn": 16, "recent": 1},
      "complexity": {"user": {"params": ..., "flops": ...}, "item": {...}},   # optional, informative
-     "provenance": {"dataset": ..., "budget": ..., "seed": ..., "val_loss": ..., ...}}  # optional
+     "provenance": {"dataset": ..., "budget": ..., "seed": ..., "fitness": ..., ...}}  # optional
 
 ``space`` names the tower anatomy (``towernas.space.anatomy``); files written before it existed have no
 ``space`` key and are read as ``autotower``, the anatomy they were built with. Op names only (never indices). Unknown names or keys, a wrong depth or bad JSON give a one-line
