@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> dict:
     from towernas.eval.agreement import bootstrap_tau, kendall_tau
     from towernas.retrievers.sizing import fitting_sizes
     from towernas.runs.files import write_json_atomic, write_text_atomic
+    from towernas.search import peak_rss_mib
     from towernas.space import Arch
     from towernas.space.arch_space import ArchSpace
 
@@ -376,6 +377,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "search": round(search_seconds, 1) if search_seconds else None,
                     "total": round(time.perf_counter() - started, 1)},
         "models": models, "machine": f"{os.cpu_count()} CPUs, {args.workers} workers",
+        "peak_rss_mib_main_process": peak_rss_mib(),
         "command": "python -m benchmarks.bench_fidelity " + " ".join(argv if argv is not None else os.sys.argv[1:]),
     }
     stem = "fidelity" if (args.space, args.budget) == ("towernas", "L") else f"fidelity-{args.space}-{args.budget}"

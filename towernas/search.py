@@ -338,6 +338,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
             "seconds_this_call": round(phases["evolution"], 1)},
         "selection": selection,
         "phases_seconds_this_call": {k: round(v, 1) for k, v in phases.items()},
+        "peak_rss_mib": peak_rss_mib(),
         "best": named["best"].to_dict(),
         "best_per_budget": {k: v.to_dict() for k, v in named.items() if k != "best"},
         "vs_random_feasible": random_comparison(selection[0]["fitness"], random_losses) if result else None,
@@ -397,6 +398,15 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
     selection = final_selection(cfg, data, space, shortlisted, SelectionCache(run_dir / "selection.json"), tracker)
     phases["selection"] = time.perf_counter() - clock
     return selection, trained, result, seeds, random_losses
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (Linux reports KiB, macOS bytes)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 2**10), 1)
 
 
 def evolution_config(search_cfg, seed: int) -> EvolutionConfig:
