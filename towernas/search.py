@@ -1,10 +1,16 @@
-"""``python -m towernas.search dataset=<name> budget=<L|M|H>``: the architecture search.
+"""``python -m towernas.search dataset=<name> budget=<L|M|H>``: the architecture search, in three stages.
 
-Trains the weight-sharing supernet (SPOS, in-batch softmax + streaming logQ), then runs the
-complexity-aware evolution with fitness = validation loss of each child through the supernet
-weights on fixed validation batches and cost = exact per-tower params/FLOPs. Writes into the run
-directory: ``run_config.json``, ``supernet.pt``, ``supernet.jsonl``, ``search.jsonl``,
-``evolution_state.json``, ``archs/top<i>.json``, ``best.json`` (and ``best_<budget>.json`` +
+1. Train the weight-sharing supernet of ``cfg.space`` (SPOS over budget-feasible paths, in-batch softmax +
+   streaming logQ), then run the complexity-aware evolution with fitness = full-ranking validation
+   Recall@50 of each child through the supernet weights (or its validation loss) and cost = exact
+   per-tower params/FLOPs. The evolution only shortlists.
+2. Short retrains (``search.short_epochs``) of a diverse shortlist (+ the best in-budget MLP) rank it.
+3. Full retrains of the best few on ``search.final_seeds`` decide: ``best.json`` is the validation winner.
+
+``search.strategy=random`` replaces stage 1 by random feasible architectures (the equal-compute control).
+Writes into the run directory: ``run_config.json``, ``supernet.pt`` (+ ``supernet.prev.pt``,
+``supernet_best.pt``), ``supernet.jsonl``, ``search.jsonl``, ``evolution_state.json``, ``selection.json``
+(retrain scores), ``selection.jsonl``, ``archs/top<i>.json``, ``best.json`` (and ``best_<budget>.json`` +
 ``pareto_front.json`` in pareto mode), ``summary.{json,md}``. Rerunning the same command resumes.
 Validation only: the test split is never read here.
 """

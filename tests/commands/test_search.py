@@ -71,6 +71,7 @@ def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
     assert rest == sorted(rest, reverse=True)  # the others by their short-retrain score
     assert sorted(r["fitness_rank"] for r in ranked) == list(range(1, len(ranked) + 1))
     assert set(summary["phases_seconds_this_call"]) == {"supernet", "evolution", "selection"}
+    assert summary["peak_rss_mib"] > 50
     assert json.loads((run / "selection.json").read_text())  # retrain scores cached for a resumed run
     assert summary["vs_random_feasible"]["n_random"] == 4
     assert not [p for p in run.rglob(".*") if p.is_file()]  # no temp files left
