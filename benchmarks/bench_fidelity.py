@@ -212,6 +212,40 @@ def supernet_signals(cfg, data, archs: list, run_dir: Path) -> tuple[dict[str, l
     return {"supernet_loss": loss, "supernet_recall": recall}, seconds
 
 
+def tau_curve(cfg, data, archs: list, truth: list[float], steps: list[int], run_dir: Path) -> list[dict]:
+    """τ of both supernet signals against the truth after each number of supernet ``steps`` (no early stopping):
+    when does the supernet stop being informative? One supernet, trained on in increments (resumes)."""
+    import torch
+
+    from supernet import Supernet, export, fixed_batches, train_supernet, validation_loss
+    from towernas.complexity import CostModel
+    from towernas.complexity.budgets import Budget
+    from towernas.data.spec import DatasetSpec
+    from towernas.eval.agreement import kendall_tau
+    from towernas.eval.encode import evaluate_model
+    from towernas.search import genome_cost
+    from towernas.space.arch_space import ArchSpace
+
+    spec, space, sn = DatasetSpec.from_data(data), ArchSpace.from_config(cfg.space), cfg.supernet
+    cost_model, budget = CostModel.from_space(spec, space), Budget.from_config(cfg.budget)
+    torch.manual_seed(cfg.seed)
+    net = Supernet.from_space(spec, space)
+    batches = fixed_batches(data, "valid", n_batches=cfg.search.val_batches, batch_size=cfg.search.val_batch_size,
+                            seed=cfg.seed)
+    admits = (lambda g: budget.admits(genome_cost(cost_model, space, g))) if sn.feasible_sampling else None
+    rows = []
+    for n in steps:
+        trained = train_supernet(net, data, steps=n, batch_size=sn.batch_size, lr=sn.lr, temperature=sn.temperature,
+                                 seed=cfg.seed, device="cpu", checkpoint_dir=run_dir, progress=False, admits=admits,
+                                 embedding_decay=sn.embedding_decay)
+        loss = [-validation_loss(net, a, batches, sn.temperature, trained["estimator"].log_q) for a in archs]
+        recall = [evaluate_model(export(net, a).eval(), data, "valid", (50,))["recall@50"] for a in archs]
+        rows.append({"steps": n, "supernet_loss": round(kendall_tau(loss, truth), 4),
+                     "supernet_recall": round(kendall_tau(recall, truth), 4)})
+        print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
 # -- report ------------------------------------------------------------------------------------------------------
 def agreement(signal: list[float], truth: list[float]) -> dict[str, Any]:
     from towernas.eval.agreement import bootstrap_tau, kendall_tau, precision_at_k
@@ -245,6 +279,11 @@ def to_markdown(res: dict) -> str:
     for row in res["models"][:10] + [m for m in res["models"][10:] if m["kind"] == "baseline"]:
         lines.append(f"| {row['name']} | {row['kind']} | {row['truth']:.4f} | {row['std']:.4f} | {row['flops']} | "
                      f"{row['params']} |")
+    if res.get("tau_vs_supernet_steps"):
+        lines += ["", "## τ against supernet steps (stratified architectures, no early stopping)", "",
+                  "| steps | supernet_loss τ | supernet_recall τ |", "|---|---|---|"]
+        lines += [f"| {r['steps']} | {r['supernet_loss']:+.3f} | {r['supernet_recall']:+.3f} |"
+                  for r in res["tau_vs_supernet_steps"]]
     lines += ["", f"Machine: {res['machine']}. Total wall time {res['seconds']['total']:.0f} s. Command: "
               f"`{res['command']}`."]
     return "\n".join(lines) + "\n"
@@ -262,6 +301,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="tiny dataset and schedules (a smoke run)")
     parser.add_argument("--no-search", action="store_true", help="skip the search's top-k (stratified only)")
     parser.add_argument("--override", action="append", default=[], help="extra Hydra override (repeatable)")
+    parser.add_argument("--curve", default="", help="also measure τ after these supernet step counts, e.g. "
+                        "100,200,400,700,1000,1500 (stratified archs; one more supernet, no early stopping)")
     parser.add_argument("--variant", default="", help="name of a supernet variant (its own search run directory; "
                         "the retrained truth is shared), e.g. --variant decay --override supernet.embedding_decay=1e-4")
     args = parser.parse_args(argv)
@@ -349,6 +390,8 @@ def main(argv: list[str] | None = None) -> dict:
                        "flops": c.flops, "params": c.params, "arch": d})
     strat = slice(0, n_stratified)  # the same statistics over the stratified sample alone (no searched family)
     stratified_only = {name: agreement(sig[strat], truth[strat])["tau"] for name, sig in signals.items()}
+    curve = tau_curve(cfg, data, archs[strat], truth[strat], [int(x) for x in args.curve.split(",")],
+                      runs / "curve") if args.curve else None
     from towernas.complexity.towers import tower_cost
     from towernas.retrievers.sizing import build_size
 
@@ -363,13 +406,14 @@ def main(argv: list[str] | None = None) -> dict:
     spread = {"min": float(min(truth)), "max": float(max(truth)), "std": float(np.std(truth))}
     final_tau = results["short_retrain"]["tau"]
     res = {
-        "variant": args.variant or None, "overrides": list(args.override), "space": args.space, "budget": args.budget, "seeds": seeds, "n_archs": len(archs),
+        "variant": args.variant or None, "overrides": list(args.override), "space": args.space,
+        "budget": args.budget, "seeds": seeds, "n_archs": len(archs),
         "n_stratified": n_stratified, "n_searched": len(archs) - n_stratified,
         "noise_ceiling_tau": round(noise, 4), "noise_ceiling_ci90": [round(noise_ci[0], 4), round(noise_ci[1], 4)],
         "supernet_signal": supernet_signal, "supernet_tau": results[supernet_signal]["tau"],
         "supernet_tau_ci90": results[supernet_signal]["ci90"], "final_tau": final_tau,
         "precision_at_5": results["short_retrain"]["precision_at_5"], "signals": results, "spread": spread,
-        "tau_stratified_only": stratified_only,
+        "tau_stratified_only": stratified_only, "tau_vs_supernet_steps": curve,
         "targets": {"supernet_tau": results[supernet_signal]["tau"] >= TARGETS["supernet_tau"]
                     and results[supernet_signal]["ci90"][0] > 0,
                     "final_tau": final_tau >= TARGETS["final_tau_vs_noise"] * noise},
