@@ -365,7 +365,7 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
     clock = time.perf_counter()
     prepared = prepare_supernet(cfg, data, run_dir, admitting, tracker)
     phases["supernet"] = time.perf_counter() - clock
-    supernet, trained = prepared.supernet, prepared.trained
+    trained = prepared.trained
 
     def fitness(genome) -> float:
         return prepared.fitness(space.arch(genome))
