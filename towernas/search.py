@@ -196,7 +196,8 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, shortlisted: list[t
         return cache.get(key, lambda: retrain_score(space.arch(genome), data, cfg, epochs=s.short_epochs,
                                                     patience=0, seed=cfg.seed))
 
-    rows = [{"genome": list(g), "fitness": f, "fitness_rank": i} for i, (g, f) in enumerate(shortlisted, 1)]
+    rows = [{"genome": list(g), "fitness": f, "fitness_rank": i if f is not None else None}
+            for i, (g, f) in enumerate(shortlisted, 1)]
     used = 0.0
     for row in tqdm(rows, desc="short retrains", disable=not cfg.progress):
         entry = short(row["genome"])

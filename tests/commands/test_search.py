@@ -185,6 +185,7 @@ def test_random_search_control_uses_the_same_final_selection(tmp_path):
     assert not (run / "supernet.pt").exists()
     best = Arch.load(run / "best.json")
     assert best.provenance["strategy"] == "random" and "retrained" in best.provenance
+    assert all(row["fitness"] is None and row["fitness_rank"] is None for row in summary["selection"])
     assert len(summary["selection"]) == _cfg().search.final_candidates + 1  # no time left: first N + the MLP
     with pytest.raises(ValueError, match=r"search.strategy='grid': expected one of \['evolution', 'random'\]"):
         search.run_search(_cfg("search.strategy=grid"), tmp_path / "other")
