@@ -191,25 +191,31 @@ def run_jobs(jobs: list[dict], cache: Cache, overrides: list[str], workers: int,
 
 
 # -- signals through the supernet --------------------------------------------------------------------------------
+def signal_scores(cfg, data, net, archs: list, batches, log_q) -> tuple[dict[str, list[float]], dict[str, float]]:
+    """Both supernet signals of every arch (higher = better) and their seconds per arch: minus the in-batch
+    validation loss, and the full-ranking validation Recall@50 (``supernet.validation_recall``)."""
+    from supernet import validation_loss, validation_recall
+
+    queries = data.queries("valid")
+    t0 = time.perf_counter()
+    loss = [-validation_loss(net, a, batches, cfg.supernet.temperature, log_q) for a in archs]
+    t1 = time.perf_counter()
+    recall = [validation_recall(net, a, data, queries) for a in archs]
+    t2 = time.perf_counter()
+    seconds = {"supernet_loss_per_arch": round((t1 - t0) / len(archs), 3),
+               "supernet_recall_per_arch": round((t2 - t1) / len(archs), 3)}
+    return {"supernet_loss": loss, "supernet_recall": recall}, seconds
+
+
 def supernet_signals(cfg, data, archs: list, run_dir: Path) -> tuple[dict[str, list[float]], dict[str, float]]:
     """Supernet loss and recall of every arch, from the search run's supernet (retrained only if missing)."""
-    from supernet import export, validation_loss
-    from towernas.eval.encode import evaluate_model
     from towernas.search import prepare_supernet
 
     started = time.perf_counter()
     prepared = prepare_supernet(cfg, data, run_dir)
     train_seconds = time.perf_counter() - started
-    net, batches, log_q = prepared.supernet, prepared.batches, prepared.log_q
-    t0 = time.perf_counter()
-    loss = [-validation_loss(net, a, batches, cfg.supernet.temperature, log_q) for a in archs]
-    t_loss = (time.perf_counter() - t0) / len(archs)
-    t0 = time.perf_counter()
-    recall = [evaluate_model(export(net, a).eval(), data, "valid", (50,), device="cpu")["recall@50"] for a in archs]
-    t_recall = (time.perf_counter() - t0) / len(archs)
-    seconds = {"supernet_train": round(train_seconds, 1), "supernet_loss_per_arch": round(t_loss, 3),
-               "supernet_recall_per_arch": round(t_recall, 3)}
-    return {"supernet_loss": loss, "supernet_recall": recall}, seconds
+    signals, seconds = signal_scores(cfg, data, prepared.supernet, archs, prepared.batches, prepared.log_q)
+    return signals, {"supernet_train": round(train_seconds, 1), **seconds}
 
 
 def tau_curve(cfg, data, archs: list, truth: list[float], steps: list[int], run_dir: Path) -> list[dict]:
@@ -217,31 +223,27 @@ def tau_curve(cfg, data, archs: list, truth: list[float], steps: list[int], run_
     when does the supernet stop being informative? One supernet, trained on in increments (resumes)."""
     import torch
 
-    from supernet import Supernet, export, fixed_batches, train_supernet, validation_loss
+    from supernet import Supernet, fixed_batches, train_supernet
     from towernas.complexity import CostModel
     from towernas.complexity.budgets import Budget
     from towernas.data.spec import DatasetSpec
     from towernas.eval.agreement import kendall_tau
-    from towernas.eval.encode import evaluate_model
-    from towernas.search import genome_cost
+    from towernas.search import admitted_by
     from towernas.space.arch_space import ArchSpace
 
     spec, space, sn = DatasetSpec.from_data(data), ArchSpace.from_config(cfg.space), cfg.supernet
-    cost_model, budget = CostModel.from_space(spec, space), Budget.from_config(cfg.budget)
+    admits = admitted_by(CostModel.from_space(spec, space), space, [Budget.from_config(cfg.budget)])
     torch.manual_seed(cfg.seed)
     net = Supernet.from_space(spec, space)
     batches = fixed_batches(data, "valid", n_batches=cfg.search.val_batches, batch_size=cfg.search.val_batch_size,
                             seed=cfg.seed)
-    admits = (lambda g: budget.admits(genome_cost(cost_model, space, g))) if sn.feasible_sampling else None
     rows = []
     for n in steps:
         trained = train_supernet(net, data, steps=n, batch_size=sn.batch_size, lr=sn.lr, temperature=sn.temperature,
-                                 seed=cfg.seed, device="cpu", checkpoint_dir=run_dir, progress=False, admits=admits,
-                                 embedding_decay=sn.embedding_decay)
-        loss = [-validation_loss(net, a, batches, sn.temperature, trained["estimator"].log_q) for a in archs]
-        recall = [evaluate_model(export(net, a).eval(), data, "valid", (50,))["recall@50"] for a in archs]
-        rows.append({"steps": n, "supernet_loss": round(kendall_tau(loss, truth), 4),
-                     "supernet_recall": round(kendall_tau(recall, truth), 4)})
+                                 seed=cfg.seed, device="cpu", checkpoint_dir=run_dir, progress=False,
+                                 admits=admits if sn.feasible_sampling else None, embedding_decay=sn.embedding_decay)
+        signals, _ = signal_scores(cfg, data, net, archs, batches, trained["estimator"].log_q)
+        rows.append({"steps": n, **{name: round(kendall_tau(values, truth), 4) for name, values in signals.items()}})
         print(json.dumps(rows[-1]), flush=True)
     return rows
 

@@ -18,6 +18,7 @@ Validation only: the test split is never read here.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -77,8 +78,6 @@ class PreparedSupernet:
     """A trained supernet with what scoring its paths needs (``prepare_supernet``)."""
 
     supernet: Supernet
-    space: ArchSpace
-    cost_model: CostModel
     batches: list
     log_q: Callable
     trained: dict
@@ -91,6 +90,15 @@ def genome_cost(cost_model: CostModel, space: ArchSpace, genome: Sequence[str]) 
     return TowerCost(*cost_model.user_cost(genome[0], genome[1:u]), *cost_model.item_cost(genome[u:]))
 
 
+def admitted_by(cost_model: CostModel, space: ArchSpace, budgets: Sequence[Budget]) -> Callable[[tuple], bool]:
+    """``admits(genome)``: True when at least one of ``budgets`` admits the genome's exact cost."""
+    def admits(genome) -> bool:
+        cost = genome_cost(cost_model, space, genome)
+        return any(b.admits(cost) for b in budgets)
+
+    return admits
+
+
 def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[Budget] | None = None,
                      tracker: Tracker | None = None) -> PreparedSupernet:
     """Stage 1: train the supernet of ``cfg.space`` on ``data`` in ``run_dir`` (resuming what is there)."""
@@ -98,12 +106,7 @@ def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[B
     spec = DatasetSpec.from_data(data)
     sn, space = cfg.supernet, ArchSpace.from_config(cfg.space)
     cost_model = CostModel.from_space(spec, space)
-    admitting = list(admitting) if admitting is not None else [Budget.from_config(cfg.budget)]
-
-    def admits(genome) -> bool:
-        c = genome_cost(cost_model, space, genome)
-        return any(b.admits(c) for b in admitting)
-
+    admits = admitted_by(cost_model, space, admitting if admitting is not None else [Budget.from_config(cfg.budget)])
     supernet = Supernet.from_space(spec, space)
     batches = fixed_batches(data, "valid", n_batches=cfg.search.val_batches, batch_size=cfg.search.val_batch_size,
                             seed=cfg.seed, device=device)
@@ -130,8 +133,7 @@ def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[B
                              patience=sn.patience, admits=admits if sn.feasible_sampling else None,
                              embedding_decay=sn.embedding_decay)
     log_q = trained["estimator"].log_q
-    return PreparedSupernet(supernet, space, cost_model, batches, log_q, trained,
-                            lambda arch: score(supernet, arch, log_q))
+    return PreparedSupernet(supernet, batches, log_q, trained, lambda arch: score(supernet, arch, log_q))
 
 
 def mlp_seeds(space: ArchSpace, admits: Callable[[tuple], bool]) -> list[tuple[str, ...]]:
@@ -139,14 +141,19 @@ def mlp_seeds(space: ArchSpace, admits: Callable[[tuple], bool]) -> list[tuple[s
     (user, item) widths the budget admits (what an engineer would build by hand at this cost)."""
     if SKIP not in space.choices("user", 1):
         return []
-    widths = sorted((b for b in space.blocks if b.startswith("MLP-")), key=lambda b: int(b.split("-")[1]))
+    def width(block: str) -> int:
+        return int(block.split("-")[1])
+
+    def genome(pooling: str, user: str, item: str) -> tuple[str, ...]:
+        return (pooling, user, *[SKIP] * (space.depth_user - 1), item, *[SKIP] * (space.depth_item - 1))
+
+    mlps = sorted((b for b in space.blocks if b.startswith("MLP-")), key=width)
     seeds = []
     for pooling in space.poolings:
-        fitting = [(u, i) for u in widths for i in widths
-                   if admits((pooling, u, *[SKIP] * (space.depth_user - 1), i, *[SKIP] * (space.depth_item - 1)))]
-        if fitting:
-            u, i = max(fitting, key=lambda ui: (min(int(x.split("-")[1]) for x in ui), int(ui[0].split("-")[1])))
-            seeds.append((pooling, u, *[SKIP] * (space.depth_user - 1), i, *[SKIP] * (space.depth_item - 1)))
+        fitting = [(u, i) for u in mlps for i in mlps if admits(genome(pooling, u, i))]
+        if fitting:  # the widest narrower side, then the widest user side
+            u, i = max(fitting, key=lambda ui: (min(width(ui[0]), width(ui[1])), width(ui[0])))
+            seeds.append(genome(pooling, u, i))
     return seeds
 
 
@@ -265,7 +272,7 @@ def random_search(cfg: DictConfig, data, space: ArchSpace, in_budget, run_dir: P
 def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     """Search architectures for ``cfg.dataset`` under ``cfg.budget``; return the summary dict.
 
-    Three stages: (1) the supernet's validation loss is the fitness of the evolution, which only
+    Three stages: (1) the supernet's fitness (``search.fitness``) drives the evolution, which only
     shortlists; (2) a diverse top-N is retrained from scratch for ``search.short_epochs`` epochs; (3) the
     best few by that are retrained fully on ``search.final_seeds``; ``best.json`` is the validation winner.
     """
@@ -274,6 +281,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         raise UserError(f"search.strategy={cfg.search.strategy!r}: expected one of {list(STRATEGIES)}")
     if cfg.search.fitness not in FITNESSES:
         raise UserError(f"search.fitness={cfg.search.fitness!r}: expected one of {list(FITNESSES)}")
+    if cfg.search.strategy == "random" and cfg.search.mode == "pareto":
+        raise UserError("search.strategy=random runs under one budget; use search=evolution")
     config = OmegaConf.to_container(cfg, resolve=True)
     budget = Budget.from_config(cfg.budget)
     pareto = cfg.search.mode == "pareto"
@@ -284,26 +293,17 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
 
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     spec = DatasetSpec.from_data(data)
-    arch_space = ArchSpace.from_config(cfg.space)
-    cost_model = CostModel.from_space(spec, arch_space)
-    check_feasible(cost_model, budget, skip=arch_space.allow_skip)  # before any training
+    space = ArchSpace.from_config(cfg.space)
+    cost_model = CostModel.from_space(spec, space)
+    check_feasible(cost_model, budget, skip=space.allow_skip)  # before any training
     resumed = claim(run_dir, config)
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
                       name=f"{cfg.dataset.name}-{budget.name}-{cfg.search.mode}-s{cfg.seed}")
     phases: dict[str, float] = {}
     s = cfg.search
-    space = arch_space
-
-    def cost(genome) -> TowerCost:
-        return genome_cost(cost_model, space, genome)
-
-    def in_budget(genome) -> bool:
-        return budget.admits(cost(genome))
-
+    in_budget = admitted_by(cost_model, space, [budget])
     try:
         if s.strategy == "random":
-            if pareto:
-                raise ValueError("search.strategy=random: runs under one budget; use search=evolution")
             clock = time.perf_counter()
             selection = random_search(cfg, data, space, in_budget, run_dir, tracker)
             phases["selection"] = time.perf_counter() - clock
@@ -325,7 +325,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
               for row in selection]
     named = {"best": ranked[0]}
     for name, b in report_budgets.items():
-        found = best_under(result, lambda g, b=b: b.admits(cost(g))) if result is not None else None
+        found = best_under(result, admitted_by(cost_model, space, [b])) if result is not None else None
         if found is not None:
             named[f"best_{name}"] = annotate(space.arch(found[0]), cost_model, found[1], {**provenance, "budget": name})
     save_archs(run_dir, ranked, named)
@@ -371,17 +371,11 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
     def fitness(genome) -> float:
         return prepared.fitness(space.arch(genome))
 
-    def cost(genome) -> TowerCost:
-        return genome_cost(cost_model, space, genome)
-
-    def feasible(genome) -> bool:
-        c = cost(genome)
-        return any(b.admits(c) for b in admitting)
-
     seeds = mlp_seeds(space, in_budget) if s.seed_mlp else []
     clock = time.perf_counter()
     result = evolve(
-        SearchSpace(list(space.slots())), fitness, lambda g: float(cost(g).flops), feasible,
+        SearchSpace(list(space.slots())), fitness, lambda g: float(genome_cost(cost_model, space, g).flops),
+        admitted_by(cost_model, space, admitting),
         evolution_config(s, cfg.seed), on_generation=lambda r: tracker.log("search", r),
         state_path=run_dir / "evolution_state.json", write_text=write_text_atomic, progress=cfg.progress,
         seeds=seeds,
@@ -434,16 +428,8 @@ def _feasible_stream(slots, admits, seed: int, max_tries: int = 10_000_000):
 
 
 def _random_feasible(slots, admits, n: int, seed: int, max_tries: int = 20000) -> list[tuple[str, ...]]:
-    """Up to ``n`` distinct uniformly drawn genomes the budget admits (seeded)."""
-    rng = random.Random(seed + 7919)
-    found: list[tuple[str, ...]] = []
-    for _ in range(max_tries):
-        if len(found) >= n:
-            break
-        genome = tuple(rng.choice(s) for s in slots)
-        if genome not in found and admits(genome):
-            found.append(genome)
-    return found
+    """Up to ``n`` distinct uniformly drawn genomes the budget admits (seeded), within ``max_tries`` draws."""
+    return list(itertools.islice(_feasible_stream(slots, admits, seed, max_tries), n))
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
