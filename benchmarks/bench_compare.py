@@ -125,9 +125,20 @@ class State:
         entry = self.entries.get(key)
         if entry is None or entry.get("search_hash") != digest:
             entry = {**search_seconds(search_dir), "search_hash": digest}
-            self.entries[key] = entry
-            write_json_atomic(self.path, self.entries)
+            self._store(key, entry)
         return entry
+
+    def _store(self, key: str, entry: dict) -> None:
+        """Write ``key`` into the file, keeping what another comparison (e.g. ``--budgets M`` beside
+        ``--budgets L``) stored there since this one read it: re-read and merge under an exclusive lock."""
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            on_disk = json.loads(self.path.read_text()) if self.path.exists() else {}
+            self.entries = {**self.entries, **on_disk, key: entry}
+            write_json_atomic(self.path, self.entries)
 
 
 # -- stages -------------------------------------------------------------------------------------------------------

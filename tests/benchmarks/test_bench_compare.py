@@ -116,6 +116,16 @@ def test_state_keeps_the_first_measurement_until_the_search_config_changes(tmp_p
     assert bc.State(tmp_path / "state.json").seconds("L/seed0", tmp_path)["random_seconds"] == pytest.approx(68.3)
 
 
+def test_two_comparisons_sharing_the_state_file_keep_each_others_entries(tmp_path):
+    _selection(tmp_path)
+    _summary(tmp_path)
+    (tmp_path / "run_config.json").write_text(json.dumps({"hash": "a"}))
+    beside_l, beside_m = bc.State(tmp_path / "state.json"), bc.State(tmp_path / "state.json")  # both read it empty
+    beside_l.seconds("L/seed1", tmp_path)
+    beside_m.seconds("M/seed0", tmp_path)
+    assert set(json.loads((tmp_path / "state.json").read_text())) == {"L/seed1", "M/seed0"}
+
+
 class FakeCommands:
     """Stand-ins for run_search / run_retrain that write the files the benchmark reads and record their calls."""
 
