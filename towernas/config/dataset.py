@@ -18,6 +18,16 @@ class SplitConfig:
     test: float = 0.25
 
 
+@dataclass
+class CtrConfig:
+    """Labels of the CTR task (``towernas.data.ctr``). ``rating``: an interaction is positive (1) when its
+    rating is >= ``threshold``, else negative (0); it needs a reader that gives ratings. ``implicit``: every
+    interaction is positive, the trainer samples the negatives. The split is the dataset's own."""
+
+    label: str = "rating"  # rating | implicit
+    threshold: float = 4.0  # used by label=rating
+
+
 def _open_options() -> DictConfig:
     # Not in struct mode, unlike the rest of the config: `dataset.options.<key>=…` works without Hydra's
     # `+` for every reader option. The reader checks the keys against its ``Options`` dataclass when the
@@ -42,5 +52,6 @@ class DatasetConfig:
     k_core_item: int = 0
     max_len: int = 20
     split: SplitConfig = field(default_factory=SplitConfig)
+    ctr: CtrConfig = field(default_factory=CtrConfig)
     cache: bool = True
     options: Any = field(default_factory=_open_options)

@@ -1,7 +1,8 @@
 """Processed-dataset cache: one directory per (dataset, preprocessing, source files) key.
 
-Layout: ``<root>/processed/<name>-<key>/{arrays.npz, meta.json}``. A directory is written under a
-temporary name and renamed into place, so an interrupted run never leaves a half-written entry.
+Layout: ``<root>/processed/<name>-<key>/{arrays.npz, meta.json}``; ``arrays.npz`` holds ``ratings`` only when
+the dataset has them. A directory is written under a temporary name and renamed into place, so an
+interrupted run never leaves a half-written entry.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import numpy as np
 from towernas.data.features import FeatureTable, Field
 from towernas.data.interactions import InteractionData
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: InteractionData.ratings
 _ARRAYS = ("users", "items", "timestamps", "user_indptr", "split", "user_ids", "item_ids")
 
 
@@ -37,6 +38,8 @@ def save(data: InteractionData, directory: Path) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
     try:
         arrays = {name: getattr(data, name) for name in _ARRAYS}
+        if data.ratings is not None:
+            arrays["ratings"] = data.ratings
         meta: dict[str, Any] = {"name": data.name, "n_users": data.n_users, "n_items": data.n_items}
         for side in ("user", "item"):
             table: FeatureTable = getattr(data, f"{side}_features")
@@ -74,5 +77,6 @@ def load(directory: Path, max_len: int) -> InteractionData | None:
         user_features=tables["user"],
         item_features=tables["item"],
         max_len=max_len,
+        ratings=arrays.get("ratings"),
         **{name: arrays[name] for name in _ARRAYS},
     )

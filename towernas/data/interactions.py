@@ -2,7 +2,8 @@
 
 Interactions are stored sorted by (user, time), CSR-style: user ``u`` owns rows
 ``user_indptr[u]:user_indptr[u + 1]``. Each row carries its split code (TRAIN / VALID / TEST).
-Histories are not stored: the history of the interaction at row ``p`` is the ``max_len`` items of the
+An optional ``ratings`` array keeps the explicit feedback of each row (the label source of the CTR
+task, ``towernas.data.ctr``). Histories are not stored: the history of the interaction at row ``p`` is the ``max_len`` items of the
 same user right before ``p`` (right-aligned, left-padded with ``pad_item == n_items``), computed on
 demand, so memory stays O(interactions).
 """
@@ -51,6 +52,8 @@ class InteractionData:
         user_features, item_features: encoded categorical side features.
         user_ids, item_ids: original ids (as strings) of the re-indexed users / items.
         max_len: history length used by ``histories``.
+        ratings: (N,) float32 explicit rating of each row (aligned with ``users``/``items``), or None when
+            the reader gives no ``rating`` column (implicit feedback only).
     """
 
     name: str
@@ -66,6 +69,7 @@ class InteractionData:
     user_ids: np.ndarray
     item_ids: np.ndarray
     max_len: int = 20
+    ratings: np.ndarray | None = None
 
     @property
     def pad_item(self) -> int:

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from towernas.config.dataset import DatasetConfig
 from towernas.data import cache
+from towernas.data.ctr import check_ctr
 from towernas.data.download import data_root, ensure_files
 from towernas.data.errors import DataError
 from towernas.data.interactions import InteractionData
@@ -45,6 +46,7 @@ def load_dataset(cfg: DatasetConfig | DictConfig, *, progress: bool = True) -> I
     )
     if cfg.max_len < 1:
         raise DataError(f"dataset.max_len={cfg.max_len}: expected a positive integer")
+    check_ctr(cfg.ctr.label, cfg.ctr.threshold)  # labels are computed later (ctr_labels); a bad value fails now
     root = data_root(cfg.root)
     directory = root / "raw" / cfg.name
     required = reader.files(options)

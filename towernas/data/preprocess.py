@@ -1,4 +1,8 @@
-"""From a RawDataset to InteractionData: rating filter, de-duplication, k-core, re-indexing, splits."""
+"""From a RawDataset to InteractionData: rating filter, de-duplication, k-core, re-indexing, splits.
+
+A ``rating`` column of the reader travels with its rows through every step (the first occurrence's rating
+for a repeated pair) into ``InteractionData.ratings``.
+"""
 
 from __future__ import annotations
 
@@ -56,18 +60,22 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int) ->
     user_codes, user_ids = pd.factorize(df["user"])
     item_codes, item_ids = pd.factorize(df["item"])
     timestamps = df["timestamp"].to_numpy(dtype=np.int64)
-    users, items, timestamps = _first_occurrences(user_codes, item_codes, timestamps, len(item_ids))
-    users, items, timestamps = _k_core(users, items, timestamps, prep.k_core_user, prep.k_core_item)
-    if len(users) == 0:
+    ratings = _ratings(df, name)
+    # row indices into df survive de-duplication and k-core, so every per-row column follows them
+    rows = _first_occurrences(user_codes, item_codes, timestamps, len(item_ids))
+    rows = rows[_k_core(user_codes[rows], item_codes[rows], prep.k_core_user, prep.k_core_item)]
+    if len(rows) == 0:
         raise DataError(
             f"dataset {name}: no interactions left after filtering (min_rating={prep.min_rating}, "
             f"k_core_user={prep.k_core_user}, k_core_item={prep.k_core_item}); relax the filters"
         )
     # re-index to 0..n-1 in order of first appearance, then sort by (user, time, file order)
-    users, kept_users = _reindex(users)
-    items, kept_items = _reindex(items)
+    users, kept_users = _reindex(user_codes[rows].astype(np.int64))
+    items, kept_items = _reindex(item_codes[rows].astype(np.int64))
+    timestamps = timestamps[rows]
     order = np.lexsort((timestamps, users))  # lexsort is stable: file order breaks time ties
     users, items, timestamps = users[order], items[order], timestamps[order]
+    ratings = None if ratings is None else ratings[rows[order]]
     n_users, n_items = len(kept_users), len(kept_items)
     user_indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(users, minlength=n_users), out=user_indptr[1:])
@@ -87,6 +95,7 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int) ->
         user_ids=raw_user_ids.astype(str),
         item_ids=raw_item_ids.astype(str),
         max_len=max_len,
+        ratings=ratings,
     )
 
 
@@ -117,26 +126,36 @@ def assign_splits(user_indptr: np.ndarray, prep: Preprocessing) -> np.ndarray:
     return split
 
 
-def _first_occurrences(users, items, timestamps, n_items):
-    """Keep the earliest interaction of each (user, item) pair (file order breaks time ties)."""
+def _ratings(df: pd.DataFrame, name: str) -> np.ndarray | None:
+    """The ``rating`` column as float32 (file order), or None when the reader gives none."""
+    if "rating" not in df.columns:
+        return None
+    try:
+        return df["rating"].to_numpy(dtype=np.float32)
+    except (TypeError, ValueError) as err:
+        raise DataError(f"dataset {name}: the reader's 'rating' column is not numeric ({err})") from None
+
+
+def _first_occurrences(users, items, timestamps, n_items) -> np.ndarray:
+    """Rows (file order) of the earliest interaction of each (user, item) pair; file order breaks time ties."""
     order = np.lexsort((timestamps, users))
     keys = users[order].astype(np.int64) * n_items + items[order]
     _, first = np.unique(keys, return_index=True)
-    keep = np.sort(order[first])  # back to file order
-    return users[keep].astype(np.int64), items[keep].astype(np.int64), timestamps[keep]
+    return np.sort(order[first])  # back to file order
 
 
-def _k_core(users, items, timestamps, k_user: int, k_item: int):
-    """Drop users with < k_user and items with < k_item interactions until nothing changes."""
+def _k_core(users, items, k_user: int, k_item: int) -> np.ndarray:
+    """Positions of the rows kept when users with < k_user and items with < k_item interactions are dropped
+    until nothing changes."""
+    kept = np.arange(len(users))
     if k_user <= 1 and k_item <= 1:
-        return users, items, timestamps
+        return kept
     while True:
-        user_count = np.bincount(users)
-        item_count = np.bincount(items)
-        keep = (user_count[users] >= k_user) & (item_count[items] >= k_item)
+        u, i = users[kept], items[kept]
+        keep = (np.bincount(u)[u] >= k_user) & (np.bincount(i)[i] >= k_item)
         if keep.all():
-            return users, items, timestamps
-        users, items, timestamps = users[keep], items[keep], timestamps[keep]
+            return kept
+        kept = kept[keep]
 
 
 def _reindex(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

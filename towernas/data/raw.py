@@ -14,7 +14,8 @@ class RawDataset:
     Args:
         interactions: columns ``user``, ``item`` (raw ids: int or str), ``timestamp`` (int64, seconds).
             Rows in file order; order breaks timestamp ties. An optional float ``rating`` column lets
-            ``dataset.min_rating`` keep only ratings at or above a threshold.
+            ``dataset.min_rating`` keep only ratings at or above a threshold and becomes
+            ``InteractionData.ratings`` (the labels of the CTR task, ``dataset.ctr``).
         user_features: one row per raw user id (the index), one column per categorical field. Values are
             scalars (str/int; NaN or None = missing) or, for fields listed in ``multi_valued``, lists.
         item_features: the same for items.

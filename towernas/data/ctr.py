@@ -1,0 +1,93 @@
+"""CTR labels: which interactions of a dataset are positives, per split (the CTR protocol of DESIGN.md).
+
+Two kinds of label (``dataset.ctr.label``):
+
+- ``rating``: explicit feedback. Row ``p`` is positive (1.0) when ``data.ratings[p] >= threshold``, else
+  negative (0.0); a missing (NaN) rating counts as negative. Needs a reader that gives ratings.
+- ``implicit``: every interaction is positive (1.0); the trainer samples the negatives.
+
+The pairs of a split are the rows of that split of the dataset's own per-user chronological split
+(``InteractionData.split``), so the CTR task and retrieval share train/valid/test. A ranker scoring row
+``p`` sees the history ``data.histories(rows)``, the items right before it.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> from towernas.data import RawDataset
+    >>> from towernas.data.preprocess import Preprocessing, preprocess
+    >>> df = pd.DataFrame({"user": [1] * 4, "item": [1, 2, 3, 4], "timestamp": [1, 2, 3, 4],
+    ...                    "rating": [5.0, 2.0, 4.0, 3.0]})
+    >>> data = preprocess(RawDataset(df), Preprocessing(), "toy", max_len=2)
+    >>> ctr_labels(data, "rating", 4.0).tolist()
+    [1.0, 0.0, 1.0, 0.0]
+    >>> pairs = ctr_pairs(data, "rating", 4.0)
+    >>> pairs["train"].rows.tolist(), pairs["test"].labels.tolist()
+    ([0, 1], [0.0])
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from towernas.data.errors import DataError
+from towernas.data.interactions import SPLIT_NAMES, InteractionData
+
+LABELS = ("rating", "implicit")
+
+
+def check_ctr(label: str, threshold: float) -> None:
+    """Raise a one-line DataError naming ``dataset.ctr.*`` if ``label`` or ``threshold`` is invalid."""
+    if label not in LABELS:
+        raise DataError(f"dataset.ctr.label={label!r}: expected one of {list(LABELS)}")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+        raise DataError(f"dataset.ctr.threshold={threshold!r}: expected a finite number")
+
+
+def ctr_labels(data: InteractionData, label: str = "rating", threshold: float = 4.0) -> np.ndarray:
+    """(N,) float32 0/1 label of every row of ``data`` (see the module docstring).
+
+    Raises DataError if ``label="rating"`` and ``data`` has no ratings, or on an invalid label/threshold.
+    """
+    check_ctr(label, threshold)
+    if label == "implicit":
+        return np.ones(data.n_interactions, dtype=np.float32)
+    if data.ratings is None:
+        raise DataError(f"dataset {data.name} has no ratings; set dataset.ctr.label=implicit "
+                        "or use a reader that gives ratings")
+    return (data.ratings >= threshold).astype(np.float32)
+
+
+@dataclass
+class CtrPairs:
+    """The labelled (user, item) pairs of one split, in row order (by user, then time).
+
+    Args:
+        rows: (P,) int64 rows of the InteractionData (``data.histories(rows)`` gives their histories).
+        users, items: (P,) int64 ids of each pair.
+        labels: (P,) float32 0/1.
+    """
+
+    rows: np.ndarray
+    users: np.ndarray
+    items: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def positive_rate(self) -> float:
+        """Share of positive pairs (nan for an empty split)."""
+        return float(self.labels.mean()) if len(self.labels) else math.nan
+
+
+def ctr_pairs(data: InteractionData, label: str = "rating", threshold: float = 4.0) -> dict[str, CtrPairs]:
+    """``{"train" | "valid" | "test": CtrPairs}`` of ``data`` with ``ctr_labels(data, label, threshold)``."""
+    labels = ctr_labels(data, label, threshold)
+    out = {}
+    for split in SPLIT_NAMES:
+        rows = data.rows(split)
+        out[split] = CtrPairs(rows=rows, users=data.users[rows], items=data.items[rows], labels=labels[rows])
+    return out
