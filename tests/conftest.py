@@ -28,6 +28,8 @@ TINY = {
                "device=cpu"],
     "retrain": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "retrain.max_epochs=3",
                 "retrain.patience=1", "retrain.batch_size=128"],
+    "rank": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "rank.max_epochs=2", "rank.patience=1",
+             "rank.batch_size=256"],
 }
 
 

@@ -70,6 +70,7 @@ from towernas.train.loop import fit
 log = logging.getLogger(__name__)
 STRATEGIES = ("evolution", "random")
 FITNESSES = ("recall", "loss")
+NOT_READ = ("dataset.ctr",)  # config keys a search never reads: a run resumes across changes to them
 register_configs()
 
 
@@ -296,7 +297,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     space = ArchSpace.from_config(cfg.space)
     cost_model = CostModel.from_space(spec, space)
     check_feasible(cost_model, budget, skip=space.allow_skip)  # before any training
-    resumed = claim(run_dir, config)
+    resumed = claim(run_dir, config, ignore=NOT_READ)
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
                       name=f"{cfg.dataset.name}-{budget.name}-{cfg.search.mode}-s{cfg.seed}")
     phases: dict[str, float] = {}

@@ -40,8 +40,10 @@ COMPUTING_OPS = frozenset({
     "minimum", "masked_fill", "clamp", "clamp_min", "clamp_max", "nan_to_num", "softmax", "_softmax",
     "sum", "mean", "prod", "amax", "amin", "linalg_vector_norm", "norm",
 })
-# Free: data movement, dtype conversion, shape bookkeeping, boolean mask logic.
+# Free: data movement, dtype conversion, shape bookkeeping, boolean mask logic, table lookups (a ranker
+# reads its embeddings inside forward; a tower is handed them).
 FREE_OPS = frozenset({
+    "embedding", "index",
     "view", "_unsafe_view", "reshape", "_reshape_alias", "flatten", "t", "transpose", "permute",
     "expand", "expand_as", "select", "slice", "split", "split_with_sizes", "chunk", "unbind",
     "unsqueeze", "squeeze", "cat", "stack", "clone", "contiguous", "_to_copy", "to", "copy_", "detach",

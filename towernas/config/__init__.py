@@ -13,6 +13,7 @@ from omegaconf import MISSING
 
 from towernas.config.budget import BudgetConfig
 from towernas.config.dataset import DatasetConfig, SplitConfig
+from towernas.config.ranker import RANKER_SCHEMAS, RankConfig, RankerConfig
 from towernas.config.retrain import RetrainConfig
 from towernas.config.run import EvalConfig, TrackingConfig
 from towernas.config.search import SearchConfig
@@ -37,13 +38,25 @@ class BaseConfig:
     progress: bool = True
 
 
+@dataclass
+class RankRootConfig(BaseConfig):
+    """The root of ``conf/rank.yaml``: the main config plus the ranker and its CTR training (the search and
+    retrain configs stay free of them, so their run hashes do not move when a ranker default does)."""
+
+    ranker: RankerConfig = MISSING
+    rank: RankConfig = field(default_factory=RankConfig)
+
+
 def register_configs() -> None:
     """Register schemas so ``conf/`` YAML files are validated against them."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=BaseConfig)
+    cs.store(name="rank_base_config", node=RankRootConfig)
+    for name, schema in RANKER_SCHEMAS.items():  # conf/ranker/<name>.yaml: defaults [<name>_schema]
+        cs.store(group="ranker", name=f"{name}_schema", node=schema)
 
 
 register_configs()  # schemas are available as soon as the config module is imported
 
-__all__ = ["BaseConfig", "BudgetConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "RetrainConfig",
+__all__ = ["BaseConfig", "BudgetConfig", "RankConfig", "RankRootConfig", "RankerConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "RetrainConfig",
            "SearchConfig", "SpaceConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs"]

@@ -42,3 +42,15 @@ def iterate_rows(rows: np.ndarray, batch_size: int, rng: np.random.Generator | N
         rows = rows[rng.permutation(len(rows))]
     for start in range(0, len(rows), batch_size):
         yield rows[start : start + batch_size]
+
+
+def pair_batches(data: InteractionData, users: np.ndarray, rows: np.ndarray, items: np.ndarray, labels: np.ndarray,
+                 batch_size: int, rng: np.random.Generator | None = None, device: torch.device | str = "cpu"):
+    """Yield ``(query batch, items (B, 1), labels (B, 1))`` over labelled pairs (shuffled when ``rng`` is given):
+    the query of pair p is user ``users[p]`` right before row ``rows[p]``."""
+    order = np.arange(len(rows)) if rng is None else rng.permutation(len(rows))
+    for start in range(0, len(order), batch_size):
+        take = order[start : start + batch_size]
+        batch = user_inputs(data, users[take], rows[take], device)
+        yield (batch, torch.as_tensor(items[take, None], dtype=torch.long, device=device),
+               torch.as_tensor(labels[take, None], dtype=torch.float32, device=device))

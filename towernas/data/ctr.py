@@ -91,3 +91,24 @@ def ctr_pairs(data: InteractionData, label: str = "rating", threshold: float = 4
         rows = data.rows(split)
         out[split] = CtrPairs(rows=rows, users=data.users[rows], items=data.items[rows], labels=labels[rows])
     return out
+
+
+def with_sampled_negatives(pairs: CtrPairs, n_items: int, per_positive: int, seed: int) -> CtrPairs:
+    """Implicit labels: ``pairs`` (all positive) plus ``per_positive`` uniform negatives per pair, each negative
+    sharing its positive's query (same row, so the same history and user). Uniform over the catalogue, a
+    sampled item may be one the user interacted with elsewhere (probability ≈ |history| / n_items).
+
+    Example:
+        >>> p = CtrPairs(np.array([3, 4]), np.array([0, 0]), np.array([5, 6]), np.ones(2, np.float32))
+        >>> out = with_sampled_negatives(p, n_items=10, per_positive=2, seed=0)
+        >>> out.rows.tolist(), out.labels.tolist()
+        ([3, 4, 3, 3, 4, 4], [1.0, 1.0, 0.0, 0.0, 0.0, 0.0])
+    """
+    if per_positive < 1:
+        raise DataError(f"rank.negatives={per_positive}: implicit labels need at least 1 sampled negative per pair")
+    rng = np.random.default_rng(seed)
+    rows = np.repeat(pairs.rows, per_positive)
+    negatives = rng.integers(0, n_items, len(rows))
+    return CtrPairs(rows=np.concatenate([pairs.rows, rows]), users=np.concatenate([pairs.users, np.repeat(pairs.users, per_positive)]),
+                    items=np.concatenate([pairs.items, negatives]),
+                    labels=np.concatenate([pairs.labels, np.zeros(len(rows), np.float32)]))

@@ -9,19 +9,22 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from torch import nn
 
 
-def mlp(in_dim: int, layers: Sequence[int], activate_last: bool = False) -> nn.Sequential:
+def mlp(in_dim: int, layers: Sequence[int], activate_last: bool = False, dropout: float = 0.0) -> nn.Sequential:
     """``Linear(in, l1) ReLU Linear(l1, l2) ReLU ... Linear(l_{n-1}, l_n)`` (+ ReLU if ``activate_last``).
 
     Args:
         in_dim: input width.
         layers: output width of each Linear; the last one is the output width.
         activate_last: also apply ReLU after the last Linear (a hidden layer rather than an output).
+        dropout: probability of ``nn.Dropout`` after every ReLU (rankers; 0 adds no module, as towers use).
     """
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout={dropout}: expected a probability in [0, 1)")
     if not layers:
         raise ValueError("mlp: expected at least one layer width")
     modules: list[nn.Module] = []
@@ -29,5 +32,7 @@ def mlp(in_dim: int, layers: Sequence[int], activate_last: bool = False) -> nn.S
         modules.append(nn.Linear(in_dim, width))
         if i + 1 < len(layers) or activate_last:
             modules.append(nn.ReLU())
+            if dropout > 0:
+                modules.append(nn.Dropout(dropout))
         in_dim = width
     return nn.Sequential(*modules)

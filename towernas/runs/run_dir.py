@@ -14,24 +14,26 @@ RESUMABLE_CHANGES = ("supernet.steps", "search.generations", "search.random_base
                      "device", "eval")
 
 
-def config_hash(config: dict[str, Any]) -> str:
-    """Short hash of the settings that determine a run's results."""
-    stable = _without(config, RESUMABLE_CHANGES)
+def config_hash(config: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:
+    """Short hash of the settings that determine a run's results (``ignore``: keys the command never reads)."""
+    stable = _without(config, RESUMABLE_CHANGES + tuple(ignore))
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def claim(run_dir: Path, config: dict[str, Any]) -> bool:
+def claim(run_dir: Path, config: dict[str, Any], ignore: tuple[str, ...] = ()) -> bool:
     """Record ``config`` in ``run_dir``; return True if this resumes an earlier run of the same config.
 
+    ``ignore``: dotted keys (``section`` or ``section.key``) the command does not read, so adding or changing
+    them neither blocks a resume nor changes the hash (a search ignores ``dataset.ctr``).
     Raises a one-line ValueError if the directory holds a run of a different config.
     """
     marker = run_dir / "run_config.json"
-    digest = config_hash(config)
+    skip = RESUMABLE_CHANGES + tuple(ignore)
+    digest = config_hash(config, ignore)
     if marker.exists():
         previous = json.loads(marker.read_text())
         if previous.get("hash") != digest:
-            changed = _diff(_without(previous.get("config", {}), RESUMABLE_CHANGES),
-                            _without(config, RESUMABLE_CHANGES))
+            changed = _diff(_without(previous.get("config", {}), skip), _without(config, skip))
             raise ValueError(f"{run_dir} holds a run of another config (changed: {', '.join(changed) or '?'}); "
                              "pick another directory with hydra.run.dir=... or delete it")
         write_json_atomic(marker, {"hash": digest, "config": config})

@@ -1,0 +1,96 @@
+"""``towernas.rank``: the CTR task from config to AUC / GAUC / logloss, selected on validation, test read once."""
+
+import csv
+import json
+
+import pytest
+
+from tests.conftest import compose_config
+from towernas import rank
+from towernas.data.errors import DataError
+from towernas.runs.registry import UnknownNameError
+
+pytestmark = pytest.mark.usefixtures("data_root")  # every test: a fresh $TOWERNAS_DATA
+SMALL = ["ranker.embed=4", "ranker.hidden=[8]"]
+
+
+def _cfg(*overrides):
+    return compose_config(*overrides, name="rank")
+
+
+def test_rank_trains_every_seed_and_writes_every_file(tmp_path):
+    out = rank.run_rank(_cfg("ranker=deepfm", *SMALL, "rank.seeds=[0,1]"), tmp_path / "run")
+    n_test = out["pairs"]["test"]["pairs"]
+    epochs = [r["best_epoch"] for r in out["records"]]
+    [row] = out["table"]
+    assert row["model"] == "deepfm" and row["seeds"] == 2 and 0 <= row["auc"] <= 1 and row["logloss"] > 0
+    for r in out["records"]:
+        assert set(r["valid"]) >= {"auc", "gauc", "logloss", "gauc_users_skipped"} and r["test"]["pairs"] == n_test
+        assert r["cost"]["params"] > 0 and r["cost"]["flops_per_pair"] > 0
+    assert all(1 <= e <= 2 for e in epochs)
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert saved["table"][0]["auc"] == row["auc"] and saved["label"] == {"label": "rating", "threshold": 4.0}
+    rows = list(csv.DictReader((tmp_path / "run" / "results.csv").open()))
+    assert rows[0]["model"] == "deepfm" and float(rows[0]["gauc"]) == pytest.approx(row["gauc"])
+    assert "| deepfm |" in (tmp_path / "run" / "results.md").read_text()
+
+
+def test_test_is_read_exactly_once_per_seed(tmp_path, monkeypatch):
+    reads = []
+    original = rank.evaluate_ctr
+
+    def spy(m, d, pairs, **k):
+        reads.append(pairs)
+        return original(m, d, pairs, **k)
+
+    monkeypatch.setattr(rank, "evaluate_ctr", spy)
+    out = rank.run_rank(_cfg("ranker=lr", "rank.seeds=[3]", "rank.patience=0"), tmp_path / "run")
+    assert len(reads) == 2 + 1  # two epochs of validation, then test once
+    assert reads[-1].rows.tolist() != reads[0].rows.tolist()  # the last read is another split (test)
+    assert out["records"][0]["seed"] == 3
+
+
+def test_implicit_labels_sample_negatives(tmp_path):
+    out = rank.run_rank(_cfg("ranker=fm", "ranker.embed=4", "dataset.ctr.label=implicit", "rank.negatives=2"),
+                        tmp_path / "run")
+    valid = out["pairs"]["valid"]
+    assert valid["positive_rate"] == pytest.approx(1 / 3)
+    assert 0 <= out["table"][0]["auc"] <= 1
+
+
+def test_the_same_seed_gives_the_same_result(tmp_path):
+    a = rank.run_rank(_cfg("ranker=dcnv2", *SMALL), tmp_path / "a")["records"][0]
+    b = rank.run_rank(_cfg("ranker=dcnv2", *SMALL), tmp_path / "b")["records"][0]
+    assert a["test"] == b["test"]
+
+
+@pytest.mark.parametrize("override, message", [
+    ("rank.lr=-1", r"rank.lr=-1.0: expected a positive learning rate"),
+    ("rank.batch_size=0", r"rank.batch_size=0: expected a positive integer"),
+    ("rank.select=recall", r"rank.select='recall': expected one of \['auc', 'gauc', 'logloss'\]"),
+])
+def test_bad_training_values_are_one_line_naming_the_key(tmp_path, override, message):
+    with pytest.raises(ValueError, match=message):
+        rank.run_rank(_cfg("ranker=lr", override), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_ranker_lists_the_known_ones(tmp_path):
+    cfg = _cfg("ranker=lr")
+    cfg.ranker.name = "deepfn"
+    with pytest.raises(UnknownNameError, match=r"ranker.name='deepfn': unknown ranker; expected one of \[.*'din'"):
+        rank.run_rank(cfg, tmp_path / "run")
+
+
+def test_rating_labels_on_a_dataset_without_ratings_say_what_to_set(tmp_path, monkeypatch):
+    original = rank.load_dataset
+
+    def without_ratings(*a, **k):
+        loaded = original(*a, **k)
+        loaded.ratings = None
+        return loaded
+
+    monkeypatch.setattr(rank, "load_dataset", without_ratings)
+    with pytest.raises(DataError, match="has no ratings; set dataset.ctr.label=implicit"):
+        rank.run_rank(_cfg("ranker=lr"), tmp_path / "run")
+    assert not (tmp_path / "run" / "results.json").exists()

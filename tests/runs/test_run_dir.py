@@ -1,0 +1,30 @@
+import json
+
+import pytest
+
+from towernas.runs.run_dir import claim, config_hash
+
+CONFIG = {"dataset": {"name": "synthetic", "max_len": 20}, "supernet": {"steps": 100, "lr": 0.002}, "seed": 0}
+
+
+def test_the_same_config_resumes_and_another_one_is_refused_naming_the_change(tmp_path):
+    assert claim(tmp_path, CONFIG) is False
+    assert claim(tmp_path, CONFIG) is True
+    with pytest.raises(ValueError, match=r"holds a run of another config \(changed: supernet.lr\)"):
+        claim(tmp_path, {**CONFIG, "supernet": {"steps": 100, "lr": 0.01}})
+
+
+def test_resumable_changes_do_not_block_a_resume(tmp_path):
+    claim(tmp_path, CONFIG)
+    assert claim(tmp_path, {**CONFIG, "supernet": {"steps": 900, "lr": 0.002}, "progress": False}) is True
+
+
+def test_ignored_keys_neither_change_the_hash_nor_block_a_resume(tmp_path):
+    """A search written before ``dataset.ctr`` existed resumes once the key is there (searches never read it)."""
+    claim(tmp_path, CONFIG, ignore=("dataset.ctr",))
+    newer = {**CONFIG, "dataset": {**CONFIG["dataset"], "ctr": {"label": "rating", "threshold": 4.0}}}
+    assert config_hash(newer, ("dataset.ctr",)) == config_hash(CONFIG) != config_hash(newer)
+    assert claim(tmp_path, newer, ignore=("dataset.ctr",)) is True
+    assert json.loads((tmp_path / "run_config.json").read_text())["config"]["dataset"]["ctr"]["threshold"] == 4.0
+    with pytest.raises(ValueError, match="dataset.ctr"):
+        claim(tmp_path, {**newer, "dataset": {**newer["dataset"], "ctr": {"label": "implicit"}}})

@@ -1,0 +1,170 @@
+"""``python -m towernas.rank`` (the CTR task): train a ranker on labelled pairs, select on validation, read
+test once.
+
+Labels come from ``dataset.ctr`` (``rating``: rating >= threshold; ``implicit``: every interaction is positive
+and ``rank.negatives`` uniform negatives per positive are sampled, afresh each training epoch and once, with a
+fixed seed, for validation and test). Pairs follow the dataset's per-user chronological split; a pair's query
+is the user with the history right before it. The ranker (``ranker=<name>``, ``conf/ranker/``) trains with
+pointwise BCE and Adam, early-stopped on validation ``rank.select`` (AUC by default), for every seed of
+``rank.seeds``. Reported per split: AUC, GAUC (pair-weighted per-user AUC; users whose pairs hold one class
+only are skipped and counted in ``gauc_users_skipped``), logloss. Writes ``results.{json,md,csv}`` in the run
+directory (mean ± std over seeds) and prints the table.
+
+    python -m towernas.rank ranker=din rank.seeds=[0,1,2]
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import statistics
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from towernas.config import register_configs
+from towernas.config.ranker import hyperparameters
+from towernas.data import InteractionData, load_dataset
+from towernas.data.batches import pair_batches
+from towernas.data.ctr import CtrPairs, ctr_pairs, with_sampled_negatives
+from towernas.eval.ctr_eval import evaluate_ctr
+from towernas.rankers import RANKERS, Catalog, build_ranker
+from towernas.rankers.cost import ranker_cost
+from towernas.runs import tables
+from towernas.runs.cli import run_entry
+from towernas.runs.device import resolve_device
+from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.tracking import Tracker
+from towernas.train.ranker_loop import fit_ranker
+
+log = logging.getLogger(__name__)
+register_configs()
+METRICS = ("auc", "gauc", "logloss")
+SELECTABLE = METRICS
+
+
+def check_rank_values(cfg: DictConfig) -> None:
+    """One line naming the key for a training value no run could use."""
+    r = cfg.rank
+    for key in ("max_epochs", "batch_size"):
+        if r[key] < 1:
+            raise ValueError(f"rank.{key}={r[key]}: expected a positive integer")
+    if r.patience < 0:
+        raise ValueError(f"rank.patience={r.patience}: expected >= 0 (0 = no early stopping)")
+    if not r.lr > 0:
+        raise ValueError(f"rank.lr={r.lr}: expected a positive learning rate")
+    if r.weight_decay < 0:
+        raise ValueError(f"rank.weight_decay={r.weight_decay}: expected >= 0")
+    if r.select not in SELECTABLE:
+        raise ValueError(f"rank.select={r.select!r}: expected one of {list(SELECTABLE)}")
+    if not r.seeds:
+        raise ValueError("rank.seeds=[]: expected at least one seed")
+
+
+def labelled_pairs(data: InteractionData, cfg: DictConfig) -> dict[str, CtrPairs]:
+    """The split's pairs; implicit labels get their fixed validation/test negatives here (train: per epoch)."""
+    pairs = ctr_pairs(data, cfg.dataset.ctr.label, cfg.dataset.ctr.threshold)
+    if cfg.dataset.ctr.label == "implicit":
+        for offset, split in enumerate(("valid", "test"), start=1):
+            pairs[split] = with_sampled_negatives(pairs[split], data.n_items, cfg.rank.negatives, seed=10_000 + offset)
+    return pairs
+
+
+def train_batches(data: InteractionData, train: CtrPairs, cfg: DictConfig, device):
+    implicit = cfg.dataset.ctr.label == "implicit"
+
+    def batches(rng: np.random.Generator):
+        pairs = with_sampled_negatives(train, data.n_items, cfg.rank.negatives, int(rng.integers(2**31))) \
+            if implicit else train
+        return pair_batches(data, pairs.users, pairs.rows, pairs.items, pairs.labels, cfg.rank.batch_size, rng,
+                            device)
+
+    per_epoch = len(train) * (1 + cfg.rank.negatives if implicit else 1)
+    return batches, -(-per_epoch // cfg.rank.batch_size)
+
+
+def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig, seed: int, device, tracker):
+    """Train one ranker for one seed; select on validation; read test once. Returns (ranker, record)."""
+    r, name = cfg.rank, cfg.ranker.name
+    torch.manual_seed(seed)
+    ranker = build_ranker(name, Catalog.from_data(data), **hyperparameters(cfg.ranker)).to(device)
+    batches, n_batches = train_batches(data, pairs["train"], cfg, device)
+    fitted = fit_ranker(ranker, batches, lambda: evaluate_ctr(ranker, data, pairs["valid"], device=device),
+                        select=r.select, max_epochs=r.max_epochs, patience=r.patience, lr=r.lr,
+                        weight_decay=r.weight_decay, seed=seed, device=device, n_batches=n_batches,
+                        progress=cfg.progress, log=lambda rec: tracker.log("rank", {"ranker": name, "seed": seed, **rec}))
+    test = evaluate_ctr(ranker, data, pairs["test"], device=device)  # the one read of test
+    return ranker, {"ranker": name, "seed": seed, "best_epoch": fitted.best_epoch,
+                    "stopped_early": fitted.stopped_early, "valid": fitted.best_valid, "test": test,
+                    "cost": ranker_cost(ranker, data.max_len).to_dict()}
+
+
+def aggregate(records: list[dict]) -> list[dict]:
+    """Mean ± std over seeds of each ranker's test metrics."""
+    rows = []
+    for name in dict.fromkeys(r["ranker"] for r in records):
+        mine = [r for r in records if r["ranker"] == name]
+        row = {"model": name, "seeds": len(mine), "cost": mine[0]["cost"]}
+        for metric in METRICS:
+            values = [r["test"][metric] for r in mine]
+            row[metric] = statistics.fmean(values)
+            row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def results_table(rows: list[dict]) -> str:
+    return tables.markdown(["ranker", "AUC", "GAUC", "logloss", "params", "FLOPs/pair"],
+                           [[r["model"], *(tables.mean_std_cell(r, m) for m in METRICS),
+                             tables.thousands(r["cost"]["params"]), tables.thousands(r["cost"]["flops_per_pair"])]
+                            for r in rows])
+
+
+def results_csv(rows: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=["model", "seeds", *[k for m in METRICS for k in (m, f"{m}_std")],
+                                                "params", "flops_per_pair"], extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({**row, "params": row["cost"]["params"], "flops_per_pair": row["cost"]["flops_per_pair"]})
+    return buffer.getvalue()
+
+
+def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
+    """Train and evaluate ``cfg.ranker`` on the CTR task for every seed; write and return the results."""
+    RANKERS.get(cfg.ranker.name)  # an unknown ranker: one line listing the known ones, before any data
+    check_rank_values(cfg)
+    device = resolve_device(cfg.device)
+    data = load_dataset(cfg.dataset, progress=cfg.progress)
+    pairs = labelled_pairs(data, cfg)
+    tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
+                      config=OmegaConf.to_container(cfg, resolve=True), name=f"rank-{cfg.dataset.name}-{cfg.ranker.name}")
+    records = []
+    try:
+        for seed in cfg.rank.seeds:
+            records.append(rank_one(data, pairs, cfg, seed, device, tracker)[1])
+    finally:
+        tracker.close()
+    rows = aggregate(records)
+    results = {"dataset": cfg.dataset.name, "ranker": OmegaConf.to_container(cfg.ranker, resolve=True),
+               "label": OmegaConf.to_container(cfg.dataset.ctr, resolve=True),
+               "pairs": {s: {"pairs": len(p), "positive_rate": p.positive_rate} for s, p in pairs.items()},
+               "records": records, "table": rows}
+    write_json_atomic(run_dir / "results.json", results)
+    write_text_atomic(run_dir / "results.md", results_table(rows) + "\n")
+    write_text_atomic(run_dir / "results.csv", results_csv(rows))
+    print("\n" + results_table(rows) + f"\n\nresults: {run_dir / 'results.json'}")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="rank")
+def main(cfg: DictConfig) -> None:
+    run_entry("towernas.rank", run_rank, cfg)
+
+
+if __name__ == "__main__":
+    main()

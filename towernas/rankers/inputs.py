@@ -1,0 +1,155 @@
+"""What every ranker sees of a (query, candidate) pair: field embeddings, shared by all ranker files.
+
+A ranker scores C candidates per query at once (``Ranker.score(batch, items)``, items (B, C)). The query
+side is the batch of ``towernas.data.batches.user_inputs`` (``user``, ``history``, ``user:<field>``); the
+candidate side is only item ids: ``PairFields`` keeps the catalogue's item features as buffers and looks
+them up, so a candidate list from a retriever (or sampled negatives) needs no feature gathering outside.
+
+Fields of one pair, in order (F = F_q + F_c, F_q = 1 + F_u + 3, F_c = 1 + F_i):
+
+    user id | user side features | history length | latest item | mean of the history | item id | item features
+
+The query side carries the order of the history: its latest item (an embedding of the item-id table; what
+comes next follows what came last: sequels, sessions) and its length (the number of real items, 0..L, its
+own table: how far into their sequence the user is). The history is also returned unpooled (B, L, E) with
+its mask, for target attention (DIN). Every
+embedding table has width ``dim``; ``dim=1`` gives the first-order ("linear") terms of LR, FM and Wide.
+
+Example:
+    >>> import numpy as np, torch
+    >>> from towernas.data.features import Field
+    >>> catalog = Catalog(n_users=5, n_items=7, max_len=3, user_fields=(Field("age", 4),),
+    ...                   item_fields=(Field("genre", 3),), item_values={"genre": np.arange(7) % 3})
+    >>> fields = PairFields(catalog, dim=8)
+    >>> batch = {"user": torch.tensor([0, 4]), "history": torch.tensor([[7, 1, 2], [3, 4, 5]]),
+    ...          "user:age": torch.tensor([1, 3])}
+    >>> fields(batch, torch.tensor([[1, 2, 3], [6, 0, 5]])).stacked().shape  # (B, C, F, E)
+    torch.Size([2, 3, 7, 8])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from towernas.data.features import Field
+from towernas.data.interactions import InteractionData
+from towernas.nn.embeddings import FieldEmbeddings
+from towernas.nn.pooling import masked_mean
+
+
+@dataclass
+class PairInputs:
+    """Embedded inputs of B queries × C candidates (``E`` = the tables' width).
+
+    Args:
+        query: (B, F_q, E) user id, user features, history length, latest item, mean-pooled history
+            (F_q = F_u + 4; the mean is last).
+        history: (B, L, E) the history's item embeddings (padding rows are zero).
+        mask: (B, L) True where the history holds an item.
+        items: (B, C, F_c, E) candidate item id and item features (F_c = F_i + 1).
+    """
+
+    query: torch.Tensor
+    history: torch.Tensor
+    mask: torch.Tensor
+    items: torch.Tensor
+
+    def stacked(self) -> torch.Tensor:
+        """(B, C, F, E): every field of every pair, the query's repeated over the C candidates."""
+        b, c = self.items.shape[:2]
+        query = self.query.unsqueeze(1).expand(b, c, *self.query.shape[1:])
+        return torch.cat([query, self.items], dim=2)
+
+    @property
+    def n_fields(self) -> int:
+        return self.query.shape[1] + self.items.shape[2]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What a ranker is built for: id ranges, side fields and every item's feature codes.
+
+    Args:
+        n_users, n_items: id ranges; history padding is item id ``n_items``.
+        max_len: L, the longest history a query holds (the history-length field has L + 1 values).
+        user_fields, item_fields: the dataset's categorical side fields.
+        item_values: ``{field: (n_items,) or (n_items, width) int codes}`` (``data.item_features.values``).
+            Left empty when a saved ranker is rebuilt: its checkpoint holds the codes (buffers).
+    """
+
+    n_users: int
+    n_items: int
+    max_len: int = 20
+    user_fields: tuple[Field, ...] = ()
+    item_fields: tuple[Field, ...] = ()
+    item_values: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+
+    @classmethod
+    def from_data(cls, data: InteractionData) -> Catalog:
+        return cls(data.n_users, data.n_items, data.max_len, tuple(data.user_features.fields),
+                   tuple(data.item_features.fields), dict(data.item_features.values))
+
+    def codes(self, f: Field) -> torch.Tensor:
+        """(n_items + 1, ...) codes of ``f``; the last row (the padding id) is 0 = missing. Zeros if not given."""
+        if f.name in self.item_values:
+            codes = torch.as_tensor(np.asarray(self.item_values[f.name]), dtype=torch.long)
+            if codes.shape[0] != self.n_items:
+                raise ValueError(f"item field {f.name}: {codes.shape[0]} rows of codes for {self.n_items} items")
+        else:
+            codes = torch.zeros(self.n_items, *(() if not f.multi else (f.width,)), dtype=torch.long)
+        return torch.cat([codes, codes.new_zeros(1, *codes.shape[1:])])
+
+
+class PairFields(nn.Module):
+    """Embedding tables of a ranker and the catalogue's item features (buffers); see the module docstring.
+
+    Args:
+        catalog: ids, fields and item feature codes. dim: width of every table.
+    """
+
+    def __init__(self, catalog: Catalog, dim: int) -> None:
+        super().__init__()
+        self.n_items, self.dim = catalog.n_items, dim
+        self.user_ids = nn.Embedding(catalog.n_users, dim)
+        self.lengths = nn.Embedding(catalog.max_len + 1, dim)  # 0..L real items in the history
+        nn.init.normal_(self.lengths.weight, std=0.05)
+        self.item_ids = nn.Embedding(catalog.n_items + 1, dim, padding_idx=catalog.n_items)
+        for table in (self.user_ids, self.item_ids):
+            nn.init.normal_(table.weight, std=0.05)
+        with torch.no_grad():
+            self.item_ids.weight[catalog.n_items].zero_()
+        self.user_fields = FieldEmbeddings(list(catalog.user_fields), dim, "user")
+        self.item_fields = FieldEmbeddings(list(catalog.item_fields), dim, "item")
+        for f in catalog.item_fields:
+            self.register_buffer(f"item_codes__{f.name}", catalog.codes(f))
+
+    @property
+    def n_fields(self) -> int:
+        """F, the number of fields of a pair."""
+        return len(self.user_fields.fields) + len(self.item_fields.fields) + 5
+
+    def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> PairInputs:
+        history = batch["history"]  # (B, L)
+        mask = history != self.n_items
+        seq = self.item_ids(history)  # (B, L, E)
+        parts = [self.user_ids(batch["user"]).unsqueeze(1)]  # (B, 1, E)
+        if self.user_fields.fields:
+            parts.append(self.user_fields(batch))  # (B, F_u, E)
+        length = mask.sum(1).clamp_max(self.lengths.num_embeddings - 1)  # (B,)
+        parts += [self.lengths(length).unsqueeze(1), seq[:, -1:],  # right-aligned: the latest item is last
+                  masked_mean(seq, mask).unsqueeze(1)]
+        return PairInputs(query=torch.cat(parts, dim=1), history=seq, mask=mask, items=self.candidates(items))
+
+    def candidates(self, items: torch.Tensor) -> torch.Tensor:
+        """(B, C) item ids -> (B, C, 1 + F_i, E)."""
+        b, c = items.shape
+        flat = items.reshape(-1)
+        parts = [self.item_ids(flat).unsqueeze(1)]
+        if self.item_fields.fields:
+            codes = {f"item:{f.name}": getattr(self, f"item_codes__{f.name}")[flat] for f in self.item_fields.fields}
+            parts.append(self.item_fields(codes))
+        return torch.cat(parts, dim=1).reshape(b, c, -1, self.dim)

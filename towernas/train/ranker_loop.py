@@ -1,0 +1,103 @@
+"""Training a ranker: pointwise BCE on labelled (query, candidate) lists, Adam, early stopping on validation.
+
+One loop for the CTR task (one labelled pair per row, C = 1) and for cascade stages (a positive and its
+negatives per query, C = 1 + n): a batch is ``(query batch, items (B, C), labels (B, C))``, the loss is
+binary cross-entropy of ``ranker.score(batch, items)`` against the labels. Model selection reads the
+validation split only (``validate``); the caller evaluates test once, after ``fit_ranker`` restored the best
+epoch.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from towernas.train.loop import TrainingDivergedError
+
+Batch = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]  # query batch, items (B, C), labels (B, C)
+LOWER_IS_BETTER = frozenset({"logloss"})
+
+
+@dataclass
+class RankerFit:
+    """The selected epoch, its validation metrics and the per-epoch log."""
+
+    best_epoch: int = 0
+    best_valid: dict[str, float] = field(default_factory=dict)
+    epochs: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Mean binary cross-entropy of (B, C) logits against 0/1 labels."""
+    return F.binary_cross_entropy_with_logits(logits, labels)
+
+
+def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimizer, *, total: int | None = None,
+                progress: bool = True, desc: str = "train") -> float:
+    """One pass over ``batches``; the mean loss per labelled pair."""
+    ranker.train()
+    loss_sum, n = 0.0, 0
+    for batch, items, labels in tqdm(batches, total=total, desc=desc, disable=not progress, leave=False):
+        loss = bce(ranker.score(batch, items), labels)
+        if not torch.isfinite(loss):
+            raise TrainingDivergedError(f"ranker training loss is {loss.item()} ({desc}); lower rank.lr")
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        loss_sum += loss.item() * labels.numel()
+        n += labels.numel()
+    return loss_sum / max(n, 1)
+
+
+def better(metric: str, value: float, best: float | None) -> bool:
+    if value is None or math.isnan(value):
+        return False
+    if best is None:
+        return True
+    return value < best if metric in LOWER_IS_BETTER else value > best
+
+
+def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]], validate: Callable[[], dict], *,
+               select: str = "auc", max_epochs: int = 30, patience: int = 3, lr: float = 1e-3,
+               weight_decay: float = 0.0, seed: int = 0, device="cpu", n_batches: int | None = None,
+               progress: bool = True, log: Callable[[dict], None] | None = None) -> RankerFit:
+    """Train ``ranker`` in place on ``batches(rng)`` (a fresh shuffled pass per epoch), keep the epoch with the
+    best ``validate()[select]`` (``logloss``: lowest; else highest), restore it.
+
+    Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``).
+    """
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    ranker.to(device)
+    optimizer = torch.optim.Adam(ranker.parameters(), lr=lr, weight_decay=weight_decay)
+    result, best_state = RankerFit(), None
+    for epoch in range(1, max_epochs + 1):
+        started = time.perf_counter()
+        loss = train_epoch(ranker, batches(rng), optimizer, total=n_batches, progress=progress,
+                           desc=f"epoch {epoch}/{max_epochs}")
+        valid = validate()
+        if select not in valid:
+            raise ValueError(f"select={select!r}: the validation metrics are {sorted(valid)}")
+        record = {"epoch": epoch, "train_loss": loss, **{f"valid/{k}": v for k, v in valid.items()},
+                  "seconds": time.perf_counter() - started}
+        result.epochs.append(record)
+        if log is not None:
+            log(record)
+        if better(select, valid[select], result.best_valid.get(select)):
+            result.best_epoch, result.best_valid = epoch, valid
+            best_state = copy.deepcopy(ranker.state_dict())
+        elif patience and epoch - result.best_epoch >= patience:
+            result.stopped_early = True
+            break
+    if best_state is not None:
+        ranker.load_state_dict(best_state)
+    return result
