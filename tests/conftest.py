@@ -28,6 +28,9 @@ TINY = {
                "device=cpu"],
     "retrain": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "retrain.max_epochs=3",
                 "retrain.patience=1", "retrain.batch_size=128"],
+    "cascade": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "cascade.k0=40", "cascade.k1=20",
+                "cascade.max_epochs=2", "cascade.patience=1", "cascade.train_queries=600", "cascade.n_negatives=4",
+                "cascade.dns_pool=8"],
     "rank": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "rank.max_epochs=2", "rank.patience=1",
              "rank.batch_size=256"],
 }

@@ -10,9 +10,9 @@ import pytest
 
 from tests.conftest import REPO
 
-COMMANDS = {"search", "retrain", "report"}
+COMMANDS = {"search", "retrain", "rank", "cascade", "report"}
 PACKAGES = ["towernas.config", "towernas.data", "towernas.nn", "towernas.space", "towernas.complexity",
-            "towernas.retrievers", "towernas.samplers", "towernas.losses", "towernas.train", "towernas.eval",
+            "towernas.retrievers", "towernas.rankers", "towernas.pipeline", "towernas.samplers", "towernas.losses", "towernas.train", "towernas.eval",
             "towernas.serving", "towernas.runs", "supernet", "evolution"]
 
 

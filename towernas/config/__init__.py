@@ -12,6 +12,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from towernas.config.budget import BudgetConfig
+from towernas.config.cascade import CascadeConfig
 from towernas.config.dataset import DatasetConfig, SplitConfig
 from towernas.config.ranker import RANKER_SCHEMAS, RankConfig, RankerConfig
 from towernas.config.retrain import RetrainConfig
@@ -47,16 +48,24 @@ class RankRootConfig(BaseConfig):
     rank: RankConfig = field(default_factory=RankConfig)
 
 
+@dataclass
+class CascadeRootConfig(RankRootConfig):
+    """The root of ``conf/cascade.yaml``: the rank config plus the cascade's stages and ranker training."""
+
+    cascade: CascadeConfig = field(default_factory=CascadeConfig)
+
+
 def register_configs() -> None:
     """Register schemas so ``conf/`` YAML files are validated against them."""
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=BaseConfig)
     cs.store(name="rank_base_config", node=RankRootConfig)
+    cs.store(name="cascade_base_config", node=CascadeRootConfig)
     for name, schema in RANKER_SCHEMAS.items():  # conf/ranker/<name>.yaml: defaults [<name>_schema]
         cs.store(group="ranker", name=f"{name}_schema", node=schema)
 
 
 register_configs()  # schemas are available as soon as the config module is imported
 
-__all__ = ["BaseConfig", "BudgetConfig", "RankConfig", "RankRootConfig", "RankerConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "RetrainConfig",
+__all__ = ["BaseConfig", "BudgetConfig", "CascadeConfig", "CascadeRootConfig", "RankConfig", "RankRootConfig", "RankerConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "RetrainConfig",
            "SearchConfig", "SpaceConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs"]

@@ -37,17 +37,26 @@ class RankerFit:
 
 
 def bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy of (B, C) logits against 0/1 labels."""
+    """Mean binary cross-entropy of (B, C) logits against 0/1 labels (pointwise)."""
     return F.binary_cross_entropy_with_logits(logits, labels)
 
 
+def softmax_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Listwise: -sum_c y_c log softmax(logits)_c / sum_c y_c, averaged over rows (a row's positives share
+    its probability mass against its negatives)."""
+    return -(labels * F.log_softmax(logits, dim=1)).sum(1).div(labels.sum(1).clamp_min(1.0)).mean()
+
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"bce": bce, "softmax": softmax_ce}
+
+
 def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimizer, *, total: int | None = None,
-                progress: bool = True, desc: str = "train") -> float:
+                loss_fn=bce, progress: bool = True, desc: str = "train") -> float:
     """One pass over ``batches``; the mean loss per labelled pair."""
     ranker.train()
     loss_sum, n = 0.0, 0
     for batch, items, labels in tqdm(batches, total=total, desc=desc, disable=not progress, leave=False):
-        loss = bce(ranker.score(batch, items), labels)
+        loss = loss_fn(ranker.score(batch, items), labels)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(f"ranker training loss is {loss.item()} ({desc}); lower rank.lr")
         optimizer.zero_grad(set_to_none=True)
@@ -69,12 +78,14 @@ def better(metric: str, value: float, best: float | None) -> bool:
 def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]], validate: Callable[[], dict], *,
                select: str = "auc", max_epochs: int = 30, patience: int = 3, lr: float = 1e-3,
                weight_decay: float = 0.0, seed: int = 0, device="cpu", n_batches: int | None = None,
-               progress: bool = True, log: Callable[[dict], None] | None = None) -> RankerFit:
+               loss: str = "bce", progress: bool = True, log: Callable[[dict], None] | None = None) -> RankerFit:
     """Train ``ranker`` in place on ``batches(rng)`` (a fresh shuffled pass per epoch), keep the epoch with the
-    best ``validate()[select]`` (``logloss``: lowest; else highest), restore it.
+    best ``validate()[select]`` (``logloss``: lowest; else highest), restore it. ``loss``: a key of ``LOSSES``.
 
     Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``).
     """
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r}: expected one of {sorted(LOSSES)}")
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     ranker.to(device)
@@ -82,12 +93,12 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
     result, best_state = RankerFit(), None
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
-        loss = train_epoch(ranker, batches(rng), optimizer, total=n_batches, progress=progress,
-                           desc=f"epoch {epoch}/{max_epochs}")
+        train_loss = train_epoch(ranker, batches(rng), optimizer, total=n_batches, loss_fn=LOSSES[loss],
+                                 progress=progress, desc=f"epoch {epoch}/{max_epochs}")
         valid = validate()
         if select not in valid:
             raise ValueError(f"select={select!r}: the validation metrics are {sorted(valid)}")
-        record = {"epoch": epoch, "train_loss": loss, **{f"valid/{k}": v for k, v in valid.items()},
+        record = {"epoch": epoch, "train_loss": train_loss, **{f"valid/{k}": v for k, v in valid.items()},
                   "seconds": time.perf_counter() - started}
         result.epochs.append(record)
         if log is not None:

@@ -1,0 +1,127 @@
+"""``towernas.cascade``: retrieve -> rank on the retriever's own candidates, every stage evaluated."""
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import compose_config
+from towernas import cascade, retrain
+from towernas.data import load_dataset
+from towernas.pipeline.cascade import Cascade, RankerStage
+from towernas.pipeline.queries import split_queries, train_queries
+from towernas.pipeline.retriever_stage import RetrieverStage
+from towernas.rankers import Catalog, build_ranker
+from towernas.serving.retriever import ArtifactError
+
+SMALL = ["ranker.embed=4", "ranker.hidden=[8]", "ranker.attention_hidden=[4]"]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    """A tiny dataset's retrain run (exported retriever) under outputs/retrain, as `make retrain` leaves it."""
+    root = tmp_path_factory.mktemp("cascade")
+    old = os.environ.get("TOWERNAS_DATA")
+    os.environ["TOWERNAS_DATA"] = str(root / "data")
+    run = root / "outputs" / "retrain" / "synthetic-tiny" / "L" / "2026-01-01_00-00-00"
+    results = retrain.run_retrain(compose_config("retrain.baselines=[google_dnn_paper]", "retrain.max_epochs=2",
+                                                 name="retrain"), run)
+    yield root, run / "retriever", results
+    if old is None:
+        os.environ.pop("TOWERNAS_DATA")
+    else:
+        os.environ["TOWERNAS_DATA"] = old
+
+
+def _cfg(*overrides):
+    return compose_config(*SMALL, *overrides, name="cascade")
+
+
+def test_cascade_reports_every_stage_and_the_retriever_alone_equals_its_retrain_evaluation(env, tmp_path):
+    root, artifact, retrained = env
+    out = cascade.run_cascade(_cfg(f"cascade.retriever={artifact}", "cascade.k0=60", "cascade.k1=50",
+                                   "cascade.negatives=[uniform,top]"), tmp_path / "run")
+    saved = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert [s["name"] for s in saved["stages"]] == ["retriever", "din"] and [s["k"] for s in saved["stages"]] == [60, 50]
+    for stage in saved["stages"]:
+        assert {"recall@10", "ndcg@10", "hitrate@10", "recall@20", "recall@50", "ceiling_recall",
+                "seconds_per_1000_users"} <= set(stage["test"]) and set(stage["valid"]) == set(stage["test"])
+    # stage 1 alone is exact full ranking with the protocol's masks: the retrain's own test numbers
+    test = retrained["records"][0]["test"]
+    for metric in ("recall@10", "ndcg@10", "recall@50", "ndcg@50"):
+        assert saved["retriever"][0]["test"][metric] == pytest.approx(test[metric], abs=1e-9)
+    # a ranker only reorders: its Recall@K1 can never exceed the retriever's Recall@K0 (the ceiling)
+    for p in saved["pipelines"]:
+        assert p["stages"][1]["test"]["recall@50"] <= p["stages"][0]["test"]["recall@60"] + 1e-12
+    assert {p["negatives"] for p in saved["pipelines"]} == {"uniform", "top"}
+    assert saved["best"] in {p["name"] for p in saved["pipelines"]}
+    assert "| retriever alone |" in (tmp_path / "run" / "results.md").read_text()
+
+
+def test_make_cascade_with_no_arguments_reranks_the_latest_retrain_export(env, tmp_path, monkeypatch):
+    root, artifact, _ = env
+    monkeypatch.chdir(root)
+    assert cascade.latest_retriever(Path("outputs/retrain"), "synthetic-tiny", "L").resolve() == artifact.resolve()
+    out = cascade.run_cascade(_cfg("cascade.negatives=[top_random]"), tmp_path / "run")
+    assert Path(out["retriever_dir"]).resolve() == artifact.resolve()
+
+
+def test_ranker_stages_reorder_the_retrievers_list_and_a_second_ranker_truncates_again(env):
+    root, artifact, _ = env
+    cfg = _cfg()
+    data = load_dataset(cfg.dataset, progress=False)
+    retriever = RetrieverStage.load(artifact, data)
+    queries = split_queries(data, "valid")
+    first = build_ranker("fm", Catalog.from_data(data), embed=4)
+    second = build_ranker("lr", Catalog.from_data(data))
+    outputs = Cascade(retriever, 30, [RankerStage("fm", first, 12), RankerStage("lr", second, 5)]).topk(data, queries)
+    assert [o.ids.shape[1] for o in outputs] == [30, 12, 5]
+    for before, after in zip(outputs, outputs[1:]):
+        assert all(set(a[a >= 0]) <= set(b[b >= 0]) for a, b in zip(after.ids, before.ids))
+    excluded = [set(queries.exclude[i]) for i in range(len(queries.users))]
+    assert not any(set(row) & ex for row, ex in zip(outputs[0].ids, excluded))  # masking: no train item
+
+
+def test_training_queries_are_train_interactions_with_their_past_masked(env):
+    cfg = _cfg()
+    data = load_dataset(cfg.dataset, progress=False)
+    q = train_queries(data, limit=None)
+    assert (data.split[q.positions] == 0).all() and len(q.users) == len(q.targets)
+    for i in range(0, len(q.users), 97):
+        p, u = q.positions[i], q.users[i]
+        assert q.targets[i].tolist() == [data.items[p]]
+        assert sorted(q.exclude[i].tolist()) == sorted(data.items[data.user_indptr[u]:p].tolist())
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["cascade.k1=300"], r"k0=200, k1=300, k2=20: expected 1 <= k2 < k1 < k0"),
+    (["cascade.negatives=[hard]"], r"cascade.negatives='hard': unknown negative mode; expected one of \["),
+    (["cascade.rankers=[deepfn]"], r"ranker.name='deepfn': unknown ranker; expected one of \["),
+    (["cascade.select=ndcg@100"], r"cascade.select='ndcg@100': expected one of"),
+])
+def test_bad_cascade_values_are_one_line_and_write_nothing(env, tmp_path, overrides, message):
+    root, artifact, _ = env
+    with pytest.raises(ValueError, match=message):
+        cascade.run_cascade(compose_config(*overrides, f"cascade.retriever={artifact}", name="cascade", tiny=False),
+                            tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_an_artifact_of_another_dataset_is_named(env, tmp_path):
+    root, artifact, _ = env
+    other = _cfg(f"cascade.retriever={artifact}", "dataset.options.n_items=150")
+    with pytest.raises(ArtifactError, match=r"retriever artifact .*: built on \d+ items, dataset synthetic-tiny has"):
+        cascade.run_cascade(other, tmp_path / "run")
+    shuffled = _cfg(f"cascade.retriever={artifact}", "dataset.options.seed=7")
+    with pytest.raises(ArtifactError, match="retriever artifact"):
+        cascade.run_cascade(shuffled, tmp_path / "run2")
+    assert not (tmp_path / "run").exists() and not (tmp_path / "run2").exists()
+
+
+def test_no_retrain_export_says_what_to_run(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match="run `make retrain` first or pass cascade.retriever="):
+        cascade.run_cascade(_cfg(), tmp_path / "run")
+    assert np is not None

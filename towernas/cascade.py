@@ -1,0 +1,239 @@
+"""``python -m towernas.cascade`` (``make cascade``): retrieve -> rank, with rankers trained on the retriever's
+own candidates, every stage evaluated.
+
+1. Stage 1 is a retriever artifact (``cascade.retriever=<dir>``, default: the latest ``make retrain`` export
+   for this dataset and budget): exact top-``k0`` with the protocol's masking, for training queries (train
+   interactions: "what came next", ``cascade.train_queries`` of them), validation and test.
+2. For every ranker of ``cascade.rankers`` (``ranker=<name>`` configures that one; others use their
+   ``conf/ranker`` defaults) and every mode of ``cascade.negatives`` (``towernas.pipeline.negatives``), for
+   every seed: the ranker trains on its training queries' positives and negatives (listwise softmax by
+   default), early-stopped on the validation NDCG@10 of its reranked list, keeps its top ``k1``
+   (an optional ``cascade.second_ranker``, trained the same way, keeps its top ``k2`` of that).
+3. Test is read once per trained pipeline. ``results.json``: ``retriever`` (stage 1 alone), ``pipelines``
+   (per ranker and mode: ``stages`` in pipeline order, each ``{"name", "k", "valid", "test"}`` with
+   Recall/NDCG/HitRate@{10,20,50} of that stage's list, its Recall@K (the next stage's ceiling) and seconds
+   per 1,000 users; mean and std over seeds), and ``stages``: those of the pipeline best on validation.
+   ``results.md``: retriever alone vs every cascade.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+from pathlib import Path
+
+import hydra
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from towernas.config import register_configs
+from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
+from towernas.data import InteractionData, load_dataset
+from towernas.pipeline.cascade import Cascade, RankerStage, StageOutput
+from towernas.pipeline.evaluate import evaluate_stages
+from towernas.pipeline.negatives import MODES
+from towernas.pipeline.queries import split_queries, train_queries
+from towernas.pipeline.retriever_stage import RetrieverStage
+from towernas.pipeline.train import candidate_batches, rerank_metrics
+from towernas.rankers import RANKERS, Catalog, build_ranker
+from towernas.runs import tables
+from towernas.runs.cli import run_entry
+from towernas.runs.device import resolve_device
+from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.tracking import Tracker
+from towernas.train.ranker_loop import LOSSES, fit_ranker
+
+log = logging.getLogger(__name__)
+register_configs()
+KS = (10, 20, 50)
+TABLE_METRICS = ("recall@10", "ndcg@10", "hitrate@10", "recall@50", "ndcg@50")
+
+
+def latest_retriever(root: Path, dataset: str, budget: str) -> Path:
+    """The newest retriever artifact exported by ``make retrain`` for ``dataset`` and ``budget``."""
+    found = sorted(root.glob(f"{dataset}/{budget}/*/retriever/meta.json"), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FileNotFoundError(f"no retriever artifact under {root / dataset / budget}/*/retriever; run "
+                                "`make retrain` first or pass cascade.retriever=<artifact directory>")
+    return found[-1].parent
+
+
+def check_cascade_values(cfg: DictConfig) -> None:
+    """One line naming the key for a value no cascade could use (before any data is loaded)."""
+    c = cfg.cascade
+    for name in [*c.rankers, *([c.second_ranker] if c.second_ranker else [])]:
+        RANKERS.get(name)
+    for mode in c.negatives:
+        MODES.get(mode)
+    if not c.rankers or not c.negatives or not c.seeds:
+        raise ValueError("cascade.rankers, cascade.negatives and cascade.seeds need at least one entry each")
+    if c.k1 >= c.k0 or (c.second_ranker and c.k2 >= c.k1) or min(c.k0, c.k1, c.k2) < 1:
+        raise ValueError(f"cascade: k0={c.k0}, k1={c.k1}, k2={c.k2}: expected 1 <= k2 < k1 < k0 (each stage keeps "
+                         "fewer items than it receives)")
+    for key in ("n_negatives", "batch_size", "max_epochs"):
+        if c[key] < 1:
+            raise ValueError(f"cascade.{key}={c[key]}: expected a positive integer")
+    if not c.lr > 0:
+        raise ValueError(f"cascade.lr={c.lr}: expected a positive learning rate")
+    if c.loss not in LOSSES:
+        raise ValueError(f"cascade.loss={c.loss!r}: expected one of {sorted(LOSSES)}")
+    allowed = {f"{m}@{k}" for m in ("recall", "ndcg", "hitrate", "mrr", "precision") for k in KS if k <= c.k1}
+    if c.select not in allowed:
+        raise ValueError(f"cascade.select={c.select!r}: expected one of {sorted(allowed)}")
+
+
+def ranker_hyperparameters(cfg: DictConfig, name: str) -> dict:
+    """``ranker=`` configures the ranker of its name; any other ranker gets its schema defaults."""
+    if cfg.ranker.name == name:
+        return hyperparameters(cfg.ranker)
+    return hyperparameters(OmegaConf.structured(RANKER_SCHEMAS[name]))
+
+
+class Candidates:
+    """Stage 1's lists for the training, validation and test queries, computed once per run."""
+
+    def __init__(self, retriever: RetrieverStage, data: InteractionData, cfg: DictConfig) -> None:
+        c = cfg.cascade
+        self.queries = {"train": train_queries(data, c.train_queries, seed=cfg.seed),
+                        "valid": split_queries(data, "valid"), "test": split_queries(data, "test")}
+        self.outputs: dict[str, StageOutput] = {}
+        for split, queries in self.queries.items():
+            first = Cascade(retriever, c.k0, []).topk(data, queries)[0]
+            self.outputs[split] = first
+        self.early_stop = self.queries["valid"]
+        self.early_stop_ids = self.outputs["valid"].ids
+        if c.valid_users is not None and len(self.early_stop.users) > c.valid_users:
+            from towernas.pipeline.queries import subset
+
+            keep = np.sort(np.random.default_rng(cfg.seed).choice(len(self.early_stop.users), c.valid_users, False))
+            self.early_stop, self.early_stop_ids = subset(self.early_stop, keep), self.early_stop_ids[keep]
+
+
+def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: InteractionData, cands: Candidates,
+                       cfg: DictConfig, device, tracker) -> tuple[torch.nn.Module, dict]:
+    """One ranker trained on the retriever's training candidates with negatives of ``mode``."""
+    c = cfg.cascade
+    torch.manual_seed(seed)
+    ranker = build_ranker(name, Catalog.from_data(data), **ranker_hyperparameters(cfg, name)).to(device)
+    batches, n_batches = candidate_batches(ranker, data, cands.queries["train"], cands.outputs["train"].ids,
+                                           mode=mode, n_negatives=c.n_negatives, pool=c.dns_pool,
+                                           batch_size=c.batch_size, device=device)
+    fitted = fit_ranker(ranker, batches,
+                        lambda: rerank_metrics(ranker, data, cands.early_stop, cands.early_stop_ids, k, device=device),
+                        select=c.select, max_epochs=c.max_epochs, patience=c.patience, lr=c.lr,
+                        weight_decay=c.weight_decay, seed=seed, device=device, n_batches=n_batches, loss=c.loss,
+                        progress=cfg.progress,
+                        log=lambda rec: tracker.log("cascade", {"ranker": name, "negatives": mode, "seed": seed, **rec}))
+    return ranker, {"best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early,
+                    "early_stop_valid": fitted.best_valid}
+
+
+def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, data: InteractionData,
+                 cands: Candidates, cfg: DictConfig, device, tracker) -> dict:
+    """Train the ranker stage(s) of one pipeline and evaluate every stage on validation, then test once."""
+    c = cfg.cascade
+    ranker, fit_info = train_stage_ranker(name, mode, seed, c.k1, data, cands, cfg, device, tracker)
+    stages = [RankerStage(name, ranker, c.k1)]
+    if c.second_ranker:
+        second, _ = train_stage_ranker(c.second_ranker, mode, seed, c.k2, data, cands, cfg, device, tracker)
+        stages.append(RankerStage(c.second_ranker, second, c.k2))
+    cascade = Cascade(retriever, c.k0, stages, device=device)
+    out = {}
+    for split in ("valid", "test"):  # test: the one read of this pipeline
+        outputs = cascade.topk(data, cands.queries[split])
+        out[split] = evaluate_stages(outputs, cands.queries[split], KS)
+    stages_out = [{"name": v["name"], "k": v["k"], "valid": _metrics(v), "test": _metrics(t)}
+                  for v, t in zip(out["valid"], out["test"])]
+    return {"ranker": name, "negatives": mode, "seed": seed, **fit_info, "stages": stages_out}
+
+
+def _metrics(stage: dict) -> dict:
+    return {k: v for k, v in stage.items() if k not in ("name", "k")}
+
+
+def aggregate(records: list[dict]) -> list[dict]:
+    """Per (ranker, mode): every stage's metrics as mean and std over seeds."""
+    rows = []
+    for key in dict.fromkeys((r["ranker"], r["negatives"]) for r in records):
+        mine = [r for r in records if (r["ranker"], r["negatives"]) == key]
+        stages = []
+        for i, stage in enumerate(mine[0]["stages"]):
+            entry = {"name": stage["name"], "k": stage["k"]}
+            for split in ("valid", "test"):
+                entry[split] = {}
+                for metric in stage[split]:
+                    values = [r["stages"][i][split][metric] for r in mine]
+                    entry[split][metric] = statistics.fmean(values)
+                    entry[split][f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            stages.append(entry)
+        rows.append({"name": f"{key[0]} ({key[1]})", "ranker": key[0], "negatives": key[1], "seeds": len(mine),
+                     "stages": stages})
+    return rows
+
+
+def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
+    """Markdown: the retriever alone vs every cascade (test, last stage; mean ± std over seeds)."""
+    base = retriever[0]["test"]
+    header = ["pipeline", "N@10", "R@10", "HR@10", "R@50", "N@50", "Δ N@10", "ms / 1k users"]
+    rows = [["retriever alone", *(_cell(base, m) for m in TABLE_METRICS), "–",
+             f"{1000 * base['seconds_per_1000_users']:.0f}"]]
+    for p in pipelines:
+        last = p["stages"][-1]["test"]
+        delta = tables.delta_pct(last["ndcg@10"], base["ndcg@10"])
+        total = sum(s["test"]["seconds_per_1000_users"] for s in p["stages"])
+        rows.append([p["name"], *(_cell(last, m) for m in TABLE_METRICS), tables.delta_cell(delta),
+                     f"{1000 * total:.0f}"])
+    return tables.markdown(header, rows)
+
+
+def _cell(metrics: dict, name: str) -> str:
+    if name not in metrics:
+        return "–"
+    std = metrics.get(f"{name}_std")
+    return f"{metrics[name]:.4f}" + (f" ± {std:.4f}" if std else "")
+
+
+def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
+    """Build, train and evaluate every pipeline; write and return the results."""
+    check_cascade_values(cfg)
+    device = resolve_device(cfg.device)
+    directory = Path(cfg.cascade.retriever) if cfg.cascade.retriever else latest_retriever(
+        Path("outputs/retrain"), cfg.dataset.name, cfg.budget.name)
+    data = load_dataset(cfg.dataset, progress=cfg.progress)
+    retriever = RetrieverStage.load(directory, data)
+    cands = Candidates(retriever, data, cfg)
+    alone = [{"name": "retriever", "k": cfg.cascade.k0, **{
+        split: _metrics(evaluate_stages([cands.outputs[split]], cands.queries[split], KS)[0])
+        for split in ("valid", "test")}}]
+    tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
+                      config=OmegaConf.to_container(cfg, resolve=True), name=f"cascade-{cfg.dataset.name}")
+    records = []
+    try:
+        for name in cfg.cascade.rankers:
+            for mode in cfg.cascade.negatives:
+                for seed in cfg.cascade.seeds:
+                    records.append(run_pipeline(name, mode, seed, retriever, data, cands, cfg, device, tracker))
+                    log.info("%s (%s) seed %d: %s", name, mode, seed, records[-1]["stages"][-1]["valid"])
+    finally:
+        tracker.close()
+    pipelines = aggregate(records)
+    select = cfg.cascade.select
+    best = max(pipelines, key=lambda p: p["stages"][-1]["valid"][select])  # chosen on validation
+    results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "retriever_dir": str(directory),
+               "k0": cfg.cascade.k0, "retriever": alone, "pipelines": pipelines, "records": records,
+               "best": best["name"], "stages": best["stages"]}
+    table = results_table(alone, pipelines)
+    write_json_atomic(run_dir / "results.json", results)
+    write_text_atomic(run_dir / "results.md", table + "\n")
+    print("\n" + table + f"\n\nresults: {run_dir / 'results.json'}")
+    return results
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="cascade")
+def main(cfg: DictConfig) -> None:
+    run_entry("towernas.cascade", run_cascade, cfg)
+
+
+if __name__ == "__main__":
+    main()

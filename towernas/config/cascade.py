@@ -1,0 +1,31 @@
+"""Schema of ``conf/cascade.yaml``'s ``cascade`` section: retrieve -> rank pipelines and how their rankers train."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class CascadeConfig:
+    """A retriever artifact's top-K0, reranked by each of ``rankers`` trained with each of ``negatives``."""
+
+    retriever: Optional[str] = None  # artifact directory; None: the latest `make retrain` export (dataset, budget)
+    k0: int = 200  # stage 1 list length
+    k1: int = 50  # the ranker keeps its top k1
+    rankers: list[str] = field(default_factory=lambda: ["din"])  # `ranker=` configures the one of that name
+    second_ranker: Optional[str] = None  # optional stage 3 (its conf/ranker defaults), keeps its top k2
+    k2: int = 20
+    negatives: list[str] = field(default_factory=lambda: ["uniform", "top_random"])  # uniform|top|top_random|dns
+    n_negatives: int = 8  # per training query
+    dns_pool: int = 32  # dns: candidates scored per query before the hardest n_negatives are kept
+    loss: str = "softmax"  # softmax (listwise over the positive and its negatives) | bce
+    train_queries: Optional[int] = 20000  # training queries (train interactions) sampled; None: all
+    valid_users: Optional[int] = None  # validation users used for early stopping (None: all)
+    seeds: list[int] = field(default_factory=lambda: [0])
+    max_epochs: int = 20
+    patience: int = 3
+    batch_size: int = 256  # training queries per batch (each with 1 + n_negatives candidates)
+    lr: float = 0.001
+    weight_decay: float = 0.0
+    select: str = "ndcg@10"  # validation metric of the reranked list, for early stopping and the best pipeline

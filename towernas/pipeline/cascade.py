@@ -1,0 +1,84 @@
+"""A cascade: the retriever's top-K0, then ranker stages, each rescoring its input list and keeping its top K.
+
+``Cascade(retriever, k0, [RankerStage(ranker, k1), RankerStage(ranker2, k2)])``; ``topk(data, queries)``
+returns every stage's output list (Q, K_stage) in pipeline order plus each stage's seconds, so the stages
+are evaluated on the same queries and targets: the first list is "retriever alone", the last the cascade.
+A ranker stage only reorders and truncates its input: a ranker can never bring back an item the retriever
+missed, which is why the retriever's Recall@K0 is the ceiling of everything after it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from towernas.data.batches import user_inputs
+from towernas.data.interactions import EvalQueries, InteractionData
+from towernas.pipeline.retriever_stage import RetrieverStage
+
+
+@torch.no_grad()
+def rerank(ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray, k: int,
+           batch_size: int = 256, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+    """(Q, k) ids of ``candidates`` (Q, C) reordered by ``ranker``'s score (-1 entries stay last), and scores."""
+    was_training = ranker.training
+    ranker.eval()
+    ids, scores = [], []
+    try:
+        for start in range(0, len(candidates), batch_size):
+            sl = slice(start, start + batch_size)
+            cand = candidates[sl]
+            batch = user_inputs(data, queries.users[sl], queries.positions[sl], device)
+            items = torch.as_tensor(np.where(cand >= 0, cand, 0), device=device)
+            s = ranker.score(batch, items).float().cpu().numpy()
+            s = np.where(cand >= 0, s, -np.inf)
+            order = np.argsort(-s, axis=1, kind="stable")[:, :k]
+            ids.append(np.take_along_axis(cand, order, 1))
+            scores.append(np.take_along_axis(s, order, 1))
+    finally:
+        ranker.train(was_training)
+    if not ids:
+        return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
+    return np.concatenate(ids), np.concatenate(scores)
+
+
+@dataclass
+class RankerStage:
+    """A ranker that keeps its top ``k`` of its input list."""
+
+    name: str
+    ranker: torch.nn.Module
+    k: int
+
+
+@dataclass
+class StageOutput:
+    name: str
+    k: int
+    ids: np.ndarray  # (Q, k)
+    seconds: float
+
+
+class Cascade:
+    """Args: retriever: stage 1; k0: its list length; rankers: the ranker stages, each k below the previous."""
+
+    def __init__(self, retriever: RetrieverStage, k0: int, rankers: list[RankerStage], device="cpu") -> None:
+        ks = [k0, *(s.k for s in rankers)]
+        if any(b >= a for a, b in zip(ks, ks[1:])) or min(ks) < 1:
+            raise ValueError(f"cascade stage lengths {ks}: each stage must keep fewer items than it receives "
+                             "(K1 < K0, K2 < K1) and at least 1")
+        self.retriever, self.k0, self.rankers, self.device = retriever, k0, rankers, device
+
+    def topk(self, data: InteractionData, queries: EvalQueries) -> list[StageOutput]:
+        """Every stage's output list on ``queries``, in pipeline order."""
+        started = time.perf_counter()
+        ids, _ = self.retriever.topk(data, queries, self.k0)
+        outputs = [StageOutput(self.retriever.name, self.k0, ids, time.perf_counter() - started)]
+        for stage in self.rankers:
+            started = time.perf_counter()
+            ids, _ = rerank(stage.ranker, data, queries, ids, stage.k, device=self.device)
+            outputs.append(StageOutput(stage.name, stage.k, ids, time.perf_counter() - started))
+        return outputs
