@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.13.0
 EXTRAS ?= cpu,dev
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install test search retrain bench bench-fidelity clean-venv
+.PHONY: install test search retrain rank cascade bench bench-fidelity clean-venv
 
 install: $(VENV)/.installed
 
@@ -28,6 +28,14 @@ search: install
 
 retrain: install
 	$(PY) -m towernas.retrain $(ARGS)
+
+# The CTR task: one ranker on labelled pairs (ARGS="ranker=din rank.seeds=[0,1,2]").
+rank: install
+	$(PY) -m towernas.rank $(ARGS)
+
+# Retrieve -> rank on the latest `make retrain` export (ARGS="cascade.negatives=[uniform,top,top_random,dns]").
+cascade: install
+	$(PY) -m towernas.cascade $(ARGS)
 
 bench: install
 	$(PY) -m benchmarks.run $(ARGS)

@@ -31,6 +31,7 @@ from towernas.config import register_configs
 from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
 from towernas.data import InteractionData, load_dataset
 from towernas.pipeline.cascade import Cascade, RankerStage, StageOutput
+from towernas.pipeline.distill import distill
 from towernas.pipeline.evaluate import evaluate_stages
 from towernas.pipeline.negatives import MODES
 from towernas.pipeline.queries import split_queries, train_queries
@@ -47,6 +48,7 @@ from towernas.train.ranker_loop import LOSSES, fit_ranker
 log = logging.getLogger(__name__)
 register_configs()
 KS = (10, 20, 50)
+JOINT = ("none", "distill")
 TABLE_METRICS = ("recall@10", "ndcg@10", "hitrate@10", "recall@50", "ndcg@50")
 
 
@@ -66,6 +68,9 @@ def check_cascade_values(cfg: DictConfig) -> None:
         RANKERS.get(name)
     for mode in c.negatives:
         MODES.get(mode)
+    unknown = sorted(set(c.joint) - set(JOINT))
+    if unknown or not c.joint:
+        raise ValueError(f"cascade.joint={list(c.joint)}: expected a non-empty list of {list(JOINT)}")
     if not c.rankers or not c.negatives or not c.seeds:
         raise ValueError("cascade.rankers, cascade.negatives and cascade.seeds need at least one entry each")
     if c.k1 >= c.k0 or (c.second_ranker and c.k2 >= c.k1) or min(c.k0, c.k1, c.k2) < 1:
@@ -130,22 +135,46 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
 
 
 def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, data: InteractionData,
-                 cands: Candidates, cfg: DictConfig, device, tracker) -> dict:
-    """Train the ranker stage(s) of one pipeline and evaluate every stage on validation, then test once."""
+                 cands: Candidates, cfg: DictConfig, device, tracker) -> list[tuple[dict, list]]:
+    """Train the ranker stage(s) of one (ranker, negatives, seed) and evaluate every stage on validation, then
+    test once, for each ``cascade.joint`` variant (``none``: the retriever as exported; ``distill``: the
+    retriever fine-tuned on the ranker's scores, ``towernas.pipeline.distill``). Returns (record, stages)."""
     c = cfg.cascade
     ranker, fit_info = train_stage_ranker(name, mode, seed, c.k1, data, cands, cfg, device, tracker)
     stages = [RankerStage(name, ranker, c.k1)]
     if c.second_ranker:
         second, _ = train_stage_ranker(c.second_ranker, mode, seed, c.k2, data, cands, cfg, device, tracker)
         stages.append(RankerStage(c.second_ranker, second, c.k2))
-    cascade = Cascade(retriever, c.k0, stages, device=device)
-    out = {}
-    for split in ("valid", "test"):  # test: the one read of this pipeline
-        outputs = cascade.topk(data, cands.queries[split])
-        out[split] = evaluate_stages(outputs, cands.queries[split], KS)
-    stages_out = [{"name": v["name"], "k": v["k"], "valid": _metrics(v), "test": _metrics(t)}
-                  for v, t in zip(out["valid"], out["test"])]
-    return {"ranker": name, "negatives": mode, "seed": seed, **fit_info, "stages": stages_out}
+    trained = [(s.name, ranker_hyperparameters(cfg, s.name), s.ranker, s.k) for s in stages]
+    out = []
+    for joint in c.joint:
+        first, info = retriever, {}
+        if joint == "distill":
+            first, info = distill_retriever(retriever, stages, data, cands, cfg, seed)
+        cascade = Cascade(first, c.k0, stages, device=device)
+        evaluated = {split: evaluate_stages(cascade.topk(data, cands.queries[split]), cands.queries[split], KS)
+                     for split in ("valid", "test")}  # test: the one read of this pipeline
+        stages_out = [{"name": v["name"], "k": v["k"], "valid": _metrics(v), "test": _metrics(t)}
+                      for v, t in zip(evaluated["valid"], evaluated["test"])]
+        record = {"ranker": name, "negatives": mode, "joint": joint, "seed": seed, **fit_info, **info,
+                  "stages": stages_out}
+        out.append((record, trained if joint == "none" else None))
+    return out
+
+
+def distill_retriever(retriever: RetrieverStage, stages: list[RankerStage], data: InteractionData,
+                      cands: Candidates, cfg: DictConfig, seed: int) -> tuple[RetrieverStage, dict]:
+    """Stage 1 fine-tuned on the first ranker's list-wise scores, its epochs chosen on validation."""
+    c = cfg.cascade
+
+    def validate(stage: RetrieverStage) -> float:
+        outputs = Cascade(stage, c.k0, stages).topk(data, cands.early_stop)
+        return evaluate_stages(outputs, cands.early_stop, KS)[-1][c.select]
+
+    distilled, info = distill(retriever, stages[0].ranker, data, cands.queries["train"], cands.outputs["train"].ids,
+                              validate, epochs=c.distill_epochs, lr=c.distill_lr, temperature=c.distill_temperature,
+                              batch_size=c.batch_size, seed=seed)
+    return distilled, info
 
 
 def _metrics(stage: dict) -> dict:
@@ -155,8 +184,8 @@ def _metrics(stage: dict) -> dict:
 def aggregate(records: list[dict]) -> list[dict]:
     """Per (ranker, mode): every stage's metrics as mean and std over seeds."""
     rows = []
-    for key in dict.fromkeys((r["ranker"], r["negatives"]) for r in records):
-        mine = [r for r in records if (r["ranker"], r["negatives"]) == key]
+    for key in dict.fromkeys((r["ranker"], r["negatives"], r["joint"]) for r in records):
+        mine = [r for r in records if (r["ranker"], r["negatives"], r["joint"]) == key]
         stages = []
         for i, stage in enumerate(mine[0]["stages"]):
             entry = {"name": stage["name"], "k": stage["k"]}
@@ -167,7 +196,8 @@ def aggregate(records: list[dict]) -> list[dict]:
                     entry[split][metric] = statistics.fmean(values)
                     entry[split][f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
             stages.append(entry)
-        rows.append({"name": f"{key[0]} ({key[1]})", "ranker": key[0], "negatives": key[1], "seeds": len(mine),
+        label = f"{key[0]} ({key[1]})" + (f" + {key[2]}" if key[2] != "none" else "")
+        rows.append({"name": label, "ranker": key[0], "negatives": key[1], "joint": key[2], "seeds": len(mine),
                      "stages": stages})
     return rows
 
@@ -208,21 +238,35 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
         for split in ("valid", "test")}}]
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
                       config=OmegaConf.to_container(cfg, resolve=True), name=f"cascade-{cfg.dataset.name}")
-    records = []
+    records, select, chosen = [], cfg.cascade.select, None
     try:
         for name in cfg.cascade.rankers:
             for mode in cfg.cascade.negatives:
                 for seed in cfg.cascade.seeds:
-                    records.append(run_pipeline(name, mode, seed, retriever, data, cands, cfg, device, tracker))
-                    log.info("%s (%s) seed %d: %s", name, mode, seed, records[-1]["stages"][-1]["valid"])
+                    for record, trained in run_pipeline(name, mode, seed, retriever, data, cands, cfg, device,
+                                                        tracker):
+                        records.append(record)
+                        score = record["stages"][-1]["valid"][select]
+                        # the served pipeline: best on validation among those whose retriever is the artifact
+                        if trained is not None and (chosen is None or score > chosen[0]):
+                            chosen = (score, record, trained)
+                        log.info("%s (%s, %s) seed %d: %s", name, mode, record["joint"], seed,
+                                 record["stages"][-1]["valid"])
     finally:
         tracker.close()
     pipelines = aggregate(records)
-    select = cfg.cascade.select
     best = max(pipelines, key=lambda p: p["stages"][-1]["valid"][select])  # chosen on validation
     results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "retriever_dir": str(directory),
                "k0": cfg.cascade.k0, "retriever": alone, "pipelines": pipelines, "records": records,
                "best": best["name"], "stages": best["stages"]}
+    if cfg.cascade.export:
+        from towernas.serving.cascade import export_cascade
+
+        _, record, trained = chosen
+        export_cascade(run_dir / "cascade", directory, cfg.cascade.k0, trained,
+                       metadata={"ranker": record["ranker"], "negatives": record["negatives"], "seed": record["seed"],
+                                 "valid": record["stages"][-1]["valid"]})
+        results["cascade_dir"] = str(run_dir / "cascade")
     table = results_table(alone, pipelines)
     write_json_atomic(run_dir / "results.json", results)
     write_text_atomic(run_dir / "results.md", table + "\n")

@@ -35,8 +35,8 @@ def env(tmp_path_factory):
         os.environ["TOWERNAS_DATA"] = old
 
 
-def _cfg(*overrides):
-    return compose_config(*SMALL, *overrides, name="cascade")
+def _cfg(*overrides, small=tuple(SMALL)):
+    return compose_config(*small, *overrides, name="cascade")
 
 
 def test_cascade_reports_every_stage_and_the_retriever_alone_equals_its_retrain_evaluation(env, tmp_path):
@@ -125,3 +125,58 @@ def test_no_retrain_export_says_what_to_run(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError, match="run `make retrain` first or pass cascade.retriever="):
         cascade.run_cascade(_cfg(), tmp_path / "run")
     assert np is not None
+
+
+def test_the_served_cascade_equals_the_in_process_pipeline(env, tmp_path):
+    from towernas.serving import Cascade as ServedCascade
+
+    root, artifact, _ = env
+    out = cascade.run_cascade(_cfg(f"cascade.retriever={artifact}", "cascade.negatives=[top]", "cascade.k0=40",
+                                   "cascade.k1=15", "ranker=deepfm", "cascade.rankers=[deepfm]",
+                                   small=("ranker.embed=4", "ranker.hidden=[8]")), tmp_path / "run")
+    served = ServedCascade.load(out["cascade_dir"])
+    cfg = _cfg()
+    data = load_dataset(cfg.dataset, progress=False)
+    retriever = RetrieverStage.load(artifact, data)
+    [(name, ranker, k)] = served.rankers
+    assert (name, k) == ("deepfm", 15)
+    queries = split_queries(data, "test")
+    expected = Cascade(retriever, 40, [RankerStage(name, ranker, k)]).topk(data, queries)[-1].ids
+    for i in range(0, len(queries.users), 7):
+        u, p = queries.users[i], queries.positions[i]
+        history = [data.item_ids[j] for j in data.histories(np.array([p]))[0] if j != data.pad_item]
+        exclude = [data.item_ids[j] for j in queries.exclude[i]]
+        ids, scores = served.recommend(str(data.user_ids[u]), history, k=10, exclude=exclude)
+        assert ids == [str(data.item_ids[j]) for j in expected[i, :10]]
+        assert list(scores) == sorted(scores, reverse=True)
+    cold, _ = served.recommend({"age": "3"}, history[:3], k=5)  # raw features: unknown to the rankers
+    assert len(cold) == 5
+
+
+def test_a_corrupted_ranker_checkpoint_is_named(env, tmp_path):
+    from towernas.serving import Cascade as ServedCascade
+
+    root, artifact, _ = env
+    out = cascade.run_cascade(_cfg(f"cascade.retriever={artifact}", "cascade.negatives=[uniform]", "ranker=lr",
+                                   "cascade.rankers=[lr]", small=()), tmp_path / "run")
+    weights = Path(out["cascade_dir"]) / "ranker0.pt"
+    weights.write_bytes(weights.read_bytes()[:-20])
+    with pytest.raises(ArtifactError, match=r"ranker0.pt: sha256 mismatch"):
+        ServedCascade.load(out["cascade_dir"])
+
+
+def test_the_joint_mode_distills_the_ranker_into_the_retriever_and_is_chosen_on_validation(env, tmp_path):
+    root, artifact, _ = env
+    out = cascade.run_cascade(_cfg(f"cascade.retriever={artifact}", "cascade.negatives=[top]",
+                                   "cascade.joint=[none,distill]", "cascade.distill_epochs=2",
+                                   "cascade.distill_lr=0.01"), tmp_path / "run")
+    by_joint = {r["joint"]: r for r in out["records"]}
+    assert set(by_joint) == {"none", "distill"}
+    distilled = by_joint["distill"]
+    assert 0 <= distilled["distill_epoch"] <= 2 and len(distilled["distill_log"]) == 2
+    # epoch 0 (the retriever untouched) is a candidate: validation can only stay or improve
+    none_valid = by_joint["none"]["stages"][-1]["valid"]["ndcg@10"]
+    assert distilled["distill_valid"] >= none_valid - 1e-12 or distilled["distill_epoch"] == 0
+    if distilled["distill_epoch"] > 0:  # a distilled retriever retrieves other lists
+        assert distilled["stages"][0]["test"] != by_joint["none"]["stages"][0]["test"]
+    assert {p["name"] for p in out["pipelines"]} == {"din (top)", "din (top) + distill"}

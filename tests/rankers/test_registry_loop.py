@@ -75,7 +75,7 @@ def test_lr_cost_by_hand(catalog):
     = 9 scalars summed, + bias."""
     cost = ranker_cost(build_ranker("lr", catalog), history_len=L)
     assert cost.params == 1  # the bias; every weight is an embedding
-    assert cost.embedding_params == N_USERS + 4 + 5 + (L + 1) + (N_ITEMS + 1) + 4 + 6
+    assert cost.embedding_params == (N_USERS + 1) + 4 + 5 + (L + 1) + (N_ITEMS + 1) + 4 + 6
 
 
 def test_fm_equals_linear_plus_pairwise_inner_products(catalog):

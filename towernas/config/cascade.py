@@ -29,3 +29,8 @@ class CascadeConfig:
     lr: float = 0.001
     weight_decay: float = 0.0
     select: str = "ndcg@10"  # validation metric of the reranked list, for early stopping and the best pipeline
+    joint: list[str] = field(default_factory=lambda: ["none"])  # none | distill (the ranker teaches the retriever)
+    distill_epochs: int = 3  # joint=distill: epochs chosen on validation among 0..distill_epochs
+    distill_lr: float = 0.0001
+    distill_temperature: float = 0.05  # the retriever's softmax temperature (its training temperature)
+    export: bool = True  # write the pipeline best on validation as a servable cascade (<run dir>/cascade)

@@ -21,6 +21,16 @@ from towernas.pipeline.retriever_stage import RetrieverStage
 
 
 @torch.no_grad()
+def rerank_batch(ranker, batch: dict[str, torch.Tensor], candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top ``k`` of ``candidates`` (B, C) item rows by ``ranker``'s score for the queries of ``batch``
+    (-1 entries, padding, stay last; ties keep the input order): ids (B, k) and scores (B, k)."""
+    device = batch["history"].device
+    items = torch.as_tensor(np.where(candidates >= 0, candidates, 0), device=device)
+    s = np.where(candidates >= 0, ranker.score(batch, items).float().cpu().numpy(), -np.inf)
+    order = np.argsort(-s, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(candidates, order, 1), np.take_along_axis(s, order, 1)
+
+
 def rerank(ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray, k: int,
            batch_size: int = 256, device="cpu") -> tuple[np.ndarray, np.ndarray]:
     """(Q, k) ids of ``candidates`` (Q, C) reordered by ``ranker``'s score (-1 entries stay last), and scores."""
@@ -30,14 +40,10 @@ def rerank(ranker, data: InteractionData, queries: EvalQueries, candidates: np.n
     try:
         for start in range(0, len(candidates), batch_size):
             sl = slice(start, start + batch_size)
-            cand = candidates[sl]
             batch = user_inputs(data, queries.users[sl], queries.positions[sl], device)
-            items = torch.as_tensor(np.where(cand >= 0, cand, 0), device=device)
-            s = ranker.score(batch, items).float().cpu().numpy()
-            s = np.where(cand >= 0, s, -np.inf)
-            order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-            ids.append(np.take_along_axis(cand, order, 1))
-            scores.append(np.take_along_axis(s, order, 1))
+            top, s = rerank_batch(ranker, batch, candidates[sl], k)
+            ids.append(top)
+            scores.append(s)
     finally:
         ranker.train(was_training)
     if not ids:

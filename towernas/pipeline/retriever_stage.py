@@ -25,9 +25,14 @@ class RetrieverStage:
 
     name = "retriever"
 
-    def __init__(self, artifact: ServingRetriever, directory: Path) -> None:
+    def __init__(self, artifact: ServingRetriever, directory: Path, program=None, items: np.ndarray | None = None):
         self.artifact, self.directory = artifact, Path(directory)
-        self.items = artifact.items  # (N, d)
+        self.program = artifact.program if program is None else program  # the user tower
+        self.items = artifact.items if items is None else items  # (N, d)
+
+    def with_weights(self, program, items: np.ndarray) -> RetrieverStage:
+        """The same stage with another user tower and item embeddings (a distilled retriever)."""
+        return RetrieverStage(self.artifact, self.directory, program, items)
 
     @classmethod
     def load(cls, directory: str | Path, data: InteractionData) -> RetrieverStage:
@@ -37,17 +42,21 @@ class RetrieverStage:
         check_same_dataset(artifact, directory, data)
         return cls(artifact, directory)
 
+    def inputs(self, data: InteractionData, users: np.ndarray, positions: np.ndarray):
+        """The user tower's inputs: history rows (B, L) and ``{field: codes}``."""
+        history = torch.from_numpy(data.histories(positions, self.artifact.max_len))
+        fields = {f["name"]: torch.from_numpy(np.ascontiguousarray(data.user_features.values[f["name"]][users]))
+                  for f in self.artifact.fields}
+        return history, fields
+
     @torch.no_grad()
     def encode(self, data: InteractionData, users: np.ndarray, positions: np.ndarray,
                batch_size: int = 8192) -> np.ndarray:
-        """(Q, d) query vectors ((Q, K, d) for a multi-interest tower) through the artifact's program."""
+        """(Q, d) query vectors ((Q, K, d) for a multi-interest tower) through the user tower program."""
         out = []
         for start in range(0, len(users), batch_size):
             sl = slice(start, start + batch_size)
-            history = torch.from_numpy(data.histories(positions[sl], self.artifact.max_len))
-            fields = {f["name"]: torch.from_numpy(np.ascontiguousarray(data.user_features.values[f["name"]][users[sl]]))
-                      for f in self.artifact.fields}
-            out.append(self.artifact.program(history, fields).float().numpy())
+            out.append(self.program(*self.inputs(data, users[sl], positions[sl])).detach().float().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.items.shape[1]), np.float32)
 
     def topk(self, data: InteractionData, queries: EvalQueries, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,8 +10,8 @@
 Example:
     >>> from towernas.rankers import Catalog, build_ranker
     >>> cost = ranker_cost(build_ranker("lr", Catalog(n_users=3, n_items=5, max_len=4)))
-    >>> cost.params, cost.embedding_params  # the bias; 3 user + 5 history lengths + 6 item scalars
-    (1, 14)
+    >>> cost.params, cost.embedding_params  # the bias; 3 + 1 user, 5 history lengths, 5 + 1 item scalars
+    (1, 15)
 """
 
 from __future__ import annotations

@@ -114,7 +114,8 @@ class PairFields(nn.Module):
     def __init__(self, catalog: Catalog, dim: int) -> None:
         super().__init__()
         self.n_items, self.dim = catalog.n_items, dim
-        self.user_ids = nn.Embedding(catalog.n_users, dim)
+        # row n_users stands for a user unknown at training (served from raw features): all zeros, never trained
+        self.user_ids = nn.Embedding(catalog.n_users + 1, dim, padding_idx=catalog.n_users)
         self.lengths = nn.Embedding(catalog.max_len + 1, dim)  # 0..L real items in the history
         nn.init.normal_(self.lengths.weight, std=0.05)
         self.item_ids = nn.Embedding(catalog.n_items + 1, dim, padding_idx=catalog.n_items)
@@ -122,6 +123,7 @@ class PairFields(nn.Module):
             nn.init.normal_(table.weight, std=0.05)
         with torch.no_grad():
             self.item_ids.weight[catalog.n_items].zero_()
+            self.user_ids.weight[catalog.n_users].zero_()
         self.user_fields = FieldEmbeddings(list(catalog.user_fields), dim, "user")
         self.item_fields = FieldEmbeddings(list(catalog.item_fields), dim, "item")
         for f in catalog.item_fields:

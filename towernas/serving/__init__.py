@@ -2,6 +2,8 @@
 
 - ``export_retriever(model, data, directory, index="flat" | "ivf" | "hnsw")`` writes the user tower
   (``torch.export``), item embeddings, a faiss index (with its recall vs exact search) and meta.json.
+- ``Cascade.load(directory).recommend(user, history, k)``: a retriever artifact followed by ranker stages
+  (``towernas.serving.cascade``; written by ``python -m towernas.cascade``).
 - ``Retriever.load(directory).recommend(user, history, k, exclude=...)`` returns raw item ids and
   scores, loading only safe formats (JSON, ``.npy``/``.npz`` without pickles, the exported program,
   the faiss index) after checking every file's sha256.
@@ -22,7 +24,12 @@ def __getattr__(name: str):
         from towernas.serving import export
 
         return getattr(export, name)
+    if name in ("Cascade", "ServingCascade", "export_cascade"):  # a retriever artifact + ranker weights
+        from towernas.serving import cascade
+
+        return getattr(cascade, "ServingCascade" if name == "Cascade" else name)
     raise AttributeError(f"module 'towernas.serving' has no attribute {name!r}")
 
 
-__all__ = ["ArtifactError", "Retriever", "ServingRetriever", "export_retriever"]
+__all__ = ["ArtifactError", "Cascade", "Retriever", "ServingCascade", "ServingRetriever", "export_cascade",
+           "export_retriever"]

@@ -1,0 +1,153 @@
+"""A served cascade: a retriever artifact plus ranker weights, addressed by raw ids.
+
+Layout of a cascade directory (``export_cascade``)::
+
+    cascade.json     format, schema, k0, the ranker stages (name, hyperparameters, k, file), the catalogue
+                     the rankers were built for, and the sha256 of every ranker file
+    retriever/       a retriever artifact (``towernas.serving.export_retriever``), verified by its own meta.json
+    ranker<i>.pt     stage i's ``state_dict`` (loaded with ``torch.load(weights_only=True)``: tensors only)
+
+``ServingCascade.load(directory).recommend(user, history, k)`` retrieves the top-K0 raw ids, then every
+ranker reorders its input list and keeps its top k. A user known at export is scored with its stored
+features and id; a dict of raw features (or None) is a user unknown to the rankers (its id row is the
+rankers' all-zero "unknown user" row). Files are verified before they are parsed; a missing, corrupted or
+inconsistent file is a one-line ``ArtifactError`` naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from towernas.data.features import Field
+from towernas.pipeline.cascade import rerank_batch
+from towernas.rankers import Catalog, build_ranker
+from towernas.runs.errors import one_line
+from towernas.runs.files import sha256_file
+from towernas.serving.retriever import ArtifactError, ServingRetriever, User
+
+FORMAT, SCHEMA, META, RETRIEVER = "towernas.cascade", 1, "cascade.json", "retriever"
+
+
+def export_cascade(directory: str | Path, retriever_dir: str | Path, k0: int, stages: Sequence[tuple], *,
+                   metadata: dict | None = None) -> dict:
+    """Write a cascade directory; ``stages``: ``(name, hyperparameters, ranker, k)`` in pipeline order.
+
+    Written under a temporary name and renamed into place (an existing directory there is replaced)."""
+    directory = Path(directory)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    try:
+        shutil.copytree(retriever_dir, tmp / RETRIEVER)
+        entries, files = [], {}
+        catalog = stages[0][2].catalog
+        for i, (name, hyperparameters, ranker, k) in enumerate(stages):
+            file = f"ranker{i}.pt"
+            torch.save({k_: v.detach().cpu() for k_, v in ranker.state_dict().items()}, tmp / file)
+            entries.append({"name": name, "hyperparameters": hyperparameters, "k": int(k), "file": file})
+            files[file] = {"sha256": sha256_file(tmp / file)}
+        meta = {"format": FORMAT, "schema": SCHEMA, "k0": int(k0), "stages": entries, "files": files,
+                "catalog": {"n_users": catalog.n_users, "n_items": catalog.n_items, "max_len": catalog.max_len,
+                            "user_fields": [vars(f) for f in catalog.user_fields],
+                            "item_fields": [vars(f) for f in catalog.item_fields]},
+                "metadata": metadata or {}}
+        (tmp / META).write_text(json.dumps(meta, indent=1))
+        if directory.exists():
+            shutil.rmtree(directory)
+        os.replace(tmp, directory)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return meta
+
+
+class ServingCascade:
+    """Retriever artifact + rankers; build with ``ServingCascade.load(directory)``."""
+
+    def __init__(self, meta: dict, retriever: ServingRetriever, rankers: list[tuple[str, torch.nn.Module, int]]):
+        self.meta, self.retriever, self.rankers, self.k0 = meta, retriever, rankers, meta["k0"]
+        self.n_users = meta["catalog"]["n_users"]
+
+    @classmethod
+    def load(cls, directory: str | Path) -> ServingCascade:
+        directory = Path(directory)
+        meta = _read_meta(directory)
+        retriever = ServingRetriever.load(directory / RETRIEVER)
+        c = meta["catalog"]
+        if c["n_items"] != retriever.meta["n_items"] or c["n_users"] != len(retriever.user_ids):
+            raise ArtifactError(f"{directory / META}: rankers built for {c['n_items']} items and {c['n_users']} users, "
+                                f"the retriever artifact has {retriever.meta['n_items']} and {len(retriever.user_ids)}")
+        catalog = Catalog(c["n_users"], c["n_items"], c["max_len"], tuple(Field(**f) for f in c["user_fields"]),
+                          tuple(Field(**f) for f in c["item_fields"]))
+        rankers = []
+        for stage in meta["stages"]:
+            path = directory / stage["file"]
+            if not path.is_file():
+                raise ArtifactError(f"{path}: missing")
+            if sha256_file(path) != meta["files"].get(stage["file"], {}).get("sha256"):
+                raise ArtifactError(f"{path}: sha256 mismatch (corrupted, or not from this export)")
+            ranker = build_ranker(stage["name"], catalog, **stage["hyperparameters"])
+            try:
+                ranker.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+            except Exception as err:  # noqa: BLE001 - unreadable or mismatched weights
+                raise ArtifactError(f"{path}: cannot load the {stage['name']} weights ({one_line(err)})") from None
+            rankers.append((stage["name"], ranker.eval(), stage["k"]))
+        return cls(meta, retriever, rankers)
+
+    def recommend(self, user: User, history: Sequence = (), k: int = 10, exclude: Sequence | None = None):
+        """Top-k raw item ids and the last stage's scores for one user (see ``ServingRetriever.recommend``)."""
+        return self.recommend_batch([user], [history], k, None if exclude is None else [exclude])[0]
+
+    @torch.no_grad()
+    def recommend_batch(self, users: Sequence[User], histories: Sequence[Sequence], k: int = 10,
+                        exclude: Sequence[Sequence] | None = None) -> list[tuple[list[str], np.ndarray]]:
+        r = self.retriever
+        lists = r.recommend_batch(users, histories, self.k0, exclude)
+        candidates = np.full((len(users), self.k0), -1, dtype=np.int64)
+        for b, (ids, _) in enumerate(lists):
+            rows = r._item_rows(ids)
+            candidates[b, : len(rows)] = rows
+        batch = self._batch(users, histories)
+        scores = np.zeros(candidates.shape, np.float32)
+        for _, ranker, stage_k in self.rankers:
+            candidates, scores = rerank_batch(ranker, batch, candidates, stage_k)
+        k = min(k, candidates.shape[1])
+        return [([r.item_ids[i] for i in row[:k][row[:k] >= 0]], sc[:k][row[:k] >= 0])
+                for row, sc in zip(candidates, scores)]
+
+    def _batch(self, users: Sequence[User], histories: Sequence[Sequence]) -> dict[str, torch.Tensor]:
+        """The rankers' query inputs: user rows (unknown: ``n_users``), left-padded history rows, field codes."""
+        r = self.retriever
+        rows = [r._user_row.get(str(u), self.n_users) if u is not None and not isinstance(u, dict) else self.n_users
+                for u in users]
+        history = np.full((len(users), r.max_len), r.pad, dtype=np.int64)
+        for b, items in enumerate(histories):
+            ids = r._item_rows(items)[-r.max_len:]
+            history[b, r.max_len - len(ids):] = ids
+        batch = {"user": torch.as_tensor(rows), "history": torch.from_numpy(history)}
+        for f in r.fields:
+            batch[f"user:{f['name']}"] = torch.from_numpy(r._field_codes(f, users))
+        return batch
+
+
+def _read_meta(directory: Path) -> dict:
+    path = directory / META
+    if not path.is_file():
+        raise ArtifactError(f"{path}: missing (not a TowerNAS cascade directory)")
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArtifactError(f"{path}: unreadable ({one_line(err)})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("schema") != SCHEMA:
+        raise ArtifactError(f"{path}: not a TowerNAS cascade of schema {SCHEMA} (format {FORMAT!r})")
+    missing = sorted({"k0", "stages", "files", "catalog"} - set(meta))
+    if missing:
+        raise ArtifactError(f"{path}: missing key(s) {missing}")
+    return meta
