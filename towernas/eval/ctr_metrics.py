@@ -71,7 +71,7 @@ def gauc(scores: np.ndarray, labels: np.ndarray, users: np.ndarray) -> tuple[flo
     rank_sum = np.bincount(users, weights=_mid_ranks(scores, users) * labels, minlength=len(n))
     both = (n_pos > 0) & (n_neg > 0)
     if not both.any():
-        return float("nan"), int(len(n))
+        return float("nan"), len(n)
     per_user = (rank_sum[both] - n_pos[both] * (n_pos[both] + 1) / 2) / (n_pos[both] * n_neg[both])
     return float((n[both] * per_user).sum() / n[both].sum()), int((~both).sum())
 
