@@ -21,9 +21,10 @@ BENCHMARKS = {
     "eval": "benchmarks.bench_eval",
     "complexity": "benchmarks.bench_complexity",
     "search": "benchmarks.bench_search",
+    "rankers": "benchmarks.bench_rankers",
     "fidelity": "benchmarks.bench_fidelity",
 }
-DEFAULT = ("data", "eval", "complexity", "search")
+DEFAULT = ("data", "eval", "complexity", "search", "rankers")
 
 
 def main() -> None:
