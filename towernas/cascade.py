@@ -32,6 +32,7 @@ from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
 from towernas.data import InteractionData, load_dataset
 from towernas.pipeline.cascade import Cascade, RankerStage, StageOutput
 from towernas.pipeline.distill import distill
+from towernas.pipeline.fusion import RetrieverScoreFusion
 from towernas.pipeline.evaluate import evaluate_stages
 from towernas.pipeline.negatives import MODES
 from towernas.pipeline.queries import split_queries, train_queries
@@ -103,29 +104,38 @@ class Candidates:
         self.queries = {"train": train_queries(data, c.train_queries, seed=cfg.seed),
                         "valid": split_queries(data, "valid"), "test": split_queries(data, "test")}
         self.outputs: dict[str, StageOutput] = {}
+        self.vectors: dict[str, np.ndarray] = {}  # the retriever's query vectors, for fused rankers
         for split, queries in self.queries.items():
-            first = Cascade(retriever, c.k0, []).topk(data, queries)[0]
-            self.outputs[split] = first
+            self.outputs[split] = Cascade(retriever, c.k0, []).topk(data, queries)[0]
+            self.vectors[split] = retriever.encode(data, queries.users, queries.positions)
         self.early_stop = self.queries["valid"]
-        self.early_stop_ids = self.outputs["valid"].ids
+        self.early_stop_ids, self.early_stop_vectors = self.outputs["valid"].ids, self.vectors["valid"]
         if c.valid_users is not None and len(self.early_stop.users) > c.valid_users:
             from towernas.pipeline.queries import subset
 
             keep = np.sort(np.random.default_rng(cfg.seed).choice(len(self.early_stop.users), c.valid_users, False))
-            self.early_stop, self.early_stop_ids = subset(self.early_stop, keep), self.early_stop_ids[keep]
+            self.early_stop = subset(self.early_stop, keep)
+            self.early_stop_ids, self.early_stop_vectors = self.early_stop_ids[keep], self.early_stop_vectors[keep]
 
 
 def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: InteractionData, cands: Candidates,
-                       cfg: DictConfig, device, tracker) -> tuple[torch.nn.Module, dict]:
-    """One ranker trained on the retriever's training candidates with negatives of ``mode``."""
+                       retriever: RetrieverStage, cfg: DictConfig, device, tracker) -> tuple[torch.nn.Module, dict]:
+    """One ranker trained on the retriever's training candidates with negatives of ``mode`` (fused with the
+    retriever's score when ``cascade.fuse_retriever``)."""
     c = cfg.cascade
     torch.manual_seed(seed)
-    ranker = build_ranker(name, Catalog.from_data(data), **ranker_hyperparameters(cfg, name)).to(device)
+    ranker = build_ranker(name, Catalog.from_data(data), **ranker_hyperparameters(cfg, name))
+    if c.fuse_retriever:
+        ranker = RetrieverScoreFusion(ranker, retriever.items, temperature=c.retriever_temperature)
+    ranker = ranker.to(device)
+    vectors = cands.vectors["train"] if c.fuse_retriever else None
     batches, n_batches = candidate_batches(ranker, data, cands.queries["train"], cands.outputs["train"].ids,
                                            mode=mode, n_negatives=c.n_negatives, pool=c.dns_pool,
-                                           batch_size=c.batch_size, device=device)
+                                           batch_size=c.batch_size, device=device, vectors=vectors)
+    early_vectors = cands.early_stop_vectors if c.fuse_retriever else None
     fitted = fit_ranker(ranker, batches,
-                        lambda: rerank_metrics(ranker, data, cands.early_stop, cands.early_stop_ids, k, device=device),
+                        lambda: rerank_metrics(ranker, data, cands.early_stop, cands.early_stop_ids, k, device=device,
+                                               vectors=early_vectors),
                         select=c.select, max_epochs=c.max_epochs, patience=c.patience, lr=c.lr,
                         weight_decay=c.weight_decay, seed=seed, device=device, n_batches=n_batches, loss=c.loss,
                         progress=cfg.progress,
@@ -140,17 +150,19 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
     test once, for each ``cascade.joint`` variant (``none``: the retriever as exported; ``distill``: the
     retriever fine-tuned on the ranker's scores, ``towernas.pipeline.distill``). Returns (record, stages)."""
     c = cfg.cascade
-    ranker, fit_info = train_stage_ranker(name, mode, seed, c.k1, data, cands, cfg, device, tracker)
+    ranker, fit_info = train_stage_ranker(name, mode, seed, c.k1, data, cands, retriever, cfg, device, tracker)
     stages = [RankerStage(name, ranker, c.k1)]
     if c.second_ranker:
-        second, _ = train_stage_ranker(c.second_ranker, mode, seed, c.k2, data, cands, cfg, device, tracker)
+        second, _ = train_stage_ranker(c.second_ranker, mode, seed, c.k2, data, cands, retriever, cfg, device,
+                                       tracker)
         stages.append(RankerStage(c.second_ranker, second, c.k2))
-    trained = [(s.name, ranker_hyperparameters(cfg, s.name), s.ranker, s.k) for s in stages]
+    trained = [(s.name, ranker_hyperparameters(cfg, s.name), s.ranker, s.k) for s in stages]  # to serve
     out = []
     for joint in c.joint:
         first, info = retriever, {}
         if joint == "distill":
             first, info = distill_retriever(retriever, stages, data, cands, cfg, seed)
+        use_items(stages, first)
         cascade = Cascade(first, c.k0, stages, device=device)
         evaluated = {split: evaluate_stages(cascade.topk(data, cands.queries[split]), cands.queries[split], KS)
                      for split in ("valid", "test")}  # test: the one read of this pipeline
@@ -159,7 +171,15 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
         record = {"ranker": name, "negatives": mode, "joint": joint, "seed": seed, **fit_info, **info,
                   "stages": stages_out}
         out.append((record, trained if joint == "none" else None))
+    use_items(stages, retriever)
     return out
+
+
+def use_items(stages: list[RankerStage], retriever: RetrieverStage) -> None:
+    """Fused rankers score with ``retriever``'s item vectors (the exported or the distilled ones)."""
+    for stage in stages:
+        if isinstance(stage.ranker, RetrieverScoreFusion):
+            stage.ranker.set_items(retriever.items)
 
 
 def distill_retriever(retriever: RetrieverStage, stages: list[RankerStage], data: InteractionData,
@@ -168,12 +188,14 @@ def distill_retriever(retriever: RetrieverStage, stages: list[RankerStage], data
     c = cfg.cascade
 
     def validate(stage: RetrieverStage) -> float:
+        use_items(stages, stage)
         outputs = Cascade(stage, c.k0, stages).topk(data, cands.early_stop)
         return evaluate_stages(outputs, cands.early_stop, KS)[-1][c.select]
 
     distilled, info = distill(retriever, stages[0].ranker, data, cands.queries["train"], cands.outputs["train"].ids,
                               validate, epochs=c.distill_epochs, lr=c.distill_lr, temperature=c.distill_temperature,
-                              batch_size=c.batch_size, seed=seed)
+                              batch_size=c.batch_size, seed=seed,
+                              vectors=cands.vectors["train"] if c.fuse_retriever else None)
     return distilled, info
 
 

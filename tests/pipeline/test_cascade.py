@@ -180,3 +180,17 @@ def test_the_joint_mode_distills_the_ranker_into_the_retriever_and_is_chosen_on_
     if distilled["distill_epoch"] > 0:  # a distilled retriever retrieves other lists
         assert distilled["stages"][0]["test"] != by_joint["none"]["stages"][0]["test"]
     assert {p["name"] for p in out["pipelines"]} == {"din (top)", "din (top) + distill"}
+
+
+def test_a_fused_ranker_starts_from_the_retrievers_order(env):
+    """LR's first-order weights start at 0: fused with the retriever's score, the untrained stage keeps the
+    retriever's ranking (its top K1 = the retriever's first K1)."""
+    from towernas.pipeline.fusion import RetrieverScoreFusion
+
+    root, artifact, _ = env
+    data = load_dataset(_cfg().dataset, progress=False)
+    retriever = RetrieverStage.load(artifact, data)
+    fused = RetrieverScoreFusion(build_ranker("lr", Catalog.from_data(data)), retriever.items)
+    queries = split_queries(data, "valid")
+    first, second = Cascade(retriever, 30, [RankerStage("lr", fused, 10)]).topk(data, queries)
+    assert (second.ids == first.ids[:, :10]).all()

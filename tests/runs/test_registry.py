@@ -5,13 +5,15 @@ import pytest
 from towernas.data.errors import DataError
 from towernas.data.readers import READERS
 from towernas.eval.backends import BACKENDS
+from towernas.pipeline.negatives import MODES
+from towernas.rankers import RANKERS
 from towernas.retrievers import MODELS
 from towernas.runs.registry import Registry, UnknownNameError
 from towernas.serving.index import INDEX_KINDS
 from towernas.space import OPS, POOLINGS
 
 ALL = {"block": OPS, "pooling": POOLINGS, "reader": READERS, "baseline": MODELS, "top-k backend": BACKENDS,
-       "index kind": INDEX_KINDS}
+       "index kind": INDEX_KINDS, "ranker": RANKERS, "negative mode": MODES}
 
 
 def test_register_get_build_names():

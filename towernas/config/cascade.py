@@ -19,6 +19,8 @@ class CascadeConfig:
     negatives: list[str] = field(default_factory=lambda: ["uniform", "top_random"])  # uniform|top|top_random|dns
     n_negatives: int = 8  # per training query
     dns_pool: int = 32  # dns: candidates scored per query before the hardest n_negatives are kept
+    fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.pipeline.fusion); false: ranker alone
+    retriever_temperature: float = 0.05  # the retriever's training temperature: a starts at 1 / it
     loss: str = "softmax"  # softmax (listwise over the positive and its negatives) | bce
     train_queries: Optional[int] = 20000  # training queries (train interactions) sampled; None: all
     valid_users: Optional[int] = None  # validation users used for early stopping (None: all)

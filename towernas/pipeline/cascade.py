@@ -17,6 +17,7 @@ import torch
 
 from towernas.data.batches import user_inputs
 from towernas.data.interactions import EvalQueries, InteractionData
+from towernas.pipeline.fusion import QUERY
 from towernas.pipeline.retriever_stage import RetrieverStage
 
 
@@ -31,16 +32,27 @@ def rerank_batch(ranker, batch: dict[str, torch.Tensor], candidates: np.ndarray,
     return np.take_along_axis(candidates, order, 1), np.take_along_axis(s, order, 1)
 
 
+def query_batch(data: InteractionData, queries: EvalQueries, index, device="cpu",
+                vectors: np.ndarray | None = None) -> dict[str, torch.Tensor]:
+    """The rankers' inputs for ``queries`` at ``index``: ``user_inputs`` plus, when given, the retriever's query
+    ``vectors`` (``towernas.pipeline.fusion.QUERY``)."""
+    batch = user_inputs(data, queries.users[index], queries.positions[index], device)
+    if vectors is not None:
+        batch[QUERY] = torch.as_tensor(vectors[index], device=device)
+    return batch
+
+
 def rerank(ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray, k: int,
-           batch_size: int = 256, device="cpu") -> tuple[np.ndarray, np.ndarray]:
-    """(Q, k) ids of ``candidates`` (Q, C) reordered by ``ranker``'s score (-1 entries stay last), and scores."""
+           batch_size: int = 256, device="cpu", vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(Q, k) ids of ``candidates`` (Q, C) reordered by ``ranker``'s score (-1 entries stay last), and scores.
+    ``vectors``: the retriever's query vectors, for a ranker fused with its score."""
     was_training = ranker.training
     ranker.eval()
     ids, scores = [], []
     try:
         for start in range(0, len(candidates), batch_size):
             sl = slice(start, start + batch_size)
-            batch = user_inputs(data, queries.users[sl], queries.positions[sl], device)
+            batch = query_batch(data, queries, sl, device, vectors)
             top, s = rerank_batch(ranker, batch, candidates[sl], k)
             ids.append(top)
             scores.append(s)
@@ -81,10 +93,11 @@ class Cascade:
     def topk(self, data: InteractionData, queries: EvalQueries) -> list[StageOutput]:
         """Every stage's output list on ``queries``, in pipeline order."""
         started = time.perf_counter()
-        ids, _ = self.retriever.topk(data, queries, self.k0)
+        vectors = self.retriever.encode(data, queries.users, queries.positions)
+        ids, _ = self.retriever.search(vectors, queries, self.k0)
         outputs = [StageOutput(self.retriever.name, self.k0, ids, time.perf_counter() - started)]
         for stage in self.rankers:
             started = time.perf_counter()
-            ids, _ = rerank(stage.ranker, data, queries, ids, stage.k, device=self.device)
+            ids, _ = rerank(stage.ranker, data, queries, ids, stage.k, device=self.device, vectors=vectors)
             outputs.append(StageOutput(stage.name, stage.k, ids, time.perf_counter() - started))
         return outputs

@@ -22,16 +22,32 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from towernas.data.batches import user_inputs
 from towernas.data.interactions import EvalQueries, InteractionData
+from towernas.pipeline.cascade import query_batch
 from towernas.pipeline.retriever_stage import RetrieverStage
 
 
-def distill_epoch(stage: RetrieverStage, program, items: torch.nn.Parameter, ranker, data: InteractionData,
-                  queries: EvalQueries, candidates: np.ndarray, optimizer, *, temperature: float,
-                  ranker_temperature: float, alpha: float, batch_size: int, rng: np.random.Generator) -> float:
-    """One pass over the training queries; the mean loss."""
+@torch.no_grad()
+def teacher_scores(ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray,
+                   vectors: np.ndarray | None, batch_size: int = 256) -> np.ndarray:
+    """(Q, K0) the ranker's scores of every training query's candidates (-inf on padding), computed once, with
+    the retriever as exported (a fused ranker reads its score)."""
     ranker.eval()
+    out = []
+    for start in range(0, len(candidates), batch_size):
+        sl = slice(start, start + batch_size)
+        cand = candidates[sl]
+        batch = query_batch(data, queries, sl, vectors=vectors)
+        s = ranker.score(batch, torch.as_tensor(np.where(cand >= 0, cand, 0))).float().numpy()
+        out.append(np.where(cand >= 0, s, -np.inf))
+    return np.concatenate(out)
+
+
+def distill_epoch(stage: RetrieverStage, program, items: torch.nn.Parameter, teacher_logits: np.ndarray,
+                  data: InteractionData, queries: EvalQueries, candidates: np.ndarray, optimizer, *,
+                  temperature: float, ranker_temperature: float, alpha: float, batch_size: int,
+                  rng: np.random.Generator) -> float:
+    """One pass over the training queries; the mean loss."""
     positives = queries.targets.values
     total, n = 0.0, 0
     order = rng.permutation(len(queries.users))
@@ -40,9 +56,7 @@ def distill_epoch(stage: RetrieverStage, program, items: torch.nn.Parameter, ran
         cand = candidates[take]
         valid = torch.as_tensor(cand >= 0)
         ids = torch.as_tensor(np.where(cand >= 0, cand, 0))
-        with torch.no_grad():
-            teacher = ranker.score(user_inputs(data, queries.users[take], queries.positions[take]), ids)
-            teacher = F.softmax((teacher / ranker_temperature).masked_fill(~valid, -torch.inf), dim=1)
+        teacher = F.softmax(torch.as_tensor(teacher_logits[take]) / ranker_temperature, dim=1)
         user = F.normalize(program(*stage.inputs(data, queries.users[take], queries.positions[take])), dim=-1)
         vectors = F.normalize(items, dim=-1)
         listed = torch.einsum("bd,bkd->bk", user, vectors[ids]) / temperature
@@ -64,8 +78,10 @@ def distill_epoch(stage: RetrieverStage, program, items: torch.nn.Parameter, ran
 def distill(stage: RetrieverStage, ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray,
             validate, *, epochs: int = 3, lr: float = 1e-4, temperature: float = 0.05,
             ranker_temperature: float = 1.0, alpha: float = 1.0, batch_size: int = 256,
-            seed: int = 0) -> tuple[RetrieverStage, dict]:
-    """The distilled retriever stage chosen on ``validate(stage) -> score`` among epochs 0..``epochs``."""
+            seed: int = 0, vectors: np.ndarray | None = None) -> tuple[RetrieverStage, dict]:
+    """The distilled retriever stage chosen on ``validate(stage) -> score`` among epochs 0..``epochs``.
+    ``vectors``: the exported retriever's query vectors of ``queries`` (for a fused ranker's teacher scores)."""
+    teacher = teacher_scores(ranker, data, queries, candidates, vectors, batch_size)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     program = copy.deepcopy(stage.program)
@@ -74,7 +90,7 @@ def distill(stage: RetrieverStage, ranker, data: InteractionData, queries: EvalQ
     best_score, best, log = validate(stage), stage, []
     best_epoch = 0
     for epoch in range(1, epochs + 1):
-        loss = distill_epoch(stage, program, items, ranker, data, queries, candidates, optimizer,
+        loss = distill_epoch(stage, program, items, teacher, data, queries, candidates, optimizer,
                              temperature=temperature, ranker_temperature=ranker_temperature, alpha=alpha,
                              batch_size=batch_size, rng=rng)
         with torch.no_grad():

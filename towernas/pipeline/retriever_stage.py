@@ -61,7 +61,10 @@ class RetrieverStage:
 
     def topk(self, data: InteractionData, queries: EvalQueries, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(Q, k) candidate item rows (-1 pads a row with fewer than k allowed items) and their scores."""
-        vectors = self.encode(data, queries.users, queries.positions)
+        return self.search(self.encode(data, queries.users, queries.positions), queries, k)
+
+    def search(self, vectors: np.ndarray, queries: EvalQueries, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k of already encoded query ``vectors`` with ``queries.exclude`` masked."""
         search = exact_topk_multi if vectors.ndim == 3 else exact_topk
         return search(vectors, self.items, k, queries.exclude)
 

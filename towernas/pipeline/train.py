@@ -12,16 +12,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from towernas.data.batches import user_inputs
 from towernas.data.interactions import EvalQueries, InteractionData
 from towernas.eval.metrics import mean_metrics
-from towernas.pipeline.cascade import rerank
+from towernas.pipeline.cascade import query_batch, rerank
 from towernas.pipeline.negatives import sample_negatives
 
 
 def candidate_batches(ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray, *, mode: str,
-                      n_negatives: int, pool: int, batch_size: int, device="cpu"):
-    """``batches(rng)`` for ``towernas.train.ranker_loop.fit_ranker`` and the number of batches per epoch."""
+                      n_negatives: int, pool: int, batch_size: int, device="cpu", vectors: np.ndarray | None = None):
+    """``batches(rng)`` for ``towernas.train.ranker_loop.fit_ranker`` and the number of batches per epoch.
+    ``vectors``: the retriever's query vectors of ``queries`` (for a ranker fused with its score)."""
     positives_all = queries.targets.values  # one target per training query
     if len(positives_all) != len(queries.users):
         raise ValueError("training queries must have exactly one target each")
@@ -30,7 +30,7 @@ def candidate_batches(ranker, data: InteractionData, queries: EvalQueries, candi
         order = rng.permutation(len(queries.users))
         for start in range(0, len(order), batch_size):
             take = order[start:start + batch_size]
-            batch = user_inputs(data, queries.users[take], queries.positions[take], device)
+            batch = query_batch(data, queries, take, device, vectors)
             positives = positives_all[take]
 
             def scorer(items: np.ndarray) -> np.ndarray:  # dns: the ranker's current scores, no gradient
@@ -48,7 +48,7 @@ def candidate_batches(ranker, data: InteractionData, queries: EvalQueries, candi
 
 
 def rerank_metrics(ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray, k: int,
-                   ks=(10, 20, 50), device="cpu") -> dict[str, float]:
+                   ks=(10, 20, 50), device="cpu", vectors: np.ndarray | None = None) -> dict[str, float]:
     """Mean metrics of ``ranker``'s top ``k`` of ``candidates`` for ``queries`` (validation during training)."""
-    ids, _ = rerank(ranker, data, queries, candidates, k, device=device)
+    ids, _ = rerank(ranker, data, queries, candidates, k, device=device, vectors=vectors)
     return mean_metrics(ids, queries.targets, [c for c in ks if c <= k])

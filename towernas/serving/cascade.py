@@ -5,7 +5,8 @@ Layout of a cascade directory (``export_cascade``)::
     cascade.json     format, schema, k0, the ranker stages (name, hyperparameters, k, file), the catalogue
                      the rankers were built for, and the sha256 of every ranker file
     retriever/       a retriever artifact (``towernas.serving.export_retriever``), verified by its own meta.json
-    ranker<i>.pt     stage i's ``state_dict`` (loaded with ``torch.load(weights_only=True)``: tensors only)
+    ranker<i>.pt     stage i's ``state_dict`` (loaded with ``torch.load(weights_only=True)``: tensors only); a
+                     ranker fused with the retriever's score (``fused``) reads the retriever's vectors
 
 ``ServingCascade.load(directory).recommend(user, history, k)`` retrieves the top-K0 raw ids, then every
 ranker reorders its input list and keeps its top k. A user known at export is scored with its stored
@@ -28,6 +29,7 @@ import torch
 
 from towernas.data.features import Field
 from towernas.pipeline.cascade import rerank_batch
+from towernas.pipeline.fusion import QUERY, RetrieverScoreFusion
 from towernas.rankers import Catalog, build_ranker
 from towernas.runs.errors import one_line
 from towernas.runs.files import sha256_file
@@ -51,7 +53,8 @@ def export_cascade(directory: str | Path, retriever_dir: str | Path, k0: int, st
         for i, (name, hyperparameters, ranker, k) in enumerate(stages):
             file = f"ranker{i}.pt"
             torch.save({k_: v.detach().cpu() for k_, v in ranker.state_dict().items()}, tmp / file)
-            entries.append({"name": name, "hyperparameters": hyperparameters, "k": int(k), "file": file})
+            entries.append({"name": name, "hyperparameters": hyperparameters, "k": int(k), "file": file,
+                            "fused": isinstance(ranker, RetrieverScoreFusion)})
             files[file] = {"sha256": sha256_file(tmp / file)}
         meta = {"format": FORMAT, "schema": SCHEMA, "k0": int(k0), "stages": entries, "files": files,
                 "catalog": {"n_users": catalog.n_users, "n_items": catalog.n_items, "max_len": catalog.max_len,
@@ -94,6 +97,8 @@ class ServingCascade:
             if sha256_file(path) != meta["files"].get(stage["file"], {}).get("sha256"):
                 raise ArtifactError(f"{path}: sha256 mismatch (corrupted, or not from this export)")
             ranker = build_ranker(stage["name"], catalog, **stage["hyperparameters"])
+            if stage.get("fused"):  # the ranker adds the retriever's own score
+                ranker = RetrieverScoreFusion(ranker, retriever.items)
             try:
                 ranker.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
             except Exception as err:  # noqa: BLE001 - unreadable or mismatched weights
@@ -115,6 +120,7 @@ class ServingCascade:
             rows = r._item_rows(ids)
             candidates[b, : len(rows)] = rows
         batch = self._batch(users, histories)
+        batch[QUERY] = torch.as_tensor(r.encode(users, histories))  # for rankers fused with the retriever
         scores = np.zeros(candidates.shape, np.float32)
         for _, ranker, stage_k in self.rankers:
             candidates, scores = rerank_batch(ranker, batch, candidates, stage_k)
