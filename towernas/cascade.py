@@ -42,7 +42,7 @@ from towernas.rankers import RANKERS, Catalog, build_ranker
 from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.files import write_results
 from towernas.runs.tracking import Tracker
 from towernas.train.ranker_loop import LOSSES, fit_ranker
 
@@ -289,10 +289,7 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
                        metadata={"ranker": record["ranker"], "negatives": record["negatives"], "seed": record["seed"],
                                  "valid": record["stages"][-1]["valid"]})
         results["cascade_dir"] = str(run_dir / "cascade")
-    table = results_table(alone, pipelines)
-    write_json_atomic(run_dir / "results.json", results)
-    write_text_atomic(run_dir / "results.md", table + "\n")
-    print("\n" + table + f"\n\nresults: {run_dir / 'results.json'}")
+    write_results(run_dir, results, results_table(alone, pipelines))
     return results
 
 

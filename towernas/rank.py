@@ -37,7 +37,7 @@ from towernas.rankers.cost import ranker_cost
 from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.files import write_results
 from towernas.runs.tracking import Tracker
 from towernas.train.ranker_loop import fit_ranker
 
@@ -154,10 +154,7 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
                "label": OmegaConf.to_container(cfg.dataset.ctr, resolve=True),
                "pairs": {s: {"pairs": len(p), "positive_rate": p.positive_rate} for s, p in pairs.items()},
                "records": records, "table": rows}
-    write_json_atomic(run_dir / "results.json", results)
-    write_text_atomic(run_dir / "results.md", results_table(rows) + "\n")
-    write_text_atomic(run_dir / "results.csv", results_csv(rows))
-    print("\n" + results_table(rows) + f"\n\nresults: {run_dir / 'results.json'}")
+    write_results(run_dir, results, results_table(rows), results_csv(rows))
     return results
 
 

@@ -37,7 +37,7 @@ from towernas.retrievers.two_tower import build
 from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.files import write_results
 from towernas.runs.tracking import Tracker
 from towernas.space import Arch
 from towernas.train.loop import fit
@@ -224,10 +224,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
                                           "valid": best[1]["valid"]})
         results["retriever"] = {"directory": str(run_dir / "retriever"), "model": best[1]["model"],
                                 "index": meta["index"]}
-    write_json_atomic(run_dir / "results.json", results)
-    write_text_atomic(run_dir / "results.md", results_table(rows) + "\n")
-    write_text_atomic(run_dir / "results.csv", results_csv(rows))
-    print("\n" + results_table(rows) + f"\n\nresults: {run_dir / 'results.json'}")
+    write_results(run_dir, results, results_table(rows), results_csv(rows))
     return results
 
 

@@ -62,3 +62,14 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def write_results(run_dir: Path | str, results: dict, table: str, csv_text: str | None = None) -> None:
+    """A command's outputs: ``results.json``, ``results.md`` (``table``) and, if given, ``results.csv`` (each
+    atomically), then the table and the JSON's path on stdout."""
+    run_dir = Path(run_dir)
+    write_json_atomic(run_dir / "results.json", results)
+    write_text_atomic(run_dir / "results.md", table + "\n")
+    if csv_text is not None:
+        write_text_atomic(run_dir / "results.csv", csv_text)
+    print("\n" + table + f"\n\nresults: {run_dir / 'results.json'}")
