@@ -138,6 +138,7 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
                                                vectors=early_vectors),
                         select=c.select, max_epochs=c.max_epochs, patience=c.patience, lr=c.lr,
                         weight_decay=c.weight_decay, seed=seed, device=device, n_batches=n_batches, loss=c.loss,
+                        validate_initial=c.fuse_retriever,
                         progress=cfg.progress,
                         log=lambda rec: tracker.log("cascade", {"ranker": name, "negatives": mode, "seed": seed, **rec}))
     return ranker, {"best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early,

@@ -194,3 +194,17 @@ def test_a_fused_ranker_starts_from_the_retrievers_order(env):
     queries = split_queries(data, "valid")
     first, second = Cascade(retriever, 30, [RankerStage("lr", fused, 10)]).topk(data, queries)
     assert (second.ids == first.ids[:, :10]).all()
+
+
+def test_a_fused_stage_can_keep_the_retrievers_order_when_training_does_not_help(env, tmp_path):
+    """Epoch 0 (the untrained fused ranker, ~ the retriever's order) is a candidate of early stopping: the kept
+    epoch is never worse on validation than not training at all."""
+    root, artifact, _ = env
+    out = cascade.run_cascade(_cfg(f"cascade.retriever={artifact}", "cascade.negatives=[top]", "cascade.k0=60",
+                                   "cascade.k1=50"), tmp_path / "run")
+    [record] = out["records"]
+    log = [json.loads(line) for line in (tmp_path / "run" / "cascade.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log][0] == 0
+    best = max(r["valid/ndcg@10"] for r in log)
+    assert record["early_stop_valid"]["ndcg@10"] == pytest.approx(best)
+    assert record["early_stop_valid"]["ndcg@10"] >= log[0]["valid/ndcg@10"]

@@ -78,9 +78,12 @@ def better(metric: str, value: float, best: float | None) -> bool:
 def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]], validate: Callable[[], dict], *,
                select: str = "auc", max_epochs: int = 30, patience: int = 3, lr: float = 1e-3,
                weight_decay: float = 0.0, seed: int = 0, device="cpu", n_batches: int | None = None,
-               loss: str = "bce", progress: bool = True, log: Callable[[dict], None] | None = None) -> RankerFit:
+               loss: str = "bce", validate_initial: bool = False, progress: bool = True,
+               log: Callable[[dict], None] | None = None) -> RankerFit:
     """Train ``ranker`` in place on ``batches(rng)`` (a fresh shuffled pass per epoch), keep the epoch with the
     best ``validate()[select]`` (``logloss``: lowest; else highest), restore it. ``loss``: a key of ``LOSSES``.
+    ``validate_initial``: the untrained model is a candidate too (epoch 0; a ranker fused with the retriever's
+    score then never ends below the retriever's own order on validation).
 
     Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``).
     """
@@ -91,6 +94,15 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
     ranker.to(device)
     optimizer = torch.optim.Adam(ranker.parameters(), lr=lr, weight_decay=weight_decay)
     result, best_state = RankerFit(), None
+    if validate_initial:
+        valid = validate()
+        record = {"epoch": 0, **{f"valid/{k}": v for k, v in valid.items()}}
+        result.epochs.append(record)
+        if log is not None:
+            log(record)
+        if better(select, valid.get(select), None):
+            result.best_epoch, result.best_valid = 0, valid
+            best_state = copy.deepcopy(ranker.state_dict())
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
         train_loss = train_epoch(ranker, batches(rng), optimizer, total=n_batches, loss_fn=LOSSES[loss],
