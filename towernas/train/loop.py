@@ -10,7 +10,6 @@ candidate (MIND's label-aware attention) also defines ``train_scores(batch) -> (
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -25,6 +24,7 @@ from towernas.eval.encode import evaluate_model
 from towernas.losses.retrieval import in_batch_softmax_scores
 from towernas.runs.errors import UserError
 from towernas.samplers.frequency import StreamingFrequencyEstimator
+from towernas.train.early_stopping import BestEpoch
 
 
 class TrainingDivergedError(UserError):
@@ -98,7 +98,7 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     estimator = StreamingFrequencyEstimator(data.n_items, device=device)
-    best_state, result = None, FitResult(best_epoch=0, best_valid={})
+    result, best = FitResult(best_epoch=0, best_valid={}), BestEpoch(select, patience)
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
         loss = train_epoch(model, data, optimizer, estimator, batch_size=batch_size, temperature=temperature, rng=rng,
@@ -109,14 +109,10 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
         result.epochs.append(record)
         if log is not None:
             log(record)
-        if valid[select] > result.best_valid.get(select, -1.0):
-            result.best_epoch, result.best_valid = epoch, valid
-            best_state = copy.deepcopy(model.state_dict())
-        elif patience and epoch - result.best_epoch >= patience:
-            result.stopped_early = True
+        if best.update(epoch, valid, model):
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    best.restore(model)
+    result.best_epoch, result.best_valid, result.stopped_early = best.best_epoch, best.best_valid, best.stopped_early
     return result
 
 

@@ -9,31 +9,18 @@ epoch.
 
 from __future__ import annotations
 
-import copy
-import math
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from towernas.train.loop import TrainingDivergedError
+from towernas.train.early_stopping import BestEpoch
+from towernas.train.loop import FitResult, TrainingDivergedError
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]  # query batch, items (B, C), labels (B, C)
-LOWER_IS_BETTER = frozenset({"logloss"})
-
-
-@dataclass
-class RankerFit:
-    """The selected epoch, its validation metrics and the per-epoch log."""
-
-    best_epoch: int = 0
-    best_valid: dict[str, float] = field(default_factory=dict)
-    epochs: list[dict] = field(default_factory=list)
-    stopped_early: bool = False
 
 
 def bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -67,19 +54,11 @@ def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimiz
     return loss_sum / max(n, 1)
 
 
-def better(metric: str, value: float, best: float | None) -> bool:
-    if value is None or math.isnan(value):
-        return False
-    if best is None:
-        return True
-    return value < best if metric in LOWER_IS_BETTER else value > best
-
-
 def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]], validate: Callable[[], dict], *,
                select: str = "auc", max_epochs: int = 30, patience: int = 3, lr: float = 1e-3,
                weight_decay: float = 0.0, seed: int = 0, device="cpu", n_batches: int | None = None,
                loss: str = "bce", validate_initial: bool = False, progress: bool = True,
-               log: Callable[[dict], None] | None = None) -> RankerFit:
+               log: Callable[[dict], None] | None = None) -> FitResult:
     """Train ``ranker`` in place on ``batches(rng)`` (a fresh shuffled pass per epoch), keep the epoch with the
     best ``validate()[select]`` (``logloss``: lowest; else highest), restore it. ``loss``: a key of ``LOSSES``.
     ``validate_initial``: the untrained model is a candidate too (epoch 0; a ranker fused with the retriever's
@@ -93,16 +72,14 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
     rng = np.random.default_rng(seed)
     ranker.to(device)
     optimizer = torch.optim.Adam(ranker.parameters(), lr=lr, weight_decay=weight_decay)
-    result, best_state = RankerFit(), None
+    result, best = FitResult(best_epoch=0, best_valid={}), BestEpoch(select, patience)
     if validate_initial:
         valid = validate()
         record = {"epoch": 0, **{f"valid/{k}": v for k, v in valid.items()}}
         result.epochs.append(record)
         if log is not None:
             log(record)
-        if better(select, valid.get(select), None):
-            result.best_epoch, result.best_valid = 0, valid
-            best_state = copy.deepcopy(ranker.state_dict())
+        best.update(0, valid, ranker)
     for epoch in range(1, max_epochs + 1):
         started = time.perf_counter()
         train_loss = train_epoch(ranker, batches(rng), optimizer, total=n_batches, loss_fn=LOSSES[loss],
@@ -115,12 +92,8 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
         result.epochs.append(record)
         if log is not None:
             log(record)
-        if better(select, valid[select], result.best_valid.get(select)):
-            result.best_epoch, result.best_valid = epoch, valid
-            best_state = copy.deepcopy(ranker.state_dict())
-        elif patience and epoch - result.best_epoch >= patience:
-            result.stopped_early = True
+        if best.update(epoch, valid, ranker):
             break
-    if best_state is not None:
-        ranker.load_state_dict(best_state)
+    best.restore(ranker)
+    result.best_epoch, result.best_valid, result.stopped_early = best.best_epoch, best.best_valid, best.stopped_early
     return result
