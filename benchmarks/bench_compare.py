@@ -42,6 +42,7 @@ from typing import Any
 
 from benchmarks.bench_fidelity import compose, overrides_for
 from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.tables import mean_std
 
 STAGES = ("search", "random", "retrain")
 DONE = {"search": "summary.json", "random": "summary.json", "retrain": "results.json"}
@@ -184,11 +185,6 @@ def run_cell(budget: str, seed: int, runs: Path, overrides: list[str], state: St
 
 
 # -- aggregation --------------------------------------------------------------------------------------------------
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for one value)."""
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
 def fits(budget, complexity: dict) -> bool:
     from towernas.complexity import TowerCost
 

@@ -317,6 +317,7 @@ def main(argv: list[str] | None = None) -> dict:
     from towernas.eval.agreement import bootstrap_tau, kendall_tau
     from towernas.retrievers.sizing import fitting_sizes
     from towernas.runs.files import write_json_atomic, write_text_atomic
+    from towernas.runs.tables import mean_std
     from towernas.search import peak_rss_mib
     from towernas.space import Arch
     from towernas.space.arch_space import ArchSpace
@@ -401,9 +402,9 @@ def main(argv: list[str] | None = None) -> dict:
         values = [val(full[job_key({"kind": "baseline", "baseline": "google_dnn", "size": label, "seed": s,
                                      **schedule})]) for s in seeds]
         c = tower_cost(build_size("google_dnn", label, spec), spec)
-        models.append({"name": f"google_dnn {label}", "kind": "baseline", "truth": statistics.fmean(values),
-                       "std": statistics.stdev(values) if len(values) > 1 else 0.0, "flops": c.flops,
-                       "params": c.params})
+        truth, std = mean_std(values)
+        models.append({"name": f"google_dnn {label}", "kind": "baseline", "truth": truth, "std": std,
+                       "flops": c.flops, "params": c.params})
     models.sort(key=lambda m: -m["truth"])
     spread = {"min": float(min(truth)), "max": float(max(truth)), "std": float(np.std(truth))}
     final_tau = results["short_retrain"]["tau"]

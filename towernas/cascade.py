@@ -19,7 +19,6 @@ own candidates, every stage evaluated.
 from __future__ import annotations
 
 import logging
-import statistics
 from pathlib import Path
 
 import hydra
@@ -29,11 +28,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from towernas.config import register_configs
 from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
+from towernas.config.validate import CASCADE_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
 from towernas.pipeline.cascade import Cascade, RankerStage, StageOutput
 from towernas.pipeline.distill import distill
-from towernas.pipeline.fusion import RetrieverScoreFusion
 from towernas.pipeline.evaluate import evaluate_stages
+from towernas.pipeline.fusion import RetrieverScoreFusion
 from towernas.pipeline.negatives import MODES
 from towernas.pipeline.queries import split_queries, train_queries
 from towernas.pipeline.retriever_stage import RetrieverStage
@@ -77,11 +77,7 @@ def check_cascade_values(cfg: DictConfig) -> None:
     if c.k1 >= c.k0 or (c.second_ranker and c.k2 >= c.k1) or min(c.k0, c.k1, c.k2) < 1:
         raise ValueError(f"cascade: k0={c.k0}, k1={c.k1}, k2={c.k2}: expected 1 <= k2 < k1 < k0 (each stage keeps "
                          "fewer items than it receives)")
-    for key in ("n_negatives", "batch_size", "max_epochs"):
-        if c[key] < 1:
-            raise ValueError(f"cascade.{key}={c[key]}: expected a positive integer")
-    if not c.lr > 0:
-        raise ValueError(f"cascade.lr={c.lr}: expected a positive learning rate")
+    check_values(cfg, CASCADE_VALUES)
     if c.loss not in LOSSES:
         raise ValueError(f"cascade.loss={c.loss!r}: expected one of {sorted(LOSSES)}")
     allowed = {f"{m}@{k}" for m in ("recall", "ndcg", "hitrate", "mrr", "precision") for k in KS if k <= c.k1}
@@ -106,8 +102,7 @@ class Candidates:
         self.outputs: dict[str, StageOutput] = {}
         self.vectors: dict[str, np.ndarray] = {}  # the retriever's query vectors, for fused rankers
         for split, queries in self.queries.items():
-            self.outputs[split] = Cascade(retriever, c.k0, []).topk(data, queries)[0]
-            self.vectors[split] = retriever.encode(data, queries.users, queries.positions)
+            self.outputs[split], self.vectors[split] = Cascade(retriever, c.k0, []).retrieve(data, queries)
         self.early_stop = self.queries["valid"]
         self.early_stop_ids, self.early_stop_vectors = self.outputs["valid"].ids, self.vectors["valid"]
         if c.valid_users is not None and len(self.early_stop.users) > c.valid_users:
@@ -215,9 +210,8 @@ def aggregate(records: list[dict]) -> list[dict]:
             for split in ("valid", "test"):
                 entry[split] = {}
                 for metric in stage[split]:
-                    values = [r["stages"][i][split][metric] for r in mine]
-                    entry[split][metric] = statistics.fmean(values)
-                    entry[split][f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+                    entry[split][metric], entry[split][f"{metric}_std"] = tables.mean_std(
+                        [r["stages"][i][split][metric] for r in mine])
             stages.append(entry)
         label = f"{key[0]} ({key[1]})" + (f" + {key[2]}" if key[2] != "none" else "")
         rows.append({"name": label, "ranker": key[0], "negatives": key[1], "joint": key[2], "seeds": len(mine),

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import statistics
 from pathlib import Path
 
 import hydra
@@ -28,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from towernas.config import register_configs
 from towernas.config.ranker import hyperparameters
+from towernas.config.validate import RANK_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
 from towernas.data.batches import pair_batches
 from towernas.data.ctr import CtrPairs, ctr_pairs, with_sampled_negatives
@@ -50,15 +50,7 @@ SELECTABLE = METRICS
 def check_rank_values(cfg: DictConfig) -> None:
     """One line naming the key for a training value no run could use."""
     r = cfg.rank
-    for key in ("max_epochs", "batch_size"):
-        if r[key] < 1:
-            raise ValueError(f"rank.{key}={r[key]}: expected a positive integer")
-    if r.patience < 0:
-        raise ValueError(f"rank.patience={r.patience}: expected >= 0 (0 = no early stopping)")
-    if not r.lr > 0:
-        raise ValueError(f"rank.lr={r.lr}: expected a positive learning rate")
-    if r.weight_decay < 0:
-        raise ValueError(f"rank.weight_decay={r.weight_decay}: expected >= 0")
+    check_values(cfg, RANK_VALUES)
     if r.select not in SELECTABLE:
         raise ValueError(f"rank.select={r.select!r}: expected one of {list(SELECTABLE)}")
     if not r.seeds:
@@ -110,9 +102,7 @@ def aggregate(records: list[dict]) -> list[dict]:
         mine = [r for r in records if r["ranker"] == name]
         row = {"model": name, "seeds": len(mine), "cost": mine[0]["cost"]}
         for metric in METRICS:
-            values = [r["test"][metric] for r in mine]
-            row[metric] = statistics.fmean(values)
-            row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[metric], row[f"{metric}_std"] = tables.mean_std([r["test"][metric] for r in mine])
         rows.append(row)
     return rows
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-import statistics
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -163,9 +162,7 @@ def aggregate(records: list[dict]) -> list[dict]:
         mine = [r for r in records if r["model"] == name]
         row = {"model": name, "size": mine[0]["size"], "seeds": len(mine), "complexity": mine[0]["complexity"]}
         for metric in REPORTED:
-            values = [r["test"][metric] for r in mine]
-            row[metric] = statistics.fmean(values)
-            row[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            row[metric], row[f"{metric}_std"] = tables.mean_std([r["test"][metric] for r in mine])
         rows.append(row)
     tables.add_deltas(rows, "recall@50", tables.REFERENCE_MODEL, DELTA)
     return rows

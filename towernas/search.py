@@ -23,7 +23,6 @@ import json
 import logging
 import math
 import random
-import statistics
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +50,7 @@ from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import sample_queries
 from towernas.retrievers.two_tower import build
+from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
@@ -227,8 +227,7 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, shortlisted: list[t
             key = ("full", tuple(row["genome"]), r.max_epochs, r.patience, seed)
             scores.append(cache.get(key, lambda seed=seed, row=row: retrain_score(
                 space.arch(row["genome"]), data, cfg, epochs=r.max_epochs, patience=r.patience, seed=seed))["score"])
-        row["retrained"] = statistics.fmean(scores)
-        row["retrained_std"] = statistics.stdev(scores) if len(scores) > 1 else 0.0
+        row["retrained"], row["retrained_std"] = tables.mean_std(scores)
         if tracker is not None:
             tracker.log("selection", {"stage": "full", **row})
     full = sorted((row for row in rows if "retrained" in row), key=lambda row: -row["retrained"])

@@ -42,6 +42,8 @@ class Range:
 POSITIVE = Range("a positive number", lambda v: math.isfinite(v) and v > 0)
 POSITIVE_INT = Range("a positive integer", lambda v: v >= 1)
 NON_NEGATIVE_INT = Range("0 or a positive integer", lambda v: v >= 0)
+NON_NEGATIVE = Range("0 or a positive number", lambda v: math.isfinite(v) and v >= 0)
+LEARNING_RATE = Range("a positive learning rate", POSITIVE.holds)
 
 TRAINING_VALUES: dict[str, Range] = {
     "supernet.steps": POSITIVE_INT,
@@ -61,10 +63,31 @@ TRAINING_VALUES: dict[str, Range] = {
 }
 
 
-def check_training_values(cfg: DictConfig) -> None:
-    """Raise a ConfigValueError naming every key of ``TRAINING_VALUES`` whose value in ``cfg`` (the whole
-    composed config) is out of its range, e.g. ``supernet.lr=-1.0: expected a positive number``."""
-    problems = [f"{key}={value!r}: expected {rule.expected}" for key, rule in TRAINING_VALUES.items()
+# the CTR task (conf/rank.yaml) and the cascade (conf/cascade.yaml)
+RANK_VALUES: dict[str, Range] = {
+    "rank.max_epochs": POSITIVE_INT,
+    "rank.batch_size": POSITIVE_INT,
+    "rank.patience": NON_NEGATIVE_INT,
+    "rank.lr": LEARNING_RATE,
+    "rank.weight_decay": NON_NEGATIVE,
+}
+CASCADE_VALUES: dict[str, Range] = {
+    "cascade.n_negatives": POSITIVE_INT,
+    "cascade.batch_size": POSITIVE_INT,
+    "cascade.max_epochs": POSITIVE_INT,
+    "cascade.lr": LEARNING_RATE,
+}
+
+
+def check_values(cfg: DictConfig, table: dict[str, Range]) -> None:
+    """Raise a ConfigValueError naming every key of ``table`` whose value in ``cfg`` (the whole composed
+    config) is out of its range, e.g. ``supernet.lr=-1.0: expected a positive number``."""
+    problems = [f"{key}={value!r}: expected {rule.expected}" for key, rule in table.items()
                 if not rule.holds(value := OmegaConf.select(cfg, key, throw_on_missing=True))]
     if problems:
         raise ConfigValueError("; ".join(problems))
+
+
+def check_training_values(cfg: DictConfig) -> None:
+    """``check_values`` of ``TRAINING_VALUES`` (the search's and the retrain's)."""
+    check_values(cfg, TRAINING_VALUES)

@@ -90,12 +90,17 @@ class Cascade:
                              "(K1 < K0, K2 < K1) and at least 1")
         self.retriever, self.k0, self.rankers, self.device = retriever, k0, rankers, device
 
-    def topk(self, data: InteractionData, queries: EvalQueries) -> list[StageOutput]:
-        """Every stage's output list on ``queries``, in pipeline order."""
+    def retrieve(self, data: InteractionData, queries: EvalQueries) -> tuple[StageOutput, np.ndarray]:
+        """Stage 1 alone: its output list, and the query vectors it used (what a fused ranker reads)."""
         started = time.perf_counter()
         vectors = self.retriever.encode(data, queries.users, queries.positions)
         ids, _ = self.retriever.search(vectors, queries, self.k0)
-        outputs = [StageOutput(self.retriever.name, self.k0, ids, time.perf_counter() - started)]
+        return StageOutput(self.retriever.name, self.k0, ids, time.perf_counter() - started), vectors
+
+    def topk(self, data: InteractionData, queries: EvalQueries) -> list[StageOutput]:
+        """Every stage's output list on ``queries``, in pipeline order."""
+        first, vectors = self.retrieve(data, queries)
+        ids, outputs = first.ids, [first]
         for stage in self.rankers:
             started = time.perf_counter()
             ids, _ = rerank(stage.ranker, data, queries, ids, stage.k, device=self.device, vectors=vectors)

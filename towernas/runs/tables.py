@@ -21,12 +21,18 @@ Example:
 
 from __future__ import annotations
 
+import statistics
 from typing import Any, Iterable, Sequence
 
 COST_HEADER = ["UP", "UF", "IP", "IF"]
 COST_COLUMNS = ("user_params", "user_flops", "item_params", "item_flops")  # what the header abbreviates
 REFERENCE_MODEL = "google_dnn"  # the in-budget GoogleDNN: the reference of every Δ% column
 DELTA_HEADER = "Δ R@50 vs in-budget GoogleDNN"
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation over seeds (std 0 for one value)."""
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def thousands(value: Any) -> str:
