@@ -111,6 +111,8 @@ class DINConfig(RankerConfig):
     attention_activation: str = "prelu"
     hidden: list[int] = _widths(200, 80)
     dropout: float = 0.0
+    item_features: bool = True  # history items and the candidate include their side features
+    recency: bool = True  # a learned recency embedding in the attention keys
 
 
 @dataclass
