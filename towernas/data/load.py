@@ -36,14 +36,7 @@ def load_dataset(cfg: DatasetConfig | DictConfig, *, progress: bool = True) -> I
         cfg = OmegaConf.to_object(cfg) if OmegaConf.get_type(cfg) is DatasetConfig else DatasetConfig(**cfg)
     reader = get_reader(cfg.reader)
     options = parse_options(reader, dict(cfg.options))
-    prep = Preprocessing(
-        min_rating=cfg.min_rating,
-        k_core_user=cfg.k_core_user,
-        k_core_item=cfg.k_core_item,
-        split=cfg.split.method,
-        valid=cfg.split.valid,
-        test=cfg.split.test,
-    )
+    prep = preprocessing(cfg)
     if cfg.max_len < 1:
         raise DataError(f"dataset.max_len={cfg.max_len}: expected a positive integer")
     check_ctr(cfg.ctr.label, cfg.ctr.threshold)  # labels are computed later (ctr_labels); a bad value fails now
@@ -66,6 +59,12 @@ def load_dataset(cfg: DatasetConfig | DictConfig, *, progress: bool = True) -> I
     if cfg.cache:
         cache.save(data, entry)
     return data
+
+
+def preprocessing(cfg: DatasetConfig) -> Preprocessing:
+    """The preprocessing steps ``cfg`` asks for (filters and the split)."""
+    return Preprocessing(min_rating=cfg.min_rating, k_core_user=cfg.k_core_user, k_core_item=cfg.k_core_item,
+                         split=cfg.split.method, valid=cfg.split.valid, test=cfg.split.test)
 
 
 def parse_options(reader: Reader, options: dict[str, Any]) -> Any:

@@ -174,8 +174,9 @@ def _generate(o: SyntheticOptions) -> tuple[RawDataset, _Latent]:
     item_features = _item_features(rng, o, item_topic, item_cell, weight)
     # explicit feedback comes last and from its own stream: everything above is what it was without it
     latent = _Latent(early, late, item_topic, successor, weight)
-    interactions["rating"] = _ratings(np.random.default_rng([o.seed, 1]), o, users, items, first, latent,
-                                      user_features, item_features)
+    mean = _rating_means(np.random.default_rng([o.seed, 1]), o, users, items, first, latent, user_features, item_features)
+    latent.rating_mean, latent.rating_noise, latent.rating_terms = mean[0], o.rating_noise, mean[2]
+    interactions["rating"] = np.clip(np.rint(mean[0] + mean[1]), 1, 5)
     raw = RawDataset(
         interactions=interactions,
         user_features=user_features,
@@ -194,10 +195,15 @@ class _Latent:
     item_topic: np.ndarray  # (n_items,) true topic
     successor: np.ndarray  # (n_items,) next item of the series, -1 at its end
     weight: np.ndarray  # (n_items,) popularity weight
+    rating_mean: np.ndarray | None = None  # (n_interactions,) the rating's score without its noise (step 7)
+    rating_noise: float = 0.0  # the noise's standard deviation
+    rating_terms: dict[str, np.ndarray] | None = None  # the score's terms by name (they sum to it, plus a base)
 
 
-def _ratings(rng, o: SyntheticOptions, users, items, first, z: _Latent, user_features, item_features) -> np.ndarray:
-    """Explicit 1-5 rating of every interaction (rows grouped by user, in time order); see step 7."""
+def _rating_means(rng, o: SyntheticOptions, users, items, first, z: _Latent, user_features,
+                  item_features) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(score without noise, noise, the score's terms by name) of every interaction's rating (rows grouped by user, in time order); see
+    step 7. The rating is ``clip(rint(score + noise), 1, 5)``."""
     n, n_users = len(users), o.n_users
     user_bias = rng.normal(0.0, 0.4, n_users)
     item_quality = rng.normal(0.0, 0.4, o.n_items)
@@ -224,19 +230,20 @@ def _ratings(rng, o: SyntheticOptions, users, items, first, z: _Latent, user_fea
     year = item_features["year"].to_numpy(np.int64)[items]
     pop_rank = (np.argsort(np.argsort(-z.weight)) / o.n_items)[items]  # 0 = most popular
 
-    score = (
-        _RATING_BASE
-        + user_bias[users] + item_quality[items] + 0.8 * (0.5 - pop_rank)
-        + 1.5 * np.sqrt(taste)
-        + affinity[occupation, category]
-        + 0.6 * np.exp(-(((year - (2020 - 3 * age)) / 6.0) ** 2))
-        + 0.1 * (price - 4.5) * (age - 3) / 3
-        + 1.0 * sequel
-        + 0.8 * recent
-        + 0.8 * np.exp(-pos / 12.0)
-        + noise
-    )
-    return np.clip(np.rint(score), 1, 5)
+    terms = {  # summed in this order (the ratings are pinned bit for bit)
+        "user_leniency": user_bias[users], "item_quality": item_quality[items], "popularity": 0.8 * (0.5 - pop_rank),
+        "taste": 1.5 * np.sqrt(taste),
+        "occupation_x_category": affinity[occupation, category],
+        "age_x_year": 0.6 * np.exp(-(((year - (2020 - 3 * age)) / 6.0) ** 2)),
+        "age_x_price": 0.1 * (price - 4.5) * (age - 3) / 3,
+        "sequel": 1.0 * sequel,
+        "recent_topic": 0.8 * recent,
+        "novelty": 0.8 * np.exp(-pos / 12.0),
+    }
+    score = np.full(n, _RATING_BASE)
+    for term in terms.values():
+        score = score + term
+    return score, noise, terms
 
 
 def _item_features(rng, o: SyntheticOptions, topic, cell, weight) -> pd.DataFrame:

@@ -1,0 +1,132 @@
+"""Benchmark: the Bayes ceiling of the CTR task on the embedded dataset, from the generator's hidden scores.
+
+The synthetic generator knows each rating's score before its noise (``towernas.data.readers.synthetic``,
+step 7): ``rating = clip(rint(s + e), 1, 5)``, ``e ~ N(0, rating_noise)``, so the label ``rating >= 4``
+has the exact probability ``P(y = 1) = Phi((s - 3.5) / rating_noise)``. Ranking the test pairs by ``s`` is
+the best any ranker can do: its AUC / GAUC / logloss are the ceiling that the CTR table is read against
+(how much of the gap between LR, FM and the deep rankers is left to win at all).
+
+Two scorers bound what is learnable from above: ``all`` knows every term, including the per-id latent
+terms (user leniency, item quality: N(0, 0.4) each, learnable only through the ids, poorly for rare items);
+``no_id_latents`` drops those two (its noise is then ``sqrt(rating_noise^2 + 2 * 0.4^2)``), the ceiling of a
+ranker that learned every structural term exactly but no id's idiosyncrasy. ``without`` gives the test AUC
+of ``all`` without each term in turn: how much each piece of structure is worth.
+
+Every term of ``s`` is a function of at most one query-side and one item-side field (see the generator's
+docstring), so a factorisation machine over the same fields is well specified for this data; the ceiling
+says how far it is from the noise floor. The rows are those of ``load_dataset`` (same reader, same
+preprocessing, checked pair by pair), so the test pairs are the ones ``python -m towernas.rank`` reads.
+
+Run: ``python -m benchmarks.bench_ceiling [--seeds 0,1,2]``; writes ``bench_results/ceiling.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from towernas.config.dataset import DatasetConfig
+from towernas.data.ctr import ctr_labels
+from towernas.data.load import load_dataset, preprocessing
+from towernas.data.preprocess import preprocess
+from towernas.data.readers.synthetic import SyntheticOptions, _generate
+from towernas.eval.ctr_metrics import auc, ctr_metrics
+from towernas.runs.files import write_json_atomic, write_text_atomic
+
+THRESHOLD = 4.0
+SPLITS = ("valid", "test")
+ID_LATENTS = ("user_leniency", "item_quality")
+ID_LATENT_STD = 0.4  # each, in the generator
+
+
+def embedded_config(seed: int) -> DatasetConfig:
+    """The embedded dataset of ``conf/dataset/synthetic.yaml`` at ``seed`` (no cache: this is a check)."""
+    return DatasetConfig(name="synthetic", reader="synthetic", cache=False, max_len=20,
+                         options={"n_users": 1000, "n_items": 1700, "mean_length": 130, "seed": seed})
+
+
+def in_row_order(cfg: DatasetConfig, raw, data, values: np.ndarray) -> np.ndarray:
+    """Per-interaction ``values`` (raw file order) in ``data``'s row order, through the same preprocessing."""
+    scored = raw.interactions.assign(rating=values)  # the same rows, the values as "rating"
+    hidden = preprocess(dataclasses.replace(raw, interactions=scored), preprocessing(cfg), cfg.name, cfg.max_len)
+    if not (np.array_equal(hidden.users, data.users) and np.array_equal(hidden.items, data.items)):
+        raise RuntimeError("the hidden scores' rows are not load_dataset's rows")
+    return hidden.ratings.astype(np.float64)
+
+
+def probit_logit(score: np.ndarray, noise: float) -> np.ndarray:
+    """log P(y=1) / P(y=0) for y = [score + N(0, noise^2) >= THRESHOLD - 0.5] (rint then >= THRESHOLD)."""
+    z = torch.as_tensor((score - (THRESHOLD - 0.5)) / noise)
+    return (torch.special.log_ndtr(z) - torch.special.log_ndtr(-z)).numpy()
+
+
+def ctr_ceiling(seed: int) -> dict:
+    """``{scorer: {split: ctr_metrics}}`` and ``without: {term: test auc}`` on the embedded dataset at ``seed``."""
+    cfg = embedded_config(seed)
+    raw, latent = _generate(SyntheticOptions(**cfg.options))
+    data = load_dataset(cfg, progress=False)
+    labels = ctr_labels(data, "rating", THRESHOLD)
+    score = in_row_order(cfg, raw, data, latent.rating_mean)
+    id_part = in_row_order(cfg, raw, data, sum(latent.rating_terms[t] for t in ID_LATENTS))
+    sigma = latent.rating_noise
+    scorers = {"all": probit_logit(score, sigma),
+               "no_id_latents": probit_logit(score - id_part, np.sqrt(sigma**2 + len(ID_LATENTS) * ID_LATENT_STD**2))}
+    out: dict = {name: {} for name in scorers}
+    for split in SPLITS:
+        rows = data.rows(split)
+        for name, logit in scorers.items():
+            out[name][split] = ctr_metrics(logit[rows], labels[rows], data.users[rows])
+    test = data.rows("test")
+    out["without"] = {term: auc((score - in_row_order(cfg, raw, data, values))[test], labels[test])
+                      for term, values in latent.rating_terms.items()}
+    return out
+
+
+def mean_std(values: list[float]) -> dict[str, float]:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
+
+
+def run(seeds: list[int]) -> dict:
+    per_seed = {seed: ctr_ceiling(seed) for seed in seeds}
+    summary = {name: {split: {m: mean_std([per_seed[s][name][split][m] for s in seeds])
+                              for m in ("auc", "gauc", "logloss")} for split in SPLITS}
+               for name in ("all", "no_id_latents")}
+    summary["without"] = {term: mean_std([per_seed[s]["without"][term] for s in seeds])
+                          for term in per_seed[seeds[0]]["without"]}
+    return {"seeds": seeds, "ctr": {"per_seed": per_seed, "summary": summary}}
+
+
+def to_markdown(result: dict) -> str:
+    summary = result["ctr"]["summary"]
+    lines = ["# Bayes ceiling of the embedded dataset's CTR task", "",
+             f"Scorers: the generator's hidden rating score (exact P(rating >= 4)); dataset seeds {result['seeds']}.",
+             "`all`: every term; `no_id_latents`: without user leniency and item quality.", "",
+             "| scorer | split | AUC | GAUC | logloss |", "|---|---|---|---|---|"]
+    for name in ("all", "no_id_latents"):
+        for split, metrics in summary[name].items():
+            cells = [f"{metrics[m]['mean']:.4f} ± {metrics[m]['std']:.4f}" for m in ("auc", "gauc", "logloss")]
+            lines.append(f"| {name} | {split} | " + " | ".join(cells) + " |")
+    lines += ["", "Test AUC of `all` without one term:", "", "| term dropped | test AUC |", "|---|---|"]
+    lines += [f"| {term} | {v['mean']:.4f} ± {v['std']:.4f} |" for term, v in summary["without"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0", help="dataset seeds, comma-separated")
+    parser.add_argument("--out", default="bench_results")
+    args = parser.parse_args()
+    result = run([int(s) for s in args.seeds.split(",")])
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    write_json_atomic(out / "ceiling.json", result)
+    write_text_atomic(out / "ceiling.md", to_markdown(result))
+    print(to_markdown(result))
+
+
+if __name__ == "__main__":
+    main()
