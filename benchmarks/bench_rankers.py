@@ -7,7 +7,8 @@
    the catalogue) and each ranker stage (``rerank_batch`` of 200 candidates, keeping 50), timed apart.
 
 Setup: 10k users, 20k items (full; quick: 2k / 4k), 4 user and 4 item fields, histories of 20, embed 16,
-MLP (256, 128) for DeepFM and (200, 80) with a (36,) activation unit for DIN. Median of ``repeats`` timed
+MLP (256, 128) for DeepFM and (200, 80) with a (36,) activation unit for DIN (items with their side features,
+recency in the keys: the ranker's defaults). Median of ``repeats`` timed
 steps after one warm-up step. Threads: library defaults (``OMP_NUM_THREADS=1`` for a load-robust number).
 
 Run: ``python -m benchmarks.bench_rankers [--quick]`` (also ``make bench``).
@@ -82,6 +83,11 @@ class PlainFields(nn.Module):
         c = torch.stack([self.item(items), *(t(codes[..., j]) for j, t in enumerate(self.item_fields))], 2)
         return q, seq, mask, c
 
+    def items_with_fields(self, items):
+        """(B, C) ids -> (B, C, E): id embedding + the 4 item field embeddings, summed."""
+        codes = self.codes[items]
+        return self.item(items) + sum(t(codes[..., j]) for j, t in enumerate(self.item_fields))
+
 
 class PlainDeepFM(nn.Module):
     def __init__(self, catalog: Catalog) -> None:
@@ -115,14 +121,16 @@ class PlainDIN(nn.Module):
     def __init__(self, catalog: Catalog) -> None:
         super().__init__()
         self.fields = PlainFields(catalog, EMBED)
+        self.recency = nn.Parameter(torch.zeros(L, EMBED))  # added to the attention keys
         self.unit = nn.Sequential(nn.Linear(4 * EMBED, 36), LastDimPReLU(36), nn.Linear(36, 1))
         self.deep = nn.Sequential(nn.Linear(13 * EMBED, 200), nn.ReLU(), nn.Linear(200, 80), nn.ReLU(),
                                   nn.Linear(80, 1))
 
     def forward(self, batch, items):
-        q, seq, mask, c = self.fields(batch, items)
-        t = c[:, :, 0]  # (B, C, E) candidate item embeddings
-        h = seq[:, None].expand(-1, t.shape[1], -1, -1)
+        q, _, mask, c = self.fields(batch, items)
+        seq = self.fields.items_with_fields(batch["history"])  # (B, L, E) history items with their fields
+        t = c.sum(2)  # (B, C, E) candidates with their fields
+        h = (seq + self.recency)[:, None].expand(-1, t.shape[1], -1, -1)
         tt = t[:, :, None].expand_as(h)
         w = self.unit(torch.cat([h, tt, h - tt, h * tt], -1)).squeeze(-1) * mask[:, None]  # (B, C, L)
         interest = w @ seq  # (B, C, E)

@@ -199,3 +199,21 @@ def test_a_negative_rating_noise_is_refused(tmp_path):
     cfg = DatasetConfig(name="s", reader="synthetic", root=str(tmp_path), cache=False, options={"rating_noise": -1})
     with pytest.raises(DataError, match=r"rating_noise=-1(\.0)?: expected a number >= 0"):
         load_dataset(cfg)
+
+
+# the ratings of the default dataset, pinned when the rating score was split into named terms (the CTR tables
+# and bench_ceiling read these labels)
+RATINGS_SHA256 = {0: "419964d6ced779ca", 1: "bdfc23b4d33d1d7a"}
+
+
+@pytest.mark.parametrize("seed", sorted(RATINGS_SHA256))
+def test_default_ratings_are_pinned(seed):
+    ratings = generate(SyntheticOptions(seed=seed)).interactions["rating"].to_numpy()
+    assert hashlib.sha256(np.ascontiguousarray(ratings).tobytes()).hexdigest()[:16] == RATINGS_SHA256[seed]
+
+
+def test_rating_terms_sum_to_the_hidden_score():
+    raw, latent = _generate(SMALL)
+    total = sum(latent.rating_terms.values())
+    assert latent.rating_mean.shape == (len(raw.interactions),)
+    np.testing.assert_allclose(latent.rating_mean - total, np.full_like(total, latent.rating_mean[0] - total[0]))
