@@ -43,6 +43,8 @@ from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
+from towernas.runs.records import RecordLog
+from towernas.runs.run_dir import claim
 from towernas.runs.tracking import Tracker
 from towernas.train.ranker_loop import LOSSES, fit_ranker
 
@@ -255,20 +257,32 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
         for split in ("valid", "test")}}]
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
                       config=OmegaConf.to_container(cfg, resolve=True), name=f"cascade-{cfg.dataset.name}")
-    records, select, chosen = [], cfg.cascade.select, None
+    # the lists of rankers, modes and seeds are units of their own: extending them resumes the run
+    claim(run_dir, OmegaConf.to_container(cfg, resolve=True),
+          ignore=("cascade.rankers", "cascade.negatives", "cascade.seeds"))
+    done, records, select = RecordLog(run_dir), [], cfg.cascade.select
+    exported = [u["exported"] for u in done.done.values() if u["exported"] is not None]  # a resumed run's best
+    served = max(exported) if exported else None
     try:
         for name in cfg.cascade.rankers:
             for mode in cfg.cascade.negatives:
                 for seed in cfg.cascade.seeds:
-                    for record, trained in run_pipeline(name, mode, seed, retriever, data, cands, cfg, device,
-                                                        tracker):
-                        records.append(record)
-                        score = record["stages"][-1]["valid"][select]
-                        # the served pipeline: best on validation among those whose retriever is the artifact
-                        if trained is not None and (chosen is None or score > chosen[0]):
-                            chosen = (score, record, trained)
-                        log.info("%s (%s, %s) seed %d: %s", name, mode, record["joint"], seed,
-                                 record["stages"][-1]["valid"])
+                    key = f"{name}/{mode}/seed{seed}"
+                    if done.get(key) is None:
+                        unit: dict = {"records": [], "exported": None}
+                        for record, trained in run_pipeline(name, mode, seed, retriever, data, cands, cfg, device,
+                                                            tracker):
+                            score = record["stages"][-1]["valid"][select]
+                            # the served pipeline: best on validation among those whose retriever is the artifact
+                            if trained is not None and (served is None or score > served):
+                                if cfg.cascade.export:
+                                    export_best(run_dir, directory, cfg, record, trained)
+                                served = unit["exported"] = score
+                            log.info("%s (%s, %s) seed %d: %s", name, mode, record["joint"], seed,
+                                     record["stages"][-1]["valid"])
+                            unit["records"].append(record)
+                        done.add(key, unit)  # after the export: a unit on record has its export written
+                    records += done.get(key)["records"]
     finally:
         tracker.close()
     pipelines = aggregate(records)
@@ -277,15 +291,18 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
                "k0": cfg.cascade.k0, "retriever": alone, "pipelines": pipelines, "records": records,
                "best": best["name"], "stages": best["stages"]}
     if cfg.cascade.export:
-        from towernas.serving.cascade import export_cascade
-
-        _, record, trained = chosen
-        export_cascade(run_dir / "cascade", directory, cfg.cascade.k0, trained,
-                       metadata={"ranker": record["ranker"], "negatives": record["negatives"], "seed": record["seed"],
-                                 "valid": record["stages"][-1]["valid"]})
         results["cascade_dir"] = str(run_dir / "cascade")
     write_results(run_dir, results, results_table(alone, pipelines))
     return results
+
+
+def export_best(run_dir: Path, retriever_dir: Path, cfg: DictConfig, record: dict, trained: list) -> None:
+    """Write the pipeline best on validation so far as ``<run dir>/cascade`` (replacing the previous best)."""
+    from towernas.serving.cascade import export_cascade
+
+    export_cascade(run_dir / "cascade", retriever_dir, cfg.cascade.k0, trained,
+                   metadata={"ranker": record["ranker"], "negatives": record["negatives"], "seed": record["seed"],
+                             "valid": record["stages"][-1]["valid"]})
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="cascade")

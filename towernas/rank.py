@@ -38,6 +38,8 @@ from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
+from towernas.runs.records import RecordLog
+from towernas.runs.run_dir import claim
 from towernas.runs.tracking import Tracker
 from towernas.train.ranker_loop import fit_ranker
 
@@ -133,10 +135,14 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
     pairs = labelled_pairs(data, cfg)
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
                       config=OmegaConf.to_container(cfg, resolve=True), name=f"rank-{cfg.dataset.name}-{cfg.ranker.name}")
-    records = []
+    claim(run_dir, OmegaConf.to_container(cfg, resolve=True), ignore=("rank.seeds",))  # seeds: units of their own
+    done, records = RecordLog(run_dir), []
     try:
         for seed in cfg.rank.seeds:
-            records.append(rank_one(data, pairs, cfg, seed, device, tracker)[1])
+            key = f"{cfg.ranker.name}/seed{seed}"
+            if done.get(key) is None:
+                done.add(key, rank_one(data, pairs, cfg, seed, device, tracker)[1])
+            records.append(done.get(key))
     finally:
         tracker.close()
     rows = aggregate(records)

@@ -2,6 +2,12 @@
 
 import csv
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -94,3 +100,38 @@ def test_rating_labels_on_a_dataset_without_ratings_say_what_to_set(tmp_path, mo
     with pytest.raises(DataError, match="has no ratings; set dataset.ctr.label=implicit"):
         rank.run_rank(_cfg("ranker=lr"), tmp_path / "run")
     assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_a_rerun_in_the_same_directory_resumes_and_more_seeds_extend_it(tmp_path, monkeypatch):
+    first = rank.run_rank(_cfg("ranker=lr", "rank.seeds=[0]", "rank.max_epochs=2"), tmp_path / "run")
+    trained = []
+    original = rank.rank_one
+    monkeypatch.setattr(rank, "rank_one", lambda d, p, cfg, seed, *a: trained.append(seed) or original(d, p, cfg, seed, *a))
+    again = rank.run_rank(_cfg("ranker=lr", "rank.seeds=[0,1]", "rank.max_epochs=2"), tmp_path / "run")
+    assert trained == [1]  # seed 0 was on record
+    assert again["records"][0] == first["records"][0] and [r["seed"] for r in again["records"]] == [0, 1]
+    with pytest.raises(ValueError, match=r"holds a run of another config \(changed: rank.lr\)"):
+        rank.run_rank(_cfg("ranker=lr", "rank.seeds=[0]", "rank.max_epochs=2", "rank.lr=0.01"), tmp_path / "run")
+
+
+def test_a_run_killed_with_sigkill_resumes_without_redoing_finished_seeds(tmp_path, data_root):
+    run = tmp_path / "run"
+    overrides = ["ranker=lr", "rank.seeds=[0,1,2]", "rank.max_epochs=2"]
+    code = ("import sys; from pathlib import Path; from tests.conftest import compose_config; "
+            "from towernas import rank; "
+            f"rank.run_rank(compose_config(*{overrides!r}, name='rank'), Path({str(run)!r}))")
+    child = subprocess.Popen([sys.executable, "-c", code], env={**os.environ, "TOWERNAS_DATA": str(data_root)},
+                             cwd=Path(__file__).resolve().parents[2])
+    records = run / "records.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (records.exists() and records.read_text().count("\n") >= 1):
+        if child.poll() is not None:
+            break
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    done = [json.loads(line)["record"]["seed"] for line in records.read_text().splitlines()]
+    assert len(done) >= 1  # killed after at least one seed (or it had finished: then all are on record)
+    out = rank.run_rank(_cfg(*overrides), run)
+    assert [r["seed"] for r in out["records"]] == [0, 1, 2]
+    assert out["records"][0] == json.loads(records.read_text().splitlines()[0])["record"]

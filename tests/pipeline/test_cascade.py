@@ -208,3 +208,20 @@ def test_a_fused_stage_can_keep_the_retrievers_order_when_training_does_not_help
     best = max(r["valid/ndcg@10"] for r in log)
     assert record["early_stop_valid"]["ndcg@10"] == pytest.approx(best)
     assert record["early_stop_valid"]["ndcg@10"] >= log[0]["valid/ndcg@10"]
+
+
+def test_a_rerun_resumes_finished_pipelines_and_keeps_the_export_of_the_best(env, tmp_path, monkeypatch):
+    root, artifact, _ = env
+    base = (f"cascade.retriever={artifact}", "ranker=lr", "cascade.rankers=[lr]", "cascade.max_epochs=2")
+    first = cascade.run_cascade(_cfg(*base, "cascade.negatives=[uniform]", small=()), tmp_path / "run")
+    exported = json.loads((tmp_path / "run" / "cascade" / "cascade.json").read_text())["metadata"]
+    trained = []
+    original = cascade.run_pipeline
+    monkeypatch.setattr(cascade, "run_pipeline", lambda name, mode, *a: trained.append(mode) or original(name, mode, *a))
+    again = cascade.run_cascade(_cfg(*base, "cascade.negatives=[uniform,top]", small=()), tmp_path / "run")
+    assert trained == ["top"]  # uniform was on record
+    assert again["records"][0] == first["records"][0] and len(again["records"]) == 2
+    best = max(again["records"], key=lambda r: r["stages"][-1]["valid"]["ndcg@10"])
+    now = json.loads((tmp_path / "run" / "cascade" / "cascade.json").read_text())["metadata"]
+    assert now["negatives"] == best["negatives"]  # the served pipeline is the best of both runs
+    assert now == exported or best["negatives"] == "top"
