@@ -1,5 +1,19 @@
-"""Benchmark: the Bayes ceiling of the CTR task on the embedded dataset, from the generator's hidden scores.
+"""Benchmark: Bayes ceilings of the embedded dataset (CTR and top-k), from the generator's hidden structure.
 
+What a cascade or a ranker can still win is bounded by what the data's own generative process allows. The
+synthetic generator knows that process, so both ceilings are computed, not guessed.
+
+**Top-k (the retrieval / cascade protocol).** For each test query the generator's own next-item step
+(``synthetic._step``: drifting interests, sessions, subtopic loyalty, popularity, series, redraws of repeats)
+is rolled forward ``rollouts`` times from the user's true latent state, the history before the split
+(excluded, as the protocol masks it) and the last item, for as many steps as the user has test items. An
+item's score is the share of rollouts that reach it: the Bayes-optimal ranking for expected Recall@K (ties
+broken by popularity). Its Recall / NDCG / HitRate@{10,20,50} on the real test targets are the ceiling of
+any retriever + rankers on this data; it knows every user's latent interests exactly, so it is an upper
+bound no model trained on ~65 items per user reaches. Monte-Carlo noise lowers it slightly; ``--rollouts``
+shows the convergence.
+
+**CTR.**
 The synthetic generator knows each rating's score before its noise (``towernas.data.readers.synthetic``,
 step 7): ``rating = clip(rint(s + e), 1, 5)``, ``e ~ N(0, rating_noise)``, so the label ``rating >= 4``
 has the exact probability ``P(y = 1) = Phi((s - 3.5) / rating_noise)``. Ranking the test pairs by ``s`` is
@@ -17,7 +31,8 @@ docstring), so a factorisation machine over the same fields is well specified fo
 says how far it is from the noise floor. The rows are those of ``load_dataset`` (same reader, same
 preprocessing, checked pair by pair), so the test pairs are the ones ``python -m towernas.rank`` reads.
 
-Run: ``python -m benchmarks.bench_ceiling [--seeds 0,1,2]``; writes ``bench_results/ceiling.{json,md}``.
+Run: ``python -m benchmarks.bench_ceiling [--seeds 0,1,2] [--rollouts 64]``; writes
+``bench_results/ceiling.{json,md}`` (about a minute per seed).
 """
 
 from __future__ import annotations
@@ -33,8 +48,9 @@ from towernas.config.dataset import DatasetConfig
 from towernas.data.ctr import ctr_labels
 from towernas.data.load import load_dataset, preprocessing
 from towernas.data.preprocess import preprocess
-from towernas.data.readers.synthetic import SyntheticOptions, _generate
+from towernas.data.readers.synthetic import SyntheticOptions, _generate, _step
 from towernas.eval.ctr_metrics import auc, ctr_metrics
+from towernas.eval.metrics import mean_metrics
 from towernas.runs.files import write_json_atomic, write_text_atomic
 
 THRESHOLD = 4.0
@@ -64,9 +80,8 @@ def probit_logit(score: np.ndarray, noise: float) -> np.ndarray:
     return (torch.special.log_ndtr(z) - torch.special.log_ndtr(-z)).numpy()
 
 
-def ctr_ceiling(seed: int) -> dict:
-    """``{scorer: {split: ctr_metrics}}`` and ``without: {term: test auc}`` on the embedded dataset at ``seed``."""
-    cfg = embedded_config(seed)
+def ctr_ceiling(cfg: DatasetConfig) -> dict:
+    """``{scorer: {split: ctr_metrics}}`` and ``without: {term: test auc}`` on the synthetic dataset ``cfg``."""
     raw, latent = _generate(SyntheticOptions(**cfg.options))
     data = load_dataset(cfg, progress=False)
     labels = ctr_labels(data, "rating", THRESHOLD)
@@ -86,23 +101,77 @@ def ctr_ceiling(seed: int) -> dict:
     return out
 
 
+TOPK_METRICS = tuple(f"{m}@{k}" for k in (10, 20, 50) for m in ("recall", "ndcg", "hitrate"))
+
+
+def topk_ceiling(cfg: DatasetConfig, rollouts: int, split: str = "test") -> dict[str, float]:
+    """Recall / NDCG / HitRate@{10,20,50} on ``split`` of ranking by the rollouts' inclusion frequency."""
+    seed = cfg.options["seed"]
+    options = SyntheticOptions(**cfg.options)
+    _, z = _generate(options)
+    data = load_dataset(cfg, progress=False)
+    queries = data.queries(split)
+    generator_id = data.item_ids.astype(np.int64)  # data index -> the generator's item
+    index_of = np.full(options.n_items, -1)
+    index_of[generator_id] = np.arange(data.n_items)
+    n_queries = len(queries.users)
+    steps, before = queries.targets.lengths(), queries.exclude.lengths()
+    # one copy of every query per rollout: its own key in `seen`, the user's latents
+    copy_query = np.repeat(np.arange(n_queries), rollouts)
+    copy_user = data.user_ids[queries.users].astype(np.int64)[copy_query]
+    copy_key = np.arange(len(copy_query))
+    prev = generator_id[data.items[queries.positions - 1]][copy_query]  # the last item before the split
+    seen: set[int] = set()
+    for q in range(n_queries):
+        had = generator_id[queries.exclude[q]]
+        keys = copy_key[q * rollouts:(q + 1) * rollouts, None] * options.n_items + had[None, :]
+        seen.update(keys.ravel().tolist())
+    rng = np.random.default_rng([seed, 2])
+    counts = np.zeros((n_queries, data.n_items))
+    copy_steps, copy_before = steps[copy_query], before[copy_query]
+    for k in range(int(steps.max())):
+        active = np.flatnonzero(copy_steps > k)
+        progress = (copy_before[active] + k) / (copy_before[active] + copy_steps[active])
+        item, keep = _step(rng, options, z, copy_user[active], copy_key[active], progress, prev[active], seen)
+        prev[active[keep]] = item[keep]
+        hit = index_of[item[keep]]
+        np.add.at(counts, (copy_query[active[keep]][hit >= 0], hit[hit >= 0]), 1.0)
+    popularity = np.bincount(data.items[data.rows("train")], minlength=data.n_items)
+    score = counts + 1e-6 * popularity / max(1, popularity.max())  # ties: the more popular item first
+    for q in range(n_queries):
+        score[q, queries.exclude[q]] = -np.inf
+    top = np.argsort(-score, axis=1, kind="stable")[:, :50]
+    means = mean_metrics(top, queries.targets, (10, 20, 50))
+    return {m: float(means[m]) for m in TOPK_METRICS}
+
+
 def mean_std(values: list[float]) -> dict[str, float]:
     return {"mean": float(np.mean(values)), "std": float(np.std(values, ddof=1)) if len(values) > 1 else 0.0}
 
 
-def run(seeds: list[int]) -> dict:
-    per_seed = {seed: ctr_ceiling(seed) for seed in seeds}
+def run(seeds: list[int], rollouts: list[int]) -> dict:
+    topk = {r: {seed: topk_ceiling(embedded_config(seed), r) for seed in seeds} for r in rollouts}
+    topk_summary = {r: {m: mean_std([topk[r][s][m] for s in seeds]) for m in TOPK_METRICS} for r in rollouts}
+    per_seed = {seed: ctr_ceiling(embedded_config(seed)) for seed in seeds}
     summary = {name: {split: {m: mean_std([per_seed[s][name][split][m] for s in seeds])
                               for m in ("auc", "gauc", "logloss")} for split in SPLITS}
                for name in ("all", "no_id_latents")}
     summary["without"] = {term: mean_std([per_seed[s]["without"][term] for s in seeds])
                           for term in per_seed[seeds[0]]["without"]}
-    return {"seeds": seeds, "ctr": {"per_seed": per_seed, "summary": summary}}
+    return {"seeds": seeds, "topk": {"per_seed": topk, "summary": topk_summary},
+            "ctr": {"per_seed": per_seed, "summary": summary}}
 
 
 def to_markdown(result: dict) -> str:
+    lines = ["# Bayes ceilings of the embedded dataset", "", "## Top-k (test; the retriever and cascade protocol)", "",
+             f"Scorer: inclusion frequency over rollouts of the generator's next-item step; dataset seeds "
+             f"{result['seeds']}.", "", "| rollouts | " + " | ".join(TOPK_METRICS) + " |",
+             "|---|" + "---|" * len(TOPK_METRICS)]
+    for r, metrics in result["topk"]["summary"].items():
+        lines.append(f"| {r} | " + " | ".join(f"{metrics[m]['mean']:.4f} ± {metrics[m]['std']:.4f}"
+                                              for m in TOPK_METRICS) + " |")
     summary = result["ctr"]["summary"]
-    lines = ["# Bayes ceiling of the embedded dataset's CTR task", "",
+    lines += ["", "## CTR", "",
              f"Scorers: the generator's hidden rating score (exact P(rating >= 4)); dataset seeds {result['seeds']}.",
              "`all`: every term; `no_id_latents`: without user leniency and item quality.", "",
              "| scorer | split | AUC | GAUC | logloss |", "|---|---|---|---|---|"]
@@ -118,9 +187,10 @@ def to_markdown(result: dict) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", default="0", help="dataset seeds, comma-separated")
+    parser.add_argument("--rollouts", default="64", help="rollouts per query, comma-separated (convergence)")
     parser.add_argument("--out", default="bench_results")
     args = parser.parse_args()
-    result = run([int(s) for s in args.seeds.split(",")])
+    result = run([int(s) for s in args.seeds.split(",")], [int(r) for r in args.rollouts.split(",")])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(out / "ceiling.json", result)

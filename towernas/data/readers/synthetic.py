@@ -137,25 +137,11 @@ def _generate(o: SyntheticOptions) -> tuple[RawDataset, _Latent]:
     users_out, items_out = [], []
     prev_item = np.full(o.n_users, -1)
     seen: set[int] = set()  # user * n_items + item already consumed
+    z = _Latent(early, late, item_topic, successor, weight, preferred_sub, item_cell, order, cum, cell_start,
+                global_cum)
     for t in range(int(lengths.max())):
         active = np.flatnonzero(lengths > t)
-        progress = (t / lengths[active])[:, None]
-        mix = (1 - progress) * early[active] + progress * late[active]
-        topic = _sample_rows(rng, mix)
-        prev = prev_item[active]
-        stay = (prev >= 0) & (rng.random(len(active)) < o.stay_prob)
-        topic[stay] = item_topic[prev[stay]]
-        loyal = rng.random(len(active)) < o.subtopic_loyalty
-        sub = np.where(loyal, preferred_sub[active, topic], rng.integers(0, o.n_subtopics, len(active)))
-        cell = topic * o.n_subtopics + sub
-        item = _draw_in_cells(rng, cell, cum, cell_start, order)
-        mainstream = rng.random(len(active)) < o.mainstream_prob
-        item[mainstream] = np.searchsorted(global_cum, rng.random(int(mainstream.sum())), side="right")
-        cell[mainstream] = item_cell[item[mainstream]]
-        sequel = (prev >= 0) & (rng.random(len(active)) < o.sequel_prob)
-        sequel &= successor[np.maximum(prev, 0)] >= 0
-        item[sequel] = successor[prev[sequel]]
-        keep = _redraw_repeats(rng, seen, active, item, cell, cum, cell_start, order, o.n_items, o.n_subtopics)
+        item, keep = _step(rng, o, z, active, active, t / lengths[active], prev_item[active], seen)
         prev_item[active[keep]] = item[keep]
         users_out.append(active[keep])
         items_out.append(item[keep])
@@ -173,7 +159,7 @@ def _generate(o: SyntheticOptions) -> tuple[RawDataset, _Latent]:
     user_features = _user_features(rng, o, early, late)
     item_features = _item_features(rng, o, item_topic, item_cell, weight)
     # explicit feedback comes last and from its own stream: everything above is what it was without it
-    latent = _Latent(early, late, item_topic, successor, weight)
+    latent = z
     mean = _rating_means(np.random.default_rng([o.seed, 1]), o, users, items, first, latent, user_features, item_features)
     latent.rating_mean, latent.rating_noise, latent.rating_terms = mean[0], o.rating_noise, mean[2]
     interactions["rating"] = np.clip(np.rint(mean[0] + mean[1]), 1, 5)
@@ -195,9 +181,43 @@ class _Latent:
     item_topic: np.ndarray  # (n_items,) true topic
     successor: np.ndarray  # (n_items,) next item of the series, -1 at its end
     weight: np.ndarray  # (n_items,) popularity weight
+    preferred_sub: np.ndarray  # (n_users, n_topics) each user's subtopic per topic
+    item_cell: np.ndarray  # (n_items,) (topic, subtopic) cell
+    order: np.ndarray  # items grouped by cell (the within-cell draw's order)
+    cum: np.ndarray  # offset cumulative weights along ``order`` (``_draw_in_cells``)
+    cell_start: np.ndarray  # (n_cells + 1,) start of each cell in ``order``
+    global_cum: np.ndarray  # cumulative popularity over all items (mainstream draws)
     rating_mean: np.ndarray | None = None  # (n_interactions,) the rating's score without its noise (step 7)
     rating_noise: float = 0.0  # the noise's standard deviation
     rating_terms: dict[str, np.ndarray] | None = None  # the score's terms by name (they sum to it, plus a base)
+
+
+def _step(rng, o: SyntheticOptions, z: _Latent, users: np.ndarray, keys: np.ndarray, progress: np.ndarray,
+          prev: np.ndarray, seen: set[int]) -> tuple[np.ndarray, np.ndarray]:
+    """One next item for each of ``users`` (steps 3-5) at relative ``progress`` after item ``prev`` (-1: none).
+
+    ``keys``: the ids ``seen`` knows them by (the users themselves; a rollout's copies of a user have their
+    own). Returns ``(items, keep)``; ``keep`` is False where the item stayed a repeat after the redraws
+    (that step is skipped), and the kept draws are added to ``seen``.
+    """
+    n = len(users)
+    p = np.asarray(progress)[:, None]
+    mix = (1 - p) * z.early[users] + p * z.late[users]
+    topic = _sample_rows(rng, mix)
+    stay = (prev >= 0) & (rng.random(n) < o.stay_prob)
+    topic[stay] = z.item_topic[prev[stay]]
+    loyal = rng.random(n) < o.subtopic_loyalty
+    sub = np.where(loyal, z.preferred_sub[users, topic], rng.integers(0, o.n_subtopics, n))
+    cell = topic * o.n_subtopics + sub
+    item = _draw_in_cells(rng, cell, z.cum, z.cell_start, z.order)
+    mainstream = rng.random(n) < o.mainstream_prob
+    item[mainstream] = np.searchsorted(z.global_cum, rng.random(int(mainstream.sum())), side="right")
+    cell[mainstream] = z.item_cell[item[mainstream]]
+    sequel = (prev >= 0) & (rng.random(n) < o.sequel_prob)
+    sequel &= z.successor[np.maximum(prev, 0)] >= 0
+    item[sequel] = z.successor[prev[sequel]]
+    keep = _redraw_repeats(rng, seen, keys, item, cell, z.cum, z.cell_start, z.order, o.n_items, o.n_subtopics)
+    return item, keep
 
 
 def _rating_means(rng, o: SyntheticOptions, users, items, first, z: _Latent, user_features,
