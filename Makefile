@@ -52,5 +52,11 @@ bench-fidelity: install
 bench-compare: install
 	$(PY) -m benchmarks.bench_compare $(ARGS)
 
+# Bayes ceilings of the embedded dataset (top-k and CTR) from the generator's hidden structure, ~1 min per
+# seed: what a retriever, a cascade or a ranker can still win. Writes bench_results/ceiling.{json,md}.
+.PHONY: bench-ceiling
+bench-ceiling: install
+	$(PY) -m benchmarks.bench_ceiling $(ARGS)
+
 clean-venv:
 	rm -rf $(VENV)

@@ -217,3 +217,19 @@ def test_rating_terms_sum_to_the_hidden_score():
     total = sum(latent.rating_terms.values())
     assert latent.rating_mean.shape == (len(raw.interactions),)
     np.testing.assert_allclose(latent.rating_mean - total, np.full_like(total, latent.rating_mean[0] - total[0]))
+
+
+def test_the_third_order_control_has_no_pairwise_part_and_leaves_everything_else():
+    from towernas.data.readers.synthetic import _order3
+
+    b = _order3(np.random.default_rng(0), SMALL)
+    for axis in range(3):  # every 1-D slice sums to 0: no main effect, no two-way part
+        np.testing.assert_allclose(b.sum(axis=axis), 0.0, atol=1e-9)
+    raw, latent = _generate(dataclasses.replace(SMALL, rating_order3=1.0))
+    base, base_latent = _generate(SMALL)
+    assert _fingerprint(raw) == _fingerprint(base)
+    assert "age_x_gender_x_category" in latent.rating_terms
+    for name, values in base_latent.rating_terms.items():  # the other terms are untouched
+        np.testing.assert_array_equal(latent.rating_terms[name], values)
+    with pytest.raises(DataError, match=r"rating_order3=-1"):
+        generate(dataclasses.replace(SMALL, rating_order3=-1.0))

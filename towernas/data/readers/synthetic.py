@@ -40,6 +40,10 @@ are exactly those of the generator before it had ratings):
          + 0.8 exp(-position / 12)              (novelty: a user's first items are rated higher)
          + noise ~ N(0, ``rating_noise``)
 
+   With ``rating_order3 = w > 0`` (a control, off by default) the score also gets ``w B[age, gender,
+   category]``, ``B`` a pure three-way interaction (no main or pairwise part), which only rankers with
+   higher-order crosses (deep, cross, CIN, attention layers) can learn; FM cannot represent it.
+
    ``base`` puts about half of the ratings at 4 or 5 (the default dataset: 49%, distribution
    6/17/28/28/21% for 1..5, close to ML-100K's). A ranker gains from user × item feature crosses, the
    history and the position, not only from popularity (uncorrelated with an item's mean rating here) or a
@@ -88,6 +92,7 @@ class SyntheticOptions:
     sequel_prob: float = 0.25
     feature_noise: float = 0.3
     rating_noise: float = 0.7
+    rating_order3: float = 0.0  # weight of a pure third-order term (see step 7); 0 in the embedded dataset
     seed: int = 0
 
 
@@ -260,10 +265,23 @@ def _rating_means(rng, o: SyntheticOptions, users, items, first, z: _Latent, use
         "recent_topic": 0.8 * recent,
         "novelty": 0.8 * np.exp(-pos / 12.0),
     }
+    if o.rating_order3:  # its own stream: the other terms stay what they are
+        terms["age_x_gender_x_category"] = o.rating_order3 * _order3(np.random.default_rng([o.seed, 3]), o)[
+            age, (user_features["gender"].to_numpy() == "M").astype(np.int64)[users], category]
     score = np.full(n, _RATING_BASE)
     for term in terms.values():
         score = score + term
     return score, noise, terms
+
+
+def _order3(rng, o: SyntheticOptions) -> np.ndarray:
+    """(7 ages, 2 genders, n_topics categories) pure three-way interaction of unit std: a Gaussian tensor with
+    every main effect and two-way part removed (each 1-D slice sums to 0), so no sum of two-field terms
+    (a factorisation machine's model) explains any of it."""
+    b = rng.normal(0.0, 1.0, (7, 2, o.n_topics))
+    for axis in range(3):  # double centring, axis by axis: leaves only the three-way component
+        b = b - b.mean(axis=axis, keepdims=True)
+    return b / b.std()
 
 
 def _item_features(rng, o: SyntheticOptions, topic, cell, weight) -> pd.DataFrame:
@@ -355,6 +373,8 @@ def _check(o: SyntheticOptions) -> None:
             raise DataError(f"{where}.{name}={getattr(o, name)}: expected a probability in [0, 1]")
     if o.mean_length <= 0 or o.zipf_a < 0 or o.interest_alpha <= 0:
         raise DataError(f"{where}: mean_length and interest_alpha must be > 0 and zipf_a >= 0")
+    if not o.rating_order3 >= 0:
+        raise DataError(f"{where}.rating_order3={o.rating_order3}: expected a number >= 0")
     if not o.rating_noise >= 0:
         raise DataError(f"{where}.rating_noise={o.rating_noise}: expected a number >= 0")
 
