@@ -52,7 +52,8 @@ log = logging.getLogger(__name__)
 register_configs()
 KS = (10, 20, 50)
 JOINT = ("none", "distill")
-TABLE_METRICS = ("recall@10", "ndcg@10", "hitrate@10", "recall@50", "ndcg@50")
+TABLE_METRICS = ("ndcg@10", "recall@10", "hitrate@10", "recall@50", "ndcg@50")
+HEADERS = {"ndcg@10": "N@10", "recall@10": "R@10", "hitrate@10": "HR@10", "recall@50": "R@50", "ndcg@50": "N@50"}
 
 
 def latest_retriever(root: Path, dataset: str, budget: str) -> Path:
@@ -224,7 +225,7 @@ def aggregate(records: list[dict]) -> list[dict]:
 def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
     """Markdown: the retriever alone vs every cascade (test, last stage; mean ± std over seeds)."""
     base = retriever[0]["test"]
-    header = ["pipeline", "N@10", "R@10", "HR@10", "R@50", "N@50", "Δ N@10", "ms / 1k users"]
+    header = ["pipeline", *(HEADERS[m] for m in TABLE_METRICS), "Δ N@10", "ms / 1k users"]
     rows = [["retriever alone", *(_cell(base, m) for m in TABLE_METRICS), "–",
              f"{1000 * base['seconds_per_1000_users']:.0f}"]]
     for p in pipelines:

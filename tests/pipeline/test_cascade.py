@@ -225,3 +225,13 @@ def test_a_rerun_resumes_finished_pipelines_and_keeps_the_export_of_the_best(env
     now = json.loads((tmp_path / "run" / "cascade" / "cascade.json").read_text())["metadata"]
     assert now["negatives"] == best["negatives"]  # the served pipeline is the best of both runs
     assert now == exported or best["negatives"] == "top"
+
+
+def test_the_markdown_table_puts_each_metric_under_its_own_header():
+    metrics = {"ndcg@10": 0.11, "recall@10": 0.22, "hitrate@10": 0.33, "recall@50": 0.44, "ndcg@50": 0.55,
+               "seconds_per_1000_users": 0.001}
+    table = cascade.results_table([{"test": metrics}], [])
+    header, _, row = table.splitlines()[:3]
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
+    assert (cells["N@10"], cells["R@10"], cells["HR@10"], cells["R@50"], cells["N@50"]) == (
+        "0.1100", "0.2200", "0.3300", "0.4400", "0.5500")
