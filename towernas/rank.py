@@ -110,9 +110,10 @@ def aggregate(records: list[dict]) -> list[dict]:
 
 
 def results_table(rows: list[dict]) -> str:
-    return tables.markdown(["ranker", "AUC", "GAUC", "logloss", "params", "FLOPs/pair"],
+    return tables.markdown(["ranker", "AUC", "GAUC", "logloss", "params", "embedding params", "FLOPs/pair"],
                            [[r["model"], *(tables.mean_std_cell(r, m) for m in METRICS),
-                             tables.thousands(r["cost"]["params"]), tables.thousands(r["cost"]["flops_per_pair"])]
+                             tables.thousands(r["cost"]["params"]), tables.thousands(r["cost"]["embedding_params"]),
+                             tables.thousands(r["cost"]["flops_per_pair"])]
                             for r in rows])
 
 

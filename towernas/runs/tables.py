@@ -36,8 +36,15 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
 
 
 def thousands(value: Any) -> str:
-    """``12345`` -> ``'12.3k'``; None -> ``'?'``."""
-    return "?" if value is None else f"{value / 1000:.1f}k"
+    """``12345`` -> ``'12.3k'``, ``700`` -> ``'700'`` (below 1000: the number itself); None -> ``'?'``.
+
+    Example:
+        >>> thousands(12345), thousands(700), thousands(None)
+        ('12.3k', '700', '?')
+    """
+    if value is None:
+        return "?"
+    return f"{value:.0f}" if abs(value) < 1000 else f"{value / 1000:.1f}k"
 
 
 def flat_cost(complexity: dict | None) -> dict[str, int]:
