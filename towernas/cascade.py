@@ -34,7 +34,7 @@ from towernas.pipeline.cascade import Cascade, RankerStage, StageOutput
 from towernas.pipeline.distill import distill
 from towernas.pipeline.evaluate import evaluate_stages
 from towernas.pipeline.fusion import RetrieverScoreFusion
-from towernas.pipeline.negatives import MODES
+from towernas.pipeline.negatives import MODES, without_later_train_items
 from towernas.pipeline.queries import split_queries, train_queries
 from towernas.pipeline.retriever_stage import RetrieverStage
 from towernas.pipeline.train import candidate_batches, rerank_metrics
@@ -106,6 +106,10 @@ class Candidates:
         self.vectors: dict[str, np.ndarray] = {}  # the retriever's query vectors, for fused rankers
         for split, queries in self.queries.items():
             self.outputs[split], self.vectors[split] = Cascade(retriever, c.k0, []).retrieve(data, queries)
+        # the lists the retriever-based negative modes draw from (towernas.pipeline.negatives)
+        self.negative_pool = self.outputs["train"].ids
+        if c.mask_known_positives:
+            self.negative_pool = without_later_train_items(data, self.queries["train"].positions, self.negative_pool)
         self.early_stop = self.queries["valid"]
         self.early_stop_ids, self.early_stop_vectors = self.outputs["valid"].ids, self.vectors["valid"]
         if c.valid_users is not None and len(self.early_stop.users) > c.valid_users:
@@ -127,7 +131,7 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
         ranker = RetrieverScoreFusion(ranker, retriever.items, temperature=c.retriever_temperature)
     ranker = ranker.to(device)
     vectors = cands.vectors["train"] if c.fuse_retriever else None
-    batches, n_batches = candidate_batches(ranker, data, cands.queries["train"], cands.outputs["train"].ids,
+    batches, n_batches = candidate_batches(ranker, data, cands.queries["train"], cands.negative_pool,
                                            mode=mode, n_negatives=c.n_negatives, pool=c.dns_pool,
                                            batch_size=c.batch_size, device=device, vectors=vectors)
     early_vectors = cands.early_stop_vectors if c.fuse_retriever else None

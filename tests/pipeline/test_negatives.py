@@ -80,3 +80,30 @@ def test_dns_needs_a_scorer_and_unknown_modes_list_the_known_ones():
         sample_negatives("dns", rng, positives, candidates, 3, N_ITEMS)
     with pytest.raises(UnknownNameError, match=r"cascade.negatives='hard': unknown negative mode; expected one of"):
         sample_negatives("hard", rng, positives, candidates, 3, N_ITEMS)
+
+
+def test_known_positives_leave_the_lists_but_validation_and_test_items_stay(data):
+    """A training query's list loses the items its user consumes later in the train split, nothing else."""
+    from towernas.data.interactions import TRAIN
+    from towernas.pipeline.negatives import without_later_train_items
+    from towernas.pipeline.queries import train_queries
+
+    queries = train_queries(data, 200, seed=0)
+    rows = queries.positions
+    rng = np.random.default_rng(0)
+    lists = np.stack([rng.permutation(data.n_items)[:30] for _ in rows])
+    for i, row in enumerate(rows):  # plant a later train item and a later non-train item in each list
+        user_rows = np.arange(row + 1, data.user_indptr[data.users[row] + 1])
+        later_train = user_rows[data.split[user_rows] == TRAIN]
+        later_other = user_rows[data.split[user_rows] != TRAIN]
+        if len(later_train):
+            lists[i, 3] = data.items[later_train[0]]
+        if len(later_other):
+            lists[i, 5] = data.items[later_other[0]]
+    out = without_later_train_items(data, rows, lists)
+    for i, row in enumerate(rows):
+        user_rows = np.arange(row + 1, data.user_indptr[data.users[row] + 1])
+        banned = set(data.items[user_rows[data.split[user_rows] == TRAIN]].tolist())
+        kept = [x for x in lists[i].tolist() if x not in banned]
+        assert out[i][out[i] >= 0].tolist() == kept  # the rest, in rank order, left-packed
+        assert (out[i][len(kept):] == -1).all()

@@ -18,6 +18,7 @@ class CascadeConfig:
     k2: int = 20
     negatives: list[str] = field(default_factory=lambda: ["uniform", "top_random"])  # uniform|top|top_random|dns
     n_negatives: int = 8  # per training query
+    mask_known_positives: bool = True  # list negatives skip items the user consumes later in the train split
     dns_pool: int = 32  # dns: candidates scored per query before the hardest n_negatives are kept
     fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.pipeline.fusion); false: ranker alone
     retriever_temperature: float = 0.05  # the retriever's training temperature: a starts at 1 / it

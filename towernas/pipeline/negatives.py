@@ -10,6 +10,12 @@ and the retriever's top-K0 candidates for it.
 
 The positive is never a negative: a candidate equal to it is replaced by the next one of the list (``top``),
 or by a uniform draw other than it (the rest). Rows are (Q, n) int64 item ids.
+
+**Known positives are not negatives** (``without_later_train_items``, ``cascade.mask_known_positives``): a
+training query sits inside the user's train window, and the retriever's best candidates for it are often
+items the same user consumes later in that window (56% of the top 8 on the embedded dataset, against 7% of
+uniform draws). Those are labelled positives of the training data, so the retriever-list modes draw from
+the list without them. Only train-split items are removed: validation and test stay unseen.
 """
 
 from __future__ import annotations
@@ -80,6 +86,22 @@ def dns(rng, positives, candidates, n, n_items, scorer: Scorer | None = None, po
     scores = scorer(drawn)  # (B, pool)
     hardest = np.argsort(-scores, axis=1, kind="stable")[:, :n]
     return np.take_along_axis(drawn, hardest, 1)
+
+
+def without_later_train_items(data, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """``candidates`` (Q, K) of the training queries at interaction ``rows`` with every item the same user
+    consumes later in the train split set to -1 and the rest left-packed in rank order."""
+    from towernas.data.interactions import TRAIN
+
+    users = data.users[rows]
+    train_count = np.bincount(data.users[data.split == TRAIN], minlength=data.n_users)
+    train_end = data.user_indptr[users] + train_count[users]  # train rows come first in each user's rows
+    out = candidates.copy()
+    for i, (row, end) in enumerate(zip(rows.tolist(), train_end.tolist())):
+        if end > row + 1:
+            out[i, np.isin(out[i], data.items[row + 1:end])] = -1
+    order = np.argsort(out < 0, axis=1, kind="stable")
+    return np.take_along_axis(out, order, 1)
 
 
 def sample_negatives(mode: str, rng: np.random.Generator, positives: np.ndarray, candidates: np.ndarray, n: int,
