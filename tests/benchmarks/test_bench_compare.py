@@ -68,7 +68,7 @@ def test_markdown_shows_the_rows_and_the_paired_differences():
     text = bc.to_markdown({"dataset": "synthetic", "seeds": [0, 1, 2], "budgets": {"L": section},
                            "machine": "2 CPUs", "seconds": 1.0, "command": "python -m benchmarks.bench_compare"})
     assert "| searched | 0.3200 ± 0.0200 | 0.1200 ± 0.0200 | 533 | 733 | +6.7% | 3/3 |" in text
-    assert "| bst_paper | 0.2000 ± 0.0000 | 0.0500 ± 0.0000 | 1.2k | 0.2k | -33.3% | 0/3 |" in text
+    assert "| bst_paper | 0.2000 ± 0.0000 | 0.0500 ± 0.0000 | 1.2k | 200 | -33.3% | 0/3 |" in text
     assert "| searched − random | +0.0100 ± 0.0200 | +0.0100, -0.0100, +0.0300 | 2/3 |" in text
     assert "| searched − google_dnn | +0.0200 ± 0.0300 |" in text and "seed 0: 33 s" in text
 
