@@ -65,13 +65,17 @@ def embedded_config(seed: int) -> DatasetConfig:
                          options={"n_users": 1000, "n_items": 1700, "mean_length": 130, "seed": seed})
 
 
-def in_row_order(cfg: DatasetConfig, raw, data, values: np.ndarray) -> np.ndarray:
-    """Per-interaction ``values`` (raw file order) in ``data``'s row order, through the same preprocessing."""
-    scored = raw.interactions.assign(rating=values)  # the same rows, the values as "rating"
-    hidden = preprocess(dataclasses.replace(raw, interactions=scored), preprocessing(cfg), cfg.name, cfg.max_len)
+def raw_rows(cfg: DatasetConfig, raw, data) -> np.ndarray:
+    """(data rows,) the raw (file-order) row behind each of ``data``'s rows, through the same preprocessing:
+    per-interaction values of the generator are ``values[raw_rows(...)]`` in ``data``'s order."""
+    n = len(raw.interactions)
+    if n >= 2**24:  # the row number travels as the float32 "rating"
+        raise ValueError(f"{n} interactions: too many to map rows through float32")
+    numbered = raw.interactions.assign(rating=np.arange(n, dtype=np.float64))
+    hidden = preprocess(dataclasses.replace(raw, interactions=numbered), preprocessing(cfg), cfg.name, cfg.max_len)
     if not (np.array_equal(hidden.users, data.users) and np.array_equal(hidden.items, data.items)):
         raise RuntimeError("the hidden scores' rows are not load_dataset's rows")
-    return hidden.ratings.astype(np.float64)
+    return hidden.ratings.astype(np.int64)
 
 
 def probit_logit(score: np.ndarray, noise: float) -> np.ndarray:
@@ -85,8 +89,9 @@ def ctr_ceiling(cfg: DatasetConfig) -> dict:
     raw, latent = _generate(SyntheticOptions(**cfg.options))
     data = load_dataset(cfg, progress=False)
     labels = ctr_labels(data, "rating", THRESHOLD)
-    score = in_row_order(cfg, raw, data, latent.rating_mean)
-    id_part = in_row_order(cfg, raw, data, sum(latent.rating_terms[t] for t in ID_LATENTS))
+    source = raw_rows(cfg, raw, data)
+    score = latent.rating_mean[source]
+    id_part = sum(latent.rating_terms[t] for t in ID_LATENTS)[source]
     sigma = latent.rating_noise
     scorers = {"all": probit_logit(score, sigma),
                "no_id_latents": probit_logit(score - id_part, np.sqrt(sigma**2 + len(ID_LATENTS) * ID_LATENT_STD**2))}
@@ -96,7 +101,7 @@ def ctr_ceiling(cfg: DatasetConfig) -> dict:
         for name, logit in scorers.items():
             out[name][split] = ctr_metrics(logit[rows], labels[rows], data.users[rows])
     test = data.rows("test")
-    out["without"] = {term: auc((score - in_row_order(cfg, raw, data, values))[test], labels[test])
+    out["without"] = {term: auc((score - values[source])[test], labels[test])
                       for term, values in latent.rating_terms.items()}
     return out
 
