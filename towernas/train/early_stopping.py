@@ -1,5 +1,6 @@
 """Model selection over epochs, shared by every training loop: keep the state of the epoch with the best
 validation metric, stop after ``patience`` epochs without improvement, restore the best state at the end.
+``fit_epochs`` is the epoch loop itself; a trainer supplies one training epoch and its validation.
 
 Example:
     >>> import torch
@@ -12,6 +13,9 @@ from __future__ import annotations
 
 import copy
 import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 LOWER_IS_BETTER = frozenset({"logloss"})
 
@@ -47,3 +51,44 @@ class BestEpoch:
         """Load the best epoch's state into ``model`` (nothing if no epoch was ever best)."""
         if self._state is not None:
             model.load_state_dict(self._state)
+
+
+@dataclass
+class FitResult:
+    """What a fit found: the selected epoch, its validation metrics, and the per-epoch log."""
+
+    best_epoch: int
+    best_valid: dict[str, float]
+    epochs: list[dict] = field(default_factory=list)
+    stopped_early: bool = False
+
+
+def fit_epochs(model, train_epoch: Callable[[int], float], validate: Callable[[], dict], *, select: str,
+               patience: int, max_epochs: int, validate_initial: bool = False,
+               log: Callable[[dict], None] | None = None) -> FitResult:
+    """Run ``train_epoch(epoch)`` (returns its mean training loss) for epochs 1..``max_epochs``, each followed by
+    ``validate()``; keep the best epoch by ``select`` (``BestEpoch``), restore it into ``model``.
+    ``validate_initial``: the untrained model is a candidate too (epoch 0). Every epoch's record goes to
+    ``result.epochs`` and to ``log``."""
+    result, best = FitResult(best_epoch=0, best_valid={}), BestEpoch(select, patience)
+
+    def record(entry: dict) -> None:
+        result.epochs.append(entry)
+        if log is not None:
+            log(entry)
+
+    if validate_initial:
+        valid = validate()
+        record({"epoch": 0, **{f"valid/{k}": v for k, v in valid.items()}})
+        best.update(0, valid, model)
+    for epoch in range(1, max_epochs + 1):
+        started = time.perf_counter()
+        loss = train_epoch(epoch)
+        valid = validate()
+        record({"epoch": epoch, "train_loss": loss, **{f"valid/{k}": v for k, v in valid.items()},
+                "seconds": time.perf_counter() - started})
+        if best.update(epoch, valid, model):
+            break
+    best.restore(model)
+    result.best_epoch, result.best_valid, result.stopped_early = best.best_epoch, best.best_valid, best.stopped_early
+    return result

@@ -10,8 +10,6 @@ candidate (MIND's label-aware attention) also defines ``train_scores(batch) -> (
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -24,21 +22,11 @@ from towernas.eval.encode import evaluate_model
 from towernas.losses.retrieval import in_batch_softmax_scores
 from towernas.runs.errors import UserError
 from towernas.samplers.frequency import StreamingFrequencyEstimator
-from towernas.train.early_stopping import BestEpoch
+from towernas.train.early_stopping import FitResult, fit_epochs
 
 
 class TrainingDivergedError(UserError):
     """The training loss became NaN or infinite (one-line message naming where, with a hint)."""
-
-
-@dataclass
-class FitResult:
-    """What ``fit`` found: the selected epoch, its validation metrics, and the per-epoch log."""
-
-    best_epoch: int
-    best_valid: dict[str, float]
-    epochs: list[dict] = field(default_factory=list)
-    stopped_early: bool = False
 
 
 def batch_scores(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -98,22 +86,13 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     estimator = StreamingFrequencyEstimator(data.n_items, device=device)
-    result, best = FitResult(best_epoch=0, best_valid={}), BestEpoch(select, patience)
-    for epoch in range(1, max_epochs + 1):
-        started = time.perf_counter()
-        loss = train_epoch(model, data, optimizer, estimator, batch_size=batch_size, temperature=temperature, rng=rng,
+
+    def one_epoch(epoch: int) -> float:
+        return train_epoch(model, data, optimizer, estimator, batch_size=batch_size, temperature=temperature, rng=rng,
                            device=device, progress=progress, desc=f"epoch {epoch}/{max_epochs}")
-        valid = evaluate_model(model, data, "valid", ks, device=device)
-        record = {"epoch": epoch, "train_loss": loss, **{f"valid/{k}": v for k, v in valid.items()},
-                  "seconds": time.perf_counter() - started}
-        result.epochs.append(record)
-        if log is not None:
-            log(record)
-        if best.update(epoch, valid, model):
-            break
-    best.restore(model)
-    result.best_epoch, result.best_valid, result.stopped_early = best.best_epoch, best.best_valid, best.stopped_early
-    return result
+
+    return fit_epochs(model, one_epoch, lambda: evaluate_model(model, data, "valid", ks, device=device),
+                      select=select, patience=patience, max_epochs=max_epochs, log=log)
 
 
 def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size: int = 512, lr: float = 1e-3,

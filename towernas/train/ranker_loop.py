@@ -9,7 +9,6 @@ epoch.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -17,8 +16,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from towernas.train.early_stopping import BestEpoch
-from towernas.train.loop import FitResult, TrainingDivergedError
+from towernas.train.early_stopping import FitResult, fit_epochs
+from towernas.train.loop import TrainingDivergedError
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]  # query batch, items (B, C), labels (B, C)
 
@@ -72,28 +71,16 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
     rng = np.random.default_rng(seed)
     ranker.to(device)
     optimizer = torch.optim.Adam(ranker.parameters(), lr=lr, weight_decay=weight_decay)
-    result, best = FitResult(best_epoch=0, best_valid={}), BestEpoch(select, patience)
-    if validate_initial:
-        valid = validate()
-        record = {"epoch": 0, **{f"valid/{k}": v for k, v in valid.items()}}
-        result.epochs.append(record)
-        if log is not None:
-            log(record)
-        best.update(0, valid, ranker)
-    for epoch in range(1, max_epochs + 1):
-        started = time.perf_counter()
-        train_loss = train_epoch(ranker, batches(rng), optimizer, total=n_batches, loss_fn=LOSSES[loss],
-                                 progress=progress, desc=f"epoch {epoch}/{max_epochs}")
+
+    def one_epoch(epoch: int) -> float:
+        return train_epoch(ranker, batches(rng), optimizer, total=n_batches, loss_fn=LOSSES[loss], progress=progress,
+                           desc=f"epoch {epoch}/{max_epochs}")
+
+    def checked() -> dict:
         valid = validate()
         if select not in valid:
             raise ValueError(f"select={select!r}: the validation metrics are {sorted(valid)}")
-        record = {"epoch": epoch, "train_loss": train_loss, **{f"valid/{k}": v for k, v in valid.items()},
-                  "seconds": time.perf_counter() - started}
-        result.epochs.append(record)
-        if log is not None:
-            log(record)
-        if best.update(epoch, valid, ranker):
-            break
-    best.restore(ranker)
-    result.best_epoch, result.best_valid, result.stopped_early = best.best_epoch, best.best_valid, best.stopped_early
-    return result
+        return valid
+
+    return fit_epochs(ranker, one_epoch, checked, select=select, patience=patience, max_epochs=max_epochs,
+                      validate_initial=validate_initial, log=log)
