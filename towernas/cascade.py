@@ -44,7 +44,7 @@ from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
 from towernas.runs.records import RecordLog
-from towernas.runs.run_dir import claim
+from towernas.runs.run_dir import claim, newest_run
 from towernas.runs.tracking import Tracker
 from towernas.train.ranker_loop import LOSSES, fit_ranker
 
@@ -58,11 +58,9 @@ HEADERS = {"ndcg@10": "N@10", "recall@10": "R@10", "hitrate@10": "HR@10", "recal
 
 def latest_retriever(root: Path, dataset: str, budget: str) -> Path:
     """The newest retriever artifact exported by ``make retrain`` for ``dataset`` and ``budget``."""
-    found = sorted(root.glob(f"{dataset}/{budget}/*/retriever/meta.json"), key=lambda p: p.stat().st_mtime)
-    if not found:
-        raise FileNotFoundError(f"no retriever artifact under {root / dataset / budget}/*/retriever; run "
-                                "`make retrain` first or pass cascade.retriever=<artifact directory>")
-    return found[-1].parent
+    return newest_run(root, f"{dataset}/{budget}/*/retriever/meta.json",
+                      f"no retriever artifact under {root / dataset / budget}/*/retriever; run "
+                      "`make retrain` first or pass cascade.retriever=<artifact directory>")
 
 
 def check_cascade_values(cfg: DictConfig) -> None:

@@ -37,6 +37,7 @@ from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
+from towernas.runs.run_dir import newest_run
 from towernas.runs.tracking import Tracker
 from towernas.space import Arch
 from towernas.train.loop import fit
@@ -81,11 +82,9 @@ class Candidate:
 
 def latest_search_run(root: Path, dataset: str, budget: str) -> Path:
     """The most recent finished search run (has ``summary.json``) for ``dataset`` and ``budget``."""
-    runs = sorted(root.glob(f"{dataset}/{budget}-*/seed*/summary.json"), key=lambda p: p.stat().st_mtime)
-    if not runs:
-        raise FileNotFoundError(f"no finished search run under {root / dataset}/{budget}-*/; run `make search` "
-                                "first or pass retrain.archs=[path/to/arch.json]")
-    return runs[-1].parent
+    return newest_run(root, f"{dataset}/{budget}-*/seed*/summary.json",
+                      f"no finished search run under {root / dataset}/{budget}-*/; run `make search` "
+                      "first or pass retrain.archs=[path/to/arch.json]")
 
 
 def candidates(cfg: DictConfig) -> list[Candidate]:

@@ -42,6 +42,15 @@ def claim(run_dir: Path, config: dict[str, Any], ignore: tuple[str, ...] = ()) -
     return False
 
 
+def newest_run(root: Path, marker_glob: str, missing: str) -> Path:
+    """The directory of the most recently written file matching ``root / marker_glob`` (a run's marker file,
+    e.g. ``summary.json``). Raises FileNotFoundError with ``missing`` (what to run or pass) if none exists."""
+    found = sorted(root.glob(marker_glob), key=lambda p: p.stat().st_mtime)
+    if not found:
+        raise FileNotFoundError(missing)
+    return found[-1].parent
+
+
 def _without(config: dict[str, Any], dotted: tuple[str, ...]) -> dict[str, Any]:
     out = json.loads(json.dumps(config, default=str))
     for key in dotted:
