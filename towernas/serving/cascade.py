@@ -33,7 +33,7 @@ from towernas.pipeline.fusion import QUERY, RetrieverScoreFusion
 from towernas.rankers import Catalog, build_ranker
 from towernas.runs.errors import one_line
 from towernas.runs.files import sha256_file
-from towernas.serving.retriever import ArtifactError, ServingRetriever, User
+from towernas.serving.retriever import ArtifactError, ServingRetriever, User, read_json
 
 FORMAT, SCHEMA, META, RETRIEVER = "towernas.cascade", 1, "cascade.json", "retriever"
 
@@ -145,12 +145,7 @@ class ServingCascade:
 
 def _read_meta(directory: Path) -> dict:
     path = directory / META
-    if not path.is_file():
-        raise ArtifactError(f"{path}: missing (not a TowerNAS cascade directory)")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ArtifactError(f"{path}: unreadable ({one_line(err)})") from None
+    meta = read_json(path, "not a TowerNAS cascade directory")
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("schema") != SCHEMA:
         raise ArtifactError(f"{path}: not a TowerNAS cascade of schema {SCHEMA} (format {FORMAT!r})")
     missing = sorted({"k0", "stages", "files", "catalog"} - set(meta))

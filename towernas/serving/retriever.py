@@ -167,16 +167,22 @@ class ServingRetriever:
         return out
 
 
+def read_json(path: Path, missing_note: str = "") -> Any:
+    """The JSON in ``path``; ArtifactError naming the file if it is missing (``missing_note``: why that
+    matters) or unreadable."""
+    if not path.is_file():
+        raise ArtifactError(f"{path}: missing" + (f" ({missing_note})" if missing_note else ""))
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArtifactError(f"{path}: unreadable ({one_line(err)})") from None
+
+
 def _read_meta(directory: Path) -> dict:
     path = directory / META
     if not directory.is_dir():
         raise ArtifactError(f"{directory}: no such artifact directory")
-    if not path.is_file():
-        raise ArtifactError(f"{path}: missing")
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ArtifactError(f"{path}: unreadable ({one_line(err)})") from None
+    meta = read_json(path)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ArtifactError(f"{path}: not a TowerNAS retriever artifact (format != {FORMAT!r})")
     if meta.get("schema") != SCHEMA:
