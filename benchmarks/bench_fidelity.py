@@ -41,6 +41,8 @@ from typing import Any
 
 import numpy as np
 
+from towernas.runs.records import append_line, read_lines
+
 TARGETS = {"supernet_tau": 0.3, "final_tau_vs_noise": 0.8}
 STRATA = 3  # cost tertiles
 
@@ -148,26 +150,16 @@ def job_key(job: dict) -> str:
 
 
 class Cache:
-    """Finished jobs, one JSON line each (append + flush + fsync: a killed run loses at most the running jobs)."""
+    """Finished jobs, one JSON line each (``towernas.runs.records``: append + flush + fsync, a line cut by a
+    kill skipped): a killed run loses at most the running jobs."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.done: dict[str, dict] = {}
-        if path.exists():
-            for line in path.read_text().splitlines():
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:  # a line cut by a kill: that job simply runs again
-                    continue
-                self.done[record["key"]] = record
+        self.done: dict[str, dict] = {record["key"]: record for record in read_lines(path)}
 
     def add(self, record: dict) -> None:
         self.done[record["key"]] = record
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a") as fh:
-            fh.write(json.dumps(record) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_line(self.path, record)
 
 
 def run_jobs(jobs: list[dict], cache: Cache, overrides: list[str], workers: int, desc: str) -> dict[str, dict]:

@@ -27,21 +27,42 @@ log = logging.getLogger(__name__)
 FILE = "records.jsonl"
 
 
+def read_lines(path: Path | str) -> list[Any]:
+    """Every JSON line of ``path`` (none if it does not exist); a line cut by a kill is skipped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:  # the last line of a killed run: its unit is redone
+            continue
+    return out
+
+
+def append_line(path: Path | str, obj: Any) -> None:
+    """Append ``obj`` as one JSON line, flushed and fsynced before returning (after a cut line: a fresh line)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab+") as fh:
+        if fh.tell():
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                fh.write(b"\n")
+        fh.write(json.dumps(obj, default=str).encode() + b"\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 class RecordLog:
     """The finished units of ``run_dir`` by key; ``add`` appends one durably."""
 
     def __init__(self, run_dir: Path | str) -> None:
         self.path = Path(run_dir) / FILE
-        self.done: dict[str, Any] = {}
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:  # the last line of a killed run: its unit is redone
-                    continue
-                self.done[entry["key"]] = entry["record"]
-            if self.done:
-                log.info("resuming %s: %d unit(s) done", self.path.parent, len(self.done))
+        self.done: dict[str, Any] = {entry["key"]: entry["record"] for entry in read_lines(self.path)}
+        if self.done:
+            log.info("resuming %s: %d unit(s) done", self.path.parent, len(self.done))
 
     def get(self, key: str) -> Any:
         """The record of ``key`` if that unit is done, else None."""
@@ -49,16 +70,5 @@ class RecordLog:
 
     def add(self, key: str, record: Any) -> None:
         """Record ``key`` as done (one line, flushed and fsynced before returning)."""
-        line = json.dumps({"key": key, "record": record}, default=str)
-        with open(self.path, "ab") as fh:
-            if fh.tell() and not self._ends_with_newline():
-                fh.write(b"\n")  # after a cut line, start a fresh one
-            fh.write(line.encode() + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        append_line(self.path, {"key": key, "record": record})
         self.done[key] = record
-
-    def _ends_with_newline(self) -> bool:
-        with open(self.path, "rb") as fh:
-            fh.seek(-1, os.SEEK_END)
-            return fh.read(1) == b"\n"
