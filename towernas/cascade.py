@@ -254,15 +254,15 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
         Path("outputs/retrain"), cfg.dataset.name, cfg.budget.name)
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     retriever = RetrieverStage.load(directory, data)
+    # the lists of rankers, modes and seeds are units of their own: extending them resumes the run
+    config = OmegaConf.to_container(cfg, resolve=True)
+    claim(run_dir, config, ignore=("cascade.rankers", "cascade.negatives", "cascade.seeds"))
     cands = Candidates(retriever, data, cfg)
     alone = [{"name": "retriever", "k": cfg.cascade.k0, **{
         split: _metrics(evaluate_stages([cands.outputs[split]], cands.queries[split], KS)[0])
         for split in ("valid", "test")}}]
-    tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
-                      config=OmegaConf.to_container(cfg, resolve=True), name=f"cascade-{cfg.dataset.name}")
-    # the lists of rankers, modes and seeds are units of their own: extending them resumes the run
-    claim(run_dir, OmegaConf.to_container(cfg, resolve=True),
-          ignore=("cascade.rankers", "cascade.negatives", "cascade.seeds"))
+    tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
+                      name=f"cascade-{cfg.dataset.name}")
     done, records, select = RecordLog(run_dir), [], cfg.cascade.select
     exported = [u["exported"] for u in done.done.values() if u["exported"] is not None]  # a resumed run's best
     served = max(exported) if exported else None

@@ -134,9 +134,10 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
     device = resolve_device(cfg.device)
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     pairs = labelled_pairs(data, cfg)
-    tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
-                      config=OmegaConf.to_container(cfg, resolve=True), name=f"rank-{cfg.dataset.name}-{cfg.ranker.name}")
-    claim(run_dir, OmegaConf.to_container(cfg, resolve=True), ignore=("rank.seeds",))  # seeds: units of their own
+    config = OmegaConf.to_container(cfg, resolve=True)
+    claim(run_dir, config, ignore=("rank.seeds",))  # seeds: units of their own
+    tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
+                      name=f"rank-{cfg.dataset.name}-{cfg.ranker.name}")
     done, records = RecordLog(run_dir), []
     try:
         for seed in cfg.rank.seeds:
