@@ -30,7 +30,8 @@ from towernas.config import register_configs
 from towernas.config.validate import check_training_values
 from towernas.data import InteractionData, load_dataset
 from towernas.data.spec import DatasetSpec
-from towernas.eval.encode import evaluate_model
+from towernas.addons import WithAddOns
+from towernas.eval.encode import evaluate_test
 from towernas.retrievers.sizing import Size, require_fit, select_size
 from towernas.retrievers.two_tower import build
 from towernas.runs import tables
@@ -40,6 +41,7 @@ from towernas.runs.files import write_results
 from towernas.runs.run_dir import newest_run
 from towernas.runs.tracking import Tracker
 from towernas.space import Arch
+from towernas.train.configured import build_objective, check_objective
 from towernas.train.loop import fit
 
 log = logging.getLogger(__name__)
@@ -140,14 +142,16 @@ def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, se
     r = cfg.retrain
     spec = DatasetSpec.from_data(data)
     torch.manual_seed(seed)
-    model = candidate.build(spec, Budget.from_config(cfg.budget))
-    cost = candidate.cost(model, spec)
+    backbone = candidate.build(spec, Budget.from_config(cfg.budget))
+    cost = candidate.cost(backbone, spec)
+    addons, objective = build_objective(cfg, "retrain", data, seed=seed, device=device)
+    model = WithAddOns(backbone, addons) if addons else backbone
     ks = tuple(cfg.eval.ks)
-    fitted = fit(model, data, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
+    fitted = fit(model, data, objective=objective, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
                  temperature=r.temperature, seed=seed, device=device, select=r.select, ks=ks,
                  progress=cfg.progress, log=lambda rec: tracker.log("retrain", {"model": candidate.name,
                                                                                 "seed": seed, **rec}))
-    test = evaluate_model(model, data, "test", ks, device=device)  # the one and only read of test
+    test = evaluate_test(model, data, ks, device=device)  # the one and only read of test
     return model, {"model": candidate.name, "size": candidate.size.label if candidate.size else None, "seed": seed,
                    "best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early, "valid": fitted.best_valid,
                    "test": test, "complexity": cost.to_dict(),
@@ -191,6 +195,7 @@ def results_csv(rows: list[dict]) -> str:
 def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     """Retrain every candidate for every seed; write and return the results."""
     check_training_values(cfg)
+    check_objective(cfg, "retrain")
     device = resolve_device(cfg.device)
     todo = candidates(cfg)
     if not todo:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from towernas.config.addons import AddonConfig, SamplerConfig
 from towernas.config.budget import BudgetConfig
 from towernas.config.cascade import CascadeConfig
 from towernas.config.dataset import DatasetConfig, SplitConfig
@@ -32,6 +33,8 @@ class BaseConfig:
     supernet: SupernetConfig = field(default_factory=SupernetConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    addon: AddonConfig = field(default_factory=AddonConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     seed: int = 0
@@ -67,5 +70,5 @@ def register_configs() -> None:
 
 register_configs()  # schemas are available as soon as the config module is imported
 
-__all__ = ["BaseConfig", "BudgetConfig", "CascadeConfig", "CascadeRootConfig", "RankConfig", "RankRootConfig", "RankerConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "RetrainConfig",
+__all__ = ["AddonConfig", "SamplerConfig", "BaseConfig", "BudgetConfig", "CascadeConfig", "CascadeRootConfig", "RankConfig", "RankRootConfig", "RankerConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "RetrainConfig",
            "SearchConfig", "SpaceConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs"]

@@ -20,6 +20,9 @@ class RetrainConfig:
     batch_size: int = 512
     lr: float = 0.002
     temperature: float = 0.05
+    sampler: str = "in_batch"  # in_batch | uniform | popularity | mixed | dns | cluster (options: sampler.<name>)
+    loss: str = "softmax"  # softmax (with the sampler's logQ) | infonce | bpr | bce
+    addons: list[str] = field(default_factory=list)  # e.g. [pda], [ips, cl4srec] (options: addon.<name>)
     select: str = "recall@50"  # validation metric for early stopping / model selection
     sizing_epochs: int = 10  # in-budget baselines: schedule of each grid size's trial (first seed, validation)
     sizing_patience: int = 2

@@ -13,6 +13,11 @@ from towernas.data.batches import item_inputs, user_inputs
 from towernas.data.interactions import EvalQueries, InteractionData
 from towernas.data.ragged import Ragged
 from towernas.eval import evaluate
+from towernas.eval.bias import popularity_bias, unbiased_metrics
+from towernas.eval.evaluate import ranked_ids
+from towernas.eval.metrics import mean_metrics
+
+BIAS_K = 50  # the cut-off of the popularity-bias and unbiased metrics (arp@50, unbiased/recall@50, ...)
 
 
 @torch.no_grad()
@@ -57,3 +62,20 @@ def evaluate_model(model, data: InteractionData, split: str, ks=(10, 20, 50), de
     items = encode_all_items(model, data, device=device)
     users = encode_queries(model, data, queries.users, queries.positions, device=device)
     return evaluate(users, items, queries.targets, queries.exclude, ks=ks, backend=backend)
+
+
+def evaluate_test(model, data: InteractionData, ks=(10, 20, 50), device="cpu", backend="auto") -> dict[str, float]:
+    """Test metrics by full ranking (as ``evaluate_model``) plus the popularity-bias metrics at ``BIAS_K``
+    (``arp@50``, ``coverage@50``, ``tail_share@50``) and ``unbiased/recall@k``, ``unbiased/ndcg@k`` on the
+    intervened test subset (``towernas.eval.bias``), all from the same ranked lists."""
+    queries = data.queries("test")
+    items = encode_all_items(model, data, device=device)
+    users = encode_queries(model, data, queries.users, queries.positions, device=device)
+    depth = max(*ks, BIAS_K)
+    ids = ranked_ids(users, items, depth, queries.exclude, backend=backend)
+    counts = data.item_popularity("train")
+    result: dict[str, float] = mean_metrics(ids, queries.targets, ks)
+    result["n_users"] = len(ids)
+    result.update(popularity_bias(ids, counts, BIAS_K))
+    result.update(unbiased_metrics(ids, queries, counts, sorted({*ks, BIAS_K})))
+    return result

@@ -42,8 +42,15 @@ def evaluate(
         >>> out["recall@1"], out["n_users"]
         (1.0, 1)
     """
-    topk = exact_topk_multi if query_vectors.ndim == 3 else exact_topk
-    ids, _ = topk(query_vectors, item_vectors, max(ks), exclude, batch_size=batch_size, backend=backend)
+    ids = ranked_ids(query_vectors, item_vectors, max(ks), exclude, batch_size=batch_size, backend=backend)
     result: dict[str, float] = mean_metrics(ids, targets, ks)
     result["n_users"] = len(ids)
     return result
+
+
+def ranked_ids(query_vectors, item_vectors, k: int, exclude: Ragged | None, *, batch_size: int = 4096,
+               backend: str = "auto") -> np.ndarray:
+    """(Q, k) exact top-k item ids per user after masking ``exclude`` (multi-interest: max over interests)."""
+    topk = exact_topk_multi if query_vectors.ndim == 3 else exact_topk
+    ids, _ = topk(query_vectors, item_vectors, k, exclude, batch_size=batch_size, backend=backend)
+    return ids

@@ -1,4 +1,4 @@
-"""Retrieval losses.
+"""Retrieval losses: the in-batch softmax with logQ, and the candidate losses every sampler feeds.
 
 In-batch sampled softmax with logQ correction (Yi et al., RecSys 2019): for a batch of B
 (query, positive item) pairs with L2-normalised embeddings u_i, v_j,
@@ -57,9 +57,61 @@ def in_batch_softmax_scores(
         logits = logits - log_q[None, :]
     same_item = item_ids[:, None] == item_ids[None, :]
     accidental = same_item & ~torch.eye(len(item_ids), dtype=torch.bool, device=logits.device)
-    logits = logits.masked_fill(accidental, float("-inf"))
     target = torch.arange(len(item_ids), device=logits.device)
-    per_example = F.cross_entropy(logits, target, reduction="none")
+    return softmax_loss(logits, target, accidental, weights)
+
+
+def softmax_loss(logits: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
+                 weights: torch.Tensor | None = None, pair_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Sampled softmax over each row's candidates: -log softmax(logits)[target], invalid columns masked.
+
+    Args:
+        logits: (B, C) already scaled (and logQ-corrected by the caller when that applies).
+        target: (B,) column of each row's positive. invalid: (B, C) bool, columns to drop (accidental hits).
+        weights: (B,) per-row weights (None: all ones); the mean is weighted by them.
+        pair_weights: not defined for the softmax (must be None).
+    """
+    if pair_weights is not None:
+        raise ValueError("pair_weights apply to pairwise / pointwise losses (bpr, bce), not the softmax")
+    per_row = F.cross_entropy(logits.masked_fill(invalid, float("-inf")), target, reduction="none")
+    return _weighted_mean(per_row, weights)
+
+
+def bpr_loss(logits: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
+             weights: torch.Tensor | None = None, pair_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """BPR (Rendle et al. 2009): per row the mean over its valid negatives j of -log sigmoid(l_pos - l_j),
+    each pair weighted by ``pair_weights`` (B, C) when given; rows then weighted by ``weights``."""
+    positive = logits.gather(1, target[:, None])  # (B, 1)
+    pairs = F.softplus(-(positive - logits))  # (B, C): -log sigmoid(l_pos - l_j)
+    return _weighted_mean(_mean_over_negatives(pairs, target, invalid, pair_weights), weights)
+
+
+def bce_loss(logits: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
+             weights: torch.Tensor | None = None, pair_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Pointwise binary cross-entropy: per row -log sigmoid(l_pos) + mean over valid negatives of
+    -log(1 - sigmoid(l_j)) (negatives weighted by ``pair_weights`` when given); rows weighted by ``weights``."""
+    positive = F.softplus(-logits.gather(1, target[:, None]))[:, 0]  # (B,)
+    negative = _mean_over_negatives(F.softplus(logits), target, invalid, pair_weights)
+    return _weighted_mean(positive + negative, weights)
+
+
+def _mean_over_negatives(values: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
+                         pair_weights: torch.Tensor | None) -> torch.Tensor:
+    """(B,) mean of ``values`` (B, C) over each row's negative columns (not the target, not invalid)."""
+    keep = ~invalid
+    keep = keep.scatter(1, target[:, None], False)
+    w = keep.to(values.dtype) if pair_weights is None else keep * pair_weights
+    return (values * w).sum(1) / keep.sum(1).clamp_min(1)
+
+
+def _weighted_mean(per_row: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
     if weights is None:
-        return per_example.mean()
-    return (per_example * weights).sum() / weights.sum().clamp_min(1e-12)
+        return per_row.mean()
+    return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
+
+
+# Losses over a (B, C) candidate matrix. ``softmax`` is the sampled softmax with the sampler's logQ
+# correction; ``infonce`` the same softmax without it (the plain contrastive InfoNCE bound over the
+# sampled candidates); ``bpr`` and ``bce`` use the uncorrected logits (logQ is a softmax correction).
+LOSSES = {"softmax": softmax_loss, "infonce": softmax_loss, "bpr": bpr_loss, "bce": bce_loss}
+CORRECTED = frozenset({"softmax"})

@@ -1,7 +1,9 @@
-"""Training any two-tower model from scratch: in-batch softmax + logQ, Adam, early stopping on validation.
+"""Training any two-tower model from scratch: a retrieval objective (default in-batch softmax + logQ), Adam,
+early stopping on validation.
 
-The loss is the supernet's (``towernas.losses.retrieval``, q from the same streaming frequency estimator), so a
-retrained child and its supernet path optimise the same objective. Model selection reads the
+The default loss is the supernet's (``towernas.losses.retrieval``, q from the same streaming frequency
+estimator), so a retrained child and its supernet path optimise the same objective; ``objective`` swaps in
+another sampler, loss or add-ons (``towernas.train.objective``). Model selection reads the
 validation split only; the caller evaluates test once, after ``fit`` has restored the best epoch.
 
 A model needs ``encode_users(batch)`` and ``encode_items(batch)``; a model whose query depends on the
@@ -19,37 +21,28 @@ from tqdm.auto import tqdm
 from towernas.data.batches import iterate_rows, training_batch
 from towernas.data.interactions import InteractionData
 from towernas.eval.encode import evaluate_model
-from towernas.losses.retrieval import in_batch_softmax_scores
 from towernas.runs.errors import UserError
-from towernas.samplers.frequency import StreamingFrequencyEstimator
 from towernas.train.early_stopping import FitResult, fit_epochs
+from towernas.train.objective import RetrievalObjective
 
 
 class TrainingDivergedError(UserError):
     """The training loss became NaN or infinite (one-line message naming where, with a hint)."""
 
 
-def batch_scores(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(B, B) cosine scores of every query against every in-batch item."""
-    if hasattr(model, "train_scores"):
-        return model.train_scores(batch)
-    return model.encode_users(batch) @ model.encode_items(batch).T
-
-
-def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, estimator: StreamingFrequencyEstimator,
-                *, batch_size: int, temperature: float, rng: np.random.Generator, device, progress: bool = True,
+def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, objective: RetrievalObjective,
+                *, batch_size: int, rng: np.random.Generator, device, progress: bool = True,
                 desc: str = "train") -> float:
     """One shuffled pass over the train rows; returns the mean loss."""
     model.train()
     rows = data.rows("train")
     total, n = 0.0, 0
     n_batches = (len(rows) + batch_size - 1) // batch_size
+    scores_fn = getattr(model, "train_scores", None)  # a query that depends on the candidate (MIND)
     for batch_rows in tqdm(iterate_rows(rows, batch_size, rng), total=n_batches, desc=desc, disable=not progress,
                            leave=False):
         batch = training_batch(data, batch_rows, device)
-        estimator.update(batch["item"])
-        loss = in_batch_softmax_scores(batch_scores(model, batch), batch["item"], temperature=temperature,
-                                       log_q=estimator.log_q(batch["item"]))
+        loss = objective(batch, model.encode_users, model.encode_items, scores_fn)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(f"training loss is {loss.item()} ({desc}); lower the learning rate "
                                         "or raise the temperature")
@@ -61,13 +54,20 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
     return total / max(n, 1)
 
 
+def default_objective(data: InteractionData, temperature: float, seed: int, device) -> RetrievalObjective:
+    """The in-batch softmax with logQ correction (the supernet's loss)."""
+    return RetrievalObjective(data, temperature=temperature, seed=seed, device=device)
+
+
 def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5, batch_size: int = 512,
         lr: float = 1e-3, temperature: float = 0.05, seed: int = 0, device="cpu", select: str = "recall@50",
         ks: tuple[int, ...] = (10, 20, 50), progress: bool = True,
-        log: Callable[[dict], None] | None = None) -> FitResult:
+        log: Callable[[dict], None] | None = None, objective: RetrievalObjective | None = None) -> FitResult:
     """Train ``model`` in place, keep the epoch with the best validation ``select`` metric, restore it.
 
-    Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``).
+    Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``). ``objective``: the
+    sampler, loss and add-ons (``towernas.train.objective``; None: in-batch softmax + logQ at ``temperature``).
+    Add-on parameters train with the model when ``model`` is a ``towernas.addons.WithAddOns``.
 
     Example:
         >>> from towernas.config import DatasetConfig
@@ -85,11 +85,12 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     rng = np.random.default_rng(seed)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    estimator = StreamingFrequencyEstimator(data.n_items, device=device)
+    objective = default_objective(data, temperature, seed, device) if objective is None else objective
+    objective.check(model)
 
     def one_epoch(epoch: int) -> float:
-        return train_epoch(model, data, optimizer, estimator, batch_size=batch_size, temperature=temperature, rng=rng,
-                           device=device, progress=progress, desc=f"epoch {epoch}/{max_epochs}")
+        return train_epoch(model, data, optimizer, objective, batch_size=batch_size, rng=rng, device=device,
+                           progress=progress, desc=f"epoch {epoch}/{max_epochs}")
 
     return fit_epochs(model, one_epoch, lambda: evaluate_model(model, data, "valid", ks, device=device),
                       select=select, patience=patience, max_epochs=max_epochs, log=log)
@@ -102,6 +103,6 @@ def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size
     rng = np.random.default_rng(seed)
     model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    estimator = StreamingFrequencyEstimator(data.n_items, device=device)
-    return [train_epoch(model, data, optimizer, estimator, batch_size=batch_size, temperature=temperature, rng=rng,
-                        device=device, progress=progress, desc=f"epoch {e + 1}/{epochs}") for e in range(epochs)]
+    objective = default_objective(data, temperature, seed, device)
+    return [train_epoch(model, data, optimizer, objective, batch_size=batch_size, rng=rng, device=device,
+                        progress=progress, desc=f"epoch {e + 1}/{epochs}") for e in range(epochs)]

@@ -1,0 +1,87 @@
+"""The add-on interface: debiasing and contrastive methods that plug into a trainer, never into a backbone.
+
+An add-on is an ``nn.Module`` (it may own parameters: MACR's branches, DICE's conformity embeddings)
+with any of these hooks, all no-ops by default. ``step`` is the ``towernas.train.objective.Step`` of one
+training batch (queries, candidate columns, logits, the loss in use):
+
+- ``check(loss=, sampler=, model=)``: raise ``AddOnError`` (one line) if it cannot apply to that trainer.
+- ``fit(stats)``: see the train split's counts once (``TrainStats``), e.g. propensities; the objective
+  also sets ``temperature`` (its tau) before.
+- ``weight(step) -> (B,)``: per-example weights (IPS).
+- ``pair_weights(step) -> (B, C)``: per-candidate weights of pairwise / pointwise losses (UBPR).
+- ``adjust(logits, step) -> logits``: change the training logits (PDA's popularity term, MACR, DICE).
+- ``extra_loss(step) -> scalar``: an additional loss term (RelMF's correction, MACR's branches, InfoNCE).
+- ``query_vectors(vectors, batch)`` / ``item_vectors(vectors, batch)``: the inference-time scoring, as
+  vectors whose inner product is the adjusted score, so full ranking and faiss serving stay exact.
+
+``WithAddOns`` (``towernas.addons.model``) wraps a backbone so evaluation and export see the adjusted
+vectors; the backbone's own code is untouched, which is why every add-on works on every retriever.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from towernas.data.train_stats import TrainStats
+from towernas.runs.errors import UserError
+from towernas.runs.registry import Registry
+
+
+class AddOnError(UserError):
+    """An add-on that cannot apply, or a bad add-on option (one line naming the key)."""
+
+
+class AddOn(nn.Module):
+    """Base class of every add-on (all hooks are no-ops)."""
+
+    name = "addon"
+    changes_inference = False  # query_vectors / item_vectors are not the identity
+    temperature = 0.05  # the trainer's tau (set by the objective): logits = cosine / tau
+
+    def check(self, *, loss: str, sampler: str, model: nn.Module | None = None) -> None:
+        """Raise ``AddOnError`` if this add-on cannot apply with ``loss`` / ``sampler`` / ``model``."""
+
+    def fit(self, stats: TrainStats) -> None:
+        pass
+
+    def weight(self, step) -> torch.Tensor | None:
+        return None
+
+    def pair_weights(self, step) -> torch.Tensor | None:
+        return None
+
+    def adjust(self, logits: torch.Tensor, step) -> torch.Tensor:
+        return logits
+
+    def extra_loss(self, step) -> torch.Tensor | None:
+        return None
+
+    def query_vectors(self, vectors: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return vectors
+
+    def item_vectors(self, vectors: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return vectors
+
+
+ADDONS: Registry[type[AddOn]] = Registry("add-on", key="addons", error=AddOnError)
+
+
+def check_range(key: str, value: float, low: float | None = None, high: float | None = None,
+                expected: str | None = None) -> float:
+    """``value`` if ``low <= value <= high`` (bounds optional), else one line naming ``key``."""
+    ok = (low is None or value >= low) and (high is None or value <= high)
+    if not ok or value != value:
+        if expected is None:
+            expected = (f"a number in [{low}, {high}]" if low is not None and high is not None
+                        else f"a number >= {low}" if low is not None else f"a number <= {high}")
+        raise AddOnError(f"{key}={value}: expected {expected}")
+    return float(value)
+
+
+def propensity(stats: TrainStats, exponent: float, floor: float) -> torch.Tensor:
+    """(N,) exposure propensity theta_i = (count_i / max count) ** exponent, clipped below at ``floor``
+    (Saito et al. WSDM 2020's popularity-based estimate): the chance a relevant item was observed."""
+    counts = torch.as_tensor(stats.item_counts, dtype=torch.float64)
+    theta = (counts / counts.max().clamp_min(1)) ** exponent
+    return theta.clamp(min=floor, max=1.0).float()

@@ -1,0 +1,1 @@
+"""Debiasing add-ons: IPS, RelMF, UBPR (propensity weighting), PDA, MACR, DICE (causal adjustments)."""

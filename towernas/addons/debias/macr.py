@@ -1,0 +1,62 @@
+"""MACR: model-agnostic counterfactual reasoning (Wei et al., KDD 2021), on any backbone.
+
+Two scalar branches: an item branch y_i (how much the item's popularity alone explains a click) and a
+user branch y_u (the user's conformity), each a learned scalar per id — the paper's branch modules are
+functions of the item (user) embedding alone, which per-id scalars represent without tying the add-on to
+a backbone's output width. The
+training logit is the backbone's matching logit times sigmoid(y_i) * sigmoid(y_u), and each branch is
+trained on its own with binary cross-entropy on the same (positive, negative) candidates, weights
+``alpha`` (item) and ``beta`` (user). Counterfactual inference removes the direct popularity effect:
+
+    score(u, i) = sigmoid(y_i) * (l_ui - c)        (the user factor is constant per user)
+
+with l_ui = <u, v_i> / tau; it is served as vectors [u, -c tau] . [sigmoid(y_i) v_i, sigmoid(y_i)],
+i.e. tau times the score. ``c`` is the reference matching logit of the counterfactual world.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from towernas.addons.base import ADDONS, AddOn, check_range
+
+
+@ADDONS.register("macr")
+class MACR(AddOn):
+    """Item and user branches, a multiplicative fusion in training, the counterfactual score at inference."""
+
+    name = "macr"
+    changes_inference = True
+
+    def __init__(self, alpha: float = 1e-2, beta: float = 1e-3, c: float = 10.0) -> None:
+        super().__init__()
+        self.alpha = check_range("addon.macr.alpha", alpha, 0.0, None)
+        self.beta = check_range("addon.macr.beta", beta, 0.0, None)
+        self.c = check_range("addon.macr.c", c, 0.0, None)
+
+    def fit(self, stats) -> None:
+        if not hasattr(self, "item_branch"):
+            self.item_branch = nn.Embedding(stats.n_items, 1)
+            self.user_branch = nn.Embedding(stats.n_users, 1)
+            nn.init.zeros_(self.item_branch.weight)
+            nn.init.zeros_(self.user_branch.weight)
+
+    def adjust(self, logits, step):
+        step.extras["macr_item"] = item = self.item_branch(step.ids)[..., 0]  # (B, C)
+        step.extras["macr_user"] = user = self.user_branch(step.batch["user"])  # (B, 1)
+        return logits * torch.sigmoid(item) * torch.sigmoid(user)
+
+    def extra_loss(self, step):
+        labels, keep = step.labels(), (~step.invalid).float()
+        item = F.binary_cross_entropy_with_logits(step.extras["macr_item"], labels, weight=keep)
+        user = F.binary_cross_entropy_with_logits(step.extras["macr_user"].expand_as(labels), labels, weight=keep)
+        return self.alpha * item + self.beta * user
+
+    def query_vectors(self, vectors, batch):
+        return torch.cat([vectors, torch.full_like(vectors[..., :1], -self.c * self.temperature)], dim=-1)
+
+    def item_vectors(self, vectors, batch):
+        gate = torch.sigmoid(self.item_branch(batch["item"]))  # (N, 1)
+        return torch.cat([gate * vectors, gate], dim=-1)

@@ -1,0 +1,38 @@
+"""RelMF: the unbiased pointwise estimator of Saito et al. (WSDM 2020), on any backbone.
+
+For a positive (u, i) with exposure propensity theta_i the per-pair loss is
+
+    -(1 / theta_i) log sigmoid(l) - (1 - 1 / theta_i) log(1 - sigmoid(l))
+
+and unlabelled (sampled) pairs keep -log(1 - sigmoid(l)). Relative to plain BCE that adds, per positive,
+-(1/theta_i - 1) [log sigmoid(l) - log(1 - sigmoid(l))] = -(1/theta_i - 1) l, which is ``extra_loss``
+(l = the positive's logit). It is defined for the pointwise loss only: ``loss=bce``.
+"""
+
+from __future__ import annotations
+
+from towernas.addons.base import ADDONS, AddOn, AddOnError, check_range, propensity
+
+
+@ADDONS.register("relmf")
+class RelMF(AddOn):
+    """BCE with the positives' labels replaced by Y / theta (the unbiased pointwise loss)."""
+
+    name = "relmf"
+
+    def __init__(self, exponent: float = 0.5, min_propensity: float = 0.05) -> None:
+        super().__init__()
+        self.exponent = check_range("addon.relmf.exponent", exponent, 0.0, 1.0)
+        self.min_propensity = check_range("addon.relmf.min_propensity", min_propensity, 1e-6, 1.0)
+
+    def check(self, *, loss, sampler, model=None) -> None:
+        if loss != "bce":
+            raise AddOnError(f"addon relmf needs the pointwise loss (loss=bce; its estimator is pointwise), got {loss}")
+
+    def fit(self, stats) -> None:
+        self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)
+
+    def extra_loss(self, step):
+        theta = self.theta.to(step.positives.device)[step.positives]
+        positive_logit = step.logits.gather(1, step.target[:, None])[:, 0]
+        return -((1.0 / theta - 1.0) * positive_logit).mean()

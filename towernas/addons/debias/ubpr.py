@@ -1,0 +1,51 @@
+"""UBPR: the unbiased pairwise estimator of Saito (SIGIR 2020), on any backbone.
+
+For a positive i and a negative j of user u, BPR's -log sigmoid(l_i - l_j) is weighted by
+
+    (1 / theta_i) * (1 - Y_uj / theta_j)
+
+where Y_uj = 1 if j is one of u's train positives (an in-batch or sampled "negative" the user did
+consume elsewhere), else 0: a known positive j gets weight 1 - 1/theta_j <= 0. The row weight is
+``weight``, the pair factor ``pair_weights``. Defined for the pairwise loss only: ``loss=bpr``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from towernas.addons.base import ADDONS, AddOn, AddOnError, check_range, propensity
+
+
+@ADDONS.register("ubpr")
+class UBPR(AddOn):
+    """BPR with inverse-propensity pair weights."""
+
+    name = "ubpr"
+
+    def __init__(self, exponent: float = 0.5, min_propensity: float = 0.05) -> None:
+        super().__init__()
+        self.exponent = check_range("addon.ubpr.exponent", exponent, 0.0, 1.0)
+        self.min_propensity = check_range("addon.ubpr.min_propensity", min_propensity, 1e-6, 1.0)
+
+    def check(self, *, loss, sampler, model=None) -> None:
+        if loss != "bpr":
+            raise AddOnError(f"addon ubpr needs the pairwise loss (loss=bpr; its estimator is pairwise), got {loss}")
+
+    def fit(self, stats) -> None:
+        self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)
+        self.register_buffer("pair_keys", torch.as_tensor(stats.pair_keys, dtype=torch.long), persistent=False)
+        self.n_items = stats.n_items
+
+    def known(self, users: torch.Tensor, items: torch.Tensor) -> torch.Tensor:
+        """(B, C) bool: is (user b, item) a train interaction."""
+        keys = users[:, None] * self.n_items + items
+        keys_all = self.pair_keys.to(keys.device)
+        pos = torch.searchsorted(keys_all, keys).clamp_max(len(keys_all) - 1)
+        return keys_all[pos] == keys
+
+    def weight(self, step):
+        return 1.0 / self.theta.to(step.positives.device)[step.positives]
+
+    def pair_weights(self, step):
+        theta = self.theta.to(step.ids.device)[step.ids]  # (B, C)
+        return 1.0 - self.known(step.batch["user"], step.ids).float() / theta

@@ -1,0 +1,45 @@
+"""The training objective a command's config asks for: ``<section>.sampler / .loss / .addons`` with the
+options of ``sampler.<name>`` and ``addon.<name>`` (``towernas.config.addons``).
+
+``check_objective(cfg, section)`` validates names and options in one line each before any data is
+loaded; ``build_objective(cfg, section, data, …)`` returns the add-ons and the ``RetrievalObjective``.
+"""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig, OmegaConf
+
+from towernas.addons import AddOn, build_addons
+from towernas.losses.retrieval import LOSSES
+from towernas.samplers import SAMPLERS, SamplerError
+from towernas.samplers.base import build_sampler
+from towernas.train.objective import RetrievalObjective
+
+
+def _options(node, name: str) -> dict:
+    value = node.get(name) if node is not None else None
+    return {} if value is None else dict(OmegaConf.to_container(value, resolve=True))
+
+
+def check_objective(cfg: DictConfig, section: str) -> list[AddOn]:
+    """Validate ``cfg.<section>``'s sampler, loss, n_negatives and add-ons; return the (unfitted) add-ons."""
+    part = cfg[section]
+    SAMPLERS.get(part.sampler, key=f"{section}.sampler")
+    if part.loss not in LOSSES:
+        raise SamplerError(f"{section}.loss={part.loss!r}: unknown loss; expected one of {list(LOSSES)}")
+    if cfg.sampler.n_negatives < 1:
+        raise SamplerError(f"sampler.n_negatives={cfg.sampler.n_negatives}: expected a positive integer")
+    build_sampler(part.sampler, **_options(cfg.sampler, part.sampler))  # options checked by the constructor
+    return build_addons(list(part.addons), {n: _options(cfg.addon, n) for n in part.addons},
+                        key=f"{section}.addons", seed=int(cfg.seed))
+
+
+def build_objective(cfg: DictConfig, section: str, data, *, seed: int, device) -> tuple[list[AddOn],
+                                                                                        RetrievalObjective]:
+    """Fresh add-ons and the objective of ``cfg.<section>`` on ``data`` (sampler seeded by ``seed``)."""
+    part = cfg[section]
+    addons = check_objective(cfg, section)
+    objective = RetrievalObjective(data, sampler=part.sampler, loss=part.loss, n_negatives=cfg.sampler.n_negatives,
+                                   temperature=part.temperature, addons=addons, seed=seed, device=device,
+                                   sampler_options=_options(cfg.sampler, part.sampler), loss_key=f"{section}.loss")
+    return addons, objective
