@@ -1,0 +1,187 @@
+"""Samplers and add-ons on the embedded dataset: backbone x {none, each loss control, each sampler, each add-on}.
+
+Every cell is a full retrain (``towernas.retrain.retrain_one``: the configured objective, early stopping
+and selection on validation, test read once) for each seed; the table reports test R@50, N@50 and the
+popularity-bias metrics (``arp@50``, ``tail_share@50``, ``coverage@50``) and the intervened-test
+``unbiased/recall@50`` (``towernas.eval.bias``), mean ± std over seeds, with the paired per-seed difference
+to ``none`` of the same backbone. Variants:
+
+- ``none``: in-batch softmax + logQ (the default);
+- ``loss=bce`` / ``loss=bpr``: the controls of RelMF and UBPR, which need those losses;
+- ``sampler=<name>``: uniform, popularity, mixed, dns, cluster (softmax with that sampler's log q);
+- ``addon=<name>``: ips, pda, macr, dice, cl4srec, coserec on the default objective; relmf on bce; ubpr on bpr.
+
+Backbones: the searched towers of ``recipes/synthetic-L-seed0.json`` and GoogleDNN in budget L, its size
+chosen once on validation with the default objective (``retrain.sizing``) and kept for every variant.
+Add-on and sampler options are their defaults (nothing tuned here, on validation or test).
+
+Run: ``python -m benchmarks.bench_addons [--seeds 0,1,2] [--shard 0/2]`` (shards split the cells for two
+processes; finished cells are kept in ``bench_results/addons-runs/records.jsonl``, so a rerun resumes), then
+``--report`` writes ``bench_results/addons-synthetic.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+from hydra import compose, initialize_config_dir
+
+from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.records import append_line, read_lines
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "bench_results"
+RECORDS = OUT / "addons-runs" / "records.jsonl"
+SEARCHED = ROOT / "recipes" / "synthetic-L-seed0.json"
+
+VARIANTS: dict[str, dict] = {
+    "none": {},
+    "loss=bce": {"loss": "bce"},
+    "loss=bpr": {"loss": "bpr"},
+    **{f"sampler={s}": {"sampler": s} for s in ("uniform", "popularity", "mixed", "dns", "cluster")},
+    **{f"addon={a}": {"addons": [a]} for a in ("ips", "pda", "macr", "dice", "cl4srec", "coserec")},
+    "addon=relmf": {"loss": "bce", "addons": ["relmf"]},
+    "addon=ubpr": {"loss": "bpr", "addons": ["ubpr"]},
+}
+CONTROL = {"addon=relmf": "loss=bce", "addon=ubpr": "loss=bpr"}  # the paired reference of a variant (else none)
+BACKBONES = ("searched", "google_dnn")
+REPORTED = ("recall@50", "ndcg@50", "arp@50", "tail_share@50", "coverage@50", "unbiased/recall@50",
+            "unbiased/ndcg@50")
+
+
+def config(variant: dict, extra: tuple[str, ...] = ()):
+    overrides = ["dataset=synthetic", "budget=L", "progress=false", "tracking.wandb=false", "retrain.export=false",
+                 f"retrain.sampler={variant.get('sampler', 'in_batch')}", f"retrain.loss={variant.get('loss', 'softmax')}",
+                 f"retrain.addons=[{','.join(variant.get('addons', []))}]", *extra]
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="retrain", overrides=overrides)
+
+
+def google_dnn_size(data, device):
+    """The in-budget GoogleDNN size, chosen once on validation with the default objective (cached)."""
+    from towernas.retrain import Candidate, choose_sizes
+    from towernas.retrievers.sizing import grid_size
+    from towernas.runs.tracking import Tracker
+
+    cache = OUT / "addons-runs" / "google_dnn_size.json"
+    done = read_lines(cache)
+    if done:
+        return grid_size("google_dnn", done[-1]["size"])
+    run = OUT / "addons-runs" / "sizing"
+    tracker = Tracker(run, use_wandb=False)
+    try:
+        (sized,), sizing = choose_sizes([Candidate("google_dnn", baseline="google_dnn")], data, config({}), device,
+                                        tracker)
+    finally:
+        tracker.close()
+    append_line(cache, {"size": sized.size.label, "sizing": sizing})
+    return sized.size
+
+
+def run_cells(seeds: list[int], shard: int, n_shards: int) -> None:
+    from towernas.data import load_dataset
+    from towernas.retrain import Candidate, retrain_one
+    from towernas.runs.device import resolve_device
+    from towernas.runs.tracking import Tracker
+    from towernas.space import Arch
+
+    device = resolve_device("auto")
+    done = {(r["backbone"], r["variant"], r["seed"]) for r in read_lines(RECORDS)}
+    cells = [(b, v, s) for b in BACKBONES for v in VARIANTS for s in seeds]
+    mine = [c for i, c in enumerate(cells) if i % n_shards == shard and c not in done]
+    print(f"{len(mine)} cells to run in shard {shard}/{n_shards} ({len(done)} done)", flush=True)
+    if not mine:
+        return
+    data = load_dataset(config({}).dataset, progress=False)
+    size = google_dnn_size(data, device)
+    candidates = {"searched": Candidate("searched", arch=Arch.load(SEARCHED)),
+                  "google_dnn": Candidate("google_dnn", baseline="google_dnn", size=size)}
+    for backbone, variant, seed in mine:
+        cfg = config(VARIANTS[variant])
+        tracker = Tracker(OUT / "addons-runs" / "logs" / f"{backbone}-{variant}-{seed}", use_wandb=False)
+        start = time.perf_counter()
+        try:
+            _, record = retrain_one(candidates[backbone], data, cfg, seed, device, tracker)
+        finally:
+            tracker.close()
+        record.update(backbone=backbone, variant=variant, seconds=time.perf_counter() - start)
+        record.pop("arch", None)
+        append_line(RECORDS, record)
+        print(f"{backbone} {variant} seed {seed}: R@50 {record['test']['recall@50']:.4f} "
+              f"unbiased R@50 {record['test']['unbiased/recall@50']:.4f} ({record['seconds']:.0f}s)", flush=True)
+
+
+def report(seeds: list[int]) -> dict:
+    records = [r for r in read_lines(RECORDS) if r["seed"] in seeds]
+    by = {(r["backbone"], r["variant"], r["seed"]): r for r in records}
+    rows = []
+    for backbone in BACKBONES:
+        for variant in VARIANTS:
+            mine = [by[(backbone, variant, s)] for s in seeds if (backbone, variant, s) in by]
+            if not mine:
+                continue
+            row = {"backbone": backbone, "variant": variant, "seeds": len(mine),
+                   "valid_recall@50": float(np.mean([r["valid"]["recall@50"] for r in mine])),
+                   "seconds": float(np.mean([r["seconds"] for r in mine]))}
+            for m in REPORTED:
+                values = [r["test"][m] for r in mine]
+                row[m], row[f"{m}_std"] = float(np.mean(values)), float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+            control = CONTROL.get(variant, "none")
+            pairs = [(by[(backbone, variant, s)], by[(backbone, control, s)]) for s in seeds
+                     if (backbone, variant, s) in by and (backbone, control, s) in by]
+            row["control"] = control
+            for m in ("recall@50", "unbiased/recall@50"):
+                diffs = [a["test"][m] - b["test"][m] for a, b in pairs]
+                row[f"delta_{m}"] = float(np.mean(diffs)) if diffs else None
+                row[f"delta_{m}_std"] = float(np.std(diffs, ddof=1)) if len(diffs) > 1 else None
+                row[f"wins_{m}"] = int(sum(d > 0 for d in diffs))
+            row["pairs"] = len(pairs)
+            rows.append(row)
+    result = {"dataset": "synthetic", "budget": "L", "seeds": seeds, "rows": rows, "records": records}
+    write_json_atomic(OUT / "addons-synthetic.json", result)
+    write_text_atomic(OUT / "addons-synthetic.md", markdown(rows, seeds))
+    return result
+
+
+def markdown(rows: list[dict], seeds: list[int]) -> str:
+    def cell(r, m, digits=4):
+        return f"{r[m]:.{digits}f} ± {r[m + '_std']:.{digits}f}"
+
+    def delta(r, m):
+        if r[f"delta_{m}"] is None:
+            return "—"
+        std = r[f"delta_{m}_std"]
+        return f"{r[f'delta_{m}']:+.4f}" + (f" ± {std:.4f}" if std is not None else "") + f" ({r[f'wins_{m}']}/{r['pairs']})"
+
+    lines = [f"# Samplers and add-ons, embedded dataset, budget L, seeds {seeds} (test, mean ± std)", "",
+             "Δ = paired per-seed difference to the control (`none`; `loss=bce` for relmf, `loss=bpr` for ubpr),"
+             " (wins/seeds).", "",
+             "| backbone | variant | R@50 | N@50 | arp@50 | tail_share@50 | coverage@50 | unbiased R@50 | Δ R@50 | Δ unbiased R@50 | s/run |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['backbone']} | {r['variant']} | {cell(r, 'recall@50')} | {cell(r, 'ndcg@50')} | "
+                     f"{r['arp@50']:.1f} | {r['tail_share@50']:.3f} | {r['coverage@50']:.3f} | "
+                     f"{cell(r, 'unbiased/recall@50')} | {delta(r, 'recall@50')} | {delta(r, 'unbiased/recall@50')} | "
+                     f"{r['seconds']:.0f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--shard", default="0/1", help="i/n: run every n-th cell starting at i")
+    parser.add_argument("--report", action="store_true", help="only aggregate the finished cells")
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if not args.report:
+        i, n = (int(x) for x in args.shard.split("/"))
+        run_cells(seeds, i, n)
+    result = report(seeds)
+    print(markdown(result["rows"], seeds))
+
+
+if __name__ == "__main__":
+    main()
