@@ -46,6 +46,7 @@ from towernas.runs.device import resolve_device
 from towernas.samplers.frequency import StreamingFrequencyEstimator
 from towernas.space.arch import Arch
 from towernas.train.loop import TrainingDivergedError
+from towernas.train.objective import RetrievalObjective
 
 Batch = dict[str, torch.Tensor]
 Monitor = Callable[[Supernet, StreamingFrequencyEstimator], float]
@@ -72,7 +73,7 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                    checkpoint_every: int = 500, progress: bool = True, log: Callable[[dict], None] | None = None,
                    log_every: int = 50, monitor: Monitor | None = None, monitor_every: int = 0,
                    patience: int = 0, admits: Callable[[tuple[str, ...]], bool] | None = None,
-                   embedding_decay: float = 0.0) -> dict:
+                   embedding_decay: float = 0.0, objective: RetrievalObjective | None = None) -> dict:
     """Train ``supernet`` in place with SPOS for ``steps`` steps (resuming from ``checkpoint_dir`` if possible).
 
     Args:
@@ -96,6 +97,10 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             None: the whole space.
         embedding_decay: L2 weight decay on the shared embedding tables (AutoTower regularises them so
             the shared tables do not overfit before the candidate blocks have been trained).
+        objective: the training objective of each path (sampler, loss, add-ons; ``towernas.train.objective``);
+            None: the in-batch softmax with logQ. The monitor's validation loss is the in-batch softmax
+            either way, so runs with different objectives are monitored alike. Add-on parameters train with
+            the supernet and are checkpointed with it.
 
     Returns:
         ``{"step", "loss", "losses", "elapsed", "resumed_from", "checkpoint", "estimator", "best_step",
@@ -108,11 +113,13 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     """
     device = resolve_device(device) if isinstance(device, str) else device
     supernet.to(device)
-    run = _Run(supernet, data, batch_size, lr, seed, device, admits, embedding_decay)
+    run = _Run(supernet, data, batch_size, lr, seed, device, admits, embedding_decay, objective)
     settings = {"batch_size": batch_size, "lr": lr, "temperature": temperature, "seed": seed,
                 "n_items": data.n_items, "dims": supernet.dims.to_dict(), "space": supernet.space.name,
                 "feasible_sampling": admits is not None, "embedding_decay": embedding_decay,
                 "genome_slots": [list(s) for s in supernet.space.slots()]}
+    if objective is not None:  # only then, so checkpoints of the default objective keep resuming
+        settings["objective"] = objective.describe()
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
     state, source = load_resumable(path, map_location=device) if path is not None else (None, None)
     start, elapsed_before = 0, 0.0
@@ -143,7 +150,10 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
         arch = sampler.sample()
         batch = training_batch(data, rows.next(), device)
         estimator.update(batch["item"])  # the batch counts towards its own sampling probabilities
-        loss = path_loss(supernet, arch, batch, temperature, estimator.log_q(batch["item"]))
+        if objective is None:
+            loss = path_loss(supernet, arch, batch, temperature, estimator.log_q(batch["item"]))
+        else:
+            loss = objective(batch, lambda b: supernet.encode_users(b, arch), lambda b: supernet.encode_items(b, arch))
         value = loss.item()
         if not math.isfinite(value):
             saved = f"; the checkpoint of step {last_saved} is intact" if path is not None and last_saved else ""
@@ -225,11 +235,14 @@ class _Run:
     """Everything a training run carries from step to step, with the (weights_only-safe) state to resume it."""
 
     def __init__(self, supernet: Supernet, data: InteractionData, batch_size: int, lr: float, seed: int,
-                 device: torch.device, admits=None, embedding_decay: float = 0.0) -> None:
+                 device: torch.device, admits=None, embedding_decay: float = 0.0,
+                 objective: RetrievalObjective | None = None) -> None:
         self.supernet = supernet
+        self.objective = objective
+        self.addons = torch.nn.ModuleList(objective.addons if objective is not None else []).to(device)
         tables = list(supernet.embedder.parameters())
         ids = {id(p) for p in tables}
-        rest = [p for p in supernet.parameters() if id(p) not in ids]
+        rest = [p for p in supernet.parameters() if id(p) not in ids] + list(self.addons.parameters())
         self.optimizer = torch.optim.Adam([{"params": tables, "weight_decay": embedding_decay},
                                            {"params": rest}], lr=lr)
         self.estimator = StreamingFrequencyEstimator(data.n_items, device=device)
@@ -237,9 +250,12 @@ class _Run:
         self.rows = RowStream(data.rows("train"), batch_size, seed)
 
     def state_dict(self) -> dict:
-        return {"model": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),
-                "estimator": self.estimator.state_dict(), "sampler": self.sampler.state(),
-                "rows": self.rows.state(), "torch_rng": torch.get_rng_state()}
+        state = {"model": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "estimator": self.estimator.state_dict(), "sampler": self.sampler.state(),
+                 "rows": self.rows.state(), "torch_rng": torch.get_rng_state()}
+        if self.objective is not None:
+            state.update(objective=self.objective.state_dict(), addons=self.addons.state_dict())
+        return state
 
     def load_state_dict(self, state: dict) -> None:
         self.supernet.load_state_dict(state["model"])
@@ -248,6 +264,9 @@ class _Run:
         self.sampler.load_state(state["sampler"])
         self.rows.load_state(state["rows"])
         torch.set_rng_state(state["torch_rng"].cpu())  # unused by today's ops (no dropout); kept for exactness
+        if self.objective is not None:
+            self.objective.load_state_dict(state["objective"])
+            self.addons.load_state_dict(state["addons"])
 
 
 def fixed_batches(data: InteractionData, split: str = "valid", *, n_batches: int, batch_size: int, seed: int = 0,

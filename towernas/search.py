@@ -50,6 +50,7 @@ from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import sample_queries
 from towernas.retrievers.two_tower import build
+from towernas.train.configured import build_objective, check_objective
 from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
@@ -100,6 +101,15 @@ def admitted_by(cost_model: CostModel, space: ArchSpace, budgets: Sequence[Budge
     return admits
 
 
+def supernet_objective(cfg: DictConfig, data, device):
+    """The supernet's training objective from ``supernet.sampler / loss / addons``; None for the default
+    in-batch softmax + logQ (then checkpoints are those of every earlier release)."""
+    sn = cfg.supernet
+    if sn.sampler == "in_batch" and sn.loss == "softmax" and not sn.addons:
+        return None
+    return build_objective(cfg, "supernet", data, seed=cfg.seed, device=device)[1]
+
+
 def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[Budget] | None = None,
                      tracker: Tracker | None = None) -> PreparedSupernet:
     """Stage 1: train the supernet of ``cfg.space`` on ``data`` in ``run_dir`` (resuming what is there)."""
@@ -132,7 +142,7 @@ def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[B
                              checkpoint_every=sn.checkpoint_every, progress=cfg.progress, log=log,
                              monitor=monitor if probes else None, monitor_every=sn.monitor_every,
                              patience=sn.patience, admits=admits if sn.feasible_sampling else None,
-                             embedding_decay=sn.embedding_decay)
+                             embedding_decay=sn.embedding_decay, objective=supernet_objective(cfg, data, device))
     log_q = trained["estimator"].log_q
     return PreparedSupernet(supernet, batches, log_q, trained, lambda arch: score(supernet, arch, log_q))
 
@@ -277,6 +287,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     best few by that are retrained fully on ``search.final_seeds``; ``best.json`` is the validation winner.
     """
     check_training_values(cfg)
+    check_objective(cfg, "supernet")
     if cfg.search.strategy not in STRATEGIES:
         raise UserError(f"search.strategy={cfg.search.strategy!r}: expected one of {list(STRATEGIES)}")
     if cfg.search.fitness not in FITNESSES:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -19,3 +19,6 @@ class SupernetConfig:
     monitor_archs: int = 6  # fixed feasible architectures whose mean validation loss is monitored
     feasible_sampling: bool = True  # train only the paths the budget admits (what the search can return)
     embedding_decay: float = 0.0  # L2 weight decay on the shared embedding tables
+    sampler: str = "in_batch"  # the training objective, as retrain.sampler / loss / addons (options: sampler.<name>)
+    loss: str = "softmax"
+    addons: list[str] = field(default_factory=list)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig, OmegaConf
 
-from towernas.addons import AddOn, build_addons
+from towernas.addons import AddOn, AddOnError, build_addons
 from towernas.losses.retrieval import LOSSES
 from towernas.samplers import SAMPLERS, SamplerError
 from towernas.samplers.base import build_sampler
@@ -30,8 +30,14 @@ def check_objective(cfg: DictConfig, section: str) -> list[AddOn]:
     if cfg.sampler.n_negatives < 1:
         raise SamplerError(f"sampler.n_negatives={cfg.sampler.n_negatives}: expected a positive integer")
     build_sampler(part.sampler, **_options(cfg.sampler, part.sampler))  # options checked by the constructor
-    return build_addons(list(part.addons), {n: _options(cfg.addon, n) for n in part.addons},
-                        key=f"{section}.addons", seed=int(cfg.seed))
+    addons = build_addons(list(part.addons), {n: _options(cfg.addon, n) for n in part.addons},
+                          key=f"{section}.addons", seed=int(cfg.seed))
+    for addon in addons:  # what the loss / sampler alone decide (the model is checked when training starts)
+        try:
+            addon.check(loss=part.loss, sampler=part.sampler, model=None)
+        except AddOnError as err:
+            raise AddOnError(f"{section}.addons: {err} ({section}.loss={part.loss})") from None
+    return addons
 
 
 def build_objective(cfg: DictConfig, section: str, data, *, seed: int, device) -> tuple[list[AddOn],

@@ -104,10 +104,10 @@ class RetrievalObjective:
         self.data, self.loss, self.n, self.temperature = data, loss, int(n_negatives), float(temperature)
         self.device = torch.device(device)
         stats = TrainStats.from_data(data) if stats is None else stats
+        self.sampler_name = sampler if isinstance(sampler, str) else type(sampler).__name__
         if isinstance(sampler, str):
             sampler = build_sampler(sampler, seed=seed, device=self.device, **(sampler_options or {}))
         self.sampler = sampler
-        self.sampler_name = type(sampler).__name__
         self.sampler.fit(stats)
         self.addons = list(addons)
         for addon in self.addons:
@@ -191,6 +191,11 @@ class RetrievalObjective:
         return Step(batch=batch, query=query, positive_vectors=positive_vectors, negative_vectors=negative_vectors,
                     layout=layout, ids=ids, scores=scores, log_q=log_q.to(scores.dtype), target=target,
                     invalid=invalid, temperature=self.temperature, loss=self.loss, encode_users=encode_users)
+
+    def describe(self) -> dict:
+        """What makes two objectives the same (a resumed run must use the same one)."""
+        return {"sampler": self.sampler_name, "loss": self.loss, "n_negatives": self.n,
+                "addons": [a.name for a in self.addons]}
 
     def state_dict(self) -> dict:
         return {"sampler": self.sampler.state_dict()}

@@ -27,7 +27,7 @@ class RelMF(AddOn):
 
     def check(self, *, loss, sampler, model=None) -> None:
         if loss != "bce":
-            raise AddOnError(f"addon relmf needs the pointwise loss (loss=bce; its estimator is pointwise), got {loss}")
+            raise AddOnError(f"addon relmf needs the pointwise loss bce (its estimator is pointwise), got {loss}")
 
     def fit(self, stats) -> None:
         self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)

@@ -29,7 +29,7 @@ class UBPR(AddOn):
 
     def check(self, *, loss, sampler, model=None) -> None:
         if loss != "bpr":
-            raise AddOnError(f"addon ubpr needs the pairwise loss (loss=bpr; its estimator is pairwise), got {loss}")
+            raise AddOnError(f"addon ubpr needs the pairwise loss bpr (its estimator is pairwise), got {loss}")
 
     def fit(self, stats) -> None:
         self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)
