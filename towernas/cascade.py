@@ -165,7 +165,9 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
             first, info = distill_retriever(retriever, stages, data, cands, cfg, seed)
         use_items(stages, first)
         cascade = Cascade(first, c.k0, stages, device=device)
-        evaluated = {split: evaluate_stages(cascade.topk(data, cands.queries[split]), cands.queries[split], KS)
+        counts = data.item_popularity("train")
+        evaluated = {split: evaluate_stages(cascade.topk(data, cands.queries[split]), cands.queries[split], KS,
+                                            item_counts=counts if split == "test" else None)
                      for split in ("valid", "test")}  # test: the one read of this pipeline
         stages_out = [{"name": v["name"], "k": v["k"], "valid": _metrics(v), "test": _metrics(t)}
                       for v, t in zip(evaluated["valid"], evaluated["test"])]
@@ -259,7 +261,8 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     claim(run_dir, config, ignore=("cascade.rankers", "cascade.negatives", "cascade.seeds"))
     cands = Candidates(retriever, data, cfg)
     alone = [{"name": "retriever", "k": cfg.cascade.k0, **{
-        split: _metrics(evaluate_stages([cands.outputs[split]], cands.queries[split], KS)[0])
+        split: _metrics(evaluate_stages([cands.outputs[split]], cands.queries[split], KS,
+                                        item_counts=data.item_popularity("train") if split == "test" else None)[0])
         for split in ("valid", "test")}}]
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
                       name=f"cascade-{cfg.dataset.name}")

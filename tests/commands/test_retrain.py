@@ -24,11 +24,12 @@ def test_retrain_arch_files_with_seeds_reads_test_once_per_model_and_seed(tmp_pa
     path = tmp_path / "a.json"
     ARCH.save(path)
     splits = []
-    original = retrain.evaluate_model
-    monkeypatch.setattr(retrain, "evaluate_model",
-                        lambda m, d, split, *a, **k: splits.append(split) or original(m, d, split, *a, **k))
+    original = retrain.evaluate_test
+    monkeypatch.setattr(retrain, "evaluate_test", lambda m, d, *a, **k: splits.append("test") or original(m, d, *a, **k))
     out = retrain.run_retrain(_cfg(f"retrain.archs=[{path}]", "retrain.seeds=[0,1]"), tmp_path / "run")
     assert splits == ["test", "test"]  # validation goes through the trainer; test once per seed
+    bias = ("arp@50", "coverage@50", "tail_share@50", "unbiased/recall@50", "unbiased/ndcg@50")
+    assert all(set(bias) <= set(r["test"]) for r in out["records"])  # the keys, exactly
     [row] = out["table"]
     assert row["model"] == "a" and row["seeds"] == 2 and row["recall@50_std"] >= 0
     records = out["records"]

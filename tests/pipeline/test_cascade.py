@@ -45,12 +45,16 @@ def test_cascade_reports_every_stage_and_the_retriever_alone_equals_its_retrain_
                                    "cascade.negatives=[uniform,top]"), tmp_path / "run")
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert [s["name"] for s in saved["stages"]] == ["retriever", "din"] and [s["k"] for s in saved["stages"]] == [60, 50]
+    bias = {"arp@50", "coverage@50", "tail_share@50", "unbiased/recall@50", "unbiased/ndcg@50"}
     for stage in saved["stages"]:
         assert {"recall@10", "ndcg@10", "hitrate@10", "recall@20", "recall@50", "ceiling_recall",
-                "seconds_per_1000_users"} <= set(stage["test"]) and set(stage["valid"]) == set(stage["test"])
-    # stage 1 alone is exact full ranking with the protocol's masks: the retrain's own test numbers
+                "seconds_per_1000_users"} <= set(stage["test"])
+        # test alone carries the popularity-bias and intervened metrics (validation selects, it needs none)
+        with_std = bias | {f"{m}_std" for m in bias}  # the aggregated stages carry std keys too
+        assert bias <= set(stage["test"]) and set(stage["valid"]) == set(stage["test"]) - with_std
+    # stage 1 alone is exact full ranking with the protocol's masks: the retrain's own test numbers, bias included
     test = retrained["records"][0]["test"]
-    for metric in ("recall@10", "ndcg@10", "recall@50", "ndcg@50"):
+    for metric in ("recall@10", "ndcg@10", "recall@50", "ndcg@50", *sorted(bias)):
         assert saved["retriever"][0]["test"][metric] == pytest.approx(test[metric], abs=1e-9)
     # a ranker only reorders: its Recall@K1 can never exceed the retriever's Recall@K0 (the ceiling)
     for p in saved["pipelines"]:
