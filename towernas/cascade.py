@@ -46,6 +46,8 @@ from towernas.runs.files import write_results
 from towernas.runs.records import RecordLog
 from towernas.runs.run_dir import claim, newest_run
 from towernas.runs.tracking import Tracker
+from towernas.addons import RankerWithAddOns
+from towernas.train.configured import ranker_addons
 from towernas.train.ranker_loop import LOSSES, fit_ranker
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,10 @@ def check_cascade_values(cfg: DictConfig) -> None:
     allowed = {f"{m}@{k}" for m in ("recall", "ndcg", "hitrate", "mrr", "precision") for k in KS if k <= c.k1}
     if c.select not in allowed:
         raise ValueError(f"cascade.select={c.select!r}: expected one of {sorted(allowed)}")
+    changing = [a.name for a in ranker_addons(cfg, "cascade", c.loss) if a.changes_inference]
+    if changing and c.export:
+        raise ValueError(f"cascade.addons={list(c.addons)}: {changing[0]} changes the inference scores, which the "
+                         "served cascade does not apply yet; set cascade.export=false")
 
 
 def ranker_hyperparameters(cfg: DictConfig, name: str) -> dict:
@@ -127,6 +133,9 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
     ranker = build_ranker(name, Catalog.from_data(data), **ranker_hyperparameters(cfg, name))
     if c.fuse_retriever:
         ranker = RetrieverScoreFusion(ranker, retriever.items, temperature=c.retriever_temperature)
+    addons = ranker_addons(cfg, "cascade", c.loss, data, ranker)
+    if addons:  # outermost: the add-ons see (and at inference adjust) the fused logits
+        ranker = RankerWithAddOns(ranker, addons)
     ranker = ranker.to(device)
     vectors = cands.vectors["train"] if c.fuse_retriever else None
     batches, n_batches = candidate_batches(ranker, data, cands.queries["train"], cands.negative_pool,
@@ -157,7 +166,7 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
         second, _ = train_stage_ranker(c.second_ranker, mode, seed, c.k2, data, cands, retriever, cfg, device,
                                        tracker)
         stages.append(RankerStage(c.second_ranker, second, c.k2))
-    trained = [(s.name, ranker_hyperparameters(cfg, s.name), s.ranker, s.k) for s in stages]  # to serve
+    trained = [(s.name, ranker_hyperparameters(cfg, s.name), unwrapped(s.ranker), s.k) for s in stages]  # to serve
     out = []
     for joint in c.joint:
         first, info = retriever, {}
@@ -181,8 +190,14 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
 def use_items(stages: list[RankerStage], retriever: RetrieverStage) -> None:
     """Fused rankers score with ``retriever``'s item vectors (the exported or the distilled ones)."""
     for stage in stages:
-        if isinstance(stage.ranker, RetrieverScoreFusion):
-            stage.ranker.set_items(retriever.items)
+        ranker = unwrapped(stage.ranker)
+        if isinstance(ranker, RetrieverScoreFusion):
+            ranker.set_items(retriever.items)
+
+
+def unwrapped(ranker: torch.nn.Module) -> torch.nn.Module:
+    """The ranker without its add-ons (what the served cascade holds: add-ons that only change training)."""
+    return ranker.ranker if isinstance(ranker, RankerWithAddOns) else ranker
 
 
 def distill_retriever(retriever: RetrieverStage, stages: list[RankerStage], data: InteractionData,

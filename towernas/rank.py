@@ -41,6 +41,8 @@ from towernas.runs.files import write_results
 from towernas.runs.records import RecordLog
 from towernas.runs.run_dir import claim
 from towernas.runs.tracking import Tracker
+from towernas.addons import RankerWithAddOns
+from towernas.train.configured import ranker_addons
 from towernas.train.ranker_loop import fit_ranker
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ def check_rank_values(cfg: DictConfig) -> None:
         raise ValueError(f"rank.select={r.select!r}: expected one of {list(SELECTABLE)}")
     if not r.seeds:
         raise ValueError("rank.seeds=[]: expected at least one seed")
+    ranker_addons(cfg, "rank", "bce")  # names, options and the loss, before any data
 
 
 def labelled_pairs(data: InteractionData, cfg: DictConfig) -> dict[str, CtrPairs]:
@@ -85,7 +88,9 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
     """Train one ranker for one seed; select on validation; read test once. Returns (ranker, record)."""
     r, name = cfg.rank, cfg.ranker.name
     torch.manual_seed(seed)
-    ranker = build_ranker(name, Catalog.from_data(data), **hyperparameters(cfg.ranker)).to(device)
+    ranker = build_ranker(name, Catalog.from_data(data), **hyperparameters(cfg.ranker))
+    addons = ranker_addons(cfg, "rank", "bce", data, ranker)
+    ranker = (RankerWithAddOns(ranker, addons) if addons else ranker).to(device)
     batches, n_batches = train_batches(data, pairs["train"], cfg, device)
     fitted = fit_ranker(ranker, batches, lambda: evaluate_ctr(ranker, data, pairs["valid"], device=device),
                         select=r.select, max_epochs=r.max_epochs, patience=r.patience, lr=r.lr,

@@ -96,10 +96,6 @@ def test_an_unknown_name_is_one_line_listing_the_known_samplers():
         build_sampler("popularity", exponnent=0.5)
 
 
-ALPHA_BUG = ("known bug: alpha is only checked at fit() by the estimator (a ValueError 'alpha=0.0: ...' "
-             "without the key, after the data is loaded)")
-
-
 @pytest.mark.parametrize("name, options, key", [
     ("popularity", {"exponent": 1.5}, "sampler.popularity.exponent"),
     ("popularity", {"exponent": -0.1}, "sampler.popularity.exponent"),
@@ -108,9 +104,7 @@ ALPHA_BUG = ("known bug: alpha is only checked at fit() by the estimator (a Valu
     ("cluster", {"n_clusters": 0}, "sampler.cluster.n_clusters"),
     ("cluster", {"temperature": 0.0}, "sampler.cluster.temperature"),
     ("cluster", {"refresh_every": 0}, "sampler.cluster.refresh_every"),
-    *(pytest.param(name, {"alpha": 0.0}, f"sampler.{name}.alpha",
-                   marks=pytest.mark.xfail(strict=True, reason=ALPHA_BUG))
-      for name in ("in_batch", "mixed")),
+    *((name, {"alpha": value}, f"sampler.{name}.alpha") for name in ("in_batch", "mixed") for value in (0.0, 1.5)),
 ])
 def test_bad_options_raise_one_line_naming_the_key(name, options, key):
     with pytest.raises(SamplerError) as err:
@@ -402,20 +396,24 @@ def test_a_seed_fixes_every_draw_and_a_state_dict_resumes_the_sequence(name):
 def test_samplers_that_mask_positives_never_return_them():
     masking = [name for name in SAMPLERS.names() if SAMPLERS.get(name).masks_positives]
     assert masking == ["dns"]
-    short_pools = 0
-    for seed in range(60):
-        # 4 items, a pool of 6 and 4 negatives per row: most pools hold a row's positive, many fewer than 4
-        # other entries (then the clash swap picks another item)
-        encoder = _RecordingEncoder(4)
-        sampler = build_sampler("dns", seed=seed, pool=6)
+    for seed in range(30):
+        for n_items, pool in ((6, 6), (6, 9), (40, 12)):  # the whole catalogue (positives always in it), a part
+            encoder = _RecordingEncoder(n_items)
+            sampler = build_sampler("dns", seed=seed, pool=pool)
+            sampler.fit(_stats(np.zeros(n_items)))
+            positives = torch.arange(8) % n_items
+            query = torch.randn(8, n_items, generator=torch.Generator().manual_seed(seed))
+            query[torch.arange(8), positives] = 10.0  # each row's positive is its hardest item
+            neg = sampler.sample(query, positives, 4, encode_items=encoder)
+            assert not bool((neg.ids == positives[:, None]).any()), seed
+            assert int(neg.ids.min()) >= 0 and int(neg.ids.max()) < n_items
+            # a pool drawn without replacement: a row never holds the same negative twice
+            assert all(len(set(row.tolist())) == 4 for row in neg.ids)
+            assert len(set(encoder.pools[0].tolist())) == len(encoder.pools[0]) == min(pool, n_items)
+    with pytest.raises(SamplerError, match="sampler.dns.pool=6: 4 candidates"):
+        sampler = build_sampler("dns", pool=6)
         sampler.fit(_stats(np.zeros(4)))
-        positives = torch.arange(8) % 4
-        query = torch.randn(8, 4, generator=torch.Generator().manual_seed(seed))
-        neg = sampler.sample(query, positives, 4, encode_items=encoder)
-        assert not bool((neg.ids == positives[:, None]).any()), seed
-        assert int(neg.ids.min()) >= 0 and int(neg.ids.max()) < 4
-        short_pools += int(((encoder.pools[0][None, :] != positives[:, None]).sum(1) < 4).sum())
-    assert short_pools > 50  # the swap path ran
+        sampler.sample(torch.randn(2, 4), torch.tensor([0, 1]), 4, encode_items=_RecordingEncoder(4))
 
 
 # ------------------------------------------------------------------------------------- the objective

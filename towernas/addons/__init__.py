@@ -18,7 +18,7 @@ from towernas.addons.debias import macr  # noqa: F401  isort: skip
 from towernas.addons.debias import dice  # noqa: F401  isort: skip
 from towernas.addons.contrastive import cl4srec  # noqa: F401  isort: skip
 from towernas.addons.base import ADDONS, AddOn, AddOnError
-from towernas.addons.model import WithAddOns
+from towernas.addons.model import RankerWithAddOns, WithAddOns
 
 
 def build_addons(names: Sequence[str], options: Mapping[str, Mapping] | None = None, *, key: str = "addons",
@@ -38,4 +38,4 @@ def build_addons(names: Sequence[str], options: Mapping[str, Mapping] | None = N
     return out
 
 
-__all__ = ["ADDONS", "AddOn", "AddOnError", "WithAddOns", "build_addons"]
+__all__ = ["ADDONS", "AddOn", "AddOnError", "RankerWithAddOns", "WithAddOns", "build_addons"]

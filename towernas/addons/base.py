@@ -1,8 +1,12 @@
 """The add-on interface: debiasing and contrastive methods that plug into a trainer, never into a backbone.
 
 An add-on is an ``nn.Module`` (it may own parameters: MACR's branches, DICE's conformity embeddings)
-with any of these hooks, all no-ops by default. ``step`` is the ``towernas.train.objective.Step`` of one
-training batch (queries, candidate columns, logits, the loss in use):
+with any of these hooks, all no-ops by default. ``step`` describes one training batch as (B, C) candidate
+columns: ``ids``, ``labels()`` (1 = a positive), ``invalid`` (columns to ignore), ``target`` /
+``positives`` / ``has_positive`` (each row's positive column, if any), ``logits``, ``loss``, ``norm`` (the
+terms the main loss averages over) and ``batch`` (with ``user``). Retrieval trainers pass a
+``towernas.train.objective.Step`` (which also has the query vectors and ``encode_users``); ranker trainers
+a ``towernas.train.ranker_loop.RankerStep``. So one add-on serves both:
 
 - ``check(loss=, sampler=, model=)``: raise ``AddOnError`` (one line) if it cannot apply to that trainer.
 - ``fit(stats)``: see the train split's counts once (``TrainStats``), e.g. propensities; the objective
@@ -11,8 +15,9 @@ training batch (queries, candidate columns, logits, the loss in use):
 - ``pair_weights(step) -> (B, C)``: per-candidate weights of pairwise / pointwise losses (UBPR).
 - ``adjust(logits, step) -> logits``: change the training logits (PDA's popularity term, MACR, DICE).
 - ``extra_loss(step) -> scalar``: an additional loss term (RelMF's correction, MACR's branches, InfoNCE).
-- ``query_vectors(vectors, batch)`` / ``item_vectors(vectors, batch)``: the inference-time scoring, as
-  vectors whose inner product is the adjusted score, so full ranking and faiss serving stay exact.
+- ``query_vectors(vectors, batch)`` / ``item_vectors(vectors, batch)``: the inference-time scoring of a
+  retriever, as vectors whose inner product is the adjusted score, so full ranking and faiss stay exact;
+  ``inference_scores(logits, items, batch)``: the same adjustment of a ranker's (B, C) logits.
 
 ``WithAddOns`` (``towernas.addons.model``) wraps a backbone so evaluation and export see the adjusted
 vectors; the backbone's own code is untouched, which is why every add-on works on every retriever.
@@ -62,6 +67,10 @@ class AddOn(nn.Module):
 
     def item_vectors(self, vectors: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return vectors
+
+    def inference_scores(self, logits: torch.Tensor, items: torch.Tensor,
+                         batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return logits
 
 
 ADDONS: Registry[type[AddOn]] = Registry("add-on", key="addons", error=AddOnError)

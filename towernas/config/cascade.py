@@ -37,3 +37,4 @@ class CascadeConfig:
     distill_lr: float = 0.0001
     distill_temperature: float = 0.05  # the retriever's softmax temperature (its training temperature)
     export: bool = True  # write the pipeline best on validation as a servable cascade (<run dir>/cascade)
+    addons: list[str] = field(default_factory=list)  # of every ranker stage: ips relmf pda macr dice (addon.<name>)

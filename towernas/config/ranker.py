@@ -141,6 +141,7 @@ class RankConfig:
     weight_decay: float = 0.0  # Adam's L2 on every parameter (embeddings included)
     select: str = "auc"  # validation metric for early stopping: auc | gauc | logloss (lower is better)
     negatives: int = 1  # dataset.ctr.label=implicit: uniform negatives sampled per positive pair
+    addons: list[str] = field(default_factory=list)  # ips relmf pda macr dice (options: addon.<name>)
 
 
 def hyperparameters(ranker_cfg) -> dict:

@@ -44,7 +44,7 @@ class ClusterSampler(Sampler):
             raise SamplerError(f"sampler.cluster.temperature={temperature}: expected a positive number")
         self.n_clusters, self.refresh_every = int(n_clusters), int(refresh_every)
         self.temperature, self.kmeans_iters, self.seed = float(temperature), int(kmeans_iters), int(seed)
-        self.steps_since, self.centroids = None, None
+        self.steps_since, self.centroids, self.refreshes = None, None, 0
 
     def refresh(self, item_vectors: torch.Tensor) -> None:
         """Re-cluster (N, D) item vectors: centroids (K, D), each item's cluster, items sorted by cluster."""
@@ -52,8 +52,10 @@ class ClusterSampler(Sampler):
 
         x = np.ascontiguousarray(item_vectors.detach().float().cpu().numpy())
         k = min(self.n_clusters, len(x))
-        kmeans = faiss.Kmeans(x.shape[1], k, niter=self.kmeans_iters, seed=self.seed, verbose=False,
+        # a new k-means seed per refresh, from the refresh count (part of the state, so a resume re-clusters alike)
+        kmeans = faiss.Kmeans(x.shape[1], k, niter=self.kmeans_iters, seed=self.seed + self.refreshes, verbose=False,
                               min_points_per_centroid=1)
+        self.refreshes += 1
         kmeans.train(x)
         _, assign = kmeans.index.search(x, 1)
         self.set_clusters(torch.as_tensor(kmeans.centroids), torch.as_tensor(assign[:, 0], dtype=torch.long))
@@ -100,11 +102,12 @@ class ClusterSampler(Sampler):
     def state_dict(self) -> dict:
         state = super().state_dict()
         if self.centroids is not None:
-            state.update(centroids=self.centroids.cpu(), assign=self.assign.cpu(), steps_since=self.steps_since)
+            state.update(centroids=self.centroids.cpu(), assign=self.assign.cpu(), steps_since=self.steps_since,
+                         refreshes=self.refreshes)
         return state
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         if "centroids" in state:
             self.set_clusters(state["centroids"], state["assign"])
-            self.steps_since = int(state["steps_since"])
+            self.steps_since, self.refreshes = int(state["steps_since"]), int(state["refreshes"])

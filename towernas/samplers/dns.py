@@ -1,9 +1,10 @@
 """Hard negatives by dynamic negative sampling (DNS; Zhang et al., SIGIR 2013), batched.
 
-Each step draws a shared pool of ``pool`` uniform candidates, scores them against every query with the
-current model (no gradient), and keeps each row's ``n`` highest-scoring candidates as its negatives —
+Each step draws a shared pool of ``pool`` distinct uniform candidates (without replacement, so a row never
+gets the same negative twice; the whole catalogue when pool >= N), scores them against every query with
+the current model (no gradient), and keeps each row's ``n`` highest-scoring candidates as its negatives —
 never the row's own positive. The choice is deliberately biased towards hard items, so no correction is
-made for it: log q is the uniform pool's, log(pool / N), a constant that cancels.
+made for it: log q is the uniform pool's, log(min(pool, N) / N), a constant that cancels.
 """
 
 from __future__ import annotations
@@ -37,18 +38,19 @@ class DNSSampler(Sampler):
             raise SamplerError("sampler=dns needs the item tower to score its pool (encode_items)")
         if n > self.pool:
             raise SamplerError(f"sampler.dns.pool={self.pool}: expected at least n_negatives={n}")
-        ids = self._uniform_ids((self.pool,))
+        if self.pool >= self.n_items:
+            ids = torch.arange(self.n_items, device=self.device)
+        else:
+            ids = torch.randperm(self.n_items, generator=self.generator, device=self.device)[: self.pool]
+        if n > len(ids) - 1:
+            raise SamplerError(f"sampler.dns.pool={self.pool}: {len(ids)} candidates cannot give n_negatives={n} "
+                               "negatives besides the positive")
         with torch.no_grad():
             scores = query @ encode_items(ids).T  # (B, pool)
             scores = scores.masked_fill(ids[None, :] == positives[:, None], float("-inf"))
             hardest = scores.topk(n, dim=1).indices  # (B, n)
-        chosen = ids[hardest]
-        clash = chosen == positives[:, None]  # only when the pool held < n other items: swap for any other item
-        if clash.any():
-            other = (positives[:, None] + 1 + torch.randint(0, self.n_items - 1, chosen.shape, generator=self.generator,
-                                                            device=self.device)) % self.n_items
-            chosen = torch.where(clash, other, chosen)
+        chosen = ids[hardest]  # distinct ids, never the positive (masked; n < the pool's size)
         return Negatives(chosen, self.log_q(query, chosen, n))
 
     def log_q(self, query, ids, n) -> torch.Tensor:
-        return torch.full(ids.shape, math.log(self.pool / self.n_items), device=ids.device)
+        return torch.full(ids.shape, math.log(min(self.pool, self.n_items) / self.n_items), device=ids.device)

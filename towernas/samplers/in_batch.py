@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from towernas.samplers.base import SAMPLERS, Negatives, Sampler
+from towernas.samplers.base import SAMPLERS, Negatives, Sampler, SamplerError
 from towernas.samplers.frequency import StreamingFrequencyEstimator
 
 
@@ -24,6 +24,9 @@ class InBatchSampler(Sampler):
     def __init__(self, seed: int = 0, device: torch.device | str = "cpu", alpha: float = 0.01,
                  estimator: StreamingFrequencyEstimator | None = None) -> None:
         super().__init__(seed, device)
+        if not 0.0 < alpha <= 1.0:
+            key = "sampler.mixed.alpha" if type(self).__name__ == "MixedSampler" else "sampler.in_batch.alpha"
+            raise SamplerError(f"{key}={alpha}: expected 0 < alpha <= 1")
         self.alpha = alpha
         self.estimator = estimator
 

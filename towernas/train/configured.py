@@ -49,3 +49,25 @@ def build_objective(cfg: DictConfig, section: str, data, *, seed: int, device) -
                                    temperature=part.temperature, addons=addons, seed=seed, device=device,
                                    sampler_options=_options(cfg.sampler, part.sampler), loss_key=f"{section}.loss")
     return addons, objective
+
+
+def ranker_addons(cfg: DictConfig, section: str, loss: str, data=None, model=None) -> list[AddOn]:
+    """The add-ons of ``cfg.<section>.addons`` for a ranker trained with ``loss`` (one line for any that
+    cannot apply: e.g. ubpr needs the retrieval trainer's pairwise loss, cl4srec a user tower), fitted on
+    ``data``'s train counts when given."""
+    from towernas.data.train_stats import TrainStats
+
+    names = list(cfg[section].addons)
+    addons = build_addons(names, {n: _options(cfg.addon, n) for n in names}, key=f"{section}.addons",
+                          seed=int(cfg.seed))
+    for addon in addons:
+        try:
+            addon.check(loss=loss, sampler="none", model=model)
+        except AddOnError as err:
+            raise AddOnError(f"{section}.addons: {err} (a ranker trained with loss {loss})") from None
+    if data is not None:
+        stats = TrainStats.from_data(data)
+        for addon in addons:
+            addon.temperature = 1.0  # ranker logits are not cosines over a temperature
+            addon.fit(stats)
+    return addons

@@ -62,7 +62,18 @@ class Step:
 
     @property
     def positives(self) -> torch.Tensor:
+        """(B,) each row's positive item (its target column)."""
         return self.batch["item"]
+
+    @property
+    def has_positive(self) -> torch.Tensor:
+        """(B,) bool: every retrieval row has its positive."""
+        return torch.ones(len(self.target), dtype=torch.bool, device=self.target.device)
+
+    @property
+    def norm(self) -> int:
+        """How many terms the main loss averages over (rows): an extra per-term loss divides by it."""
+        return len(self.target)
 
     def columns(self, pos: torch.Tensor, neg: torch.Tensor | None) -> torch.Tensor:
         """(B, C, …) per-column values from the positives' (B, …) and the negatives' values."""

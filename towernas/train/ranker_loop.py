@@ -10,6 +10,7 @@ epoch.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,27 +23,96 @@ from towernas.train.loop import TrainingDivergedError
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]  # query batch, items (B, C), labels (B, C)
 
 
-def bce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Mean binary cross-entropy of (B, C) logits against 0/1 labels (pointwise)."""
-    return F.binary_cross_entropy_with_logits(logits, labels)
+def bce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean binary cross-entropy of (B, C) logits against 0/1 labels (pointwise); with (B,) row ``weights``,
+    their weighted mean."""
+    if weights is None:
+        return F.binary_cross_entropy_with_logits(logits, labels)
+    per_row = F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(1)
+    return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
 
 
-def softmax_ce(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+def softmax_ce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Listwise: -sum_c y_c log softmax(logits)_c / sum_c y_c, averaged over rows (a row's positives share
-    its probability mass against its negatives)."""
-    return -(labels * F.log_softmax(logits, dim=1)).sum(1).div(labels.sum(1).clamp_min(1.0)).mean()
+    its probability mass against its negatives); with (B,) row ``weights``, their weighted mean."""
+    per_row = -(labels * F.log_softmax(logits, dim=1)).sum(1).div(labels.sum(1).clamp_min(1.0))
+    if weights is None:
+        return per_row.mean()
+    return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
 
 
-LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"bce": bce, "softmax": softmax_ce}
+@dataclass
+class RankerStep:
+    """One ranker batch as add-ons see it (``towernas.addons.base``): (B, C) candidate ``ids`` and labels."""
+
+    batch: dict[str, torch.Tensor]
+    ids: torch.Tensor  # (B, C)
+    label_values: torch.Tensor  # (B, C) 0/1
+    loss: str
+    logits: torch.Tensor | None = None
+    extras: dict = field(default_factory=dict)
+
+    def labels(self) -> torch.Tensor:
+        return self.label_values
+
+    @property
+    def invalid(self) -> torch.Tensor:
+        return torch.zeros_like(self.ids, dtype=torch.bool)
+
+    @property
+    def has_positive(self) -> torch.Tensor:
+        return self.label_values.sum(1) > 0
+
+    @property
+    def target(self) -> torch.Tensor:
+        """(B,) the first positive column of each row (0 for rows without one; see ``has_positive``)."""
+        return self.label_values.argmax(1)
+
+    @property
+    def positives(self) -> torch.Tensor:
+        return self.ids.gather(1, self.target[:, None])[:, 0]
+
+    @property
+    def norm(self) -> int:
+        return self.ids.numel() if self.loss == "bce" else len(self.ids)
+
+
+def addon_loss(logits: torch.Tensor, step: RankerStep, addons, loss_fn) -> torch.Tensor:
+    """The ranker loss with the add-ons' training hooks: adjusted logits, row weights, extra terms."""
+    for addon in addons:
+        logits = addon.adjust(logits, step)
+    step.logits = logits
+    weights = None
+    for addon in addons:
+        w = addon.weight(step)
+        if w is not None:
+            weights = w if weights is None else weights * w
+    if any(addon.pair_weights(step) is not None for addon in addons):
+        raise ValueError("pair weights (ubpr) need the retrieval trainer's pairwise loss")
+    total = loss_fn(logits, step.label_values, weights)
+    for addon in addons:
+        extra = addon.extra_loss(step)
+        if extra is not None:
+            total = total + extra
+    return total
+
+
+LOSSES: dict[str, Callable[..., torch.Tensor]] = {"bce": bce, "softmax": softmax_ce}
 
 
 def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimizer, *, total: int | None = None,
-                loss_fn=bce, progress: bool = True, desc: str = "train") -> float:
-    """One pass over ``batches``; the mean loss per labelled pair."""
+                loss_fn=bce, progress: bool = True, desc: str = "train", loss_name: str = "bce") -> float:
+    """One pass over ``batches``; the mean loss per labelled pair. A ``RankerWithAddOns`` trains with its
+    add-ons' hooks."""
     ranker.train()
+    addons = list(getattr(ranker, "addons", []))
     loss_sum, n = 0.0, 0
     for batch, items, labels in tqdm(batches, total=total, desc=desc, disable=not progress, leave=False):
-        loss = loss_fn(ranker.score(batch, items), labels)
+        logits = ranker.score(batch, items)
+        if addons:
+            loss = addon_loss(logits, RankerStep(batch, items, labels, loss_name), addons, loss_fn)
+        else:
+            loss = loss_fn(logits, labels)
         if not torch.isfinite(loss):
             raise TrainingDivergedError(f"ranker training loss is {loss.item()} ({desc}); lower rank.lr")
         optimizer.zero_grad(set_to_none=True)
@@ -74,7 +144,7 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
 
     def one_epoch(epoch: int) -> float:
         return train_epoch(ranker, batches(rng), optimizer, total=n_batches, loss_fn=LOSSES[loss], progress=progress,
-                           desc=f"epoch {epoch}/{max_epochs}")
+                           desc=f"epoch {epoch}/{max_epochs}", loss_name=loss)
 
     def checked() -> dict:
         valid = validate()

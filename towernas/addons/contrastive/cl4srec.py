@@ -34,6 +34,8 @@ class CL4SRec(AddOn):
         self.seed, self.generator, self.pad, self.similar = int(seed), None, None, None
 
     def check(self, *, loss, sampler, model=None) -> None:
+        if model is not None and not hasattr(model, "encode_users"):
+            raise AddOnError(f"addon {self.name} needs a user tower (encode_users); {type(model).__name__} has none")
         if model is not None and hasattr(model, "train_scores"):
             raise AddOnError(f"addon {self.name} needs one user vector per history; this model's query depends on "
                              "the candidate")

@@ -54,7 +54,8 @@ class DICE(AddOn):
         interest, conformity = step.extras["dice"]
         counts = self.counts.to(step.ids.device)
         pos_count = counts[step.positives][:, None]
-        keep = (~step.invalid).scatter(1, step.target[:, None], False)
+        keep = (~step.invalid).scatter(1, step.target[:, None], False) & (step.labels() == 0)
+        keep &= step.has_positive[:, None]  # pairs of a positive and a negative of the same row
         more = keep & (counts[step.ids] > pos_count)  # j more popular than the positive
         less = keep & (counts[step.ids] < pos_count)
 

@@ -1,11 +1,13 @@
 """IPS: inverse propensity weighting of the training examples (Schnabel et al. ICML 2016; propensity from
 item popularity as in Saito et al. WSDM 2020).
 
-Each positive (u, i) is weighted by 1 / theta_i, theta_i = (count_i / max count) ** exponent clipped below at
+Each positive (u, i) — its row of candidates, or its labelled pair for a ranker — is weighted by 1 / theta_i, theta_i = (count_i / max count) ** exponent clipped below at
 ``min_propensity``; the loss is the weighted mean, so rarely exposed items count more. Any loss, any backbone.
 """
 
 from __future__ import annotations
+
+import torch
 
 from towernas.addons.base import ADDONS, AddOn, check_range, propensity
 
@@ -25,4 +27,6 @@ class IPS(AddOn):
         self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)
 
     def weight(self, step):
-        return 1.0 / self.theta.to(step.positives.device)[step.positives]
+        theta = self.theta.to(step.ids.device)[step.ids]  # (B, C)
+        weights = (step.labels() / theta).sum(1)  # 1 / theta of the row's positive
+        return torch.where(step.has_positive, weights, torch.ones_like(weights))  # rows without one: 1

@@ -60,3 +60,6 @@ class MACR(AddOn):
     def item_vectors(self, vectors, batch):
         gate = torch.sigmoid(self.item_branch(batch["item"]))  # (N, 1)
         return torch.cat([gate * vectors, gate], dim=-1)
+
+    def inference_scores(self, logits, items, batch):
+        return torch.sigmoid(self.item_branch(items)[..., 0]) * (logits - self.c)

@@ -53,3 +53,8 @@ class PDA(AddOn):
         return torch.cat([vectors, bias[:, None]], dim=-1)
 
 
+
+    def inference_scores(self, logits, items, batch):
+        if not self.changes_inference:
+            return logits
+        return logits + self.inference_gamma * self.log_recent.to(logits.device)[items]

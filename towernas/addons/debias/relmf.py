@@ -33,6 +33,5 @@ class RelMF(AddOn):
         self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)
 
     def extra_loss(self, step):
-        theta = self.theta.to(step.positives.device)[step.positives]
-        positive_logit = step.logits.gather(1, step.target[:, None])[:, 0]
-        return -((1.0 / theta - 1.0) * positive_logit).mean()
+        theta = self.theta.to(step.ids.device)[step.ids]  # (B, C)
+        return -(step.labels() * (1.0 / theta - 1.0) * step.logits).sum() / step.norm
