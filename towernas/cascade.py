@@ -54,8 +54,9 @@ log = logging.getLogger(__name__)
 register_configs()
 KS = (10, 20, 50)
 JOINT = ("none", "distill")
-TABLE_METRICS = ("ndcg@10", "recall@10", "hitrate@10", "recall@50", "ndcg@50")
-HEADERS = {"ndcg@10": "N@10", "recall@10": "R@10", "hitrate@10": "HR@10", "recall@50": "R@50", "ndcg@50": "N@50"}
+TABLE_METRICS = ("ndcg@10", "recall@10", "hitrate@10", "recall@50", "ndcg@50", "arp@50", "unbiased/recall@50")
+HEADERS = {"ndcg@10": "N@10", "recall@10": "R@10", "hitrate@10": "HR@10", "recall@50": "R@50", "ndcg@50": "N@50",
+           "arp@50": "ARP@50", "unbiased/recall@50": "unbiased R@50"}
 
 
 def latest_retriever(root: Path, dataset: str, budget: str) -> Path:

@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 register_configs()
 DELTA = "delta_recall@50_vs_google_dnn_pct"  # vs tables.REFERENCE_MODEL, the in-budget google_dnn
 REPORTED = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50")
+BIAS = ("arp@50", "coverage@50", "tail_share@50", "unbiased/recall@50", "unbiased/ndcg@50")  # towernas.eval.bias
 
 
 @dataclass(frozen=True)
@@ -164,26 +165,30 @@ def aggregate(records: list[dict]) -> list[dict]:
     for name in dict.fromkeys(r["model"] for r in records):
         mine = [r for r in records if r["model"] == name]
         row = {"model": name, "size": mine[0]["size"], "seeds": len(mine), "complexity": mine[0]["complexity"]}
-        for metric in REPORTED:
-            row[metric], row[f"{metric}_std"] = tables.mean_std([r["test"][metric] for r in mine])
+        for metric in (*REPORTED, *BIAS):
+            if all(metric in r["test"] for r in mine):
+                row[metric], row[f"{metric}_std"] = tables.mean_std([r["test"][metric] for r in mine])
         rows.append(row)
     tables.add_deltas(rows, "recall@50", tables.REFERENCE_MODEL, DELTA)
     return rows
 
 
 def results_table(rows: list[dict]) -> str:
-    """Markdown: model (with its size if in budget) → test Recall/NDCG (mean ± std), params/FLOPs per tower,
-    Δ R@50 vs the in-budget GoogleDNN."""
+    """Markdown: model (with its size if in budget) → test Recall/NDCG (mean ± std), the popularity bias of its
+    top-50 (ARP, tail share) and its unbiased R@50, params/FLOPs per tower, Δ R@50 vs the in-budget GoogleDNN."""
     metrics = ("recall@20", "recall@50", "ndcg@50")
-    return tables.markdown(["model", "R@20", "R@50", "N@50", *tables.COST_HEADER, tables.DELTA_HEADER],
+    return tables.markdown(["model", "R@20", "R@50", "N@50", "ARP@50", "tail@50", "unbiased R@50",
+                            *tables.COST_HEADER, tables.DELTA_HEADER],
                            [[tables.model_cell(r), *(tables.mean_std_cell(r, m) for m in metrics),
+                             *(f"{r[m]:.{d}f}" if m in r else "—" for m, d in (("arp@50", 1), ("tail_share@50", 3))),
+                             tables.mean_std_cell(r, "unbiased/recall@50") if "unbiased/recall@50" in r else "—",
                              *tables.cost_cells(tables.flat_cost(r["complexity"])), tables.delta_cell(r[DELTA])]
                             for r in rows])
 
 
 def results_csv(rows: list[dict]) -> str:
     buffer = io.StringIO()
-    fields = ["model", "size", "seeds", *[m for metric in REPORTED for m in (metric, f"{metric}_std")],
+    fields = ["model", "size", "seeds", *[m for metric in (*REPORTED, *BIAS) for m in (metric, f"{metric}_std")],
               "user_params", "user_flops", "item_params", "item_flops", DELTA]
     writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
     writer.writeheader()

@@ -32,6 +32,7 @@ class CL4SRec(AddOn):
         self.ratios = {"crop": check_range(f"{key}.crop", crop, 0.0, 1.0), "mask": check_range(f"{key}.mask", mask, 0.0, 1.0),
                        "reorder": check_range(f"{key}.reorder", reorder, 0.0, 1.0)}
         self.seed, self.generator, self.pad, self.similar = int(seed), None, None, None
+        self._pending_state = None  # a checkpointed generator state, applied when the generator is made
 
     def check(self, *, loss, sampler, model=None) -> None:
         if model is not None and not hasattr(model, "encode_users"):
@@ -48,6 +49,9 @@ class CL4SRec(AddOn):
         if self.generator is None or self.generator.device != history.device:
             self.generator = torch.Generator(device=history.device)
             self.generator.manual_seed(self.seed)
+            if self._pending_state is not None:
+                self.generator.set_state(self._pending_state)
+                self._pending_state = None
         choice = torch.randint(0, len(self.operations), (len(history),), generator=self.generator,
                                device=history.device)
         out = history
@@ -56,6 +60,16 @@ class CL4SRec(AddOn):
             changed = getattr(augment, name)(history, self.pad, self.ratios[name], self.generator, *extra)
             out = torch.where((choice == k)[:, None], changed, out)
         return out
+
+    def get_extra_state(self):  # the augmentations' random stream, so a resumed run draws the same views
+        return {"generator": None if self.generator is None else self.generator.get_state()}
+
+    def set_extra_state(self, state) -> None:
+        if state and state.get("generator") is not None:
+            if self.generator is not None:
+                self.generator.set_state(state["generator"])
+            else:
+                self._pending_state = state["generator"]
 
     def extra_loss(self, step):
         if self.weight_ == 0:
