@@ -58,5 +58,18 @@ bench-compare: install
 bench-ceiling: install
 	$(PY) -m benchmarks.bench_ceiling $(ARGS)
 
+# Negative-sampler throughput (B 1024 x 256 negatives over 160k items, vs torch.randint / torch.multinomial),
+# ~1 min: writes bench_results/samplers.{json,md}. ARGS="--quick" for a smoke run.
+.PHONY: bench-samplers
+bench-samplers: install
+	$(PY) -m benchmarks.bench_samplers $(ARGS)
+
+# Samplers and add-ons on the embedded dataset: searched towers and GoogleDNN-L x {none, each loss control,
+# each sampler, each add-on} x seeds 0,1,2 (~1 h on 2 cores; resumes; ARGS="--shard 0/2" and "--shard 1/2"
+# in two shells split it): writes bench_results/addons-synthetic.{json,md}.
+.PHONY: bench-addons
+bench-addons: install
+	$(PY) -m benchmarks.bench_addons $(ARGS)
+
 clean-venv:
 	rm -rf $(VENV)

@@ -3,7 +3,7 @@
 With popularity phi(i) = item i's number of train interactions and L_u a user's top-k list:
 
 - ``arp@k``: average recommendation popularity, mean over users of mean_{i in L_u} phi(i)
-  (Abdollahpouri et al. 2019);
+  (Abdollahpouri et al. 2019; users with an empty list are left out);
 - ``coverage@k``: |union of all L_u| / n_items, the share of the catalogue recommended to anyone;
 - ``tail_share@k``: the share of recommended slots holding a *tail* item, the tail being the least popular
   80% of the catalogue (items sorted by phi ascending, ties by id, the first floor(0.8 n_items)).
@@ -51,10 +51,11 @@ def popularity_bias(topk_ids: np.ndarray, item_counts: np.ndarray, k: int = 50) 
     ids = np.asarray(topk_ids)[:, :k]
     real = ids >= 0
     phi = np.where(real, item_counts[np.maximum(ids, 0)], 0).astype(np.float64)
-    per_user = phi.sum(1) / np.maximum(real.sum(1), 1)
+    listed = real.any(1)  # users with at least one recommended item (an empty list has no popularity)
+    per_user = phi.sum(1)[listed] / real.sum(1)[listed]
     tail = tail_items(item_counts)
     n_real = max(int(real.sum()), 1)
-    return {f"arp@{k}": float(per_user.mean()) if len(ids) else 0.0,
+    return {f"arp@{k}": float(per_user.mean()) if len(per_user) else 0.0,
             f"coverage@{k}": float(len(np.unique(ids[real])) / len(item_counts)),
             f"tail_share@{k}": float((tail[np.maximum(ids, 0)] & real).sum() / n_real)}
 

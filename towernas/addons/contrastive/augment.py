@@ -2,8 +2,10 @@
 (substitute, insert; Liu et al. 2021), batched tensor ops on right-aligned histories.
 
 A history batch is (B, L) int64, most recent item last, left-padded with ``pad``; a row's length is its
-number of non-pad items. Every function returns a new (B, L) batch in the same format and draws from the
-given ``torch.Generator`` only.
+number of non-pad items. Every function takes a right-aligned batch, returns a new (B, L) batch and draws
+from the given ``torch.Generator`` only; all but ``mask`` return right-aligned rows. ``mask`` keeps every
+item at its position (a dropped item leaves a pad where it stood, as CL4SRec's [mask] token does), so
+apply it last if augmentations are chained (``CL4SRec`` applies one per view).
 
 - ``crop(h, ratio)``: a random contiguous window of max(1, floor(ratio * len)) items.
 - ``mask(h, ratio)``: each item dropped (set to ``pad``, which embeds to zeros) with probability ``ratio``
