@@ -17,7 +17,8 @@ Add-on and sampler options are their defaults (nothing tuned here, on validation
 
 Run: ``python -m benchmarks.bench_addons [--seeds 0,1,2] [--shard 0/2]`` (shards split the cells for two
 processes; finished cells are kept in ``bench_results/addons-runs/records.jsonl``, so a rerun resumes), then
-``--report`` writes ``bench_results/addons-synthetic.{json,md}``.
+``--report`` writes ``bench_results/addons-synthetic.{json,md}``. ``--step-cost`` times one training step
+of every variant relative to ``none`` (``bench_results/addons-step-cost.{json,md}``).
 """
 
 from __future__ import annotations
@@ -114,6 +115,53 @@ def run_cells(seeds: list[int], shard: int, n_shards: int) -> None:
               f"unbiased R@50 {record['test']['unbiased/recall@50']:.4f} ({record['seconds']:.0f}s)", flush=True)
 
 
+def step_cost(steps: int = 40, warmup: int = 5, batch_size: int = 512) -> dict:
+    """Seconds per training step (forward + backward + Adam) of every variant on the searched towers,
+    relative to ``none``: the price of a sampler or an add-on, one thread, median over ``steps``."""
+    import torch
+
+    from towernas.addons import WithAddOns
+    from towernas.data import load_dataset
+    from towernas.data.batches import training_batch
+    from towernas.data.spec import DatasetSpec
+    from towernas.retrievers.two_tower import build
+    from towernas.space import Arch
+    from towernas.train.configured import build_objective
+
+    torch.set_num_threads(1)
+    data = load_dataset(config({}).dataset, progress=False)
+    rows = np.random.default_rng(0).permutation(data.rows("train"))
+    batches = [training_batch(data, rows[i * batch_size:(i + 1) * batch_size]) for i in range(steps + warmup)]
+    out = {}
+    for variant, spec in VARIANTS.items():
+        cfg = config(spec)
+        torch.manual_seed(0)
+        backbone = build(Arch.load(SEARCHED), DatasetSpec.from_data(data))
+        addons, objective = build_objective(cfg, "retrain", data, seed=0, device="cpu")
+        model = WithAddOns(backbone, addons) if addons else backbone
+        model.train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        times = []
+        for i, batch in enumerate(batches):
+            start = time.perf_counter()
+            loss = objective(batch, model.encode_users, model.encode_items)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if i >= warmup:
+                times.append(time.perf_counter() - start)
+        out[variant] = float(np.median(times))
+    base = out["none"]
+    result = {"batch_size": batch_size, "steps": steps, "backbone": "searched",
+              "seconds_per_step": out, "relative_to_none": {k: v / base for k, v in out.items()}}
+    write_json_atomic(OUT / "addons-step-cost.json", result)
+    lines = [f"# Cost of a training step (searched towers, batch {batch_size}, one thread, median of {steps})", "",
+             "| variant | ms / step | × none |", "|---|---|---|"]
+    lines += [f"| {k} | {1000 * v:.1f} | {v / base:.2f} |" for k, v in out.items()]
+    write_text_atomic(OUT / "addons-step-cost.md", "\n".join(lines) + "\n")
+    return result
+
+
 def report(seeds: list[int]) -> dict:
     records = [r for r in read_lines(RECORDS) if r["seed"] in seeds]
     by = {(r["backbone"], r["variant"], r["seed"]): r for r in records}
@@ -174,8 +222,12 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--shard", default="0/1", help="i/n: run every n-th cell starting at i")
     parser.add_argument("--report", action="store_true", help="only aggregate the finished cells")
+    parser.add_argument("--step-cost", action="store_true", help="only time one training step per variant")
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
+    if args.step_cost:
+        print((OUT / "addons-step-cost.md").read_text() if step_cost() else "")
+        return
     if not args.report:
         i, n = (int(x) for x in args.shard.split("/"))
         run_cells(seeds, i, n)
