@@ -7,9 +7,11 @@ paper's layers, over the budget). An in-budget baseline first gets its size: eve
 fits the budget (``towernas.retrievers.sizing``) trains once on a short schedule (``retrain.sizing_epochs``,
 ``retrain.sizing_patience``, seed ``retrain.seeds[0]``) and the best on validation wins; ``results.json``
 keeps every size's score under ``sizing``. Every model is then trained by the same trainer (in-batch
-softmax + logQ, Adam), early-stopped and selected on validation, and only then evaluated once on test,
-for every seed of ``retrain.seeds``. Writes ``results.{json,md,csv}`` into the run directory and prints
-the table (mean ± std over seeds, Δ R@50 vs the in-budget GoogleDNN).
+softmax + logQ by default; ``retrain.sampler`` / ``retrain.loss`` / ``retrain.addons`` change it, while the
+sizing trials of in-budget baselines keep the default, so a baseline has one size across objectives), early-stopped
+and selected on validation, and only then evaluated once on test (with the popularity-bias and intervened-test
+metrics, ``towernas.eval.bias``), for every seed of ``retrain.seeds``. Writes ``results.{json,md,csv}`` into
+the run directory and prints the table (mean ± std over seeds, Δ R@50 vs the in-budget GoogleDNN).
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from towernas.config import register_configs
 from towernas.config.validate import check_training_values
 from towernas.data import InteractionData, load_dataset
 from towernas.data.spec import DatasetSpec
-from towernas.addons import WithAddOns
+from towernas.addons import AddOnError, WithAddOns
 from towernas.eval.encode import evaluate_test
 from towernas.retrievers.sizing import Size, require_fit, select_size
 from towernas.retrievers.two_tower import build
@@ -41,6 +43,7 @@ from towernas.runs.files import write_results
 from towernas.runs.run_dir import newest_run
 from towernas.runs.tracking import Tracker
 from towernas.space import Arch
+from towernas.samplers import SamplerError
 from towernas.train.configured import build_objective, check_objective
 from towernas.train.loop import fit
 
@@ -197,6 +200,26 @@ def results_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def check_baselines_take_objective(todo: list[Candidate], cfg: DictConfig) -> None:
+    """Refuse (one line, before any data or sizing) a baseline the configured sampler or add-ons cannot train,
+    e.g. MIND, whose query depends on the candidate, with a non-in-batch sampler."""
+    from towernas.retrievers import MODELS
+
+    r = cfg.retrain
+    for candidate in todo:
+        if candidate.baseline is None:
+            continue
+        cls = MODELS.get(candidate.baseline)
+        if hasattr(cls, "train_scores") and r.sampler != "in_batch":
+            raise SamplerError(f"retrain.sampler={r.sampler}: baseline {candidate.baseline}'s query depends on the "
+                               "candidate (label-aware attention); it trains on in-batch candidates only")
+        for addon in check_objective(cfg, "retrain"):
+            try:
+                addon.check(loss=r.loss, sampler=r.sampler, model=cls)
+            except AddOnError as err:
+                raise AddOnError(f"retrain.addons: {err} (baseline {candidate.baseline})") from None
+
+
 def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     """Retrain every candidate for every seed; write and return the results."""
     check_training_values(cfg)
@@ -205,6 +228,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     todo = candidates(cfg)
     if not todo:
         raise ValueError("nothing to retrain: give retrain.archs=[…] or retrain.baselines=[…]")
+    check_baselines_take_objective(todo, cfg)
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
                       config=OmegaConf.to_container(cfg, resolve=True), name=f"retrain-{cfg.dataset.name}")
