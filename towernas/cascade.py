@@ -258,6 +258,8 @@ def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
 
 
 def _cell(metrics: dict, name: str) -> str:
+    if name not in metrics and name.endswith("@50"):  # a last stage keeping k < 50 reports its bias at k
+        name = next((m for m in metrics if m.startswith(name[:-2]) and not m.endswith("_std")), name)
     if name not in metrics:
         return "–"
     std = metrics.get(f"{name}_std")

@@ -99,7 +99,7 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
     test = evaluate_ctr(ranker, data, pairs["test"], device=device)  # the one read of test
     return ranker, {"ranker": name, "seed": seed, "best_epoch": fitted.best_epoch,
                     "stopped_early": fitted.stopped_early, "valid": fitted.best_valid, "test": test,
-                    "cost": ranker_cost(ranker, data.max_len).to_dict()}
+                    "cost": ranker_cost(getattr(ranker, "ranker", ranker), data.max_len).to_dict()}  # add-ons excluded
 
 
 def aggregate(records: list[dict]) -> list[dict]:

@@ -49,7 +49,9 @@ from towernas.config.validate import check_training_values
 from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import sample_queries
+from towernas.addons import WithAddOns
 from towernas.retrievers.two_tower import build
+from towernas.config.addons import InBatchOptions
 from towernas.train.configured import build_objective, check_objective
 from towernas.runs import tables
 from towernas.runs.cli import run_entry
@@ -105,7 +107,8 @@ def supernet_objective(cfg: DictConfig, data, device):
     """The supernet's training objective from ``supernet.sampler / loss / addons``; None for the default
     in-batch softmax + logQ (then checkpoints are those of every earlier release)."""
     sn = cfg.supernet
-    if sn.sampler == "in_batch" and sn.loss == "softmax" and not sn.addons:
+    default_alpha = cfg.sampler.in_batch.alpha == InBatchOptions.alpha  # the trainer's own estimator's
+    if sn.sampler == "in_batch" and sn.loss == "softmax" and not sn.addons and default_alpha:
         return None
     return build_objective(cfg, "supernet", data, seed=cfg.seed, device=device)[1]
 
@@ -190,9 +193,12 @@ def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: i
     r = cfg.retrain
     torch.manual_seed(seed)
     model = build(arch, DatasetSpec.from_data(data))
+    device = resolve_device(cfg.device)
+    addons, objective = build_objective(cfg, "retrain", data, seed=seed, device=device)  # what retraining will use
+    model = WithAddOns(model, addons) if addons else model
     fitted = fit(model, data, max_epochs=epochs, patience=patience, batch_size=r.batch_size, lr=r.lr,
-                 temperature=r.temperature, seed=seed, device=resolve_device(cfg.device), select=r.select,
-                 ks=tuple(cfg.eval.ks), progress=False)
+                 temperature=r.temperature, seed=seed, device=device, select=r.select,
+                 ks=tuple(cfg.eval.ks), progress=False, objective=objective)
     return float(fitted.best_valid[r.select])
 
 
@@ -288,6 +294,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     """
     check_training_values(cfg)
     check_objective(cfg, "supernet")
+    check_objective(cfg, "retrain")  # the final selection's short retrains train as `make retrain` will
     if cfg.search.strategy not in STRATEGIES:
         raise UserError(f"search.strategy={cfg.search.strategy!r}: expected one of {list(STRATEGIES)}")
     if cfg.search.fitness not in FITNESSES:

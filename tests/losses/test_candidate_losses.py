@@ -182,21 +182,27 @@ def test_in_batch_softmax_is_softmax_over_the_batch_with_accidental_hits_masked(
     assert float(in_batch_softmax(query, item, item_ids, temperature=tau)) == pytest.approx(_mean(rows), rel=1e-10)
 
 
-def test_info_nce_is_the_symmetric_cross_entropy():
+def test_info_nce_is_nt_xent_over_both_views():
     g = torch.Generator().manual_seed(5)
     b, d, tau = 5, 4, 0.2
     a = torch.nn.functional.normalize(torch.randn(b, d, generator=g, dtype=torch.float64), dim=1)
     v = torch.nn.functional.normalize(torch.randn(b, d, generator=g, dtype=torch.float64), dim=1)
-    s = [[float(a[i] @ v[j]) / tau for j in range(b)] for i in range(b)]
-    a_to_b = sum(-s[i][i] + math.log(sum(math.exp(s[i][j]) for j in range(b))) for i in range(b)) / b
-    b_to_a = sum(-s[i][i] + math.log(sum(math.exp(s[j][i]) for j in range(b))) for i in range(b)) / b
-    assert abs(a_to_b - b_to_a) > 1e-3  # the two directions differ here, so a one-sided loss would fail
-    assert float(info_nce(a, v, temperature=tau)) == pytest.approx(0.5 * (a_to_b + b_to_a), rel=1e-10)
-    assert float(info_nce(v, a, temperature=tau)) == pytest.approx(0.5 * (a_to_b + b_to_a), rel=1e-10)
-    # identical orthogonal views: -log(e^{1/tau} / (e^{1/tau} + (B-1))) per direction
+    z = [a[i] for i in range(b)] + [v[i] for i in range(b)]
+    total = 0.0
+    for k in range(2 * b):  # each row against the 2B - 1 others; its positive is the other view of its example
+        pair = (k + b) % (2 * b)
+        others = [float(z[k] @ z[m]) / tau for m in range(2 * b) if m != k]
+        total += -float(z[k] @ z[pair]) / tau + math.log(sum(math.exp(x) for x in others))
+    expected = total / (2 * b)
+    assert float(info_nce(a, v, temperature=tau)) == pytest.approx(expected, rel=1e-10)
+    assert float(info_nce(v, a, temperature=tau)) == pytest.approx(expected, rel=1e-10)
+    cross_only = sum(-float(a[i] @ v[i]) / tau + math.log(sum(math.exp(float(a[i] @ v[j]) / tau) for j in range(b)))
+                     for i in range(b)) / b
+    assert abs(cross_only - expected) > 1e-3  # the same-view negatives matter here
+    # identical orthogonal views: -log(e^{1/tau} / (e^{1/tau} + 2(B-1))) per row
     e = torch.eye(4, dtype=torch.float64)
-    expected = -math.log(math.exp(1 / 0.1) / (math.exp(1 / 0.1) + 3))
-    assert float(info_nce(e, e, temperature=0.1)) == pytest.approx(expected, rel=1e-10)
+    assert float(info_nce(e, e, temperature=0.1)) == pytest.approx(-math.log(math.exp(10) / (math.exp(10) + 6)),
+                                                                   rel=1e-10)
 
 
 def test_a_row_without_valid_negatives_gives_finite_gradients():

@@ -34,7 +34,9 @@ def build_addons(names: Sequence[str], options: Mapping[str, Mapping] | None = N
         kwargs = dict(options.get(name, {}) or {})
         if "seed" in ADDONS.get(name).__init__.__code__.co_varnames:
             kwargs.setdefault("seed", seed)
-        out.append(ADDONS.build(name, **kwargs))
+        addon = ADDONS.build(name, **kwargs)
+        addon.options = kwargs  # what a resumed run must match (``RetrievalObjective.describe``)
+        out.append(addon)
     return out
 
 

@@ -42,6 +42,8 @@ class AddOn(nn.Module):
 
     name = "addon"
     changes_inference = False  # query_vectors / item_vectors are not the identity
+    needs_user_tower = False  # trains on user vectors of its own (contrastive views): retrievers only
+    needs_lists = False  # pairs a row's positive with its negatives: not the CTR task's one pair per row
     temperature = 0.05  # the trainer's tau (set by the objective): logits = cosine / tau
 
     def check(self, *, loss: str, sampler: str, model: nn.Module | None = None) -> None:

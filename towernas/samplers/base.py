@@ -17,8 +17,9 @@ every batch's positives before ``sample`` (streaming counts), ``fit`` sees the t
 Randomness comes from the sampler's own ``torch.Generator`` (``seed``), so a seed fixes every draw, and
 its state is part of ``state_dict`` for resuming.
 
-Samplers that never return a row's own positive among that row's negatives say so with
-``masks_positives = True``; for the others the loss masks those accidental hits.
+The loss masks accidental hits (a row's own positive among its candidates) for every sampler;
+``masks_positives = True`` says a sampler never even returns them (dns), so every one of its n negatives
+counts.
 """
 
 from __future__ import annotations

@@ -20,6 +20,9 @@ import torch
 from towernas.samplers.base import SAMPLERS, Negatives, Sampler, SamplerError
 
 
+REFRESH_CHUNK = 8192  # items per item-tower pass of a refresh
+
+
 @SAMPLERS.register("cluster")
 class ClusterSampler(Sampler):
     """Per row, ``n`` ids from the query-aware cluster proposal.
@@ -80,8 +83,9 @@ class ClusterSampler(Sampler):
         if self.steps_since is None or self.steps_since >= self.refresh_every:
             if encode_items is None:
                 raise SamplerError("sampler=cluster needs the item tower to cluster the catalogue (encode_items)")
-            with torch.no_grad():
-                self.refresh(encode_items(torch.arange(self.n_items, device=self.device)))
+            with torch.no_grad():  # the catalogue in chunks, so a large one never makes one huge batch
+                ids = torch.arange(self.n_items, device=self.device)
+                self.refresh(torch.cat([encode_items(chunk) for chunk in ids.split(REFRESH_CHUNK)]))
         self.steps_since += 1
         with torch.no_grad():
             log_p = self.cluster_log_probability(query)

@@ -17,23 +17,20 @@ class InBatchSampler(Sampler):
     """The batch's own positives as the shared pool; ``n`` is ignored (the pool is the batch).
 
     Args:
-        alpha: EMA rate of the streaming frequency estimator.
-        estimator: an existing estimator to share (the supernet checkpoints its own); None: a new one.
+        alpha: EMA rate of the streaming frequency estimator (0 < alpha <= 1).
     """
 
-    def __init__(self, seed: int = 0, device: torch.device | str = "cpu", alpha: float = 0.01,
-                 estimator: StreamingFrequencyEstimator | None = None) -> None:
+    def __init__(self, seed: int = 0, device: torch.device | str = "cpu", alpha: float = 0.01) -> None:
         super().__init__(seed, device)
         if not 0.0 < alpha <= 1.0:
             key = "sampler.mixed.alpha" if type(self).__name__ == "MixedSampler" else "sampler.in_batch.alpha"
             raise SamplerError(f"{key}={alpha}: expected 0 < alpha <= 1")
         self.alpha = alpha
-        self.estimator = estimator
+        self.estimator: StreamingFrequencyEstimator | None = None
 
     def fit(self, stats) -> None:
         super().fit(stats)
-        if self.estimator is None:
-            self.estimator = StreamingFrequencyEstimator(stats.n_items, alpha=self.alpha, device=self.device)
+        self.estimator = StreamingFrequencyEstimator(stats.n_items, alpha=self.alpha, device=self.device)
 
     def observe(self, positives: torch.Tensor) -> None:
         self.estimator.update(positives)  # the batch counts towards its own sampling probabilities

@@ -16,13 +16,20 @@ from towernas.samplers.base import build_sampler
 from towernas.train.objective import RetrievalObjective
 
 
+def _one_inference_change(addons: list[AddOn], section: str) -> None:
+    changing = [a.name for a in addons if a.changes_inference]
+    if len(changing) > 1:
+        raise AddOnError(f"{section}.addons={changing}: at most one add-on may change the inference scores")
+
+
 def _options(node, name: str) -> dict:
     value = node.get(name) if node is not None else None
     return {} if value is None else dict(OmegaConf.to_container(value, resolve=True))
 
 
-def check_objective(cfg: DictConfig, section: str) -> list[AddOn]:
-    """Validate ``cfg.<section>``'s sampler, loss, n_negatives and add-ons; return the (unfitted) add-ons."""
+def check_objective(cfg: DictConfig, section: str, seed: int | None = None) -> list[AddOn]:
+    """Validate ``cfg.<section>``'s sampler, loss, n_negatives and add-ons; return the (unfitted) add-ons, their
+    random streams seeded by ``seed`` (default ``cfg.seed``)."""
     part = cfg[section]
     SAMPLERS.get(part.sampler, key=f"{section}.sampler")
     if part.loss not in LOSSES:
@@ -30,8 +37,12 @@ def check_objective(cfg: DictConfig, section: str) -> list[AddOn]:
     if cfg.sampler.n_negatives < 1:
         raise SamplerError(f"sampler.n_negatives={cfg.sampler.n_negatives}: expected a positive integer")
     build_sampler(part.sampler, **_options(cfg.sampler, part.sampler))  # options checked by the constructor
+    if part.sampler == "dns" and cfg.sampler.n_negatives >= cfg.sampler.dns.pool:
+        raise SamplerError(f"sampler.dns.pool={cfg.sampler.dns.pool}: expected more candidates than "
+                           f"sampler.n_negatives={cfg.sampler.n_negatives} (each row keeps its hardest n of the pool)")
     addons = build_addons(list(part.addons), {n: _options(cfg.addon, n) for n in part.addons},
-                          key=f"{section}.addons", seed=int(cfg.seed))
+                          key=f"{section}.addons", seed=int(cfg.seed if seed is None else seed))
+    _one_inference_change(addons, section)
     for addon in addons:  # what the loss / sampler alone decide (the model is checked when training starts)
         try:
             addon.check(loss=part.loss, sampler=part.sampler, model=None)
@@ -44,7 +55,7 @@ def build_objective(cfg: DictConfig, section: str, data, *, seed: int, device) -
                                                                                         RetrievalObjective]:
     """Fresh add-ons and the objective of ``cfg.<section>`` on ``data`` (sampler seeded by ``seed``)."""
     part = cfg[section]
-    addons = check_objective(cfg, section)
+    addons = check_objective(cfg, section, seed=seed)
     objective = RetrievalObjective(data, sampler=part.sampler, loss=part.loss, n_negatives=cfg.sampler.n_negatives,
                                    temperature=part.temperature, addons=addons, seed=seed, device=device,
                                    sampler_options=_options(cfg.sampler, part.sampler), loss_key=f"{section}.loss")
@@ -53,15 +64,25 @@ def build_objective(cfg: DictConfig, section: str, data, *, seed: int, device) -
 
 def ranker_addons(cfg: DictConfig, section: str, loss: str, data=None, model=None) -> list[AddOn]:
     """The add-ons of ``cfg.<section>.addons`` for a ranker trained with ``loss`` (one line for any that
-    cannot apply: e.g. ubpr needs the retrieval trainer's pairwise loss, cl4srec a user tower), fitted on
-    ``data``'s train counts when given."""
+    cannot apply: ubpr needs the retrieval trainer's pairwise loss, cl4srec / coserec a user tower; on the CTR
+    task of ``rank`` also dice (no positive and negatives in one row) and add-ons that change the inference
+    score, which AUC and logloss read as a logit), fitted on ``data``'s train counts when given."""
     from towernas.data.train_stats import TrainStats
 
     names = list(cfg[section].addons)
     addons = build_addons(names, {n: _options(cfg.addon, n) for n in names}, key=f"{section}.addons",
                           seed=int(cfg.seed))
+    _one_inference_change(addons, section)
     for addon in addons:
         try:
+            if addon.needs_user_tower:
+                raise AddOnError(f"addon {addon.name} trains on user-tower vectors; rankers have no user tower")
+            if section == "rank" and addon.needs_lists:
+                raise AddOnError(f"addon {addon.name} pairs each positive with negatives of the same row; the CTR "
+                                 "task has one labelled pair per row (use it in the cascade's ranker lists)")
+            if section == "rank" and addon.changes_inference:
+                raise AddOnError(f"addon {addon.name} changes the inference score, which is then no CTR logit for "
+                                 "AUC / logloss (use it in the cascade)")
             addon.check(loss=loss, sampler="none", model=model)
         except AddOnError as err:
             raise AddOnError(f"{section}.addons: {err} (a ranker trained with loss {loss})") from None

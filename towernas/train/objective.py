@@ -40,8 +40,7 @@ class Step:
 
     ``layout`` says how the C columns are laid out: ``"prefix"`` (in-batch: column j < B is row j's
     positive, then shared extras), ``"shared"`` (column 0 the row's positive, then n shared negatives) or
-    ``"per_row"`` (column 0 the positive, then the row's own n negatives). ``columns(pos, neg)`` assembles
-    any per-item quantity (pos (B, …), neg (n, …) or (B, n, …)) into that (B, C, …) layout.
+    ``"per_row"`` (column 0 the positive, then the row's own n negatives).
     """
 
     batch: Batch
@@ -75,16 +74,6 @@ class Step:
         """How many terms the main loss averages over (rows): an extra per-term loss divides by it."""
         return len(self.target)
 
-    def columns(self, pos: torch.Tensor, neg: torch.Tensor | None) -> torch.Tensor:
-        """(B, C, …) per-column values from the positives' (B, …) and the negatives' values."""
-        b = pos.shape[0]
-        if self.layout == "prefix":
-            cols = pos if neg is None or len(neg) == 0 else torch.cat([pos, neg])  # (C, …)
-            return cols.unsqueeze(0).expand(b, *cols.shape)
-        if self.layout == "shared":
-            neg = neg.unsqueeze(0).expand(b, *neg.shape)
-        return torch.cat([pos.unsqueeze(1), neg], dim=1)
-
     def labels(self) -> torch.Tensor:
         """(B, C) float: 1 in each row's target column, else 0."""
         out = torch.zeros_like(self.scores)
@@ -116,6 +105,7 @@ class RetrievalObjective:
         self.device = torch.device(device)
         stats = TrainStats.from_data(data) if stats is None else stats
         self.sampler_name = sampler if isinstance(sampler, str) else type(sampler).__name__
+        self.sampler_options = dict(sampler_options or {})
         if isinstance(sampler, str):
             sampler = build_sampler(sampler, seed=seed, device=self.device, **(sampler_options or {}))
         self.sampler = sampler
@@ -205,8 +195,9 @@ class RetrievalObjective:
 
     def describe(self) -> dict:
         """What makes two objectives the same (a resumed run must use the same one)."""
-        return {"sampler": self.sampler_name, "loss": self.loss, "n_negatives": self.n,
-                "addons": [a.name for a in self.addons]}
+        return {"sampler": self.sampler_name, "sampler_options": dict(self.sampler_options), "loss": self.loss,
+                "n_negatives": self.n, "temperature": self.temperature,
+                "addons": {a.name: dict(getattr(a, "options", {})) for a in self.addons}}
 
     def state_dict(self) -> dict:
         return {"sampler": self.sampler.state_dict()}

@@ -60,6 +60,11 @@ class RankerStep:
         return torch.zeros_like(self.ids, dtype=torch.bool)
 
     @property
+    def log_q(self) -> torch.Tensor:
+        """(B, C) zeros: the ranker's candidates carry no sampling correction."""
+        return torch.zeros_like(self.label_values)
+
+    @property
     def has_positive(self) -> torch.Tensor:
         return self.label_values.sum(1) > 0
 
@@ -87,8 +92,6 @@ def addon_loss(logits: torch.Tensor, step: RankerStep, addons, loss_fn) -> torch
         w = addon.weight(step)
         if w is not None:
             weights = w if weights is None else weights * w
-    if any(addon.pair_weights(step) is not None for addon in addons):
-        raise ValueError("pair weights (ubpr) need the retrieval trainer's pairwise loss")
     total = loss_fn(logits, step.label_values, weights)
     for addon in addons:
         extra = addon.extra_loss(step)

@@ -22,6 +22,7 @@ class CL4SRec(AddOn):
 
     name = "cl4srec"
     operations = ("crop", "mask", "reorder")
+    needs_user_tower = True
 
     def __init__(self, weight: float = 0.1, temperature: float = 0.2, crop: float = 0.6, mask: float = 0.3,
                  reorder: float = 0.3, seed: int = 0) -> None:
@@ -54,11 +55,13 @@ class CL4SRec(AddOn):
                 self._pending_state = None
         choice = torch.randint(0, len(self.operations), (len(history),), generator=self.generator,
                                device=history.device)
-        out = history
+        out = history.clone()
         for k, name in enumerate(self.operations):
+            rows = (choice == k).nonzero().squeeze(1)  # each operation runs on the rows that drew it only
+            if len(rows) == 0:
+                continue
             extra = (self.similar.to(history.device),) if name in ("substitute", "insert") else ()
-            changed = getattr(augment, name)(history, self.pad, self.ratios[name], self.generator, *extra)
-            out = torch.where((choice == k)[:, None], changed, out)
+            out[rows] = getattr(augment, name)(history[rows], self.pad, self.ratios[name], self.generator, *extra)
         return out
 
     def get_extra_state(self):  # the augmentations' random stream, so a resumed run draws the same views

@@ -29,6 +29,7 @@ class DICE(AddOn):
     """Conformity embeddings added in training, cause-specific BPR terms, interest-only inference."""
 
     name = "dice"
+    needs_lists = True
 
     def __init__(self, dim: int = 16, alpha: float = 0.1, beta: float = 0.01) -> None:
         super().__init__()

@@ -5,8 +5,9 @@ user branch y_u (the user's conformity), each a learned scalar per id — the pa
 functions of the item (user) embedding alone, which per-id scalars represent without tying the add-on to
 a backbone's output width. The
 training logit is the backbone's matching logit times sigmoid(y_i) * sigmoid(y_u), and each branch is
-trained on its own with binary cross-entropy on the same (positive, negative) candidates, weights
-``alpha`` (item) and ``beta`` (user). Counterfactual inference removes the direct popularity effect:
+trained on its own with binary cross-entropy on the same (positive, negative) candidates, the negatives
+importance-weighted by 1 / q (the sampler's log q) so they stand for the whole catalogue, weights ``alpha``
+(item) and ``beta`` (user). Counterfactual inference removes the direct popularity effect:
 
     score(u, i) = sigmoid(y_i) * (l_ui - c)        (the user factor is constant per user)
 
@@ -49,9 +50,10 @@ class MACR(AddOn):
         return logits * torch.sigmoid(item) * torch.sigmoid(user)
 
     def extra_loss(self, step):
-        labels, keep = step.labels(), (~step.invalid).float()
-        item = F.binary_cross_entropy_with_logits(step.extras["macr_item"], labels, weight=keep)
-        user = F.binary_cross_entropy_with_logits(step.extras["macr_user"].expand_as(labels), labels, weight=keep)
+        labels = step.labels()
+        weight = branch_weights(step)
+        item = F.binary_cross_entropy_with_logits(step.extras["macr_item"], labels, weight=weight)
+        user = F.binary_cross_entropy_with_logits(step.extras["macr_user"].expand_as(labels), labels, weight=weight)
         return self.alpha * item + self.beta * user
 
     def query_vectors(self, vectors, batch):
@@ -63,3 +65,19 @@ class MACR(AddOn):
 
     def inference_scores(self, logits, items, batch):
         return torch.sigmoid(self.item_branch(items)[..., 0]) * (logits - self.c)
+
+
+def branch_weights(step) -> torch.Tensor:
+    """(B, C) weights of the branches' BCE: 1 for positives; for negatives 1 / q_j normalised to mean 1 over the
+    row's valid negatives, so the negatives stand for the whole catalogue whatever the sampler (with in-batch or
+    popularity negatives an item is a negative about as often as it is a positive, and unweighted the item
+    branch's optimum would be the same for every item, blind to popularity)."""
+    labels, valid = step.labels(), (~step.invalid).float()
+    negative = valid * (1.0 - labels)
+    log_q = step.log_q.detach().float()
+    is_negative = negative > 0
+    shift = log_q.masked_fill(~is_negative, float("inf")).amin(1, keepdim=True)  # the rarest negative: weight 1
+    shift = torch.where(torch.isfinite(shift), shift, torch.zeros_like(shift))
+    w = torch.where(is_negative, torch.exp(-(log_q - shift)), torch.zeros_like(log_q))
+    w = w * negative.sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp_min(1e-12)
+    return labels * valid + w

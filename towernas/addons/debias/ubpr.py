@@ -6,7 +6,8 @@ For a positive i and a negative j of user u, BPR's -log sigmoid(l_i - l_j) is we
 
 where Y_uj = 1 if j is one of u's train positives (an in-batch or sampled "negative" the user did
 consume elsewhere), else 0: a known positive j gets weight 1 - 1/theta_j <= 0. The row weight is
-``weight``, the pair factor ``pair_weights``. Defined for the pairwise loss only: ``loss=bpr``.
+``weight``, the pair factor ``pair_weights``; rows are averaged self-normalised by their weights (SNIPS, as
+``ips``). Defined for the pairwise loss only: ``loss=bpr``.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ class UBPR(AddOn):
         """(B, C) bool: is (user b, item) a train interaction."""
         keys = users[:, None] * self.n_items + items
         keys_all = self.pair_keys.to(keys.device)
+        if len(keys_all) == 0:
+            return torch.zeros_like(keys, dtype=torch.bool)
         pos = torch.searchsorted(keys_all, keys).clamp_max(len(keys_all) - 1)
         return keys_all[pos] == keys
 
