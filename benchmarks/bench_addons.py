@@ -115,9 +115,11 @@ def run_cells(seeds: list[int], shard: int, n_shards: int) -> None:
               f"unbiased R@50 {record['test']['unbiased/recall@50']:.4f} ({record['seconds']:.0f}s)", flush=True)
 
 
-def step_cost(steps: int = 40, warmup: int = 5, batch_size: int = 512) -> dict:
-    """Seconds per training step (forward + backward + Adam) of every variant on the searched towers,
-    relative to ``none``: the price of a sampler or an add-on, one thread, median over ``steps``."""
+def step_cost(rounds: int = 7, steps: int = 6, batch_size: int = 512) -> dict:
+    """Seconds per training step (forward + backward + Adam) of every variant on the searched towers, relative
+    to ``none``: the price of a sampler or an add-on. One thread; the variants take turns (``rounds`` rounds of
+    ``steps`` steps each, after one warm-up round), so drifting machine load hits them alike; the median of
+    each variant's per-step times is reported."""
     import torch
 
     from towernas.addons import WithAddOns
@@ -131,32 +133,34 @@ def step_cost(steps: int = 40, warmup: int = 5, batch_size: int = 512) -> dict:
     torch.set_num_threads(1)
     data = load_dataset(config({}).dataset, progress=False)
     rows = np.random.default_rng(0).permutation(data.rows("train"))
-    batches = [training_batch(data, rows[i * batch_size:(i + 1) * batch_size]) for i in range(steps + warmup)]
-    out = {}
+    n_batches = len(rows) // batch_size
+    runs = {}
     for variant, spec in VARIANTS.items():
-        cfg = config(spec)
         torch.manual_seed(0)
         backbone = build(Arch.load(SEARCHED), DatasetSpec.from_data(data))
-        addons, objective = build_objective(cfg, "retrain", data, seed=0, device="cpu")
-        model = WithAddOns(backbone, addons) if addons else backbone
-        model.train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        times = []
-        for i, batch in enumerate(batches):
-            start = time.perf_counter()
-            loss = objective(batch, model.encode_users, model.encode_items)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            if i >= warmup:
-                times.append(time.perf_counter() - start)
-        out[variant] = float(np.median(times))
+        addons, objective = build_objective(config(spec), "retrain", data, seed=0, device="cpu")
+        model = (WithAddOns(backbone, addons) if addons else backbone).train()
+        runs[variant] = (model, objective, torch.optim.Adam(model.parameters(), lr=1e-3), [])
+    position = 0
+    for r in range(rounds + 1):
+        for variant, (model, objective, optimizer, times) in runs.items():
+            for _ in range(steps):
+                batch = training_batch(data, rows[(position % n_batches) * batch_size:][:batch_size])
+                position += 1
+                start = time.perf_counter()
+                loss = objective(batch, model.encode_users, model.encode_items)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if r > 0:  # round 0 warms every variant up
+                    times.append(time.perf_counter() - start)
+    out = {variant: float(np.median(run[3])) for variant, run in runs.items()}
     base = out["none"]
-    result = {"batch_size": batch_size, "steps": steps, "backbone": "searched",
+    result = {"batch_size": batch_size, "rounds": rounds, "steps_per_round": steps, "backbone": "searched",
               "seconds_per_step": out, "relative_to_none": {k: v / base for k, v in out.items()}}
     write_json_atomic(OUT / "addons-step-cost.json", result)
-    lines = [f"# Cost of a training step (searched towers, batch {batch_size}, one thread, median of {steps})", "",
-             "| variant | ms / step | × none |", "|---|---|---|"]
+    lines = [f"# Cost of a training step (searched towers, batch {batch_size}, one thread; variants interleaved, "
+             f"median of {rounds} x {steps} steps)", "", "| variant | ms / step | × none |", "|---|---|---|"]
     lines += [f"| {k} | {1000 * v:.1f} | {v / base:.2f} |" for k, v in out.items()]
     write_text_atomic(OUT / "addons-step-cost.md", "\n".join(lines) + "\n")
     return result
