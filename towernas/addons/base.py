@@ -78,6 +78,14 @@ class AddOn(nn.Module):
 ADDONS: Registry[type[AddOn]] = Registry("add-on", key="addons", error=AddOnError)
 
 
+def check_one_inference_change(addons, key: str) -> None:
+    """One line naming ``key`` if more than one of ``addons`` changes the inference scores (their adjustments
+    would not compose)."""
+    changing = [a.name for a in addons if a.changes_inference]
+    if len(changing) > 1:
+        raise AddOnError(f"{key}={changing}: at most one add-on may change the inference scores")
+
+
 def check_range(key: str, value: float, low: float | None = None, high: float | None = None,
                 expected: str | None = None) -> float:
     """``value`` if ``low <= value <= high`` (bounds optional), else one line naming ``key``."""

@@ -1,10 +1,10 @@
 """``WithAddOns`` (retrievers) and ``RankerWithAddOns`` (rankers): a backbone plus its add-ons, scoring as
 the add-ons say at inference.
 
-In training mode ``encode_users`` / ``encode_items`` are the backbone's (the objective applies the
-training-time hooks); in eval mode they return the add-ons' inference vectors, so ``evaluate_model``,
-the serving export and the cascade rank by the adjusted score without knowing about add-ons. Any other
-attribute is the backbone's.
+In training mode ``encode_users`` / ``encode_items`` (``score``) are the backbone's (the trainer applies the
+training-time hooks); in eval mode they return the add-ons' inference vectors (scores), so
+``evaluate_model``, the serving export and the cascade rank by the adjusted score without knowing about
+add-ons. Any other attribute is the backbone's.
 """
 
 from __future__ import annotations
@@ -14,28 +14,33 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from towernas.addons.base import AddOn, AddOnError
+from towernas.addons.base import AddOn, check_one_inference_change
 
 
-class WithAddOns(nn.Module):
-    """``model`` with ``addons`` (their parameters train with it)."""
+class _WithAddOns(nn.Module):
+    """A backbone registered under ``backbone_attr`` plus ``addons`` (their parameters train with it); other
+    attributes fall through to the backbone."""
 
-    def __init__(self, model: nn.Module, addons: Sequence[AddOn]) -> None:
+    backbone_attr = "model"
+
+    def __init__(self, backbone: nn.Module, addons: Sequence[AddOn]) -> None:
         super().__init__()
-        changing = [a.name for a in addons if a.changes_inference]
-        if len(changing) > 1:
-            raise AddOnError(f"addons={changing}: at most one add-on may change the inference scores")
-        self.model = model
+        check_one_inference_change(addons, "addons")
+        setattr(self, self.backbone_attr, backbone)
         self.addons = nn.ModuleList(addons)
 
     def __getattr__(self, name: str):
         try:
             return super().__getattr__(name)
         except AttributeError:
-            model = self.__dict__["_modules"].get("model")
-            if model is None:
+            backbone = self.__dict__["_modules"].get(self.backbone_attr)
+            if backbone is None:
                 raise
-            return getattr(model, name)
+            return getattr(backbone, name)
+
+
+class WithAddOns(_WithAddOns):
+    """A two-tower ``model`` with ``addons``: in eval mode its vectors are the add-ons' inference vectors."""
 
     def encode_users(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         vectors = self.model.encode_users(batch)
@@ -52,26 +57,11 @@ class WithAddOns(nn.Module):
         return vectors
 
 
-class RankerWithAddOns(nn.Module):
-    """A ranker with ``addons``: ``score`` is the ranker's in training (the ranker trainer applies the training
-    hooks) and the add-ons' ``inference_scores`` of it in eval mode. Any other attribute is the ranker's."""
+class RankerWithAddOns(_WithAddOns):
+    """A ranker with ``addons``: ``score`` is the ranker's in training and the add-ons' ``inference_scores`` of it
+    in eval mode."""
 
-    def __init__(self, ranker: nn.Module, addons: Sequence[AddOn]) -> None:
-        super().__init__()
-        changing = [a.name for a in addons if a.changes_inference]
-        if len(changing) > 1:
-            raise AddOnError(f"addons={changing}: at most one add-on may change the inference scores")
-        self.ranker = ranker
-        self.addons = nn.ModuleList(addons)
-
-    def __getattr__(self, name: str):
-        try:
-            return super().__getattr__(name)
-        except AttributeError:
-            ranker = self.__dict__["_modules"].get("ranker")
-            if ranker is None:
-                raise
-            return getattr(ranker, name)
+    backbone_attr = "ranker"
 
     def score(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         logits = self.ranker.score(batch, items)

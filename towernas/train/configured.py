@@ -10,16 +10,11 @@ from __future__ import annotations
 from omegaconf import DictConfig, OmegaConf
 
 from towernas.addons import AddOn, AddOnError, build_addons
+from towernas.addons.base import check_one_inference_change
 from towernas.losses.retrieval import LOSSES
 from towernas.samplers import SAMPLERS, SamplerError
 from towernas.samplers.base import build_sampler
 from towernas.train.objective import RetrievalObjective
-
-
-def _one_inference_change(addons: list[AddOn], section: str) -> None:
-    changing = [a.name for a in addons if a.changes_inference]
-    if len(changing) > 1:
-        raise AddOnError(f"{section}.addons={changing}: at most one add-on may change the inference scores")
 
 
 def _options(node, name: str) -> dict:
@@ -42,7 +37,7 @@ def check_objective(cfg: DictConfig, section: str, seed: int | None = None) -> l
                            f"sampler.n_negatives={cfg.sampler.n_negatives} (each row keeps its hardest n of the pool)")
     addons = build_addons(list(part.addons), {n: _options(cfg.addon, n) for n in part.addons},
                           key=f"{section}.addons", seed=int(cfg.seed if seed is None else seed))
-    _one_inference_change(addons, section)
+    check_one_inference_change(addons, f"{section}.addons")
     for addon in addons:  # what the loss / sampler alone decide (the model is checked when training starts)
         try:
             addon.check(loss=part.loss, sampler=part.sampler, model=None)
@@ -72,7 +67,7 @@ def ranker_addons(cfg: DictConfig, section: str, loss: str, data=None, model=Non
     names = list(cfg[section].addons)
     addons = build_addons(names, {n: _options(cfg.addon, n) for n in names}, key=f"{section}.addons",
                           seed=int(cfg.seed))
-    _one_inference_change(addons, section)
+    check_one_inference_change(addons, f"{section}.addons")
     for addon in addons:
         try:
             if addon.needs_user_tower:
