@@ -78,6 +78,33 @@ class AddOn(nn.Module):
 ADDONS: Registry[type[AddOn]] = Registry("add-on", key="addons", error=AddOnError)
 
 
+def apply_training_hooks(logits: torch.Tensor, step, addons) -> tuple[torch.Tensor, torch.Tensor | None,
+                                                                      torch.Tensor | None]:
+    """The add-ons' training hooks on one step, in list order: the adjusted logits (also kept as
+    ``step.logits``), the product of their row weights and the product of their pair weights (None: none)."""
+    for addon in addons:
+        logits = addon.adjust(logits, step)
+    step.logits = logits
+    return logits, _product(a.weight(step) for a in addons), _product(a.pair_weights(step) for a in addons)
+
+
+def add_extra_losses(total: torch.Tensor, step, addons) -> torch.Tensor:
+    """``total`` plus every add-on's extra loss term of ``step``."""
+    for addon in addons:
+        extra = addon.extra_loss(step)
+        if extra is not None:
+            total = total + extra
+    return total
+
+
+def _product(values) -> torch.Tensor | None:
+    out = None
+    for v in values:
+        if v is not None:
+            out = v if out is None else out * v
+    return out
+
+
 def check_one_inference_change(addons, key: str) -> None:
     """One line naming ``key`` if more than one of ``addons`` changes the inference scores (their adjustments
     would not compose)."""

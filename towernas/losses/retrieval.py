@@ -74,7 +74,7 @@ def softmax_loss(logits: torch.Tensor, target: torch.Tensor, invalid: torch.Tens
     if pair_weights is not None:
         raise ValueError("pair_weights apply to pairwise / pointwise losses (bpr, bce), not the softmax")
     per_row = F.cross_entropy(logits.masked_fill(invalid, float("-inf")), target, reduction="none")
-    return _weighted_mean(per_row, weights)
+    return weighted_mean(per_row, weights)
 
 
 def bpr_loss(logits: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
@@ -83,7 +83,7 @@ def bpr_loss(logits: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
     each pair weighted by ``pair_weights`` (B, C) when given; rows then weighted by ``weights``."""
     positive = logits.gather(1, target[:, None])  # (B, 1)
     pairs = F.softplus(-(positive - logits))  # (B, C): -log sigmoid(l_pos - l_j)
-    return _weighted_mean(_mean_over_negatives(pairs, target, invalid, pair_weights), weights)
+    return weighted_mean(_mean_over_negatives(pairs, target, invalid, pair_weights), weights)
 
 
 def bce_loss(logits: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
@@ -92,7 +92,7 @@ def bce_loss(logits: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
     -log(1 - sigmoid(l_j)) (negatives weighted by ``pair_weights`` when given); rows weighted by ``weights``."""
     positive = F.softplus(-logits.gather(1, target[:, None]))[:, 0]  # (B,)
     negative = _mean_over_negatives(F.softplus(logits), target, invalid, pair_weights)
-    return _weighted_mean(positive + negative, weights)
+    return weighted_mean(positive + negative, weights)
 
 
 def _mean_over_negatives(values: torch.Tensor, target: torch.Tensor, invalid: torch.Tensor,
@@ -104,7 +104,8 @@ def _mean_over_negatives(values: torch.Tensor, target: torch.Tensor, invalid: to
     return (values * w).sum(1) / keep.sum(1).clamp_min(1)
 
 
-def _weighted_mean(per_row: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+def weighted_mean(per_row: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """The mean of ``per_row``, self-normalised by ``weights`` when given: sum w l / sum w."""
     if weights is None:
         return per_row.mean()
     return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)

@@ -23,7 +23,7 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from towernas.addons.base import AddOn
+from towernas.addons.base import AddOn, add_extra_losses, apply_training_hooks
 from towernas.data.batches import item_inputs
 from towernas.data.interactions import InteractionData
 from towernas.data.train_stats import TrainStats
@@ -133,20 +133,11 @@ class RetrievalObjective:
         """The loss of one batch. ``scores_fn(batch) -> (B, B)``: in-batch cosines of a model whose query
         depends on the candidate (then no other vectors are computed)."""
         step = self.step(batch, encode_users, encode_items, scores_fn)
-        logits = step.scores / self.temperature
-        for addon in self.addons:
-            logits = addon.adjust(logits, step)
-        step.logits = logits
+        logits, weights, pair_weights = apply_training_hooks(step.scores / self.temperature, step, self.addons)
         if self.loss in CORRECTED:
             logits = logits - step.log_q
-        weights = _product([addon.weight(step) for addon in self.addons])
-        pair_weights = _product([addon.pair_weights(step) for addon in self.addons])
         total = LOSSES[self.loss](logits, step.target, step.invalid, weights, pair_weights)
-        for addon in self.addons:
-            extra = addon.extra_loss(step)
-            if extra is not None:
-                total = total + extra
-        return total
+        return add_extra_losses(total, step, self.addons)
 
     def step(self, batch: Batch, encode_users: Encoder, encode_items: Encoder, scores_fn=None) -> Step:
         positives = batch["item"]
@@ -205,10 +196,3 @@ class RetrievalObjective:
     def load_state_dict(self, state: dict) -> None:
         self.sampler.load_state_dict(state["sampler"])
 
-
-def _product(values: list[torch.Tensor | None]) -> torch.Tensor | None:
-    out = None
-    for v in values:
-        if v is not None:
-            out = v if out is None else out * v
-    return out

@@ -17,6 +17,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from towernas.addons.base import add_extra_losses, apply_training_hooks
+from towernas.losses.retrieval import weighted_mean
 from towernas.train.early_stopping import FitResult, fit_epochs
 from towernas.train.loop import TrainingDivergedError
 
@@ -28,17 +30,13 @@ def bce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None
     their weighted mean."""
     if weights is None:
         return F.binary_cross_entropy_with_logits(logits, labels)
-    per_row = F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(1)
-    return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
+    return weighted_mean(F.binary_cross_entropy_with_logits(logits, labels, reduction="none").mean(1), weights)
 
 
 def softmax_ce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
     """Listwise: -sum_c y_c log softmax(logits)_c / sum_c y_c, averaged over rows (a row's positives share
     its probability mass against its negatives); with (B,) row ``weights``, their weighted mean."""
-    per_row = -(labels * F.log_softmax(logits, dim=1)).sum(1).div(labels.sum(1).clamp_min(1.0))
-    if weights is None:
-        return per_row.mean()
-    return (per_row * weights).sum() / weights.sum().clamp_min(1e-12)
+    return weighted_mean(-(labels * F.log_softmax(logits, dim=1)).sum(1).div(labels.sum(1).clamp_min(1.0)), weights)
 
 
 @dataclass
@@ -84,20 +82,8 @@ class RankerStep:
 
 def addon_loss(logits: torch.Tensor, step: RankerStep, addons, loss_fn) -> torch.Tensor:
     """The ranker loss with the add-ons' training hooks: adjusted logits, row weights, extra terms."""
-    for addon in addons:
-        logits = addon.adjust(logits, step)
-    step.logits = logits
-    weights = None
-    for addon in addons:
-        w = addon.weight(step)
-        if w is not None:
-            weights = w if weights is None else weights * w
-    total = loss_fn(logits, step.label_values, weights)
-    for addon in addons:
-        extra = addon.extra_loss(step)
-        if extra is not None:
-            total = total + extra
-    return total
+    logits, weights, _ = apply_training_hooks(logits, step, addons)  # pair weights: refused for rankers (ubpr)
+    return add_extra_losses(loss_fn(logits, step.label_values, weights), step, addons)
 
 
 LOSSES: dict[str, Callable[..., torch.Tensor]] = {"bce": bce, "softmax": softmax_ce}
