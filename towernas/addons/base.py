@@ -125,6 +125,28 @@ def check_range(key: str, value: float, low: float | None = None, high: float | 
     return float(value)
 
 
+class PropensityAddOn(AddOn):
+    """An add-on built on exposure propensities theta_i (``propensity``): ``addon.<name>.exponent`` in [0, 1]
+    and ``addon.<name>.min_propensity`` (the clip) as options, theta fitted on the train counts."""
+
+    def __init__(self, exponent: float = 0.5, min_propensity: float = 0.05) -> None:
+        super().__init__()
+        self.exponent = check_range(f"addon.{self.name}.exponent", exponent, 0.0, 1.0)
+        self.min_propensity = check_range(f"addon.{self.name}.min_propensity", min_propensity, 1e-6, 1.0)
+
+    def fit(self, stats: TrainStats) -> None:
+        self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)
+
+    def theta_of(self, ids: torch.Tensor) -> torch.Tensor:
+        """theta of ``ids`` (any shape, on their device)."""
+        return self.theta.to(ids.device)[ids]
+
+    def inverse_propensity_of_positive(self, step) -> torch.Tensor:
+        """(B,) 1 / theta of each row's positive; 1 for rows without one (a ranker's negative pair)."""
+        weights = (step.labels() / self.theta_of(step.ids)).sum(1)
+        return torch.where(step.has_positive, weights, torch.ones_like(weights))
+
+
 def propensity(stats: TrainStats, exponent: float, floor: float) -> torch.Tensor:
     """(N,) exposure propensity theta_i = (count_i / max count) ** exponent, clipped below at ``floor``
     (Saito et al. WSDM 2020's popularity-based estimate): the chance a relevant item was observed."""

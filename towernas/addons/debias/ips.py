@@ -10,26 +10,14 @@ loss keeps the scale (hence the learning rate) of the unweighted one. Any loss, 
 
 from __future__ import annotations
 
-import torch
-
-from towernas.addons.base import ADDONS, AddOn, check_range, propensity
+from towernas.addons.base import ADDONS, PropensityAddOn
 
 
 @ADDONS.register("ips")
-class IPS(AddOn):
+class IPS(PropensityAddOn):
     """Per-example weights 1 / theta of the positive item."""
 
     name = "ips"
 
-    def __init__(self, exponent: float = 0.5, min_propensity: float = 0.05) -> None:
-        super().__init__()
-        self.exponent = check_range("addon.ips.exponent", exponent, 0.0, 1.0)
-        self.min_propensity = check_range("addon.ips.min_propensity", min_propensity, 1e-6, 1.0)
-
-    def fit(self, stats) -> None:
-        self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)
-
     def weight(self, step):
-        theta = self.theta.to(step.ids.device)[step.ids]  # (B, C)
-        weights = (step.labels() / theta).sum(1)  # 1 / theta of the row's positive
-        return torch.where(step.has_positive, weights, torch.ones_like(weights))  # rows without one: 1
+        return self.inverse_propensity_of_positive(step)

@@ -11,27 +11,18 @@ and unlabelled (sampled) pairs keep -log(1 - sigmoid(l)). Relative to plain BCE 
 
 from __future__ import annotations
 
-from towernas.addons.base import ADDONS, AddOn, AddOnError, check_range, propensity
+from towernas.addons.base import ADDONS, AddOnError, PropensityAddOn
 
 
 @ADDONS.register("relmf")
-class RelMF(AddOn):
+class RelMF(PropensityAddOn):
     """BCE with the positives' labels replaced by Y / theta (the unbiased pointwise loss)."""
 
     name = "relmf"
-
-    def __init__(self, exponent: float = 0.5, min_propensity: float = 0.05) -> None:
-        super().__init__()
-        self.exponent = check_range("addon.relmf.exponent", exponent, 0.0, 1.0)
-        self.min_propensity = check_range("addon.relmf.min_propensity", min_propensity, 1e-6, 1.0)
 
     def check(self, *, loss, sampler, model=None) -> None:
         if loss != "bce":
             raise AddOnError(f"addon relmf needs the pointwise loss bce (its estimator is pointwise), got {loss}")
 
-    def fit(self, stats) -> None:
-        self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)
-
     def extra_loss(self, step):
-        theta = self.theta.to(step.ids.device)[step.ids]  # (B, C)
-        return -(step.labels() * (1.0 / theta - 1.0) * step.logits).sum() / step.norm
+        return -(step.labels() * (1.0 / self.theta_of(step.ids) - 1.0) * step.logits).sum() / step.norm

@@ -14,26 +14,21 @@ from __future__ import annotations
 
 import torch
 
-from towernas.addons.base import ADDONS, AddOn, AddOnError, check_range, propensity
+from towernas.addons.base import ADDONS, AddOnError, PropensityAddOn
 
 
 @ADDONS.register("ubpr")
-class UBPR(AddOn):
+class UBPR(PropensityAddOn):
     """BPR with inverse-propensity pair weights."""
 
     name = "ubpr"
-
-    def __init__(self, exponent: float = 0.5, min_propensity: float = 0.05) -> None:
-        super().__init__()
-        self.exponent = check_range("addon.ubpr.exponent", exponent, 0.0, 1.0)
-        self.min_propensity = check_range("addon.ubpr.min_propensity", min_propensity, 1e-6, 1.0)
 
     def check(self, *, loss, sampler, model=None) -> None:
         if loss != "bpr":
             raise AddOnError(f"addon ubpr needs the pairwise loss bpr (its estimator is pairwise), got {loss}")
 
     def fit(self, stats) -> None:
-        self.register_buffer("theta", propensity(stats, self.exponent, self.min_propensity), persistent=False)
+        super().fit(stats)
         self.register_buffer("pair_keys", torch.as_tensor(stats.pair_keys, dtype=torch.long), persistent=False)
         self.n_items = stats.n_items
 
@@ -47,8 +42,7 @@ class UBPR(AddOn):
         return keys_all[pos] == keys
 
     def weight(self, step):
-        return 1.0 / self.theta.to(step.positives.device)[step.positives]
+        return 1.0 / self.theta_of(step.positives)
 
     def pair_weights(self, step):
-        theta = self.theta.to(step.ids.device)[step.ids]  # (B, C)
-        return 1.0 - self.known(step.batch["user"], step.ids).float() / theta
+        return 1.0 - self.known(step.batch["user"], step.ids).float() / self.theta_of(step.ids)
