@@ -26,13 +26,13 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from towernas.addons import AddOnError, WithAddOns
 from towernas.complexity import CostModel, TowerCost
 from towernas.complexity.budgets import Budget
 from towernas.config import register_configs
 from towernas.config.validate import check_training_values
 from towernas.data import InteractionData, load_dataset
 from towernas.data.spec import DatasetSpec
-from towernas.addons import AddOnError, WithAddOns
 from towernas.eval.encode import evaluate_test
 from towernas.retrievers.sizing import Size, require_fit, select_size
 from towernas.retrievers.two_tower import build
@@ -42,10 +42,11 @@ from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
 from towernas.runs.run_dir import newest_run
 from towernas.runs.tracking import Tracker
-from towernas.space import Arch
 from towernas.samplers import SamplerError
+from towernas.space import Arch
 from towernas.train.configured import build_objective, check_objective
 from towernas.train.loop import fit
+from towernas.train.objective import check_model
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -200,22 +201,19 @@ def results_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
-def check_baselines_take_objective(todo: list[Candidate], cfg: DictConfig) -> None:
-    """Refuse (one line, before any data or sizing) a baseline the configured sampler or add-ons cannot train,
-    e.g. MIND, whose query depends on the candidate, with a non-in-batch sampler."""
+def check_baselines_take_objective(todo: list[Candidate], cfg: DictConfig, addons) -> None:
+    """Refuse (one line, before any data or sizing) a baseline the configured sampler or ``addons`` cannot
+    train, e.g. MIND, whose query depends on the candidate, with a non-in-batch sampler."""
     from towernas.retrievers import MODELS
 
     r = cfg.retrain
     for candidate in todo:
-        if candidate.baseline is None:
-            continue
-        cls = MODELS.get(candidate.baseline)
-        if hasattr(cls, "train_scores") and r.sampler != "in_batch":
-            raise SamplerError(f"retrain.sampler={r.sampler}: baseline {candidate.baseline}'s query depends on the "
-                               "candidate (label-aware attention); it trains on in-batch candidates only")
-        for addon in check_objective(cfg, "retrain"):
+        if candidate.baseline is not None:
             try:
-                addon.check(loss=r.loss, sampler=r.sampler, model=cls)
+                check_model(MODELS.get(candidate.baseline), sampler=r.sampler, in_batch=r.sampler == "in_batch",
+                            loss=r.loss, addons=addons, key="retrain.sampler")
+            except SamplerError as err:
+                raise SamplerError(f"{err} (baseline {candidate.baseline})") from None
             except AddOnError as err:
                 raise AddOnError(f"retrain.addons: {err} (baseline {candidate.baseline})") from None
 
@@ -223,12 +221,12 @@ def check_baselines_take_objective(todo: list[Candidate], cfg: DictConfig) -> No
 def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     """Retrain every candidate for every seed; write and return the results."""
     check_training_values(cfg)
-    check_objective(cfg, "retrain")
+    addons = check_objective(cfg, "retrain")
     device = resolve_device(cfg.device)
     todo = candidates(cfg)
     if not todo:
         raise ValueError("nothing to retrain: give retrain.archs=[…] or retrain.baselines=[…]")
-    check_baselines_take_objective(todo, cfg)
+    check_baselines_take_objective(todo, cfg, addons)
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
                       config=OmegaConf.to_container(cfg, resolve=True), name=f"retrain-{cfg.dataset.name}")

@@ -19,7 +19,6 @@ import torch
 
 from towernas.samplers.base import SAMPLERS, Negatives, Sampler, SamplerError
 
-
 REFRESH_CHUNK = 8192  # items per item-tower pass of a refresh
 
 

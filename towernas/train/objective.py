@@ -119,11 +119,8 @@ class RetrievalObjective:
         """Refuse (one line) a model the sampler or an add-on cannot train."""
         from towernas.samplers.in_batch import InBatchSampler
 
-        if hasattr(model, "train_scores") and type(self.sampler) is not InBatchSampler:
-            raise SamplerError(f"sampler={self.sampler_name}: this model's query depends on the candidate "
-                               "(label-aware attention); it trains on in-batch candidates only (sampler=in_batch)")
-        for addon in self.addons:
-            addon.check(loss=self.loss, sampler=self.sampler_name, model=model)
+        check_model(model, sampler=self.sampler_name, in_batch=type(self.sampler) is InBatchSampler, loss=self.loss,
+                    addons=self.addons)
 
     def item_batch(self, ids: torch.Tensor) -> Batch:
         return item_inputs(self.data, ids.detach().cpu().numpy().astype(np.int64), self.device)
@@ -196,3 +193,13 @@ class RetrievalObjective:
     def load_state_dict(self, state: dict) -> None:
         self.sampler.load_state_dict(state["sampler"])
 
+
+def check_model(model, *, sampler: str, in_batch: bool, loss: str, addons: Sequence[AddOn],
+                key: str = "sampler") -> None:
+    """Refuse (one line) a model — an instance or its class — that ``sampler`` (``in_batch``: the plain
+    in-batch sampler) or one of ``addons`` with ``loss`` cannot train."""
+    if hasattr(model, "train_scores") and not in_batch:
+        raise SamplerError(f"{key}={sampler}: this model's query depends on the candidate (label-aware attention); "
+                           "it trains on in-batch candidates only (sampler=in_batch)")
+    for addon in addons:
+        addon.check(loss=loss, sampler=sampler, model=model)

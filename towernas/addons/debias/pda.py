@@ -12,7 +12,6 @@ popularity effect is learned by the fixed term instead of the towers. Inference:
 
 from __future__ import annotations
 
-
 import torch
 
 from towernas.addons.base import ADDONS, AddOn, check_range
