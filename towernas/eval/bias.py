@@ -81,6 +81,13 @@ def intervened_queries(queries: EvalQueries, item_counts: np.ndarray, seed: int 
                        Ragged.from_lists(queries.exclude[i] for i in rows))
 
 
+def bias_metrics(topk_ids: np.ndarray, queries: EvalQueries, item_counts: np.ndarray, k: int,
+                 ks=None, seed: int = 0) -> dict[str, float]:
+    """``popularity_bias`` at ``k`` plus ``unbiased_metrics`` at ``ks`` (default ``[k]``) of the same lists."""
+    return {**popularity_bias(topk_ids, item_counts, k),
+            **unbiased_metrics(topk_ids, queries, item_counts, [k] if ks is None else ks, seed)}
+
+
 def unbiased_metrics(topk_ids: np.ndarray, queries: EvalQueries, item_counts: np.ndarray, ks,
                      seed: int = 0) -> dict[str, float]:
     """``unbiased/recall@k`` and ``unbiased/ndcg@k`` (and the kept ``unbiased/n_users``) of ranked lists

@@ -13,7 +13,7 @@ from towernas.data.batches import item_inputs, user_inputs
 from towernas.data.interactions import EvalQueries, InteractionData
 from towernas.data.ragged import Ragged
 from towernas.eval import evaluate
-from towernas.eval.bias import popularity_bias, unbiased_metrics
+from towernas.eval.bias import bias_metrics
 from towernas.eval.evaluate import ranked_ids
 from towernas.eval.metrics import mean_metrics
 
@@ -59,9 +59,14 @@ def evaluate_model(model, data: InteractionData, split: str, ks=(10, 20, 50), de
     """Full-ranking metrics of ``model`` on ``split`` ("valid" or "test") per the protocol (on ``queries``, a
     subsample of that split's, when given)."""
     queries = data.queries(split) if queries is None else queries
-    items = encode_all_items(model, data, device=device)
-    users = encode_queries(model, data, queries.users, queries.positions, device=device)
+    users, items = encode_split(model, data, queries, device)
     return evaluate(users, items, queries.targets, queries.exclude, ks=ks, backend=backend)
+
+
+def encode_split(model, data: InteractionData, queries: EvalQueries, device="cpu") -> tuple[np.ndarray, np.ndarray]:
+    """(query vectors of ``queries``, vectors of every item)."""
+    items = encode_all_items(model, data, device=device)
+    return encode_queries(model, data, queries.users, queries.positions, device=device), items
 
 
 def evaluate_test(model, data: InteractionData, ks=(10, 20, 50), device="cpu", backend="auto") -> dict[str, float]:
@@ -69,13 +74,9 @@ def evaluate_test(model, data: InteractionData, ks=(10, 20, 50), device="cpu", b
     (``arp@50``, ``coverage@50``, ``tail_share@50``) and ``unbiased/recall@k``, ``unbiased/ndcg@k`` on the
     intervened test subset (``towernas.eval.bias``), all from the same ranked lists."""
     queries = data.queries("test")
-    items = encode_all_items(model, data, device=device)
-    users = encode_queries(model, data, queries.users, queries.positions, device=device)
-    depth = max(*ks, BIAS_K)
-    ids = ranked_ids(users, items, depth, queries.exclude, backend=backend)
-    counts = data.item_popularity("train")
+    users, items = encode_split(model, data, queries, device)
+    ids = ranked_ids(users, items, max(*ks, BIAS_K), queries.exclude, backend=backend)
     result: dict[str, float] = mean_metrics(ids, queries.targets, ks)
     result["n_users"] = len(ids)
-    result.update(popularity_bias(ids, counts, BIAS_K))
-    result.update(unbiased_metrics(ids, queries, counts, sorted({*ks, BIAS_K})))
+    result.update(bias_metrics(ids, queries, data.item_popularity("train"), BIAS_K, sorted({*ks, BIAS_K})))
     return result

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from towernas.data.interactions import EvalQueries
-from towernas.eval.bias import popularity_bias, unbiased_metrics
+from towernas.eval.bias import bias_metrics
 from towernas.eval.encode import BIAS_K
 from towernas.eval.metrics import mean_metrics
 from towernas.pipeline.cascade import StageOutput
@@ -28,10 +28,8 @@ def stage_metrics(output: StageOutput, queries: EvalQueries, ks: Sequence[int] =
     out["ceiling_recall"] = means[f"recall@{output.k}"]
     out["seconds_per_1000_users"] = 1000.0 * output.seconds / max(1, len(queries.users))
     if item_counts is not None:  # popularity bias and the intervened test at 50 (or the stage's k if shorter)
-        k = min(BIAS_K, output.k)
-        out.update(popularity_bias(output.ids, item_counts, k))
-        out.update({m: v for m, v in unbiased_metrics(output.ids, queries, item_counts, [k]).items()
-                    if m != "unbiased/n_users"})
+        bias = bias_metrics(output.ids, queries, item_counts, min(BIAS_K, output.k))
+        out.update({m: v for m, v in bias.items() if m != "unbiased/n_users"})
     return out
 
 
