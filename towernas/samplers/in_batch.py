@@ -20,11 +20,12 @@ class InBatchSampler(Sampler):
         alpha: EMA rate of the streaming frequency estimator (0 < alpha <= 1).
     """
 
+    name = "in_batch"  # of its options' config key
+
     def __init__(self, seed: int = 0, device: torch.device | str = "cpu", alpha: float = 0.01) -> None:
         super().__init__(seed, device)
         if not 0.0 < alpha <= 1.0:
-            key = "sampler.mixed.alpha" if type(self).__name__ == "MixedSampler" else "sampler.in_batch.alpha"
-            raise SamplerError(f"{key}={alpha}: expected 0 < alpha <= 1")
+            raise SamplerError(f"sampler.{self.name}.alpha={alpha}: expected 0 < alpha <= 1")
         self.alpha = alpha
         self.estimator: StreamingFrequencyEstimator | None = None
 

@@ -17,6 +17,8 @@ from towernas.samplers.in_batch import InBatchSampler
 class MixedSampler(InBatchSampler):
     """The batch's positives followed by ``n`` uniform ids; log q of the mixture."""
 
+    name = "mixed"
+
     def sample(self, query, positives, n, *, encode_items=None) -> Negatives:
         ids = torch.cat([positives, self._uniform_ids((n,))])
         return Negatives(ids, self.log_q(None, ids, n), includes_positives=True)
