@@ -418,16 +418,6 @@ def test_samplers_that_mask_positives_never_return_them():
 
 # ------------------------------------------------------------------------------------- the objective
 
-@pytest.fixture(scope="module")
-def small_data(tmp_path_factory):
-    from towernas.config import DatasetConfig
-    from towernas.data import load_dataset
-
-    cfg = DatasetConfig(name="doc", reader="synthetic", cache=False, root=str(tmp_path_factory.mktemp("data")),
-                        options={"n_users": 60, "n_items": 120, "mean_length": 20})
-    return load_dataset(cfg, progress=False)
-
-
 def _towers(data, seed=0):
     g = torch.Generator().manual_seed(seed)
     users, items = torch.randn(data.n_users, 8, generator=g), torch.randn(data.n_items, 8, generator=g)
@@ -441,12 +431,12 @@ def _batches(data, steps=5, size=64, seed=0):
     return [training_batch(data, rng.choice(rows, size, replace=False)) for _ in range(steps)]
 
 
-def test_the_default_objective_is_the_in_batch_softmax_with_the_estimators_log_q(small_data):
-    encode_users, encode_items, _ = _towers(small_data)
-    objective = RetrievalObjective(small_data, sampler="in_batch", loss="softmax", temperature=0.07)
-    est = StreamingFrequencyEstimator(small_data.n_items, alpha=0.01)
+def test_the_default_objective_is_the_in_batch_softmax_with_the_estimators_log_q(data):
+    encode_users, encode_items, _ = _towers(data)
+    objective = RetrievalObjective(data, sampler="in_batch", loss="softmax", temperature=0.07)
+    est = StreamingFrequencyEstimator(data.n_items, alpha=0.01)
     hits = 0
-    for batch in _batches(small_data):
+    for batch in _batches(data):
         loss = objective(batch, encode_users, encode_items)
         est.update(batch["item"])
         items = batch["item"]
@@ -459,17 +449,17 @@ def test_the_default_objective_is_the_in_batch_softmax_with_the_estimators_log_q
     assert hits > 0  # accidental hits were masked
 
 
-def test_a_shared_pool_objective_is_the_sampled_softmax_with_log_q_and_masked_hits(small_data):
-    encode_users, encode_items, item_table = _towers(small_data, seed=1)
+def test_a_shared_pool_objective_is_the_sampled_softmax_with_log_q_and_masked_hits(data):
+    encode_users, encode_items, item_table = _towers(data, seed=1)
     k, tau = 64, 0.1
-    objective = RetrievalObjective(small_data, sampler="popularity", sampler_options={"exponent": 1.0},
+    objective = RetrievalObjective(data, sampler="popularity", sampler_options={"exponent": 1.0},
                                    n_negatives=k, temperature=tau, seed=3)
     twin = PopularitySampler(seed=3, exponent=1.0)  # draws what the objective's sampler draws
-    twin.fit(TrainStats.from_data(small_data))
-    train_items = small_data.items[small_data.rows("train")]
-    log_p = torch.as_tensor(np.log(_counts_q(train_items, small_data.n_items)))  # by hand: (count + 1) / total
+    twin.fit(TrainStats.from_data(data))
+    train_items = data.items[data.rows("train")]
+    log_p = torch.as_tensor(np.log(_counts_q(train_items, data.n_items)))  # by hand: (count + 1) / total
     masked_any = False
-    for batch in _batches(small_data, steps=3, seed=1):
+    for batch in _batches(data, steps=3, seed=1):
         loss = objective(batch, encode_users, encode_items)
         positives = batch["item"]
         twin.observe(positives)
