@@ -13,10 +13,11 @@ On the embedded dataset, for every budget and seed ``k`` (``seed=k``; the datase
    ``search.random_seconds`` = what step 1 spent on its supernet, its evolution and its short retrains
    (``selection.json``). Those seconds are kept in ``<out>/compare-runs/state.json``, so a rerun hands the
    random search the same compute (and the same config, so its run directory resumes).
-3. **retrain**: ``towernas.retrain.run_retrain`` trains both winners and the baselines ``google_dnn``,
-   ``google_dnn_paper``, ``bst``, ``bst_paper`` (the in-budget ones sized on validation) with seed ``k``,
-   then reads test once.
-4. **report**: per budget and model, test R@50 and N@50 (mean ± std over seeds), params/FLOPs of both towers,
+3. **baselines**: ``towernas.retrain.run_retrain`` trains the baselines ``google_dnn``, ``google_dnn_paper``,
+   ``bst``, ``bst_paper`` (the in-budget ones sized on validation) with seed ``k``, then reads test once. They
+   do not depend on the search, so a change to the search reruns steps 1, 2 and 4 only.
+4. **winners**: the same retrain of both winners (``searched``, ``random``), test read once.
+5. **report**: per budget and model, test R@50 and N@50 (mean ± std over seeds), params/FLOPs of both towers,
    Δ R@50 vs the in-budget GoogleDNN, whether it fits the budget; and the paired per-seed differences
    searched − random and searched − google_dnn (mean ± std, seeds won). Written atomically to
    ``<out>/compare.{json,md}`` and printed.
@@ -44,8 +45,8 @@ from benchmarks.bench_fidelity import compose, overrides_for
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.tables import mean_std
 
-STAGES = ("search", "random", "retrain")
-DONE = {"search": "summary.json", "random": "summary.json", "retrain": "results.json"}
+STAGES = ("search", "random", "baselines", "winners")
+DONE = {"search": "summary.json", "random": "summary.json", "baselines": "results.json", "winners": "results.json"}
 ARCHS = ("searched", "random")  # the retrain run's names of the two winners (the file stems of its inputs)
 BASELINES = ("google_dnn", "google_dnn_paper", "bst", "bst_paper")
 REFERENCE = "google_dnn"  # the in-budget GoogleDNN (towernas.runs.tables.REFERENCE_MODEL)
@@ -80,9 +81,9 @@ def random_overrides(seconds: float) -> list[str]:
     return ["search.strategy=random", f"search.random_seconds={seconds}"]
 
 
-def retrain_overrides(archs: list[Path], seed: int) -> list[str]:
+def retrain_overrides(archs: list[Path], baselines: tuple[str, ...], seed: int) -> list[str]:
     quoted = ",".join(f"'{p}'" for p in archs)
-    return [f"retrain.archs=[{quoted}]", f"retrain.baselines=[{','.join(BASELINES)}]", f"retrain.seeds=[{seed}]",
+    return [f"retrain.archs=[{quoted}]", f"retrain.baselines=[{','.join(baselines)}]", f"retrain.seeds=[{seed}]",
             "retrain.export=false"]
 
 
@@ -164,14 +165,14 @@ def winners(dirs: dict[str, Path]) -> list[Path]:
     retrain names a model by its file's stem, and both are called ``best``)."""
     paths = []
     for name, source in zip(ARCHS, ("search", "random")):
-        path = (dirs["retrain"] / "inputs" / f"{name}.json").resolve()
+        path = (dirs["winners"] / "inputs" / f"{name}.json").resolve()
         write_text_atomic(path, (dirs[source] / "best.json").read_text())
         paths.append(path)
     return paths
 
 
 def run_cell(budget: str, seed: int, runs: Path, overrides: list[str], state: State) -> list[dict]:
-    """The three stages of (``budget``, ``seed``), each skipped if done; the retrain's test records."""
+    """The stages of (``budget``, ``seed``), each skipped if done; the retrains' test records."""
     dirs, tag = stage_dirs(runs, budget, seed), f"[{budget} seed{seed}]"
     stage(tag, "search", dirs["search"], lambda: run_search(compose(*overrides), dirs["search"]))
     seconds = state.seconds(f"{budget}/seed{seed}", dirs["search"])
@@ -179,9 +180,15 @@ def run_cell(budget: str, seed: int, runs: Path, overrides: list[str], state: St
           f"{seconds['evolution']:.1f} + short retrains {seconds['short']:.1f}; {seconds['source']})", flush=True)
     stage(tag, "random", dirs["random"],
           lambda: run_search(compose(*overrides, *random_overrides(seconds["random_seconds"])), dirs["random"]))
-    stage(tag, "retrain", dirs["retrain"],
-          lambda: run_retrain(compose(*overrides, *retrain_overrides(winners(dirs), seed)), dirs["retrain"]))
-    return json.loads((dirs["retrain"] / "results.json").read_text())["records"]
+    stage(tag, "baselines", dirs["baselines"],
+          lambda: run_retrain(compose(*overrides, *retrain_overrides([], BASELINES, seed)), dirs["baselines"]))
+    stage(tag, "winners", dirs["winners"],
+          lambda: run_retrain(compose(*overrides, *retrain_overrides(winners(dirs), (), seed)), dirs["winners"]))
+    def records(stage_name: str, models: tuple[str, ...]) -> list[dict]:
+        found = json.loads((dirs[stage_name] / "results.json").read_text())["records"]
+        return [r for r in found if r["model"] in models]
+
+    return records("winners", ARCHS) + records("baselines", BASELINES)
 
 
 # -- aggregation --------------------------------------------------------------------------------------------------

@@ -28,6 +28,10 @@ class EvolutionConfig:
         tournament_size: parents' tournament size in "single" mode.
         repair_attempts: tries per repair stage (see :mod:`evolution.operators`).
         novelty_retries: times an offspring that duplicates an already evaluated genome is mutated again.
+        stall_generations: stop before ``generations`` once the best fitness has improved by no more than
+            ``min_improvement`` over the last ``stall_generations`` generations (0: never stop early). The
+            fitness is a proxy with a finite resolution; polishing it further only reorders ties.
+        min_improvement: the improvement that counts, relative to ``|best fitness|`` (0.005: half a percent).
     """
 
     population: int = 50
@@ -41,6 +45,8 @@ class EvolutionConfig:
     tournament_size: int = 3
     repair_attempts: int = 20
     novelty_retries: int = 3
+    stall_generations: int = 0
+    min_improvement: float = 0.0
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -50,6 +56,8 @@ class EvolutionConfig:
         for name in ("mutation_prob", "crossover_prob"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.stall_generations < 0 or self.min_improvement < 0:
+            raise ValueError("need stall_generations >= 0 and min_improvement >= 0")
         if self.max_init_attempts < 1 or self.tournament_size < 1 or self.repair_attempts < 0 or self.novelty_retries < 0:
             raise ValueError("need max_init_attempts, tournament_size >= 1 and repair_attempts, "
                              "novelty_retries >= 0")

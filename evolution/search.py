@@ -80,7 +80,8 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
             the checkpoint is written, so an exception it raises loses nothing.
         state_path: checkpoint file (:mod:`evolution.state`). Written atomically after every generation; if it
             exists when ``evolve`` starts, the search resumes from it and ends exactly as an uninterrupted run
-            would. A checkpoint of a different config (other than ``generations``) or space is an error.
+            would. A checkpoint of a different config (other than ``generations`` and the stall rule) or space
+            is an error.
         write_text: ``(path, text) -> None`` that replaces a file atomically (TowerNAS hands in its fsync'ing
             writer); default :func:`evolution.state.replace_text` (temp file + ``os.replace``, stdlib only).
         progress: show a tqdm bar over generations.
@@ -111,7 +112,7 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
         log.info("resuming the search from %s after generation %d", state_path, search.generation)
     with tqdm(total=config.generations, initial=min(search.generation, config.generations), desc="evolution",
               unit="gen", disable=not progress) as bar:
-        while search.generation < config.generations:
+        while search.generation < config.generations and not search.stalled():
             stats = search.step()
             search.generation += 1
             finish_generation(stats)
@@ -230,9 +231,20 @@ class _Search:
             record["front_size"] = len(self.front)
         return record
 
+    def stalled(self) -> bool:
+        """True when the best fitness improved by no more than ``min_improvement`` (relative) over the last
+        ``stall_generations`` generations; a function of the history only, so a resumed run stops where an
+        uninterrupted one does."""
+        k = self.config.stall_generations
+        if k == 0 or len(self.history) <= k:
+            return False
+        before, now = self.history[-1 - k]["best_fitness"], self.history[-1]["best_fitness"]
+        return before - now <= self.config.min_improvement * abs(before)
+
     # -- checkpoints and result -----------------------------------------------------------------------------
     def _config_key(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self.config).items() if k != "generations"}
+        resumable = ("generations", "stall_generations", "min_improvement")  # may change between calls
+        return {k: v for k, v in dataclasses.asdict(self.config).items() if k not in resumable}
 
     def to_state(self, elapsed: float) -> dict[str, Any]:
         names = lambda genes: list(self.space.decode(genes))  # noqa: E731

@@ -3,8 +3,11 @@
 1. Train the weight-sharing supernet of ``cfg.space`` (SPOS over budget-feasible paths, in-batch softmax +
    streaming logQ), then run the complexity-aware evolution with fitness = full-ranking validation
    Recall@50 of each child through the supernet weights (or its validation loss) and cost = exact
-   per-tower params/FLOPs. The evolution only shortlists.
-2. Short retrains (``search.short_epochs``) of a diverse shortlist (+ the best in-budget MLP) rank it.
+   per-tower params/FLOPs. The evolution only orders candidates, and stops once its best fitness stalls
+   (``search.stall_generations``): polishing the supernet's fitness further only reorders ties.
+2. Short retrains (``search.short_epochs``) of ``search.final_candidates`` genomes, proposed one at a time
+   (``towernas.selection.PoolingRace``): the supernet's best of every pooling first, then the supernet's
+   next best of the pooling whose short retrain is highest so far; then the in-budget MLP of that pooling.
 3. Full retrains of the best few on ``search.final_seeds`` decide: ``best.json`` is the validation winner.
 
 ``search.strategy=random`` replaces stage 1 by random feasible architectures (the equal-compute control).
@@ -19,19 +22,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import json
 import logging
-import math
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
-from tqdm.auto import tqdm
 
 from evolution import EvolutionConfig, SearchSpace, best_under, evolve
 from supernet import (
@@ -45,15 +45,11 @@ from towernas import __version__
 from towernas.complexity import CostModel, TowerCost
 from towernas.complexity.budgets import Budget, check_feasible
 from towernas.config import register_configs
+from towernas.config.addons import InBatchOptions
 from towernas.config.validate import check_training_values
 from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import sample_queries
-from towernas.addons import WithAddOns
-from towernas.retrievers.two_tower import build
-from towernas.config.addons import InBatchOptions
-from towernas.train.configured import build_objective, check_objective
-from towernas.runs import tables
 from towernas.runs.cli import run_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
@@ -66,9 +62,10 @@ from towernas.runs.search_outputs import (
     summary_table,
 )
 from towernas.runs.tracking import Tracker
+from towernas.selection import PROPOSERS, RandomProposals, SelectionCache, final_selection
 from towernas.space import SKIP, Arch, ArchError
 from towernas.space.arch_space import ArchSpace
-from towernas.train.loop import fit
+from towernas.train.configured import build_objective, check_objective
 
 log = logging.getLogger(__name__)
 STRATEGIES = ("evolution", "random")
@@ -171,118 +168,16 @@ def mlp_seeds(space: ArchSpace, admits: Callable[[tuple], bool]) -> list[tuple[s
     return seeds
 
 
-def shortlist(evaluated: Sequence[tuple[tuple, float]], n: int, min_distance: int, admits,
-              per_pooling: int | None = None) -> list[tuple[tuple, float]]:
-    """The ``n`` best-fitness genomes the budget admits, each differing from every earlier pick in at least
-    ``min_distance`` slots and at most ``per_pooling`` of them per pooling (slot 0): a diverse top-N. An
-    evolution converges on one family, whose members share most of their retrained quality; the supernet's
-    ranking is too coarse to trust inside it, so the retrains spend their budget across families."""
-    picked: list[tuple[tuple, float]] = []
-    for genome, fitness in sorted(evaluated, key=lambda gf: gf[1]):
-        if len(picked) >= n:
-            break
-        if per_pooling is not None and sum(g[0] == genome[0] for g, _ in picked) >= per_pooling:
-            continue
-        if admits(genome) and all(sum(a != b for a, b in zip(genome, g)) >= min_distance for g, _ in picked):
-            picked.append((genome, fitness))
-    return picked
-
-
-def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: int, seed: int) -> float:
-    """Validation R@50 (``retrain.select``) of ``arch`` trained from scratch by the retrain trainer. Never test."""
-    r = cfg.retrain
-    torch.manual_seed(seed)
-    model = build(arch, DatasetSpec.from_data(data))
-    device = resolve_device(cfg.device)
-    addons, objective = build_objective(cfg, "retrain", data, seed=seed, device=device)  # what retraining will use
-    model = WithAddOns(model, addons) if addons else model
-    fitted = fit(model, data, max_epochs=epochs, patience=patience, batch_size=r.batch_size, lr=r.lr,
-                 temperature=r.temperature, seed=seed, device=device, select=r.select,
-                 ks=tuple(cfg.eval.ks), progress=False, objective=objective)
-    return float(fitted.best_valid[r.select])
-
-
-def final_selection(cfg: DictConfig, data, space: ArchSpace, shortlisted: list[tuple[tuple, float | None]],
-                    cache: SelectionCache, tracker: Tracker | None = None, more=None,
-                    short_seconds: float = 0.0) -> list[dict]:
-    """Stages 2 and 3: short retrains of the shortlist, then full retrains of the best few on several seeds.
-
-    ``more`` (random search): further genomes to short-retrain after the shortlist, one at a time, while
-    the short retrains have used less than ``short_seconds`` in total (counted from the cache, so a
-    resumed run spends the same budget). Returns one record per short-retrained genome, ranked: fully
-    retrained ones by mean validation score, then the others by their short-retrain score. Every score is
-    validation; results are cached in the run directory so a resumed search does not retrain again.
-    """
-    s, r = cfg.search, cfg.retrain
-
-    def short(genome) -> dict:
-        key = ("short", tuple(genome), s.short_epochs, cfg.seed)
-        return cache.get(key, lambda: retrain_score(space.arch(genome), data, cfg, epochs=s.short_epochs,
-                                                    patience=0, seed=cfg.seed))
-
-    rows = [{"genome": list(g), "fitness": f, "fitness_rank": i if f is not None else None}
-            for i, (g, f) in enumerate(shortlisted, 1)]
-    used = 0.0
-    for row in tqdm(rows, desc="short retrains", disable=not cfg.progress):
-        entry = short(row["genome"])
-        row["short"], used = entry["score"], used + entry["seconds"]
-        if tracker is not None:
-            tracker.log("selection", {"stage": "short", **row})
-    for genome in more if more is not None else ():
-        if used >= short_seconds:
-            break
-        entry = short(genome)
-        rows.append({"genome": list(genome), "fitness": None, "fitness_rank": None, "short": entry["score"]})
-        used += entry["seconds"]
-    by_short = sorted(rows, key=lambda row: -row["short"])
-    for i, row in enumerate(by_short, 1):
-        row["short_rank"] = i
-    for row in tqdm(by_short[: s.final_top], desc="full retrains", disable=not cfg.progress):
-        scores = []
-        for seed in s.final_seeds:
-            key = ("full", tuple(row["genome"]), r.max_epochs, r.patience, seed)
-            scores.append(cache.get(key, lambda seed=seed, row=row: retrain_score(
-                space.arch(row["genome"]), data, cfg, epochs=r.max_epochs, patience=r.patience, seed=seed))["score"])
-        row["retrained"], row["retrained_std"] = tables.mean_std(scores)
-        if tracker is not None:
-            tracker.log("selection", {"stage": "full", **row})
-    full = sorted((row for row in rows if "retrained" in row), key=lambda row: -row["retrained"])
-    rest = [row for row in by_short if "retrained" not in row]
-    return full + rest
-
-
-class SelectionCache:
-    """Retrain scores of the final selection and their seconds, persisted as JSON in the run directory."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        saved = json.loads(path.read_text()) if path.exists() else {}
-        # entries of another format (an older TowerNAS) are recomputed rather than misread
-        self.entries: dict[str, dict] = {k: v for k, v in saved.items() if isinstance(v, dict) and "score" in v}
-
-    def get(self, key: tuple, compute: Callable[[], float]) -> dict:
-        """``{"score", "seconds"}`` of ``key``, computed (and written atomically) the first time."""
-        name = json.dumps(key)
-        if name not in self.entries:
-            started = time.perf_counter()
-            score = compute()
-            self.entries[name] = {"score": score, "seconds": time.perf_counter() - started}
-            write_json_atomic(self.path, self.entries)
-        return self.entries[name]
-
-
 def random_search(cfg: DictConfig, data, space: ArchSpace, in_budget, run_dir: Path, tracker: Tracker) -> list[dict]:
     """The control of AutoTower's Table 5: no supernet, no evolution; random feasible architectures go
     through the same final selection, short-retrained for ``search.random_seconds`` of compute in total
     (give it what the evolutionary search spent on its supernet, evolution and short retrains)."""
     s = cfg.search
     stream = _feasible_stream(space.slots(), in_budget, cfg.seed + 104729)
-    first = [(next(stream), None) for _ in range(s.final_candidates)]
-    mlps = mlp_seeds(space, in_budget) if s.seed_mlp else []
-    if mlps and mlps[0] not in {g for g, _ in first}:  # the same hand-built finalist as the evolutionary search
-        first.append((mlps[0], None))
-    return final_selection(cfg, data, space, first, SelectionCache(run_dir / "selection.json"), tracker, more=stream,
-                           short_seconds=s.random_seconds)
+    first = [next(stream) for _ in range(s.final_candidates)]
+    hand_built = mlp_seeds(space, in_budget) if s.seed_mlp else []  # the same hand-built finalist rule
+    propose = RandomProposals(first, stream, s.random_seconds, hand_built)
+    return final_selection(cfg, data, space, propose, SelectionCache(run_dir / "selection.json"), tracker)
 
 
 def run_search(cfg: DictConfig, run_dir: Path) -> dict:
@@ -297,6 +192,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     check_objective(cfg, "retrain")  # the final selection's short retrains train as `make retrain` will
     if cfg.search.strategy not in STRATEGIES:
         raise UserError(f"search.strategy={cfg.search.strategy!r}: expected one of {list(STRATEGIES)}")
+    if cfg.search.propose not in PROPOSERS:
+        raise UserError(f"search.propose={cfg.search.propose!r}: expected one of {list(PROPOSERS)}")
     if cfg.search.fitness not in FITNESSES:
         raise UserError(f"search.fitness={cfg.search.fitness!r}: expected one of {list(FITNESSES)}")
     if cfg.search.strategy == "random" and cfg.search.mode == "pareto":
@@ -335,7 +232,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     provenance = {"dataset": cfg.dataset.name, "budget": budget.name, "mode": s.mode, "strategy": s.strategy,
                   "seed": cfg.seed, "config_hash": config_hash(config), "towernas": __version__}
     if result is not None:
-        provenance.update({"supernet_steps": trained["best_step"] or trained["step"], "generations": s.generations,
+        provenance.update({"supernet_steps": trained["best_step"] or trained["step"],
+                           "generations": len(result.history) - 1,
                            "unique_evaluations": result.unique_evaluations})
     ranked = [annotate(space.arch(row["genome"]), cost_model, row["fitness"],
                        {**provenance, **{k: row[k] for k in ("fitness_rank", "short", "short_rank", "retrained",
@@ -360,6 +258,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
             "seconds": round(trained["elapsed"], 1)},
         "search": None if result is None else {
             "mode": s.mode, "unique_evaluations": result.unique_evaluations, "mlp_seeds": len(seeds),
+            "generations_run": len(result.history) - 1,
             "seconds_this_call": round(phases["evolution"], 1)},
         "selection": selection,
         "phases_seconds_this_call": {k: round(v, 1) for k, v in phases.items()},
@@ -403,18 +302,11 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
     randoms = _random_feasible(space.slots(), in_budget, s.random_baseline, cfg.seed)
     random_losses = [known[g] if g in known else fitness(g) for g in randoms]
     clock = time.perf_counter()
-    # a fair share per pooling: the supernet's ranking across poolings is the least trustworthy part of it
-    # (fidelity benchmark: its top 8 were all one pooling, the worst after retraining), so poolings compete
-    # in the short retrains instead
-    per_pooling = math.ceil(s.final_candidates / len(space.poolings))
-    shortlisted = shortlist(result.evaluated, s.final_candidates, s.min_distance, in_budget, per_pooling)
-    mlps = sorted((g for g in seeds if g in known), key=lambda g: known[g])
-    if mlps and mlps[0] not in {g for g, _ in shortlisted}:  # the hand-built tower is always a finalist
-        shortlisted.append((mlps[0], known[mlps[0]]))
-    if not shortlisted:
+    if not any(in_budget(g) for g in known):
         raise ArchError(f"no evaluated architecture fits {Budget.from_config(cfg.budget)}; raise "
                         "search.generations or the budget")
-    selection = final_selection(cfg, data, space, shortlisted, SelectionCache(run_dir / "selection.json"), tracker)
+    propose = PROPOSERS[s.propose](result.evaluated, s.final_candidates, s.min_distance, in_budget, hand_built=seeds)
+    selection = final_selection(cfg, data, space, propose, SelectionCache(run_dir / "selection.json"), tracker)
     phases["selection"] = time.perf_counter() - clock
     return selection, trained, result, seeds, random_losses
 

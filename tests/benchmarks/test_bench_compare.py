@@ -1,6 +1,7 @@
 """The comparison benchmark's pieces: aggregation over seeds, equal compute for the random search, resumption."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -144,7 +145,9 @@ class FakeCommands:
     def retrain(self, cfg, run_dir):
         r = cfg.retrain
         self.calls.append((run_dir.name, list(r.archs), list(r.baselines), list(r.seeds), r.export))
-        records = [_record(name, 0.3, 0.1, _cost(1, 1, 1, 1)) for name in ("searched", "random", *r.baselines)]
+        run_dir.mkdir(parents=True, exist_ok=True)
+        models = [Path(a).stem for a in r.archs] + list(r.baselines)
+        records = [_record(name, 0.3, 0.1, _cost(1, 1, 1, 1)) for name in models]
         (run_dir / "results.json").write_text(json.dumps({"records": records}))
         return {}
 
@@ -156,11 +159,12 @@ def test_finished_stages_are_skipped_and_the_random_search_gets_the_stored_secon
     overrides = bc.base_overrides("L", 0, True, [])
     records = bc.run_cell("L", 0, tmp_path, overrides, bc.State(tmp_path / "state.json"))
     assert [r["model"] for r in records] == ["searched", "random", *bc.BASELINES]
-    (search, random, retrain) = fake.calls
+    (search, random, baselines, winners) = fake.calls
     assert search == ("search", "evolution", 0.0) and random == ("random", "random", pytest.approx(33.3))
-    inputs = tmp_path / "L" / "seed0" / "retrain" / "inputs"
-    assert retrain == ("retrain", [str((inputs / "searched.json").resolve()), str((inputs / "random.json").resolve())],
-                       list(bc.BASELINES), [0], False)
+    assert baselines == ("baselines", [], list(bc.BASELINES), [0], False)  # apart: a new search reuses them
+    inputs = tmp_path / "L" / "seed0" / "winners" / "inputs"
+    assert winners == ("winners", [str((inputs / "searched.json").resolve()), str((inputs / "random.json").resolve())],
+                       [], [0], False)
     assert json.loads((inputs / "random.json").read_text()) == {"strategy": "random"}
 
     fake.calls.clear()  # a rerun: every stage is done
@@ -168,7 +172,7 @@ def test_finished_stages_are_skipped_and_the_random_search_gets_the_stored_secon
     assert fake.calls == []
 
     (tmp_path / "L" / "seed0" / "random" / "summary.json").unlink()  # an interrupted random search resumes
-    (tmp_path / "L" / "seed0" / "retrain" / "results.json").unlink()
+    (tmp_path / "L" / "seed0" / "winners" / "results.json").unlink()
     _summary(tmp_path / "L" / "seed0" / "search", resumed=True)  # the state, not this, gives the seconds
     bc.run_cell("L", 0, tmp_path, overrides, bc.State(tmp_path / "state.json"))
-    assert [c[0] for c in fake.calls] == ["random", "retrain"] and fake.calls[0][2] == pytest.approx(33.3)
+    assert [c[0] for c in fake.calls] == ["random", "winners"] and fake.calls[0][2] == pytest.approx(33.3)

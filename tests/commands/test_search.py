@@ -69,7 +69,9 @@ def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
         (r["retrained"] for r in full), reverse=True)
     rest = [r["short"] for r in ranked[len(full):]]
     assert rest == sorted(rest, reverse=True)  # the others by their short-retrain score
-    assert sorted(r["fitness_rank"] for r in ranked) == list(range(1, len(ranked) + 1))
+    by_rank = sorted(ranked, key=lambda r: r["fitness_rank"])  # the supernet rank among evaluated genomes
+    assert len({r["fitness_rank"] for r in ranked}) == len(ranked) and by_rank[0]["fitness_rank"] >= 1
+    assert [r["fitness"] for r in by_rank] == sorted(r["fitness"] for r in ranked)
     assert set(summary["phases_seconds_this_call"]) == {"supernet", "evolution", "selection"}
     assert summary["peak_rss_mib"] > 50
     assert json.loads((run / "selection.json").read_text())  # retrain scores cached for a resumed run
@@ -166,16 +168,60 @@ def test_mlp_seeds_are_the_widest_in_budget_mlp_per_pooling():
     assert search.mlp_seeds(ArchSpace.from_config(_cfg("space=autotower").space), admits) == []  # no skip op
 
 
-def test_shortlist_is_the_best_diverse_feasible_top_n():
-    evaluated = [(("a", "x", "x"), 1.0), (("a", "x", "y"), 0.5), (("b", "y", "y"), 0.7), (("c", "z", "z"), 0.2),
-                 (("b", "x", "y"), 0.9)]
-    admits = lambda g: g[0] != "c"  # noqa: E731
-    picked = search.shortlist(evaluated, 3, 2, admits)
-    assert [g for g, _ in search.shortlist(evaluated, 3, 1, lambda g: True, per_pooling=1)] == [
-        ("c", "z", "z"), ("a", "x", "y"), ("b", "y", "y")]  # one per pooling
-    # 0.2 is infeasible; 0.5 first; ("b","y","y") differs in 2 slots from it; ("b","x","y") differs in only 1
-    assert [g for g, _ in picked][:2] == [("a", "x", "y"), ("b", "y", "y")]
-    assert ("b", "x", "y") not in [g for g, _ in picked]
+def _retrain_all(propose, score):
+    """Drive a proposer to the end with ``score(genome)`` as the short retrain; the rows it saw."""
+    rows = []
+    while (proposal := propose(rows)) is not None:
+        genome, fitness, rank = proposal
+        rows.append({"genome": list(genome), "fitness": fitness, "fitness_rank": rank, "short": score(genome),
+                     "seconds": 1.0})
+    return rows
+
+
+# supernet fitness (lower is better): it prefers pooling "a"; retraining prefers pooling "b"
+EVALUATED = [(("a", "x", "x", "x"), 0.10), (("a", "y", "y", "y"), 0.11), (("a", "z", "z", "z"), 0.12),
+             (("a", "x", "x", "y"), 0.13), (("b", "p", "p", "p"), 0.20), (("b", "q", "q", "q"), 0.21),
+             (("b", "r", "r", "r"), 0.22), (("c", "u", "u", "u"), 0.30), (("d", "v", "v", "v"), 0.05)]
+RETRAINED = {"a": 0.25, "b": 0.30, "c": 0.20}
+
+
+def test_pooling_race_tries_every_pooling_then_follows_the_retrains_in_supernet_order():
+    from towernas.selection import PoolingRace
+
+    admits = lambda g: g[0] != "d"  # noqa: E731  (the supernet's favourite does not fit the budget)
+    hand_built = [("a", "m", "s", "s"), ("b", "m", "s", "s"), ("c", "m", "s", "s")]
+    race = PoolingRace(EVALUATED, 6, 2, admits, hand_built=hand_built)
+    rows = _retrain_all(race, lambda g: RETRAINED[g[0]] - 0.001 * int(g[1] == "m"))
+    genomes = [tuple(r["genome"]) for r in rows]
+    # round 1: each admitted pooling's supernet leader, in supernet order; then pooling b (best retrained)
+    # until its diverse genomes run out, then a; ("a","x","x","y") is 1 slot from ("a","x","x","x"): skipped
+    assert genomes[:6] == [("a", "x", "x", "x"), ("b", "p", "p", "p"), ("c", "u", "u", "u"),
+                           ("b", "q", "q", "q"), ("b", "r", "r", "r"), ("a", "y", "y", "y")]
+    assert genomes[6:] == [("b", "m", "s", "s")]  # the hand-built tower of the best-retrained pooling, last
+    assert [r["fitness_rank"] for r in rows] == [1, 5, 8, 6, 7, 2, None]  # ranks among admitted genomes
+    assert rows[0]["fitness"] == 0.10 and rows[-1]["fitness"] is None
+
+
+def test_top_by_fitness_is_the_supernets_diverse_top_n_whatever_the_retrains_say():
+    from towernas.selection import TopByFitness
+
+    top = TopByFitness(EVALUATED, 4, 2, lambda g: g[0] != "d")
+    rows = _retrain_all(top, lambda g: RETRAINED[g[0]])
+    assert [tuple(r["genome"]) for r in rows] == [("a", "x", "x", "x"), ("a", "y", "y", "y"),
+                                                  ("a", "z", "z", "z"), ("b", "p", "p", "p")]
+
+
+def test_random_proposals_spend_the_seconds_given_after_the_first_batch_and_the_hand_built_tower():
+    from towernas.selection import RandomProposals
+
+    first = [("c", "x", "x", "x"), ("b", "y", "y", "y")]
+    stream = iter([("b", "y", "y", "y"), ("a", "q", "q", "q"), ("a", "r", "r", "r"), ("a", "s", "s", "s")])
+    propose = RandomProposals(first, stream, seconds=4.0, hand_built=[("a", "m"), ("b", "m"), ("c", "m")])
+    rows = _retrain_all(propose, lambda g: RETRAINED[g[0]])
+    # 1 s each: the 2 first, the MLP of b (best retrained of the first), then the stream (its repeat of a
+    # first genome skipped) until 4 s are used
+    assert [tuple(r["genome"]) for r in rows] == [*first, ("b", "m"), ("a", "q", "q", "q")]
+    assert all(r["fitness"] is None for r in rows)
 
 
 def test_random_search_control_uses_the_same_final_selection(tmp_path):

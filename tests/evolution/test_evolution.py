@@ -1,5 +1,6 @@
 """evolution/: quality on synthetic knapsack problems with known optima, budgets, memoisation, determinism, resume."""
 
+import dataclasses
 import itertools
 import json
 import math
@@ -268,3 +269,47 @@ def test_seeded_genomes_enter_generation_zero_and_infeasible_seeds_are_dropped()
     assert first_gen[0] == feasible_seed  # seeded first, scored like any other genome
     assert all(problem.cost(g) <= budget for g in problem.calls)
     assert len(result.population) == 10
+
+
+def test_a_stalled_search_stops_where_its_history_says_and_a_resumed_one_stops_there_too(tmp_path):
+    problem = Knapsack(seed=6, n=8)
+    config = EvolutionConfig(population=16, generations=60, seed=6, stall_generations=3, min_improvement=0.002)
+    search = lambda **kw: evolve(problem.space, problem.fitness, problem.cost,  # noqa: E731
+                                 problem.under(60), config, progress=False, **kw)
+    result = search()
+    best = [r["best_fitness"] for r in result.history]
+    last = len(best) - 1
+    assert 3 < last < 60  # it stopped early, not before it could see a stall
+    # oracle, written out: the first generation g whose best improved by at most 0.2% over generation g-3
+    stall = next(g for g in range(3, 61) if best[g - 3] - best[g] <= 0.002 * abs(best[g - 3]))
+    assert last == stall
+    assert all(best[g - 3] - best[g] > 0.002 * abs(best[g - 3]) for g in range(3, last))
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_at_2(record):
+        if record["generation"] == 2:
+            raise Interrupt
+
+    state = tmp_path / "evolution.json"
+    with pytest.raises(Interrupt):
+        search(state_path=state, on_generation=stop_at_2)
+    assert strip_elapsed(search(state_path=state)) == strip_elapsed(result)
+    # the stall rule may change between calls (like generations): switching it off continues the same search
+    longer = evolve(problem.space, problem.fitness, problem.cost, problem.under(60),
+                    dataclasses.replace(config, stall_generations=0, generations=last + 2), state_path=state,
+                    progress=False)
+    no_clock = lambda records: [{k: v for k, v in r.items() if k != "elapsed"} for r in records]  # noqa: E731
+    assert len(longer.history) == last + 3 and no_clock(longer.history[: last + 1]) == no_clock(result.history)
+
+
+def test_without_a_stall_rule_every_generation_runs_and_the_rule_is_validated():
+    problem = Knapsack(seed=6, n=8)
+    result = evolve(problem.space, problem.fitness, problem.cost, problem.under(60),
+                    EvolutionConfig(population=16, generations=12, seed=6), progress=False)
+    assert len(result.history) == 13
+    with pytest.raises(ValueError, match="stall_generations"):
+        EvolutionConfig(stall_generations=-1)
+    with pytest.raises(ValueError, match="min_improvement"):
+        EvolutionConfig(min_improvement=-0.1)

@@ -23,6 +23,8 @@ class SearchConfig:
     random_seconds: float = 0.0  # strategy=random: compute for short retrains (match an evolutionary run's)
     population: int = 50
     generations: int = 50
+    stall_generations: int = 0  # stop once the best fitness improved by <= min_improvement over this many (0: off)
+    min_improvement: float = 0.0  # relative to |best fitness|
     mutation_prob: float = 0.1
     crossover_prob: float = 0.5
     top_k: int = 5
@@ -35,7 +37,8 @@ class SearchConfig:
     seed_mlp: bool = True  # the space's in-budget MLP towers (MLP-w, then skips) seed the population, and the
     # best of them by fitness is always a finalist of the selection (random search: the avg-pooling one)
     # final selection: supernet fitness only shortlists; short retrains rank, full retrains decide
-    final_candidates: int = 8  # diverse top-N of the evolution (by fitness) retrained for short_epochs
+    propose: str = "race"  # race: poolings race on short retrains (towernas.selection) | fitness: supernet top-N
+    final_candidates: int = 10  # genomes short-retrained (proposed by `propose`), + the in-budget MLP
     min_distance: int = 3  # slots in which two shortlisted genomes must differ at least
     short_epochs: int = 2
     final_top: int = 2  # best by the short retrain, fully retrained (retrain schedule) on final_seeds
@@ -45,4 +48,4 @@ class SearchConfig:
 
 
 SEARCH_ONLY = ("strategy", "random_seconds", "fitness", "fitness_users", "val_batches", "val_batch_size", "random_baseline", "budgets",
-               "seed_mlp", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds")  # not evolution settings
+               "seed_mlp", "propose", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds")  # not evolution settings
