@@ -6,8 +6,8 @@
    per-tower params/FLOPs. The evolution only orders candidates, and stops once its best fitness stalls
    (``search.stall_generations``): polishing the supernet's fitness further only reorders ties.
 2. Short retrains (``search.short_epochs``) of ``search.final_candidates`` genomes, proposed one at a time
-   (``towernas.selection.PoolingRace``): the supernet's best of every pooling first, then the supernet's
-   next best of the pooling whose short retrain is highest so far; then the in-budget MLP of that pooling.
+   (``towernas.selection``): the supernet's best of every pooling first, then the supernet's diverse top;
+   then the in-budget MLP of the pooling that retrained best.
 3. Full retrains of the best few on ``search.final_seeds`` decide: ``best.json`` is the validation winner.
 
 ``search.strategy=random`` replaces stage 1 by random feasible architectures (the equal-compute control).
@@ -184,7 +184,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     """Search architectures for ``cfg.dataset`` under ``cfg.budget``; return the summary dict.
 
     Three stages: (1) the supernet's fitness (``search.fitness``) drives the evolution, which only
-    shortlists; (2) a diverse top-N is retrained from scratch for ``search.short_epochs`` epochs; (3) the
+    orders candidates; (2) candidates proposed by ``search.propose`` are retrained from scratch for
+    ``search.short_epochs`` epochs, one at a time; (3) the
     best few by that are retrained fully on ``search.final_seeds``; ``best.json`` is the validation winner.
     """
     check_training_values(cfg)
@@ -278,7 +279,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
 
 
 def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, tracker, phases):
-    """Stages 1–3 of the evolutionary search: supernet, evolution (shortlist), final selection."""
+    """Stages 1–3 of the evolutionary search: supernet, evolution (orders candidates), final selection."""
     s = cfg.search
     clock = time.perf_counter()
     prepared = prepare_supernet(cfg, data, run_dir, admitting, tracker)

@@ -2,15 +2,14 @@
 
 A *proposer* decides which genome is short-retrained next, having seen every short-retrain score so far:
 
-- :class:`PoolingRace` (the evolutionary search): the supernet ranks paths well inside one pooling and least
-  well across poolings (a pooling changes every token the blocks see). So the first round short-retrains the
-  supernet's best genome of every pooling, and each later candidate is the supernet's next best genome of the
-  pooling whose best short retrain is highest so far: the retrains, not the supernet, decide between
-  poolings, and the budget goes where retraining says the good towers are.
+- :class:`LeadersThenTop` (``search.propose=leaders``, the default): the supernet's best genome of every
+  pooling first, then the supernet's diverse top by fitness. Every pooling gets its best shot at the
+  retrains; the rest of the budget follows the supernet's order.
 - :class:`TopByFitness` (``search.propose=fitness``, the paper's rule): the supernet's diverse top N.
 - :class:`RandomProposals` (the equal-compute control): a fixed first batch, then random feasible genomes
   while the short retrains have used less than a number of seconds.
 
+Both supernet proposers end with the hand-built tower (the in-budget MLP) of the pooling that retrained best.
 Every score is validation; results are cached in the run directory (``selection.json``), so a resumed search
 neither retrains again nor spends a different budget.
 """
@@ -72,14 +71,13 @@ def hand_built_for(rows: Sequence[dict], hand_built: Sequence[Genome]) -> Genome
     return max(hand_built, key=lambda g: best.get(g[0], -float("inf")))
 
 
-class PoolingRace:
-    """The evolutionary search's proposer: the supernet orders genomes within a pooling, short retrains
-    choose between poolings.
+class SupernetOrder:
+    """Proposals in the supernet's order: the queue of every pooling's admitted genomes by fitness.
 
     Args:
         evaluated: every ``(genome, fitness)`` the evolution scored (lower fitness is better); slot 0 of a
             genome is its pooling.
-        n: candidates to propose from ``evaluated`` (the first round takes one per pooling, when n allows).
+        n: candidates to propose from ``evaluated``.
         min_distance: every proposal differs from every earlier one in at least this many slots.
         admits: the run's budget (only admitted genomes are proposed).
         hand_built: after the ``n``, the one of these (one per pooling: the in-budget MLPs) whose pooling
@@ -94,62 +92,54 @@ class PoolingRace:
         self.queues: dict[str, list[Genome]] = {}
         for genome, _ in ranked:
             self.queues.setdefault(genome[0], []).append(genome)
-        self.leader = {p: self.fitness[q[0]] for p, q in self.queues.items()}
         self.n, self.min_distance = n, min_distance
         self.hand_built = [tuple(g) for g in hand_built if admits(tuple(g))]
 
-    def _next_of(self, pooling: str, proposed: Sequence[Genome]) -> Genome | None:
-        queue = self.queues[pooling]
-        while queue:
-            genome = queue.pop(0)
+    def _next(self, poolings: Iterable[str], proposed: Sequence[Genome]) -> Genome | None:
+        """The best-fitness genome of ``poolings`` that is far enough from every proposal (the ones too close
+        are dropped on the way)."""
+        poolings = [p for p in poolings if p in self.queues]
+        while heads := [p for p in poolings if self.queues[p]]:
+            pooling = min(heads, key=lambda p: (self.fitness[self.queues[p][0]], self.queues[p][0]))
+            genome = self.queues[pooling].pop(0)
             if all(distance(genome, p) >= self.min_distance for p in proposed):
                 return genome
         return None
 
+    def _pick(self, proposed: Sequence[Genome]) -> Genome | None:
+        return self._next(self.queues, proposed)
+
     def __call__(self, rows: Sequence[dict]):
         proposed = [tuple(row["genome"]) for row in rows]
-        if len(proposed) < self.n:
-            tried = {p[0] for p in proposed}
-            best = best_short_by_pooling(rows)
-            # round 1: the supernet's best of each pooling not tried yet, in supernet order; then the pooling
-            # whose best short retrain is highest (its next genome in supernet order)
-            order = sorted((p for p in self.queues if p not in tried), key=lambda p: self.leader[p])
-            order += sorted((p for p in self.queues if p in tried), key=lambda p: -best[p])
-            for pooling in order:
-                genome = self._next_of(pooling, proposed)
-                if genome is not None:
-                    return self._row(genome)
-        genome = hand_built_for(rows, self.hand_built)
-        return None if genome is None else self._row(genome)
-
-    def _row(self, genome: Genome):
-        return genome, self.fitness.get(genome), self.rank.get(genome)
+        genome = self._pick(proposed) if len(proposed) < self.n else None
+        if genome is None:
+            genome = hand_built_for(rows, self.hand_built)
+        return None if genome is None else (genome, self.fitness.get(genome), self.rank.get(genome))
 
 
-class TopByFitness(PoolingRace):
+class TopByFitness(SupernetOrder):
     """The supernet's diverse top ``n`` by fitness alone, whatever their pooling (``search.propose=fitness``;
-    the paper's "top 3 by supernet fitness"), then the hand-built tower as :class:`PoolingRace`."""
-
-    def __call__(self, rows: Sequence[dict]):
-        proposed = [tuple(row["genome"]) for row in rows]
-        if len(proposed) < self.n:
-            heads = [p for p in self.queues if self.queues[p]]
-            while heads:
-                pooling = min(heads, key=lambda p: (self.fitness[self.queues[p][0]], self.queues[p][0]))
-                genome = self.queues[pooling].pop(0)
-                if all(distance(genome, p) >= self.min_distance for p in proposed):
-                    return self._row(genome)
-                heads = [p for p in self.queues if self.queues[p]]
-        genome = hand_built_for(rows, self.hand_built)
-        return None if genome is None else self._row(genome)
+    the paper's "top 3 by supernet fitness")."""
 
 
-PROPOSERS = {"race": PoolingRace, "fitness": TopByFitness}
+class LeadersThenTop(SupernetOrder):
+    """``search.propose=leaders`` (the default): first the supernet's best genome of every pooling (best
+    pooling first), then the supernet's diverse top by fitness. Every pooling gets its best shot at the
+    retrains, whatever the supernet thinks of it across poolings; the rest of the budget follows the
+    supernet's order, which ranks paths well."""
+
+    def _pick(self, proposed: Sequence[Genome]) -> Genome | None:
+        tried = {p[0] for p in proposed}
+        leader = self._next([p for p in self.queues if p not in tried], proposed)
+        return leader if leader is not None else self._next(self.queues, proposed)
+
+
+PROPOSERS = {"leaders": LeadersThenTop, "fitness": TopByFitness}
 
 
 class RandomProposals:
     """The random-search control's proposer: ``first`` (random feasible genomes), then the hand-built tower of
-    the pooling that retrained best among them (as :class:`PoolingRace`), then genomes of ``stream`` while the
+    the pooling that retrained best among them (as the supernet proposers), then genomes of ``stream`` while the
     short retrains so far have taken less than ``seconds`` in total (each row's ``seconds`` is the cached
     retrain time, so a resumed run spends the same budget)."""
 

@@ -185,20 +185,20 @@ EVALUATED = [(("a", "x", "x", "x"), 0.10), (("a", "y", "y", "y"), 0.11), (("a", 
 RETRAINED = {"a": 0.25, "b": 0.30, "c": 0.20}
 
 
-def test_pooling_race_tries_every_pooling_then_follows_the_retrains_in_supernet_order():
-    from towernas.selection import PoolingRace
+def test_leaders_first_then_the_supernets_diverse_top_then_the_best_pooling_hand_built_tower():
+    from towernas.selection import LeadersThenTop
 
     admits = lambda g: g[0] != "d"  # noqa: E731  (the supernet's favourite does not fit the budget)
     hand_built = [("a", "m", "s", "s"), ("b", "m", "s", "s"), ("c", "m", "s", "s")]
-    race = PoolingRace(EVALUATED, 6, 2, admits, hand_built=hand_built)
-    rows = _retrain_all(race, lambda g: RETRAINED[g[0]] - 0.001 * int(g[1] == "m"))
+    leaders = LeadersThenTop(EVALUATED, 6, 2, admits, hand_built=hand_built)
+    rows = _retrain_all(leaders, lambda g: RETRAINED[g[0]] - 0.001 * int(g[1] == "m"))
     genomes = [tuple(r["genome"]) for r in rows]
-    # round 1: each admitted pooling's supernet leader, in supernet order; then pooling b (best retrained)
-    # until its diverse genomes run out, then a; ("a","x","x","y") is 1 slot from ("a","x","x","x"): skipped
+    # each admitted pooling's supernet leader, best pooling first; then the supernet's order, where
+    # ("a","x","x","y") is 1 slot from ("a","x","x","x") and is skipped
     assert genomes[:6] == [("a", "x", "x", "x"), ("b", "p", "p", "p"), ("c", "u", "u", "u"),
-                           ("b", "q", "q", "q"), ("b", "r", "r", "r"), ("a", "y", "y", "y")]
+                           ("a", "y", "y", "y"), ("a", "z", "z", "z"), ("b", "q", "q", "q")]
     assert genomes[6:] == [("b", "m", "s", "s")]  # the hand-built tower of the best-retrained pooling, last
-    assert [r["fitness_rank"] for r in rows] == [1, 5, 8, 6, 7, 2, None]  # ranks among admitted genomes
+    assert [r["fitness_rank"] for r in rows] == [1, 5, 8, 2, 3, 6, None]  # ranks among admitted genomes
     assert rows[0]["fitness"] == 0.10 and rows[-1]["fitness"] is None
 
 

@@ -36,10 +36,10 @@ class SearchConfig:
     max_init_attempts: int = 200000  # uniform draws to find a feasible initial population
     seed_mlp: bool = True  # the space's in-budget MLP towers (MLP-w, then skips) seed the population, and the
     # best of them by fitness is always a finalist of the selection (random search: the avg-pooling one)
-    # final selection: supernet fitness only shortlists; short retrains rank, full retrains decide
-    propose: str = "race"  # race: poolings race on short retrains (towernas.selection) | fitness: supernet top-N
+    # final selection: supernet fitness only orders candidates; short retrains rank, full retrains decide
+    propose: str = "leaders"  # leaders: every pooling's best, then the supernet's top | fitness: its top-N only
     final_candidates: int = 10  # genomes short-retrained (proposed by `propose`), + the in-budget MLP
-    min_distance: int = 3  # slots in which two shortlisted genomes must differ at least
+    min_distance: int = 3  # slots in which two proposed genomes must differ at least
     short_epochs: int = 2
     final_top: int = 2  # best by the short retrain, fully retrained (retrain schedule) on final_seeds
     final_seeds: list[int] = field(default_factory=lambda: [0, 1])
