@@ -240,10 +240,12 @@ def model_rows(records_by_seed: dict[int, list[dict]], budget) -> list[dict]:
     return rows
 
 
-def paired(records_by_seed: dict[int, list[dict]], a: str, b: str, metric: str) -> dict[str, Any]:
-    """Per-seed test ``metric`` of ``a`` minus ``b`` over the seeds having both: mean ± std, seeds ``a`` wins."""
+def paired(records_by_seed: dict[int, list[dict]], a: str, b: str, metric: str, split: str = "test") -> dict[str, Any]:
+    """Per-seed ``split`` ``metric`` of ``a`` minus ``b`` over the seeds having both: mean ± std, seeds ``a``
+    wins (``split="valid"``: what the selection saw, beside what test says)."""
     mine, theirs = per_seed(records_by_seed, a), per_seed(records_by_seed, b)
-    diffs = {s: mine[s]["test"][metric] - theirs[s]["test"][metric] for s in mine if s in theirs}
+    diffs = {s: mine[s][split][metric] - theirs[s][split][metric] for s in mine if s in theirs
+             if metric in mine[s].get(split, {}) and metric in theirs[s].get(split, {})}
     if not diffs:
         return {"per_seed": {}, "mean": None, "std": None, "wins": 0, "seeds": 0}
     mean, std = mean_std(list(diffs.values()))
@@ -254,7 +256,9 @@ def paired(records_by_seed: dict[int, list[dict]], a: str, b: str, metric: str) 
 def summarize_budget(records_by_seed: dict[int, list[dict]], budget) -> dict[str, Any]:
     """The report of one budget: model rows and the paired differences of ``PAIRS``."""
     return {"budget": str(budget), "models": model_rows(records_by_seed, budget),
-            "paired": {f"{a}_vs_{b}": {m: paired(records_by_seed, a, b, m) for m in METRICS} for a, b in PAIRS}}
+            "paired": {f"{a}_vs_{b}": {**{m: paired(records_by_seed, a, b, m) for m in METRICS},
+                                       "valid/recall@50": paired(records_by_seed, a, b, "recall@50", "valid")}
+                       for a, b in PAIRS}}
 
 
 # -- report -------------------------------------------------------------------------------------------------------
@@ -281,12 +285,14 @@ def budget_markdown(name: str, res: dict) -> list[str]:
                                tables.thousands(r["flops"]), tables.delta_cell(r[DELTA]), f"{r['fits']}/{r['seeds']}"]
                               for r in res["models"]]), ""]
     header = ["paired per-seed difference", "Δ test R@50 (mean ± std)", "R@50 per seed", "seeds won (R@50)",
-              "Δ test N@50 (mean ± std)", "seeds won (N@50)"]
+              "Δ test N@50 (mean ± std)", "seeds won (N@50)", "Δ valid R@50 (mean ± std, seeds won)"]
     rows = []
     for a, b in PAIRS:
         r, n = (res["paired"][f"{a}_vs_{b}"][m] for m in METRICS)
+        v = res["paired"][f"{a}_vs_{b}"].get("valid/recall@50") or {"mean": None, "seeds": 0}
         rows.append([f"{a} − {b}", _signed(r["mean"], _std(r)), ", ".join(_signed(d) for d in r["per_seed"].values()),
-                     f"{r['wins']}/{r['seeds']}", _signed(n["mean"], _std(n)), f"{n['wins']}/{n['seeds']}"])
+                     f"{r['wins']}/{r['seeds']}", _signed(n["mean"], _std(n)), f"{n['wins']}/{n['seeds']}",
+                     f"{_signed(v['mean'], _std(v))} ({v['wins']}/{v['seeds']})" if v["seeds"] else "–"])
     lines += [tables.markdown(header, rows), ""]
     compute = ", ".join(f"seed {s}: {c['random_seconds']:.0f} s" for s, c in res["compute"].items())
     return lines + [f"Random search compute (= the search's supernet + evolution + short retrains): {compute}.", ""]

@@ -15,8 +15,9 @@ def _cost(up, uf, ip, i_f):
     return {"user": {"params": up, "flops": uf}, "item": {"params": ip, "flops": i_f}}
 
 
-def _record(model, recall, ndcg, complexity, size=None):
-    return {"model": model, "size": size, "test": {"recall@50": recall, "ndcg@50": ndcg}, "complexity": complexity}
+def _record(model, recall, ndcg, complexity, size=None, valid=None):
+    return {"model": model, "size": size, "test": {"recall@50": recall, "ndcg@50": ndcg}, "complexity": complexity,
+            **({"valid": {"recall@50": valid}} if valid is not None else {})}
 
 
 def _records() -> dict[int, list[dict]]:
@@ -62,6 +63,20 @@ def test_paired_differences_and_wins():
                                                                   "wins": 0, "seeds": 0}
     one = bc.paired({0: records[0]}, "searched", "random", "recall@50")
     assert (one["mean"], one["std"]) == (pytest.approx(0.01), 0.0)
+
+
+def test_the_validation_difference_is_paired_beside_the_test_one_where_both_records_have_it():
+    records = {seed: [_record("searched", 0.3, 0.1, _cost(1, 1, 1, 1), valid=v_s),
+                      _record("random", 0.3, 0.1, _cost(1, 1, 1, 1), valid=v_r)]
+               for seed, (v_s, v_r) in enumerate([(0.31, 0.30), (0.29, 0.295), (0.30, None)])}
+    valid = bc.paired(records, "searched", "random", "recall@50", "valid")  # seed 2: random has no valid
+    assert valid["per_seed"] == {0: pytest.approx(0.01), 1: pytest.approx(-0.005)}
+    assert (valid["wins"], valid["seeds"]) == (1, 2)
+    section = {**bc.summarize_budget(records, BUDGET), "compute": {0: {"random_seconds": 1.0}}}
+    text = bc.to_markdown({"dataset": "synthetic", "seeds": [0, 1, 2], "budgets": {"L": section},
+                           "machine": "2 CPUs", "seconds": 1.0, "command": "c"})
+    assert "| +0.0025 ± 0.0106 (1/2) |" in text  # mean and std of 0.01, -0.005
+    assert bc.paired(_records(), "searched", "random", "recall@50", "valid")["seeds"] == 0  # none recorded
 
 
 def test_markdown_shows_the_rows_and_the_paired_differences():
