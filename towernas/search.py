@@ -6,7 +6,7 @@
    per-tower params/FLOPs. The evolution only orders candidates, and stops once its best fitness stalls
    (``search.stall_generations``): polishing the supernet's fitness further only reorders ties.
 2. Short retrains (``search.short_epochs``) of ``search.final_candidates`` genomes, proposed one at a time
-   (``towernas.selection``): the supernet's best of every pooling first, then the supernet's diverse top;
+   (``towernas.train.selection``): the supernet's best of every pooling first, then the supernet's diverse top;
    then the in-budget MLP of the pooling that retrained best.
 3. Full retrains of the best few on ``search.final_seeds`` decide: ``best.json`` is the validation winner.
 
@@ -62,7 +62,7 @@ from towernas.runs.search_outputs import (
     summary_table,
 )
 from towernas.runs.tracking import Tracker
-from towernas.selection import PROPOSERS, RandomProposals, SelectionCache, final_selection
+from towernas.train.selection import PROPOSERS, RandomProposals, SelectionCache, final_selection
 from towernas.space import SKIP, Arch, ArchError
 from towernas.space.arch_space import ArchSpace
 from towernas.train.configured import build_objective, check_objective

@@ -186,7 +186,7 @@ RETRAINED = {"a": 0.25, "b": 0.30, "c": 0.20}
 
 
 def test_leaders_first_then_the_supernets_diverse_top_then_the_best_pooling_hand_built_tower():
-    from towernas.selection import LeadersThenTop
+    from towernas.train.selection import LeadersThenTop
 
     admits = lambda g: g[0] != "d"  # noqa: E731  (the supernet's favourite does not fit the budget)
     hand_built = [("a", "m", "s", "s"), ("b", "m", "s", "s"), ("c", "m", "s", "s")]
@@ -203,7 +203,7 @@ def test_leaders_first_then_the_supernets_diverse_top_then_the_best_pooling_hand
 
 
 def test_top_by_fitness_is_the_supernets_diverse_top_n_whatever_the_retrains_say():
-    from towernas.selection import TopByFitness
+    from towernas.train.selection import TopByFitness
 
     top = TopByFitness(EVALUATED, 4, 2, lambda g: g[0] != "d")
     rows = _retrain_all(top, lambda g: RETRAINED[g[0]])
@@ -212,7 +212,7 @@ def test_top_by_fitness_is_the_supernets_diverse_top_n_whatever_the_retrains_say
 
 
 def test_random_proposals_spend_the_seconds_given_after_the_first_batch_and_the_hand_built_tower():
-    from towernas.selection import RandomProposals
+    from towernas.train.selection import RandomProposals
 
     first = [("c", "x", "x", "x"), ("b", "y", "y", "y")]
     stream = iter([("b", "y", "y", "y"), ("a", "q", "q", "q"), ("a", "r", "r", "r"), ("a", "s", "s", "s")])
