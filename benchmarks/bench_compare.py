@@ -184,6 +184,7 @@ def run_cell(budget: str, seed: int, runs: Path, overrides: list[str], state: St
           lambda: run_retrain(compose(*overrides, *retrain_overrides([], BASELINES, seed)), dirs["baselines"]))
     stage(tag, "winners", dirs["winners"],
           lambda: run_retrain(compose(*overrides, *retrain_overrides(winners(dirs), (), seed)), dirs["winners"]))
+
     def records(stage_name: str, models: tuple[str, ...]) -> list[dict]:
         found = json.loads((dirs[stage_name] / "results.json").read_text())["records"]
         return [r for r in found if r["model"] in models]

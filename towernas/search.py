@@ -62,10 +62,10 @@ from towernas.runs.search_outputs import (
     summary_table,
 )
 from towernas.runs.tracking import Tracker
-from towernas.train.selection import PROPOSERS, RandomProposals, SelectionCache, final_selection
 from towernas.space import SKIP, Arch, ArchError
 from towernas.space.arch_space import ArchSpace
 from towernas.train.configured import build_objective, check_objective
+from towernas.train.selection import PROPOSERS, RandomProposals, SelectionCache, final_selection
 
 log = logging.getLogger(__name__)
 STRATEGIES = ("evolution", "random")

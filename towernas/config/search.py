@@ -35,7 +35,7 @@ class SearchConfig:
     random_baseline: int = 20  # random feasible archs scored for the "best vs random" summary
     max_init_attempts: int = 200000  # uniform draws to find a feasible initial population
     seed_mlp: bool = True  # the space's in-budget MLP towers (MLP-w, then skips) seed the population, and the
-    # best of them by fitness is always a finalist of the selection (random search: the avg-pooling one)
+    # one of the pooling that retrained best is always short-retrained (random search too)
     # final selection: supernet fitness only orders candidates; short retrains rank, full retrains decide
     propose: str = "leaders"  # leaders: every pooling's best, then the supernet's top | fitness: its top-N only
     final_candidates: int = 10  # genomes short-retrained (proposed by `propose`), + the in-budget MLP

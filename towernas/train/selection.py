@@ -71,8 +71,9 @@ def hand_built_for(rows: Sequence[dict], hand_built: Sequence[Genome]) -> Genome
     return max(hand_built, key=lambda g: best.get(g[0], -float("inf")))
 
 
-class SupernetOrder:
-    """Proposals in the supernet's order: the queue of every pooling's admitted genomes by fitness.
+class TopByFitness:
+    """The supernet's diverse top ``n`` by fitness alone, whatever their pooling (``search.propose=fitness``;
+    the paper's "top 3 by supernet fitness"), from the queue of every pooling's admitted genomes by fitness.
 
     Args:
         evaluated: every ``(genome, fitness)`` the evolution scored (lower fitness is better); slot 0 of a
@@ -117,12 +118,7 @@ class SupernetOrder:
         return None if genome is None else (genome, self.fitness.get(genome), self.rank.get(genome))
 
 
-class TopByFitness(SupernetOrder):
-    """The supernet's diverse top ``n`` by fitness alone, whatever their pooling (``search.propose=fitness``;
-    the paper's "top 3 by supernet fitness")."""
-
-
-class LeadersThenTop(SupernetOrder):
+class LeadersThenTop(TopByFitness):
     """``search.propose=leaders`` (the default): first the supernet's best genome of every pooling (best
     pooling first), then the supernet's diverse top by fitness. Every pooling gets its best shot at the
     retrains, whatever the supernet thinks of it across poolings; the rest of the budget follows the
