@@ -237,3 +237,5 @@ def test_random_search_control_uses_the_same_final_selection(tmp_path):
         search.run_search(_cfg("search.strategy=grid"), tmp_path / "other")
     with pytest.raises(ValueError, match=r"search.fitness='auc': expected one of \['recall', 'loss'\]"):
         search.run_search(_cfg("search.fitness=auc"), tmp_path / "other")
+    with pytest.raises(ValueError, match=r"search.propose='race': expected one of \['leaders', 'fitness'\]"):
+        search.run_search(_cfg("search.propose=race"), tmp_path / "other")

@@ -60,6 +60,10 @@ TRAINING_VALUES: dict[str, Range] = {
     "retrain.lr": POSITIVE,
     "retrain.temperature": POSITIVE,
     "retrain.top_k": POSITIVE_INT,
+    "search.stall_generations": NON_NEGATIVE_INT,  # 0 = never stop early
+    "search.min_improvement": NON_NEGATIVE,
+    "search.final_candidates": POSITIVE_INT,
+    "search.short_epochs": POSITIVE_INT,
 }
 
 
