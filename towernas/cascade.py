@@ -40,7 +40,7 @@ from towernas.pipeline.retriever_stage import RetrieverStage
 from towernas.pipeline.train import candidate_batches, rerank_metrics
 from towernas.rankers import RANKERS, Catalog, build_ranker
 from towernas.runs import tables
-from towernas.runs.cli import run_entry
+from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
 from towernas.runs.records import RecordLog
@@ -313,7 +313,8 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     best = max(pipelines, key=lambda p: p["stages"][-1]["valid"][select])  # chosen on validation
     results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "retriever_dir": str(directory),
                "k0": cfg.cascade.k0, "retriever": alone, "pipelines": pipelines, "records": records,
-               "best": best["name"], "stages": best["stages"]}
+               "best": best["name"], "stages": best["stages"],
+               "validation": validation_entry(select, best["stages"][-1]["valid"][select], best["name"])}
     if cfg.cascade.export:
         results["cascade_dir"] = str(run_dir / "cascade")
     write_results(run_dir, results, results_table(alone, pipelines))
@@ -330,8 +331,8 @@ def export_best(run_dir: Path, retriever_dir: Path, cfg: DictConfig, record: dic
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="cascade")
-def main(cfg: DictConfig) -> None:
-    run_entry("towernas.cascade", run_cascade, cfg)
+def main(cfg: DictConfig) -> float:
+    return run_entry("towernas.cascade", run_cascade, cfg)
 
 
 if __name__ == "__main__":

@@ -35,7 +35,7 @@ from towernas.eval.ctr_eval import evaluate_ctr
 from towernas.rankers import RANKERS, Catalog, build_ranker
 from towernas.rankers.cost import ranker_cost
 from towernas.runs import tables
-from towernas.runs.cli import run_entry
+from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
 from towernas.runs.records import RecordLog
@@ -156,14 +156,17 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
     results = {"dataset": cfg.dataset.name, "ranker": OmegaConf.to_container(cfg.ranker, resolve=True),
                "label": OmegaConf.to_container(cfg.dataset.ctr, resolve=True),
                "pairs": {s: {"pairs": len(p), "positive_rate": p.positive_rate} for s, p in pairs.items()},
-               "records": records, "table": rows}
+               "records": records, "table": rows,
+               "validation": validation_entry(cfg.rank.select,
+                                              sum(r["valid"][cfg.rank.select] for r in records) / len(records),
+                                              cfg.ranker.name, lower_is_better=cfg.rank.select == "logloss")}
     write_results(run_dir, results, results_table(rows), results_csv(rows))
     return results
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="rank")
-def main(cfg: DictConfig) -> None:
-    run_entry("towernas.rank", run_rank, cfg)
+def main(cfg: DictConfig) -> float:
+    return run_entry("towernas.rank", run_rank, cfg)
 
 
 if __name__ == "__main__":

@@ -37,14 +37,14 @@ from towernas.eval.encode import evaluate_test
 from towernas.retrievers.sizing import Size, require_fit, select_size
 from towernas.retrievers.two_tower import build
 from towernas.runs import tables
-from towernas.runs.cli import run_entry
+from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
 from towernas.runs.run_dir import newest_run
 from towernas.runs.tracking import Tracker
 from towernas.samplers import SamplerError
 from towernas.space import Arch
-from towernas.train.configured import build_objective, check_objective
+from towernas.train.configured import build_objective, check_objective, decay_options
 from towernas.train.loop import fit
 from towernas.train.objective import check_model
 
@@ -134,7 +134,7 @@ def choose_sizes(todo: list[Candidate], data: InteractionData, cfg: DictConfig, 
                                  patience=r.sizing_patience, seed=r.seeds[0], select=r.select,
                                  log=lambda rec: tracker.log("sizing", rec), batch_size=r.batch_size, lr=r.lr,
                                  temperature=r.temperature, device=device, ks=tuple(cfg.eval.ks),
-                                 progress=cfg.progress)
+                                 progress=cfg.progress, **decay_options(r))
             log.info("%s: size %s (validation %s %s)", candidate.name, choice.size.label, r.select, choice.scores)
             sizing[candidate.name] = choice.to_dict()
             candidate = replace(candidate, size=choice.size)
@@ -153,7 +153,7 @@ def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, se
     model = WithAddOns(backbone, addons) if addons else backbone
     ks = tuple(cfg.eval.ks)
     fitted = fit(model, data, objective=objective, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
-                 temperature=r.temperature, seed=seed, device=device, select=r.select, ks=ks,
+                 temperature=r.temperature, seed=seed, device=device, select=r.select, ks=ks, **decay_options(r),
                  progress=cfg.progress, log=lambda rec: tracker.log("retrain", {"model": candidate.name,
                                                                                 "seed": seed, **rec}))
     test = evaluate_test(model, data, ks, device=device)  # the one and only read of test
@@ -201,6 +201,15 @@ def results_csv(rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def selected_on(records: list[dict], select: str) -> dict:
+    """The validation entry of the run: the model with the best mean over seeds of validation ``select``."""
+    means = {name: sum(r["valid"][select] for r in mine) / len(mine)
+             for name in dict.fromkeys(r["model"] for r in records)
+             for mine in [[r for r in records if r["model"] == name]]}
+    best = max(means, key=means.get)
+    return validation_entry(select, means[best], best)
+
+
 def check_baselines_take_objective(todo: list[Candidate], cfg: DictConfig, addons) -> None:
     """Refuse (one line, before any data or sizing) a baseline the configured sampler or ``addons`` cannot
     train, e.g. MIND, whose query depends on the candidate, with a non-in-batch sampler."""
@@ -243,7 +252,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
         tracker.close()
     rows = aggregate(records)
     results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "records": records, "table": rows,
-               "sizing": sizing}
+               "sizing": sizing, "validation": selected_on(records, cfg.retrain.select)}
     if cfg.retrain.export:  # the model with the best validation score (never chosen on test)
         from towernas.serving import export_retriever
 
@@ -257,8 +266,8 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="retrain")
-def main(cfg: DictConfig) -> None:
-    run_entry("towernas.retrain", run_retrain, cfg)
+def main(cfg: DictConfig) -> float:
+    return run_entry("towernas.retrain", run_retrain, cfg)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ from towernas.config.validate import check_training_values
 from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import sample_queries
-from towernas.runs.cli import run_entry
+from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
 from towernas.runs.files import write_json_atomic, write_text_atomic
@@ -267,6 +267,9 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         "best": named["best"].to_dict(),
         "best_per_budget": {k: v.to_dict() for k, v in named.items() if k != "best"},
         "vs_random_feasible": random_comparison(selection[0]["fitness"], random_losses) if result else None,
+        # the winner's validation score as the selection saw it (mean of its full retrains, else its short one)
+        "validation": validation_entry(cfg.retrain.select, selection[0].get("retrained", selection[0]["short"]),
+                                       "best"),
     }
     table = summary_table([(f"top{i}", a) for i, a in enumerate(ranked, 1)]
                           + [(k, v) for k, v in named.items() if k != "best"])
@@ -344,8 +347,8 @@ def _random_feasible(slots, admits, n: int, seed: int, max_tries: int = 20000) -
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> None:
-    run_entry("towernas.search", run_search, cfg)
+def main(cfg: DictConfig) -> float:
+    return run_entry("towernas.search", run_search, cfg)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,9 @@ TRAINING_VALUES: dict[str, Range] = {
     "retrain.lr": POSITIVE,
     "retrain.temperature": POSITIVE,
     "retrain.top_k": POSITIVE_INT,
+    "retrain.weight_decay": NON_NEGATIVE,
+    "retrain.decay_every": POSITIVE_INT,
+    "retrain.decay_lr": POSITIVE,
     "search.stall_generations": NON_NEGATIVE_INT,  # 0 = never stop early
     "search.min_improvement": NON_NEGATIVE,
     "search.final_candidates": POSITIVE_INT,
@@ -95,3 +98,6 @@ def check_values(cfg: DictConfig, table: dict[str, Range]) -> None:
 def check_training_values(cfg: DictConfig) -> None:
     """``check_values`` of ``TRAINING_VALUES`` (the search's and the retrain's)."""
     check_values(cfg, TRAINING_VALUES)
+    if cfg.retrain.learn_weight_decay and cfg.retrain.weight_decay <= 0:
+        raise ConfigValueError("retrain.learn_weight_decay=true starts from retrain.weight_decay, which is "
+                               f"{cfg.retrain.weight_decay}: expected a positive number, e.g. 1e-4")

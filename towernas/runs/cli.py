@@ -1,4 +1,5 @@
-"""What every ``@hydra.main`` entry shares: its run directory, and user errors as one line + exit 2."""
+"""What every ``@hydra.main`` entry shares: its run directory, user errors as one line + exit 2, and the
+validation score a sweeper (``hydra/sweeper=optuna``) maximises."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
 from towernas.runs.errors import UserError
@@ -19,11 +21,29 @@ log = logging.getLogger(__name__)
 USER_ERRORS: tuple[type[BaseException], ...] = (UserError, ValueError, FileNotFoundError)
 
 
-def run_entry(name: str, run: Callable[[DictConfig, Path], object], cfg: DictConfig) -> None:
-    """Call ``run(cfg, run_dir)``; a user error exits with ``<name>: error: <message>`` on stderr."""
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+def validation_entry(metric: str, mean: float, of: str, *, lower_is_better: bool = False) -> dict:
+    """The ``validation`` entry of a command's results: the metric it selects on, its mean over seeds for the
+    selected model ``of``, and ``score``, the same oriented so that higher is better (what a sweeper maximises)."""
+    return {"metric": metric, "mean": mean, "of": of, "score": -mean if lower_is_better else mean}
+
+
+def run_entry(name: str, run: Callable[[DictConfig, Path], dict], cfg: DictConfig) -> float:
+    """Call ``run(cfg, run_dir)`` and return its results' ``validation.score``: the validation metric the command
+    selects on (never a test number), which Hydra hands to a sweeper as the job's return value.
+
+    A user error exits with ``<name>: error: <message>`` on stderr. In a sweep (``-m``) it is raised instead, so
+    the sweeper records that one job as failed (an Optuna trial: FAIL) and goes on under its
+    ``max_failure_rate``.
+    """
+    hydra_cfg = HydraConfig.get()
+    run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        run(cfg, run_dir)
+        results = run(cfg, run_dir)
     except USER_ERRORS as err:
         log.error("%s", err)
+        if hydra_cfg.mode == RunMode.MULTIRUN:
+            raise
         sys.exit(f"{name}: error: {err}")
+    value = float(results["validation"]["score"])
+    log.info("%s: validation score %.6f", name, value)
+    return value

@@ -12,6 +12,10 @@ from towernas.runs.files import write_json_atomic
 # keys that may change between a run and its resumption (they extend or observe it)
 RESUMABLE_CHANGES = ("supernet.steps", "search.generations", "search.random_baseline", "tracking", "progress",
                      "device", "eval")
+# keys added after runs were made, at the value that reproduces those runs: at that value they are left out of
+# the hash and the comparison, so an earlier run still resumes (and keeps its hash) once a key is added
+NEUTRAL_WHEN = {"retrain.weight_decay": 0.0, "retrain.learn_weight_decay": False, "retrain.decay_every": 10,
+                "retrain.decay_lr": 0.05, "search.hparams": [], "search.hparam_trials": 8}
 
 
 def config_hash(config: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:
@@ -53,6 +57,10 @@ def newest_run(root: Path, marker_glob: str, missing: str) -> Path:
 
 def _without(config: dict[str, Any], dotted: tuple[str, ...]) -> dict[str, Any]:
     out = json.loads(json.dumps(config, default=str))
+    for key, neutral in NEUTRAL_WHEN.items():
+        section, name = key.split(".")
+        if isinstance(out.get(section), dict) and out[section].get(name, neutral) == neutral:
+            out[section].pop(name, None)
     for key in dotted:
         node, *rest = key.split(".")
         if not rest:

@@ -87,3 +87,9 @@ def ranker_addons(cfg: DictConfig, section: str, loss: str, data=None, model=Non
             addon.temperature = 1.0  # ranker logits are not cosines over a temperature
             addon.fit(stats)
     return addons
+
+
+def decay_options(r: DictConfig) -> dict:
+    """The weight-decay keywords of ``towernas.train.loop.fit`` from a ``retrain`` section."""
+    return {"weight_decay": r.weight_decay, "learn_weight_decay": r.learn_weight_decay,
+            "decay_every": r.decay_every, "decay_lr": r.decay_lr}

@@ -24,6 +24,7 @@ from towernas.eval.encode import evaluate_model
 from towernas.runs.errors import UserError
 from towernas.train.early_stopping import FitResult, fit_epochs
 from towernas.train.objective import RetrievalObjective
+from towernas.train.weight_decay import HypergradientWeightDecay
 
 
 class TrainingDivergedError(UserError):
@@ -32,8 +33,9 @@ class TrainingDivergedError(UserError):
 
 def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, objective: RetrievalObjective,
                 *, batch_size: int, rng: np.random.Generator, device, progress: bool = True,
-                desc: str = "train") -> float:
-    """One shuffled pass over the train rows; returns the mean loss."""
+                desc: str = "train", decay: HypergradientWeightDecay | None = None) -> float:
+    """One shuffled pass over the train rows; returns the mean loss. ``decay``: a learned weight decay, updated
+    around the optimiser's steps."""
     model.train()
     rows = data.rows("train")
     total, n = 0.0, 0
@@ -48,7 +50,11 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
                                         "or raise the temperature")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        if decay is not None:
+            decay.before_step()
         optimizer.step()
+        if decay is not None:
+            decay.after_step()
         total += loss.item() * len(batch_rows)
         n += len(batch_rows)
     return total / max(n, 1)
@@ -62,12 +68,19 @@ def default_objective(data: InteractionData, temperature: float, seed: int, devi
 def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5, batch_size: int = 512,
         lr: float = 1e-3, temperature: float = 0.05, seed: int = 0, device="cpu", select: str = "recall@50",
         ks: tuple[int, ...] = (10, 20, 50), progress: bool = True,
-        log: Callable[[dict], None] | None = None, objective: RetrievalObjective | None = None) -> FitResult:
+        log: Callable[[dict], None] | None = None, objective: RetrievalObjective | None = None,
+        weight_decay: float = 0.0, learn_weight_decay: bool = False, decay_every: int = 10,
+        decay_lr: float = 0.05) -> FitResult:
     """Train ``model`` in place, keep the epoch with the best validation ``select`` metric, restore it.
 
     Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``). ``objective``: the
     sampler, loss and add-ons (``towernas.train.objective``; None: in-batch softmax + logQ at ``temperature``).
     Add-on parameters train with the model when ``model`` is a ``towernas.addons.WithAddOns``.
+
+    The optimiser is Adam; with ``weight_decay`` > 0 it is AdamW (decoupled decay on every parameter).
+    ``learn_weight_decay``: start from ``weight_decay`` and learn it on validation by a one-step hypergradient
+    every ``decay_every`` steps at meta learning rate ``decay_lr`` (``towernas.train.weight_decay``); each
+    epoch's record then carries its ``weight_decay``.
 
     Example:
         >>> from towernas.config import DatasetConfig
@@ -84,16 +97,26 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    if weight_decay < 0 or learn_weight_decay and weight_decay <= 0:
+        raise UserError(f"weight_decay={weight_decay}: expected >= 0, and > 0 (the starting value) when it is "
+                        "learned")
+    optimizer = (torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+                 if weight_decay > 0 else torch.optim.Adam(model.parameters(), lr=lr))
     objective = default_objective(data, temperature, seed, device) if objective is None else objective
     objective.check(model)
+    decay = (HypergradientWeightDecay(model, optimizer, data, initial=weight_decay, temperature=temperature,
+                                      batch_size=batch_size, every=decay_every, lr=decay_lr, seed=seed, device=device)
+             if learn_weight_decay else None)
 
     def one_epoch(epoch: int) -> float:
         return train_epoch(model, data, optimizer, objective, batch_size=batch_size, rng=rng, device=device,
-                           progress=progress, desc=f"epoch {epoch}/{max_epochs}")
+                           progress=progress, desc=f"epoch {epoch}/{max_epochs}", decay=decay)
 
-    return fit_epochs(model, one_epoch, lambda: evaluate_model(model, data, "valid", ks, device=device),
-                      select=select, patience=patience, max_epochs=max_epochs, log=log)
+    def validate() -> dict:
+        metrics = evaluate_model(model, data, "valid", ks, device=device)
+        return metrics if decay is None else {**metrics, "weight_decay": decay.decay}
+
+    return fit_epochs(model, one_epoch, validate, select=select, patience=patience, max_epochs=max_epochs, log=log)
 
 
 def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size: int = 512, lr: float = 1e-3,

@@ -35,7 +35,7 @@ from towernas.runs.files import write_json_atomic
 from towernas.runs.tracking import Tracker
 from towernas.space import Arch
 from towernas.space.arch_space import ArchSpace
-from towernas.train.configured import build_objective
+from towernas.train.configured import build_objective, decay_options
 from towernas.train.loop import fit
 
 Genome = tuple[str, ...]
@@ -189,7 +189,7 @@ def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: i
     model = WithAddOns(model, addons) if addons else model
     fitted = fit(model, data, max_epochs=epochs, patience=patience, batch_size=r.batch_size, lr=r.lr,
                  temperature=r.temperature, seed=seed, device=device, select=r.select,
-                 ks=tuple(cfg.eval.ks), progress=False, objective=objective)
+                 ks=tuple(cfg.eval.ks), progress=False, objective=objective, **decay_options(r))
     return float(fitted.best_valid[r.select])
 
 
