@@ -65,6 +65,7 @@ from towernas.runs.tracking import Tracker
 from towernas.space import SKIP, Arch, ArchError
 from towernas.space.arch_space import ArchSpace
 from towernas.train.configured import build_objective, check_objective
+from towernas.train.hparams import TRAINING_HPARAMS, check_hparams
 from towernas.train.selection import PROPOSERS, RandomProposals, SelectionCache, final_selection
 
 log = logging.getLogger(__name__)
@@ -195,6 +196,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         raise UserError(f"search.strategy={cfg.search.strategy!r}: expected one of {list(STRATEGIES)}")
     if cfg.search.propose not in PROPOSERS:
         raise UserError(f"search.propose={cfg.search.propose!r}: expected one of {list(PROPOSERS)}")
+    check_hparams(list(cfg.search.hparams))
     if cfg.search.fitness not in FITNESSES:
         raise UserError(f"search.fitness={cfg.search.fitness!r}: expected one of {list(FITNESSES)}")
     if cfg.search.strategy == "random" and cfg.search.mode == "pareto":
@@ -238,7 +240,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
                            "unique_evaluations": result.unique_evaluations})
     ranked = [annotate(space.arch(row["genome"]), cost_model, row["fitness"],
                        {**provenance, **{k: row[k] for k in ("fitness_rank", "short", "short_rank", "retrained",
-                                                             "retrained_std") if k in row}})
+                                                             "retrained_std", "training") if k in row}})
               for row in selection]
     named = {"best": ranked[0]}
     for name, b in report_budgets.items():
@@ -268,11 +270,16 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         "best_per_budget": {k: v.to_dict() for k, v in named.items() if k != "best"},
         "vs_random_feasible": random_comparison(selection[0]["fitness"], random_losses) if result else None,
         # the winner's validation score as the selection saw it (mean of its full retrains, else its short one)
+        # joint search: the training hyperparameters the winner was fully retrained with (search.hparams)
+        "training": selection[0].get("training"),
         "validation": validation_entry(cfg.retrain.select, selection[0].get("retrained", selection[0]["short"]),
                                        "best"),
     }
     table = summary_table([(f"top{i}", a) for i, a in enumerate(ranked, 1)]
                           + [(k, v) for k, v in named.items() if k != "best"])
+    if summary["training"]:  # joint search: retrain the winner with these to reproduce its selection
+        table += "\n\nbest retrained with: " + " ".join(f"{TRAINING_HPARAMS[k].key}={v}"
+                                                      for k, v in summary["training"].items())
     write_json_atomic(run_dir / "summary.json", summary)
     write_text_atomic(run_dir / "summary.md", table + "\n")
     print(f"\n{table}\n\nvs random feasible architectures (fitness {cfg.search.fitness}): "

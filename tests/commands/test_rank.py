@@ -39,6 +39,16 @@ def test_rank_trains_every_seed_and_writes_every_file(tmp_path):
     rows = list(csv.DictReader((tmp_path / "run" / "results.csv").open()))
     assert rows[0]["model"] == "deepfm" and float(rows[0]["gauc"]) == pytest.approx(row["gauc"])
     assert "| deepfm |" in (tmp_path / "run" / "results.md").read_text()
+    # what a sweeper maximises: the mean validation AUC over the seeds (never test)
+    mean_auc = sum(r["valid"]["auc"] for r in out["records"]) / 2
+    assert saved["validation"] == {"metric": "auc", "mean": pytest.approx(mean_auc), "of": "deepfm",
+                                   "score": pytest.approx(mean_auc)}
+
+
+def test_a_logloss_selection_is_negated_so_that_the_sweeper_maximises(tmp_path):
+    out = rank.run_rank(_cfg("ranker=lr", "rank.select=logloss", "rank.max_epochs=1"), tmp_path / "run")
+    v = out["validation"]
+    assert v["metric"] == "logloss" and v["mean"] == out["records"][0]["valid"]["logloss"] and v["score"] == -v["mean"]
 
 
 def test_test_is_read_exactly_once_per_seed(tmp_path, monkeypatch):

@@ -41,6 +41,9 @@ def test_retrain_arch_files_with_seeds_reads_test_once_per_model_and_seed(tmp_pa
     rows = list(csv.DictReader((tmp_path / "run" / "results.csv").open()))
     assert rows[0]["model"] == "a" and float(rows[0]["recall@50"]) == pytest.approx(row["recall@50"])
     assert "| a |" in (tmp_path / "run" / "results.md").read_text()
+    mean = sum(r["valid"]["recall@50"] for r in records) / 2  # the sweeper's score: validation, never test
+    assert saved["validation"] == {"metric": "recall@50", "mean": pytest.approx(mean), "of": "a",
+                                   "score": pytest.approx(mean)}
     from towernas.serving import Retriever
 
     served = Retriever.load(tmp_path / "run" / "retriever")  # the best model by validation, ready to serve
@@ -142,3 +145,21 @@ def test_a_recipe_searched_on_one_dataset_rebuilds_on_another(tmp_path):
     cost = CostModel(spec, recipe.dims, len(recipe.user), len(recipe.item)).cost(recipe)
     assert cost.to_dict() != recipe.complexity  # recomputed for ml-100k's fields, not copied
     assert torch.isfinite(model.encode_users(batch)).all()
+
+
+def test_the_validation_score_is_the_best_mean_over_seeds():
+    records = [{"model": "a", "valid": {"recall@50": 0.30}}, {"model": "a", "valid": {"recall@50": 0.20}},
+               {"model": "b", "valid": {"recall@50": 0.26}}, {"model": "b", "valid": {"recall@50": 0.27}}]
+    entry = retrain.selected_on(records, "recall@50")  # a's best seed is highest, b's mean is
+    assert entry["of"] == "b" and entry["mean"] == pytest.approx(0.265) and entry["score"] == entry["mean"]
+
+
+def test_weight_decay_values_fail_in_one_line_before_any_work(tmp_path):
+    from towernas.config.validate import ConfigValueError
+
+    with pytest.raises(ConfigValueError, match=r"retrain.weight_decay=-0.1: expected 0 or a positive number"):
+        retrain.run_retrain(_cfg("retrain.baselines=[google_dnn]", "retrain.weight_decay=-0.1"), tmp_path / "run")
+    with pytest.raises(ConfigValueError, match=r"retrain.learn_weight_decay=true starts from retrain.weight_decay"):
+        retrain.run_retrain(_cfg("retrain.baselines=[google_dnn]", "retrain.learn_weight_decay=true"),
+                            tmp_path / "run")
+    assert not (tmp_path / "run").exists()

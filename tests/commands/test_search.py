@@ -43,6 +43,9 @@ def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
         assert (run / name).exists(), name
     generations = _lines(run / "search.jsonl")
     assert [g["generation"] for g in generations] == [0, 1, 2]
+    winner = summary["selection"][0]  # the sweeper's score: the winner's validation as the selection saw it
+    assert summary["validation"]["score"] == winner.get("retrained", winner["short"]) and \
+        summary["validation"]["metric"] == "recall@50"
     assert {"best_fitness", "median_fitness", "feasible_count", "unique_evaluations"} <= set(generations[-1])
     budget = Budget.from_config(cfg.budget)
     from towernas.data import load_dataset
@@ -239,3 +242,31 @@ def test_random_search_control_uses_the_same_final_selection(tmp_path):
         search.run_search(_cfg("search.fitness=auc"), tmp_path / "other")
     with pytest.raises(ValueError, match=r"search.propose='race': expected one of \['leaders', 'fitness'\]"):
         search.run_search(_cfg("search.propose=race"), tmp_path / "other")
+
+
+def test_joint_search_tunes_the_leaders_training_and_retrains_the_finalists_with_it(tmp_path, monkeypatch):
+    pytest.importorskip("optuna", reason="the tune extra (optuna) is not installed")
+    from towernas.train import selection
+
+    calls = []
+    original = selection.retrain_score
+    monkeypatch.setattr(selection, "retrain_score",
+                        lambda arch, data, cfg, **k: calls.append((cfg.retrain.temperature, k["epochs"]))
+                        or original(arch, data, cfg, **k))
+    overrides = ("search.hparams=[temperature,lr]", "search.hparam_trials=3")
+    run = tmp_path / "run"
+    summary = search.run_search(_cfg(*overrides), run)
+    leader = max(summary["selection"], key=lambda row: row["short"])
+    trials = leader["training_trials"]
+    assert len(trials["trials"]) == 3 and trials["configured"] == {"temperature": 0.05, "lr": 0.002}
+    assert trials["configured_score"] == leader["short"]  # the bar a trial must beat: its own short retrain
+    best_trial = max(trials["trials"], key=lambda t: t["score"])
+    expected = best_trial["values"] if best_trial["score"] > leader["short"] else trials["configured"]
+    assert summary["training"] == expected == trials["values"]
+    full = [t for t, epochs in calls if epochs == 2]  # the full retrains (retrain.max_epochs=2): tuned temperature
+    assert full and set(full) == {expected["temperature"]}
+    assert json.loads((run / "best.json").read_text())["provenance"]["training"] == expected
+    assert "best retrained with: retrain.temperature=" in (run / "summary.md").read_text()
+    calls.clear()
+    again = search.run_search(_cfg(*overrides), run)  # resumed: every trial comes from the cache
+    assert not calls and again["training"] == summary["training"]

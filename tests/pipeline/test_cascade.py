@@ -45,6 +45,9 @@ def test_cascade_reports_every_stage_and_the_retriever_alone_equals_its_retrain_
                                    "cascade.negatives=[uniform,top]"), tmp_path / "run")
     saved = json.loads((tmp_path / "run" / "results.json").read_text())
     assert [s["name"] for s in saved["stages"]] == ["retriever", "din"] and [s["k"] for s in saved["stages"]] == [60, 50]
+    best = max(saved["pipelines"], key=lambda p: p["stages"][-1]["valid"]["ndcg@10"])  # the sweeper's score
+    assert saved["validation"] == {"metric": "ndcg@10", "mean": best["stages"][-1]["valid"]["ndcg@10"],
+                                   "of": best["name"], "score": best["stages"][-1]["valid"]["ndcg@10"]}
     bias = {"arp@50", "coverage@50", "tail_share@50", "unbiased/recall@50", "unbiased/ndcg@50"}
     for stage in saved["stages"]:
         assert {"recall@10", "ndcg@10", "hitrate@10", "recall@20", "recall@50", "ceiling_recall",

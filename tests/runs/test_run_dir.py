@@ -28,3 +28,19 @@ def test_ignored_keys_neither_change_the_hash_nor_block_a_resume(tmp_path):
     assert json.loads((tmp_path / "run_config.json").read_text())["config"]["dataset"]["ctr"]["threshold"] == 4.0
     with pytest.raises(ValueError, match="dataset.ctr"):
         claim(tmp_path, {**newer, "dataset": {**newer["dataset"], "ctr": {"label": "implicit"}}})
+
+
+def test_a_key_added_later_at_its_neutral_value_keeps_the_hash_and_the_resume(tmp_path):
+    from towernas.runs.run_dir import NEUTRAL_WHEN, claim, config_hash
+
+    before = {"retrain": {"lr": 0.002}, "search": {"population": 8}}  # a run made before the keys existed
+    after = {"retrain": {"lr": 0.002, **{k.split(".")[1]: v for k, v in NEUTRAL_WHEN.items() if k.startswith("retrain.")}},
+             "search": {"population": 8, **{k.split(".")[1]: v for k, v in NEUTRAL_WHEN.items()
+                                            if k.startswith("search.")}}}
+    assert config_hash(before) == config_hash(after)
+    claim(tmp_path, before)
+    assert claim(tmp_path, after) is True  # resumes
+    changed = {**after, "retrain": {**after["retrain"], "weight_decay": 0.01}}
+    assert config_hash(changed) != config_hash(before)
+    with pytest.raises(ValueError, match="retrain.weight_decay"):
+        claim(tmp_path, changed)

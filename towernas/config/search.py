@@ -43,9 +43,14 @@ class SearchConfig:
     short_epochs: int = 2
     final_top: int = 2  # best by the short retrain, fully retrained (retrain schedule) on final_seeds
     final_seeds: list[int] = field(default_factory=lambda: [0, 1])
+    # joint search: training hyperparameters tuned on the leader by hparam_trials short retrains (TPE), then used
+    # by the full retrains (towernas/train/hparams.py): any of temperature, weight_decay, lr, batch_size
+    hparams: list[str] = field(default_factory=list)
+    hparam_trials: int = 8
     # pareto mode: the budgets to report the best architecture for (composed from conf/budget/)
     budgets: dict[str, BudgetConfig] = field(default_factory=dict)  # type: ignore[valid-type]
 
 
 SEARCH_ONLY = ("strategy", "random_seconds", "fitness", "fitness_users", "val_batches", "val_batch_size", "random_baseline", "budgets",
-               "seed_mlp", "propose", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds")  # not evolution settings
+               "seed_mlp", "propose", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds",
+               "hparams", "hparam_trials")  # not evolution settings

@@ -67,6 +67,7 @@ TRAINING_VALUES: dict[str, Range] = {
     "search.min_improvement": NON_NEGATIVE,
     "search.final_candidates": POSITIVE_INT,
     "search.short_epochs": POSITIVE_INT,
+    "search.hparam_trials": POSITIVE_INT,
 }
 
 

@@ -36,6 +36,7 @@ from towernas.runs.tracking import Tracker
 from towernas.space import Arch
 from towernas.space.arch_space import ArchSpace
 from towernas.train.configured import build_objective, decay_options
+from towernas.train.hparams import Tuned, configured_values, tune_training, with_values
 from towernas.train.loop import fit
 
 Genome = tuple[str, ...]
@@ -193,10 +194,29 @@ def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: i
     return float(fitted.best_valid[r.select])
 
 
+def tune_leader(cfg: DictConfig, data, space: ArchSpace, leader: dict, cache: SelectionCache,
+                tracker: Tracker | None = None) -> Tuned:
+    """``search.hparam_trials`` short retrains of the short-retrain leader over ``search.hparams`` (TPE, seeded),
+    each cached like every other retrain of the selection."""
+    s = cfg.search
+
+    def score(trial_cfg: DictConfig) -> float:
+        values = configured_values(trial_cfg, s.hparams)
+        key = ("hparams", leader["genome"], s.short_epochs, cfg.seed, sorted(values.items()))
+        return cache.get(key, lambda: retrain_score(space.arch(leader["genome"]), data, trial_cfg,
+                                                    epochs=s.short_epochs, patience=0, seed=cfg.seed))["score"]
+
+    log = (lambda record: tracker.log("selection", {"stage": "hparams", **record})) if tracker is not None else None
+    return tune_training(cfg, list(s.hparams), score, leader["short"], trials=s.hparam_trials, seed=cfg.seed,
+                         on_trial=log)
+
+
 def final_selection(cfg: DictConfig, data, space: ArchSpace, propose: Proposer, cache: SelectionCache,
                     tracker: Tracker | None = None) -> list[dict]:
-    """Stage 2, short retrains (``search.short_epochs``) of what ``propose`` proposes, one at a time; stage 3,
-    full retrains (the retrain schedule) of the best ``search.final_top`` on ``search.final_seeds``.
+    """Stage 2, short retrains (``search.short_epochs``) of what ``propose`` proposes, one at a time (then, with
+    ``search.hparams``, a TPE study of the leader's training hyperparameters: ``tune_leader``); stage 3, full
+    retrains (the retrain schedule, at the tuned hyperparameters) of the best ``search.final_top`` on
+    ``search.final_seeds``.
 
     Returns one record per short-retrained genome, ranked: the fully retrained ones by mean validation score,
     then the others by their short-retrain score.
@@ -218,13 +238,23 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, propose: Proposer, 
     by_short = sorted(rows, key=lambda row: -row["short"])
     for i, row in enumerate(by_short, 1):
         row["short_rank"] = i
+    full_cfg, training = cfg, None
+    if s.hparams and by_short:  # training hyperparameters: genes of this stage (towernas.train.hparams)
+        tuned = tune_leader(cfg, data, space, by_short[0], cache, tracker)
+        full_cfg, training = with_values(cfg, tuned.values), tuned.to_dict()
+        by_short[0]["training_trials"] = training
     for row in tqdm(by_short[: s.final_top], desc="full retrains", disable=not cfg.progress):
         scores = []
         for seed in s.final_seeds:
             key = ("full", list(row["genome"]), r.max_epochs, r.patience, seed)
+            if training is not None and training["improved"]:
+                key += (sorted(training["values"].items()),)
             scores.append(cache.get(key, lambda seed=seed, row=row: retrain_score(
-                space.arch(row["genome"]), data, cfg, epochs=r.max_epochs, patience=r.patience, seed=seed))["score"])
+                space.arch(row["genome"]), data, full_cfg, epochs=r.max_epochs, patience=r.patience,
+                seed=seed))["score"])
         row["retrained"], row["retrained_std"] = tables.mean_std(scores)
+        if training is not None:
+            row["training"] = training["values"]
         if tracker is not None:
             tracker.log("selection", {"stage": "full", **row})
     full = sorted((row for row in rows if "retrained" in row), key=lambda row: -row["retrained"])
