@@ -13,7 +13,7 @@ from tests.conftest import REPO
 COMMANDS = {"search", "retrain", "rank", "cascade", "report"}
 PACKAGES = ["towernas.config", "towernas.data", "towernas.nn", "towernas.space", "towernas.complexity",
             "towernas.retrievers", "towernas.rankers", "towernas.pipeline", "towernas.samplers", "towernas.addons", "towernas.losses", "towernas.train", "towernas.eval",
-            "towernas.serving", "towernas.runs", "supernet", "evolution"]
+            "towernas.serving", "towernas.runs", "towernas.leaderboard", "supernet", "evolution"]
 
 
 def _imports(path) -> set[str]:

@@ -1,10 +1,23 @@
-"""``python -m towernas.report RUN [RUN …] --out DIR``: the comparison report over retrain runs.
+"""``python -m towernas.report RUN [RUN …] --out DIR``: the comparison report over retrain runs;
+``python -m towernas.report --html OUT RUN [RUN …]``: the static HTML leaderboard.
 
 Each RUN is a retrain run directory (its ``results.json``), typically one per budget with the searched
 towers and the human baselines. Writes ``report.md`` and ``report.csv`` (model × budget → test R@50,
 N@50, params and FLOPs per tower, Δ% R@50 vs the in-budget GoogleDNN of the same budget; in-budget
 baselines show their size) and ``recall_vs_flops.png`` (R@50 against total FLOPs, with the Pareto front
 of all points).
+
+``--html OUT`` writes a static site (``towernas.leaderboard``): ``OUT/index.html`` and its PNGs,
+openable from disk (no server, no network). There RUN may be any mix of retrain, rank (CTR), cascade and
+search run directories, told apart by their files: a sortable dataset × budget × model table (R@50, N@50,
+params/FLOPs per tower, Δ R@50 vs the in-budget GoogleDNN, popularity bias when measured), recall vs FLOPs
+with its Pareto front, training curves per model, a search's progress per generation and supernet loss, the
+rankers' AUC/GAUC/logloss and every cascade stage. The site is built next to OUT and renamed into place (an
+existing OUT is replaced only if it is an earlier site). ``--html OUT --out DIR`` writes both; the Markdown
+report then reads the retrain runs among RUN. Without ``--out``, ``--html`` writes the site alone.
+
+    python -m towernas.report outputs/retrain/synthetic/L/<run> outputs/retrain/synthetic/M/<run> --out report/
+    python -m towernas.report --html site/ outputs/retrain/synthetic/L/<run> outputs/search/synthetic/L/<run>
 """
 
 from __future__ import annotations
@@ -15,8 +28,14 @@ import json
 import sys
 from pathlib import Path
 
+from towernas.leaderboard import build_site
+from towernas.leaderboard.collect import add_reference_deltas, retrain_row
+from towernas.leaderboard.plots import pareto_front, plot
 from towernas.runs import tables
 from towernas.runs.files import atomic_open
+
+__all__ = ["load_rows", "main", "markdown", "pareto_front", "plot", "write_report"]
+DEFAULT_OUT = Path("outputs/report")
 
 
 def load_rows(runs: list[Path]) -> list[dict]:
@@ -28,26 +47,11 @@ def load_rows(runs: list[Path]) -> list[dict]:
             results = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError) as err:
             raise ValueError(f"{path}: cannot read retrain results ({err})") from None
-        for row in results.get("table", []):
-            rows.append({"dataset": results["dataset"], "budget": results["budget"], "model": row["model"],
-                         "size": row.get("size"), "seeds": row["seeds"], "recall@50": row["recall@50"],
-                         "recall@50_std": row["recall@50_std"], "ndcg@50": row["ndcg@50"],
-                         "ndcg@50_std": row["ndcg@50_std"], **tables.flat_cost(row["complexity"])})
+        rows += [retrain_row(results, row) for row in results.get("table", [])]
     if not rows:
         raise ValueError("no retrain results found in " + ", ".join(map(str, runs)))
-    tables.add_deltas(rows, "recall@50", tables.REFERENCE_MODEL, "delta_recall@50_pct", group=("dataset", "budget"))
+    add_reference_deltas(rows)
     return rows
-
-
-def pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of points not dominated in (lower cost, higher quality), sorted by cost."""
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
-    front, best = [], float("-inf")
-    for i in order:
-        if points[i][1] > best:
-            front.append(i)
-            best = points[i][1]
-    return front
 
 
 def markdown(rows: list[dict]) -> str:
@@ -55,33 +59,6 @@ def markdown(rows: list[dict]) -> str:
                            [[r["dataset"], r["budget"], tables.model_cell(r), tables.mean_std_cell(r, "recall@50"),
                              tables.mean_std_cell(r, "ndcg@50"), *tables.cost_cells(r),
                              tables.delta_cell(r["delta_recall@50_pct"])] for r in rows]) + "\n"
-
-
-def plot(rows: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    flops = [r["user_flops"] + r["item_flops"] for r in rows]
-    recall = [r["recall@50"] for r in rows]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for model in dict.fromkeys(r["model"] for r in rows):
-        idx = [i for i, r in enumerate(rows) if r["model"] == model]
-        ax.scatter([flops[i] for i in idx], [recall[i] for i in idx], label=model, s=36)
-        for i in idx:
-            ax.annotate(rows[i]["budget"], (flops[i], recall[i]), textcoords="offset points", xytext=(4, 3), fontsize=7)
-    front = pareto_front(list(zip(flops, recall)))
-    ax.plot([flops[i] for i in front], [recall[i] for i in front], "k--", linewidth=1, label="Pareto front")
-    ax.set_xscale("log")
-    ax.set_xlabel("FLOPs per user + per item (log scale)")
-    ax.set_ylabel("test Recall@50")
-    ax.legend(fontsize=7, loc="lower right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_open(path, "wb") as fh:
-        fig.savefig(fh, format="png", dpi=120)
-    plt.close(fig)
 
 
 def write_report(runs: list[Path], out: Path) -> list[dict]:
@@ -99,14 +76,24 @@ def write_report(runs: list[Path], out: Path) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("runs", nargs="+", type=Path, help="retrain run directories (or results.json files)")
-    parser.add_argument("--out", type=Path, default=Path("outputs/report"))
+    parser.add_argument("runs", nargs="+", type=Path,
+                        help="retrain run directories (or results.json files); with --html also rank, cascade and "
+                             "search run directories")
+    parser.add_argument("--out", type=Path, default=None,
+                        help=f"directory of the Markdown/CSV/PNG report (default {DEFAULT_OUT}; none with --html "
+                             "alone)")
+    parser.add_argument("--html", type=Path, metavar="OUT", help="write the static HTML leaderboard site to OUT")
     args = parser.parse_args(argv)
     try:
-        rows = write_report(args.runs, args.out)
+        if args.html is not None:
+            site = build_site(args.runs, args.html)
+            print(f"leaderboard: {site.out / 'index.html'} ({len(site.rows)} rows from {len(site.runs)} runs)")
+        if args.out is not None or args.html is None:
+            out = args.out or DEFAULT_OUT
+            rows = write_report(args.runs if args.html is None else site.retrain_runs, out)
+            print(markdown(rows) + f"\nwritten to {out}/report.md, report.csv, recall_vs_flops.png")
     except ValueError as err:
         sys.exit(f"towernas.report: error: {err}")
-    print(markdown(rows) + f"\nwritten to {args.out}/report.md, report.csv, recall_vs_flops.png")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,127 @@
+"""The leaderboard's figures (matplotlib, Agg backend, PNG): recall vs FLOPs with its Pareto front, training
+curves, search progress per generation and the supernet's loss.
+
+``pareto_front`` and ``plot`` are also the figure of ``python -m towernas.report --out`` (``recall_vs_flops.png``).
+
+Example:
+    >>> pareto_front([(1, 0.1), (2, 0.3), (3, 0.2), (4, 0.35)])  # (cost, quality)
+    [0, 1, 3]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from towernas.runs.files import atomic_open
+
+
+def pareto_front(points: list[tuple[float, float]]) -> list[int]:
+    """Indices of points not dominated in (lower cost, higher quality), sorted by cost."""
+    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
+    front, best = [], float("-inf")
+    for i in order:
+        if points[i][1] > best:
+            front.append(i)
+            best = points[i][1]
+    return front
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> None:
+    plt = _pyplot()
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=120)
+    plt.close(fig)
+
+
+def plot(rows: list[dict], path: Path) -> None:
+    """Test R@50 against FLOPs per user + per item (log scale), one colour per model, each point labelled with
+    its budget, and the Pareto front of all points. ``rows``: ``recall@50``, ``user_flops``, ``item_flops``,
+    ``model``, ``budget``."""
+    plt = _pyplot()
+    flops = [r["user_flops"] + r["item_flops"] for r in rows]
+    recall = [r["recall@50"] for r in rows]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for model in dict.fromkeys(r["model"] for r in rows):
+        idx = [i for i, r in enumerate(rows) if r["model"] == model]
+        ax.scatter([flops[i] for i in idx], [recall[i] for i in idx], label=model, s=36)
+        for i in idx:
+            ax.annotate(rows[i]["budget"], (flops[i], recall[i]), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    front = pareto_front(list(zip(flops, recall)))
+    ax.plot([flops[i] for i in front], [recall[i] for i in front], "k--", linewidth=1, label="Pareto front")
+    ax.set_xscale("log")
+    ax.set_xlabel("FLOPs per user + per item (log scale)")
+    ax.set_ylabel("test Recall@50")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
+    _save(fig, path)
+
+
+def curves_plot(curves: dict[str, list[tuple[int, dict]]], metric: str, title: str, path: Path) -> None:
+    """Training loss (left) and validation ``metric`` (right) per epoch; one colour per label (a model),
+    one line per seed. ``curves``: ``"<label>\\tseed <s>"`` -> [(epoch, record)]."""
+    plt = _pyplot()
+    fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(11, 3.8))
+    colours = {}
+    for key, points in curves.items():
+        label = key.split("\t")[0]
+        first = label not in colours
+        colour = colours.setdefault(label, f"C{len(colours) % 10}")
+        for ax, field in ((loss_ax, "train_loss"), (metric_ax, f"valid/{metric}")):
+            xy = [(e, r[field]) for e, r in points if isinstance(r.get(field), (int, float))]
+            if xy:
+                ax.plot(*zip(*xy), marker=".", color=colour, linewidth=1.2, label=label if first else None)
+    loss_ax.set_ylabel("train loss")
+    metric_ax.set_ylabel(f"validation {metric}")
+    for ax in (loss_ax, metric_ax):
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    if colours:
+        metric_ax.legend(fontsize=7, loc="best")
+    fig.suptitle(title, fontsize=10)
+    _save(fig, path)
+
+
+def search_plot(history: list[dict], recall_fitness: bool, title: str, path: Path) -> None:
+    """Best-so-far and population median (and mean, when logged) fitness per generation. With a recall
+    fitness (minus validation R@50) the curves are shown as R@50 (higher is better)."""
+    plt = _pyplot()
+    sign = -1.0 if recall_fitness else 1.0
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    gens = [h["generation"] for h in history]
+    for field, label, style in (("best_fitness", "best so far", "o-"), ("mean_fitness", "population mean", "s-"),
+                                ("median_fitness", "population median", "^--")):
+        if all(isinstance(h.get(field), (int, float)) for h in history):
+            ax.plot(gens, [sign * h[field] for h in history], style, markersize=4, label=label)
+    ax.set_xlabel("generation")
+    ax.set_ylabel("supernet validation R@50 (−fitness)" if recall_fitness else "fitness (lower is better)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")  # the curves rise from the lower left
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
+def supernet_plot(train: list[tuple[int, float]], valid: list[tuple[int, float]], title: str, path: Path) -> None:
+    """The supernet's training loss per step (left axis) and its validation loss (right axis)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    if train:
+        ax.plot(*zip(*train), "-", color="C0", linewidth=1.2, label="train loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("train loss", color="C0")
+    ax.grid(alpha=0.3)
+    if valid:
+        val_ax = ax.twinx()
+        val_ax.plot(*zip(*valid), "o-", color="C3", markersize=3, linewidth=1, label="validation loss")
+        val_ax.set_ylabel("validation loss", color="C3")
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
