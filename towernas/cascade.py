@@ -54,6 +54,7 @@ log = logging.getLogger(__name__)
 register_configs()
 KS = (10, 20, 50)
 JOINT = ("none", "distill")
+BIAS_AT_K = ("arp@", "unbiased/")  # measured at the stage's own k when it keeps fewer than 50
 TABLE_METRICS = ("ndcg@10", "recall@10", "hitrate@10", "recall@50", "ndcg@50", "arp@50", "unbiased/recall@50")
 HEADERS = {"ndcg@10": "N@10", "recall@10": "R@10", "hitrate@10": "HR@10", "recall@50": "R@50", "ndcg@50": "N@50",
            "arp@50": "ARP@50", "unbiased/recall@50": "unbiased R@50"}
@@ -258,7 +259,8 @@ def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
 
 
 def _cell(metrics: dict, name: str) -> str:
-    if name not in metrics and name.endswith("@50"):  # a last stage keeping k < 50 reports its bias at k
+    if name not in metrics and name.endswith("@50") and name.startswith(BIAS_AT_K):
+        # a last stage keeping k < 50 reports its bias metrics at k (its recall/ndcg@50 stay "–", not @10)
         name = next((m for m in metrics if m.startswith(name[:-2]) and not m.endswith("_std")), name)
     if name not in metrics:
         return "–"

@@ -242,3 +242,11 @@ def test_the_markdown_table_puts_each_metric_under_its_own_header():
     cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
     assert (cells["N@10"], cells["R@10"], cells["HR@10"], cells["R@50"], cells["N@50"]) == (
         "0.1100", "0.2200", "0.3300", "0.4400", "0.5500")
+
+
+def test_a_stage_keeping_fewer_than_50_shows_its_bias_at_k_but_no_recall_at_50():
+    from towernas.cascade import _cell
+
+    last = {"recall@10": 0.1, "ndcg@10": 0.2, "arp@20": 30.0, "unbiased/recall@20": 0.05, "arp@20_std": 1.0}
+    assert _cell(last, "recall@50") == "–" and _cell(last, "ndcg@50") == "–"  # was R@10 / N@10 under the @50 header
+    assert _cell(last, "arp@50") == "30.0000 ± 1.0000" and _cell(last, "unbiased/recall@50") == "0.0500"
