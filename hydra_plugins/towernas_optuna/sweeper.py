@@ -72,6 +72,8 @@ class ResumableOptunaSweeper(OptunaSweeper):
                 log.info("study %s: %d trials on record (%d complete): %d to go", impl.study_name, on_record,
                          complete, impl.n_trials)
         impl.sampler = self.make_sampler(seed=self.seed + on_record)
+        # a finished study launches no job, and so creates no sweep directory for optimization_results.yaml
+        Path(str(impl.sweep_dir)).mkdir(parents=True, exist_ok=True)
         return impl.sweep(arguments)
 
 

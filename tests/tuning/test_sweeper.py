@@ -63,8 +63,9 @@ def test_a_killed_sweep_resumes_to_n_trials_without_repeating_points(tmp_path):
     # seeded: an uninterrupted sweep draws the same first points; a rerun of a finished study runs nothing
     _sweep(tmp_path, "u", 3)
     assert [t.params["x"] for t in _trials(tmp_path, "u")] == xs[:3]
-    again = _sweep(tmp_path, "u", 3)
-    assert again.returncode == 0 and len(_trials(tmp_path, "u")) == 3
+    again = _sweep(tmp_path, "u", 3, f"hydra.sweep.dir={tmp_path}/u-again")  # a new sweep dir, as ${now} gives
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert len(_trials(tmp_path, "u")) == 3 and (tmp_path / "u-again" / "optimization_results.yaml").exists()
 
 
 @pytest.mark.slow
