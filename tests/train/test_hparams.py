@@ -56,3 +56,25 @@ def test_values_are_written_into_a_copy_of_the_config():
 def test_names_this_level_cannot_search_fail_in_one_line(names, message):
     with pytest.raises(UserError, match=message):
         check_hparams(names)
+
+
+@pytest.mark.parametrize("hparam_epochs,epochs,patience,extra", [(None, 1, 0, 0), (2, 2, 1, 1)])
+def test_the_trials_run_on_the_short_schedule_or_on_hparam_epochs(tmp_path, monkeypatch, hparam_epochs, epochs,
+                                                                  patience, extra):
+    from towernas.space.arch_space import ArchSpace
+    from towernas.train import selection
+
+    cfg = compose_config("search.hparams=[temperature]", "search.hparam_trials=2",
+                         f"search.hparam_epochs={'null' if hparam_epochs is None else hparam_epochs}", name="config")
+    calls = []
+    monkeypatch.setattr(selection, "retrain_score", lambda arch, data, c, **k: calls.append(
+        (c.retrain.temperature, k["epochs"], k["patience"])) or 0.1 * len(calls))
+    space = ArchSpace.from_config(cfg.space)
+    genome = [choices[0] for choices in space.slots()]
+    leader = {"genome": genome, "short": 0.05}
+    tuned = selection.tune_leader(cfg, None, space, leader, selection.SelectionCache(tmp_path / "c.json"))
+    assert len(calls) == 2 + extra and {(e, p) for _, e, p in calls} == {(epochs, patience)}
+    if extra:  # on a schedule of its own, the configured values are scored on it too: the bar a trial must beat
+        assert calls[0][0] == 0.05 and tuned.configured_score == pytest.approx(0.1)
+    else:
+        assert tuned.configured_score == 0.05

@@ -47,10 +47,11 @@ class SearchConfig:
     # by the full retrains (towernas/train/hparams.py): any of temperature, weight_decay, lr, batch_size
     hparams: list[str] = field(default_factory=list)
     hparam_trials: int = 8
+    hparam_epochs: Optional[int] = None  # the trials' schedule: None = short_epochs; else up to this, early-stopped
     # pareto mode: the budgets to report the best architecture for (composed from conf/budget/)
     budgets: dict[str, BudgetConfig] = field(default_factory=dict)  # type: ignore[valid-type]
 
 
 SEARCH_ONLY = ("strategy", "random_seconds", "fitness", "fitness_users", "val_batches", "val_batch_size", "random_baseline", "budgets",
                "seed_mlp", "propose", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds",
-               "hparams", "hparam_trials")  # not evolution settings
+               "hparams", "hparam_trials", "hparam_epochs")  # not evolution settings

@@ -15,7 +15,8 @@ RESUMABLE_CHANGES = ("supernet.steps", "search.generations", "search.random_base
 # keys added after runs were made, at the value that reproduces those runs: at that value they are left out of
 # the hash and the comparison, so an earlier run still resumes (and keeps its hash) once a key is added
 NEUTRAL_WHEN = {"retrain.weight_decay": 0.0, "retrain.learn_weight_decay": False, "retrain.decay_every": 10,
-                "retrain.decay_lr": 0.05, "search.hparams": [], "search.hparam_trials": 8}
+                "retrain.decay_lr": 0.05, "search.hparams": [], "search.hparam_trials": 8,
+                "search.hparam_epochs": None}
 
 
 def config_hash(config: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:

@@ -196,18 +196,24 @@ def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: i
 
 def tune_leader(cfg: DictConfig, data, space: ArchSpace, leader: dict, cache: SelectionCache,
                 tracker: Tracker | None = None) -> Tuned:
-    """``search.hparam_trials`` short retrains of the short-retrain leader over ``search.hparams`` (TPE, seeded),
-    each cached like every other retrain of the selection."""
+    """``search.hparam_trials`` retrains of the short-retrain leader over ``search.hparams`` (TPE, seeded), each
+    cached like every other retrain of the selection: short ones (``search.short_epochs``), or up to
+    ``search.hparam_epochs`` epochs with the retrain's early stopping when that is set."""
     s = cfg.search
+    epochs = s.hparam_epochs or s.short_epochs
+    patience = 0 if epochs == s.short_epochs else cfg.retrain.patience
 
     def score(trial_cfg: DictConfig) -> float:
         values = configured_values(trial_cfg, s.hparams)
-        key = ("hparams", leader["genome"], s.short_epochs, cfg.seed, sorted(values.items()))
+        key = ("hparams", leader["genome"], epochs, patience, cfg.seed, sorted(values.items()))
+        if epochs == s.short_epochs:
+            key = ("hparams", leader["genome"], epochs, cfg.seed, sorted(values.items()))
         return cache.get(key, lambda: retrain_score(space.arch(leader["genome"]), data, trial_cfg,
-                                                    epochs=s.short_epochs, patience=0, seed=cfg.seed))["score"]
+                                                    epochs=epochs, patience=patience, seed=cfg.seed))["score"]
 
     log = (lambda record: tracker.log("selection", {"stage": "hparams", **record})) if tracker is not None else None
-    return tune_training(cfg, list(s.hparams), score, leader["short"], trials=s.hparam_trials, seed=cfg.seed,
+    configured = leader["short"] if epochs == s.short_epochs else score(cfg)  # the bar, on the trials' schedule
+    return tune_training(cfg, list(s.hparams), score, configured, trials=s.hparam_trials, seed=cfg.seed,
                          on_trial=log)
 
 
