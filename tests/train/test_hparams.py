@@ -58,8 +58,8 @@ def test_names_this_level_cannot_search_fail_in_one_line(names, message):
         check_hparams(names)
 
 
-@pytest.mark.parametrize("hparam_epochs,epochs,patience,extra", [(None, 1, 0, 0), (2, 2, 1, 1)])
-def test_the_trials_run_on_the_short_schedule_or_on_hparam_epochs(tmp_path, monkeypatch, hparam_epochs, epochs,
+@pytest.mark.parametrize("hparam_epochs,epochs,patience,extra", [(None, 2, 1, 1), (1, 1, 0, 0)])
+def test_the_trials_run_on_the_retrain_schedule_or_short_ones(tmp_path, monkeypatch, hparam_epochs, epochs,
                                                                   patience, extra):
     from towernas.space.arch_space import ArchSpace
     from towernas.train import selection

@@ -47,7 +47,8 @@ class SearchConfig:
     # by the full retrains (towernas/train/hparams.py): any of temperature, weight_decay, lr, batch_size
     hparams: list[str] = field(default_factory=list)
     hparam_trials: int = 8
-    hparam_epochs: Optional[int] = None  # the trials' schedule: None = short_epochs; else up to this, early-stopped
+    hparam_epochs: Optional[int] = None  # trials: up to this many epochs, early-stopped (None: retrain.max_epochs;
+    # = short_epochs: short retrains, cheaper but biased towards fast learners)
     # pareto mode: the budgets to report the best architecture for (composed from conf/budget/)
     budgets: dict[str, BudgetConfig] = field(default_factory=dict)  # type: ignore[valid-type]
 

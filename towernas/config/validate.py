@@ -101,8 +101,8 @@ def check_training_values(cfg: DictConfig) -> None:
     check_values(cfg, TRAINING_VALUES)
     epochs = OmegaConf.select(cfg, "search.hparam_epochs")
     if epochs is not None and epochs < 1:
-        raise ConfigValueError(f"search.hparam_epochs={epochs}: expected null (the short schedule) or a positive "
-                               "integer")
+        raise ConfigValueError(f"search.hparam_epochs={epochs}: expected null (the retrain's schedule) or a "
+                               "positive integer")
     if cfg.retrain.learn_weight_decay and cfg.retrain.weight_decay <= 0:
         raise ConfigValueError("retrain.learn_weight_decay=true starts from retrain.weight_decay, which is "
                                f"{cfg.retrain.weight_decay}: expected a positive number, e.g. 1e-4")

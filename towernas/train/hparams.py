@@ -7,7 +7,8 @@ TowerNAS searches hyperparameters at the level that can tell their values apart:
   every value, but its fitness cannot rank them: a path's validation recall through shared weights is the same
   whatever temperature a retrain would use. So they are genes of stage 2, where candidates are retrained: once
   the architectures' short retrains have ranked the candidates, :func:`tune_training` runs a seeded TPE study
-  (Optuna) of ``search.hparam_trials`` short retrains of the leader over the listed hyperparameters. The best,
+  (Optuna) of ``search.hparam_trials`` retrains of the leader over the listed hyperparameters, on the retrain's
+  own early-stopped schedule (``search.hparam_epochs``; short trials favour whatever learns fastest). The best,
   if it beats the leader's short retrain at the configured values, is what stage 3 retrains every finalist with,
   and what ``best.json`` records (``provenance.training``).
 - **Structural hyperparameters** (embedding width ``space.dims.embed``, D_blk ``space.dims.block``) change every

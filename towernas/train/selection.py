@@ -197,11 +197,12 @@ def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: i
 def tune_leader(cfg: DictConfig, data, space: ArchSpace, leader: dict, cache: SelectionCache,
                 tracker: Tracker | None = None) -> Tuned:
     """``search.hparam_trials`` retrains of the short-retrain leader over ``search.hparams`` (TPE, seeded), each
-    cached like every other retrain of the selection: short ones (``search.short_epochs``), or up to
-    ``search.hparam_epochs`` epochs with the retrain's early stopping when that is set."""
-    s = cfg.search
-    epochs = s.hparam_epochs or s.short_epochs
-    patience = 0 if epochs == s.short_epochs else cfg.retrain.patience
+    cached like every other retrain of the selection: on the retrain's own early-stopped schedule (up to
+    ``search.hparam_epochs``, default ``retrain.max_epochs``), or short ones when ``hparam_epochs`` equals
+    ``search.short_epochs`` (cheaper, but biased towards what learns fastest: measured, see the README)."""
+    s, r = cfg.search, cfg.retrain
+    epochs = r.max_epochs if s.hparam_epochs is None else s.hparam_epochs
+    patience = 0 if epochs == s.short_epochs else r.patience
 
     def score(trial_cfg: DictConfig) -> float:
         values = configured_values(trial_cfg, s.hparams)
