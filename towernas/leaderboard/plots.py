@@ -110,8 +110,10 @@ def search_plot(history: list[dict], recall_fitness: bool, title: str, path: Pat
     _save(fig, path)
 
 
-def supernet_plot(train: list[tuple[int, float]], valid: list[tuple[int, float]], title: str, path: Path) -> None:
-    """The supernet's training loss per step (left axis) and its validation loss (right axis)."""
+def supernet_plot(train: list[tuple[int, float]], valid: list[tuple[int, float]], title: str, path: Path,
+                  recall: bool = False) -> None:
+    """The supernet's training loss per step (left axis) and its early-stopping monitor (right axis): the search's
+    fitness on a few fixed architectures, the validation loss or, with ``recall``, minus R@50 (shown as R@50)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.5))
     if train:
@@ -121,7 +123,10 @@ def supernet_plot(train: list[tuple[int, float]], valid: list[tuple[int, float]]
     ax.grid(alpha=0.3)
     if valid:
         val_ax = ax.twinx()
-        val_ax.plot(*zip(*valid), "o-", color="C3", markersize=3, linewidth=1, label="validation loss")
-        val_ax.set_ylabel("validation loss", color="C3")
+        label = "validation R@50 (monitor)" if recall else "validation loss (monitor)"
+        steps, values = zip(*valid)
+        val_ax.plot(steps, [-v for v in values] if recall else values, "o-", color="C3", markersize=3, linewidth=1,
+                    label=label)
+        val_ax.set_ylabel(label, color="C3")
     ax.set_title(title, fontsize=10)
     _save(fig, path)

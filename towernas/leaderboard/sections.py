@@ -103,9 +103,10 @@ def _search_run(i: int, run: RunDir, site: Path) -> str:
         figures.append(figure(f"search-{i}.png", f"fitness per generation, {run.label}", "fitness per generation"))
     train, valid = collect.supernet_losses(run.path)
     if train or valid:
-        plots.supernet_plot(train, valid, f"{run.label}: supernet", site / f"supernet-{i}.png")
+        plots.supernet_plot(train, valid, f"{run.label}: supernet", site / f"supernet-{i}.png",
+                            recall=s.get("fitness") == "recall")  # its monitor is the fitness: -R@50
         figures.append(figure(f"supernet-{i}.png", f"supernet loss, {run.label}",
-                              "supernet training / validation loss"))
+                              "supernet training loss / validation monitor"))
     rows = collect.selection_rows(run.path, s)
     table = _scroll(views.selection_table(f"selection-{i}", rows)) if rows else ""
     return (f"<h3>{esc(run.label)}</h3>{info}<div class=\"figures\">{''.join(figures)}</div>"
