@@ -23,6 +23,7 @@ import json
 from pathlib import Path
 
 from towernas.runs import tables
+from towernas.runs.records import read_lines
 
 BIAS = ("arp@50", "tail_share@50", "unbiased/recall@50")  # towernas.eval.bias, in retrain tables when computed
 DELTA = "delta_recall@50_pct"
@@ -82,18 +83,9 @@ def cascade_stages(results: dict) -> list[dict]:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """The records of a JSONL log; a missing file is empty and an unparsable line (a crash mid-write) skipped."""
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(errors="replace").splitlines():
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            records.append(record)
-    return records
+    """The records of a JSONL log (``runs.records.read_lines``: a missing file is empty, a line cut by a crash
+    skipped), keeping the objects only."""
+    return [record for record in read_lines(path) if isinstance(record, dict)]
 
 
 def curves(records: list[dict], keys: tuple[str, ...]) -> dict[str, list[tuple[int, dict]]]:

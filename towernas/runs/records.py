@@ -33,7 +33,7 @@ def read_lines(path: Path | str) -> list[Any]:
     if not path.exists():
         return []
     out = []
-    for line in path.read_text().splitlines():
+    for line in path.read_text(errors="replace").splitlines():  # a multi-byte character cut too
         try:
             out.append(json.loads(line))
         except json.JSONDecodeError:  # the last line of a killed run: its unit is redone
