@@ -207,8 +207,6 @@ def tune_leader(cfg: DictConfig, data, space: ArchSpace, leader: dict, cache: Se
     def score(trial_cfg: DictConfig) -> float:
         values = configured_values(trial_cfg, s.hparams)
         key = ("hparams", leader["genome"], epochs, patience, cfg.seed, sorted(values.items()))
-        if epochs == s.short_epochs:
-            key = ("hparams", leader["genome"], epochs, cfg.seed, sorted(values.items()))
         return cache.get(key, lambda: retrain_score(space.arch(leader["genome"]), data, trial_cfg,
                                                     epochs=epochs, patience=patience, seed=cfg.seed))["score"]
 
