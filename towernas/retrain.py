@@ -203,9 +203,10 @@ def results_csv(rows: list[dict]) -> str:
 
 def selected_on(records: list[dict], select: str) -> dict:
     """The validation entry of the run: the model with the best mean over seeds of validation ``select``."""
-    means = {name: sum(r["valid"][select] for r in mine) / len(mine)
-             for name in dict.fromkeys(r["model"] for r in records)
-             for mine in [[r for r in records if r["model"] == name]]}
+    scores: dict[str, list[float]] = {}
+    for r in records:
+        scores.setdefault(r["model"], []).append(r["valid"][select])
+    means = {name: sum(values) / len(values) for name, values in scores.items()}
     best = max(means, key=means.get)
     return validation_entry(select, means[best], best)
 

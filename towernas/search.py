@@ -269,9 +269,9 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         "best": named["best"].to_dict(),
         "best_per_budget": {k: v.to_dict() for k, v in named.items() if k != "best"},
         "vs_random_feasible": random_comparison(selection[0]["fitness"], random_losses) if result else None,
-        # the winner's validation score as the selection saw it (mean of its full retrains, else its short one)
         # joint search: the training hyperparameters the winner was fully retrained with (search.hparams)
         "training": selection[0].get("training"),
+        # the winner's validation score as the selection saw it (mean of its full retrains, else its short one)
         "validation": validation_entry(cfg.retrain.select, selection[0].get("retrained", selection[0]["short"]),
                                        "best"),
     }

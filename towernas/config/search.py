@@ -43,8 +43,8 @@ class SearchConfig:
     short_epochs: int = 2
     final_top: int = 2  # best by the short retrain, fully retrained (retrain schedule) on final_seeds
     final_seeds: list[int] = field(default_factory=lambda: [0, 1])
-    # joint search: training hyperparameters tuned on the leader by hparam_trials short retrains (TPE), then used
-    # by the full retrains (towernas/train/hparams.py): any of temperature, weight_decay, lr, batch_size
+    # joint search: training hyperparameters tuned on the leader by hparam_trials retrains (TPE), then used by
+    # the full retrains (towernas/train/hparams.py): any of temperature, weight_decay, lr, batch_size
     hparams: list[str] = field(default_factory=list)
     hparam_trials: int = 8
     hparam_epochs: Optional[int] = None  # trials: up to this many epochs, early-stopped (None: retrain.max_epochs;
