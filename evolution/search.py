@@ -63,7 +63,9 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
            feasible: Callable[[Genome], bool], config: EvolutionConfig | None = None, *,
            on_generation: Callable[[dict[str, Any]], None] | None = None,
            state_path: str | os.PathLike | None = None, write_text: Callable[[Path, str], None] | None = None,
-           progress: bool = True, seeds: Sequence[Genome] = ()) -> EvolutionResult:
+           progress: bool = True, seeds: Sequence[Genome] = (),
+           map_fitness: Callable[[Callable[[Genome], float], list[Genome]], list[float]] | None = None,
+           ) -> EvolutionResult:
     """Search ``space`` for low-fitness feasible genomes.
 
     Args:
@@ -87,12 +89,15 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
         progress: show a tqdm bar over generations.
         seeds: genomes placed in the initial population (the feasible ones; e.g. the hand-built tower the
             search must beat), the rest of it drawn at random.
+        map_fitness: ``map_fitness(fitness, genomes) -> values`` scores the distinct new genomes of a
+            generation together (DEAP's ``toolbox.map`` idea): e.g. split across DDP ranks or workers. It must
+            return the values in the order of ``genomes``. Default: one after the other in this process.
 
     Raises:
         ValueError: no feasible genome among ``config.max_init_attempts`` uniform samples.
     """
     config = config or EvolutionConfig()
-    search = _Search(space, fitness, cost, feasible, config)
+    search = _Search(space, fitness, cost, feasible, config, map_fitness)
     search.seeds = [list(space.encode(g)) for g in seeds if feasible(tuple(g))][: config.population]
     started = time.monotonic()
     state = load_state(state_path) if state_path is not None else None
@@ -124,12 +129,13 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
 class _Search:
     """Population, memo table and archives of one run, with (de)serialisation for checkpoints."""
 
-    def __init__(self, space, fitness, cost, feasible, config: EvolutionConfig) -> None:
+    def __init__(self, space, fitness, cost, feasible, config: EvolutionConfig, map_fitness=None) -> None:
         self.pareto = config.mode == "pareto"
         if self.pareto and cost is None:
             raise ValueError('mode "pareto" needs a cost function')
         self.space, self.config = space, config
         self._fitness, self._cost, self._feasible = fitness, cost, feasible
+        self._map = map_fitness or (lambda f, genomes: [f(g) for g in genomes])
         self.individual = ParetoIndividual if self.pareto else Individual
         self.toolbox = make_toolbox(space, config.mutation_prob, config.tournament_size, self.pareto)
         self.rng = random.Random(config.seed)
@@ -152,13 +158,17 @@ class _Search:
 
     def evaluate(self, individuals: list[Individual]) -> None:
         """Set every individual's DEAP fitness, calling ``fitness`` only for genomes not in the memo table."""
+        new = list(dict.fromkeys(ind.key for ind in individuals if ind.key not in self.memo))
+        values = self._map(self._fitness, [self.space.decode(key) for key in new])
+        if len(values) != len(new):
+            raise ValueError(f"map_fitness returned {len(values)} values for {len(new)} genomes")
+        for key, value in zip(new, values):
+            value = float(value)
+            if math.isnan(value):
+                warnings.warn(f"fitness of {self.space.decode(key)} is NaN; scoring it +inf", RuntimeWarning)
+                value = math.inf
+            self.memo[key] = value
         for ind in individuals:
-            if ind.key not in self.memo:
-                value = float(self._fitness(self.space.decode(ind.key)))
-                if math.isnan(value):
-                    warnings.warn(f"fitness of {self.space.decode(ind.key)} is NaN; scoring it +inf", RuntimeWarning)
-                    value = math.inf
-                self.memo[ind.key] = value
             f = self.memo[ind.key]
             ind.fitness.values = (f, self.cost(ind)) if self.pareto else (f,)
 

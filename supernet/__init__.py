@@ -5,10 +5,12 @@
 - ``export(supernet, arch)``: the chosen path as a standalone ``TwoTowerModel`` with inherited weights.
 - ``train_supernet``: resumable SPOS training with in-batch softmax + streaming logQ;
   ``validation_recall`` (full-ranking validation Recall@K of a path) or ``fixed_batches`` +
-  ``validation_loss``: the fitness of a candidate for the search.
+  ``validation_loss``: the fitness of a candidate for the search; ``RecallFitness`` scores many paths of a
+  trained supernet, reusing item vectors across paths with the same item tower.
 """
 
 from supernet.export import export
+from supernet.fitness import RecallFitness
 from supernet.model import Supernet
 from supernet.sampler import ArchSampler, RowStream, SupernetSpace
 from supernet.trainer import (
@@ -19,5 +21,5 @@ from supernet.trainer import (
     validation_recall,
 )
 
-__all__ = ["ArchSampler", "RowStream", "Supernet", "SupernetDivergedError", "SupernetSpace", "export",
+__all__ = ["ArchSampler", "RowStream", "RecallFitness", "Supernet", "SupernetDivergedError", "SupernetSpace", "export",
            "fixed_batches", "train_supernet", "validation_loss", "validation_recall"]

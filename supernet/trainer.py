@@ -47,6 +47,7 @@ from towernas.samplers.frequency import StreamingFrequencyEstimator
 from towernas.space.arch import Arch
 from towernas.train.loop import TrainingDivergedError
 from towernas.train.objective import RetrievalObjective
+from towernas.train.optim import adam
 
 Batch = dict[str, torch.Tensor]
 Monitor = Callable[[Supernet, StreamingFrequencyEstimator], float]
@@ -243,8 +244,8 @@ class _Run:
         tables = list(supernet.embedder.parameters())
         ids = {id(p) for p in tables}
         rest = [p for p in supernet.parameters() if id(p) not in ids] + list(self.addons.parameters())
-        self.optimizer = torch.optim.Adam([{"params": tables, "weight_decay": embedding_decay},
-                                           {"params": rest}], lr=lr)
+        self.optimizer = adam([{"params": tables, "weight_decay": embedding_decay},
+                                           {"params": rest}], lr)
         self.estimator = StreamingFrequencyEstimator(data.n_items, device=device)
         self.sampler = ArchSampler(supernet.space, seed, admits)
         self.rows = RowStream(data.rows("train"), batch_size, seed)
@@ -304,13 +305,13 @@ def validation_loss(supernet: Supernet, arch: Arch, batches: list[Batch], temper
         supernet.train(was_training)
 
 
-class _Path:
+class PathModel:
     """One path of the supernet seen as a two-tower model (``encode_users(batch)`` / ``encode_items(batch)``)."""
 
     def __init__(self, supernet: Supernet, arch: Arch) -> None:
         self.supernet, self.arch = supernet, arch
 
-    def eval(self) -> "_Path":
+    def eval(self) -> "PathModel":
         self.supernet.eval()
         return self
 
@@ -331,7 +332,7 @@ def validation_recall(supernet: Supernet, arch: Arch, data: InteractionData, que
 
     was_training = supernet.training
     try:
-        return float(evaluate_model(_Path(supernet, arch), data, "valid", (k,), device=device,
+        return float(evaluate_model(PathModel(supernet, arch), data, "valid", (k,), device=device,
                                     queries=queries)[f"recall@{k}"])
     finally:
         supernet.train(was_training)

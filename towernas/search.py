@@ -35,6 +35,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from evolution import EvolutionConfig, SearchSpace, best_under, evolve
 from supernet import (
+    RecallFitness,
     Supernet,
     fixed_batches,
     train_supernet,
@@ -145,6 +146,9 @@ def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[B
                              patience=sn.patience, admits=admits if sn.feasible_sampling else None,
                              embedding_decay=sn.embedding_decay, objective=supernet_objective(cfg, data, device))
     log_q = trained["estimator"].log_q
+    if cfg.search.fitness == "recall":  # frozen weights from here on: item vectors are shared across paths
+        return PreparedSupernet(supernet, batches, log_q, trained,
+                                RecallFitness(supernet, data, queries, k=50, device=device))
     return PreparedSupernet(supernet, batches, log_q, trained, lambda arch: score(supernet, arch, log_q))
 
 

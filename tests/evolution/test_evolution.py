@@ -313,3 +313,24 @@ def test_without_a_stall_rule_every_generation_runs_and_the_rule_is_validated():
         EvolutionConfig(stall_generations=-1)
     with pytest.raises(ValueError, match="min_improvement"):
         EvolutionConfig(min_improvement=-0.1)
+
+
+def test_map_fitness_scores_each_generations_new_genomes_together_with_the_same_result():
+    plain = Knapsack(seed=2)
+    reference = evolve(plain.space, plain.fitness, plain.cost, plain.under(60),
+                       EvolutionConfig(population=20, generations=8, seed=2), progress=False)
+    mapped, batches = Knapsack(seed=2), []
+
+    def split_in_two(fitness, genomes):  # what a two-rank map does: halves scored apart, then merged in order
+        batches.append(list(genomes))
+        halves = [[fitness(g) for g in genomes[r::2]] for r in range(2)]
+        return [halves[i % 2][i // 2] for i in range(len(genomes))]
+
+    result = evolve(mapped.space, mapped.fitness, mapped.cost, mapped.under(60),
+                    EvolutionConfig(population=20, generations=8, seed=2), progress=False, map_fitness=split_in_two)
+    assert strip_elapsed(result) == strip_elapsed(reference)
+    assert len(batches) == 9 and all(len(set(b)) == len(b) for b in batches)  # generation 0 + 8, no repeats
+    assert sum(map(len, batches)) == result.unique_evaluations
+    with pytest.raises(ValueError, match="returned 0 values"):
+        evolve(mapped.space, mapped.fitness, mapped.cost, mapped.under(60), EvolutionConfig(population=20,
+               generations=1, seed=3), progress=False, map_fitness=lambda f, genomes: [])

@@ -296,3 +296,20 @@ def test_sampled_validation_queries_are_a_seeded_subset(data):
         assert list(sample.exclude[q]) == list(queries.exclude[row[user]])
     assert list(sample_queries(queries, 10, seed=3).users) == list(sample.users)
     assert sample_queries(queries, None) is queries and sample_queries(queries, 10**6) is queries
+
+
+def test_recall_fitness_equals_validation_recall_and_reuses_item_vectors(data, spec):
+    from supernet import RecallFitness
+
+    net = make_supernet(spec)
+    queries = sample_queries(data.queries("valid"), 40, seed=0)
+    fitness = RecallFitness(net, data, queries)
+    archs = covering_archs()[:3]
+    # the same item tower under another pooling and user tower: only the query side changes
+    twin = Arch(pooling=archs[1].pooling, user=archs[0].user, item=archs[0].item, dims=archs[0].dims)
+    for arch in [*archs, twin, archs[0]]:
+        assert fitness(arch) == pytest.approx(-validation_recall(net, arch, data, queries), abs=1e-12)
+    assert (fitness.misses, fitness.hits) == (3, 2)
+    assert net.training
+    uncached = RecallFitness(net, data, queries, cache_mib=0)
+    assert [uncached(a) for a in archs] == [fitness(a) for a in archs] and not uncached.cache

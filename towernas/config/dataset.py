@@ -55,3 +55,5 @@ class DatasetConfig:
     ctr: CtrConfig = field(default_factory=CtrConfig)
     cache: bool = True
     options: Any = field(default_factory=_open_options)
+    # files written by a seeded generator instead of downloaded (``towernas.data.amazon_like``); None: real data
+    generate: Any = None

@@ -43,6 +43,8 @@ def load_dataset(cfg: DatasetConfig | DictConfig, *, progress: bool = True) -> I
     root = data_root(cfg.root)
     directory = root / "raw" / cfg.name
     required = reader.files(options)
+    if cfg.generate is not None:
+        generated_files(cfg.generate, reader, directory, options, progress=progress)
     if required:
         ensure_files(directory, required, reader.sources, reader.manual, download=cfg.download, progress=progress)
     files = [directory / f for f in required]
@@ -59,6 +61,24 @@ def load_dataset(cfg: DatasetConfig | DictConfig, *, progress: bool = True) -> I
     if cfg.cache:
         cache.save(data, entry)
     return data
+
+
+def generated_files(settings: Any, reader: Reader, directory, options: Any, *, progress: bool) -> None:
+    """Write ``dataset.generate``'s files into ``directory`` (unless already there) for ``reader`` to read."""
+    from towernas.data.amazon_like import AmazonLikeOptions, ensure_generated
+
+    if reader.name != "amazon":
+        raise DataError(f"dataset.generate: writes Amazon-format files, but dataset.reader={reader.name!r}; "
+                        "use dataset.reader=amazon")
+    settings = dict(settings) if not isinstance(settings, DictConfig) else OmegaConf.to_container(settings)
+    known = {f.name for f in dataclasses.fields(AmazonLikeOptions)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise DataError(f"dataset.generate: unknown key(s) {unknown}; valid keys: {sorted(known)}")
+    generator = AmazonLikeOptions(**settings, ratings_file=options.ratings_file,
+                                  meta_file=options.meta_file or "meta_Books.json.gz")
+    if ensure_generated(directory, generator, progress=progress):
+        log.info("generated %s into %s", generator, directory)
 
 
 def preprocessing(cfg: DatasetConfig) -> Preprocessing:

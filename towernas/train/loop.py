@@ -23,6 +23,7 @@ from towernas.data.interactions import InteractionData
 from towernas.eval.encode import evaluate_model
 from towernas.runs.errors import UserError
 from towernas.train.early_stopping import FitResult, fit_epochs
+from towernas.train.optim import adam
 from towernas.train.objective import RetrievalObjective
 from towernas.train.weight_decay import HypergradientWeightDecay
 
@@ -100,8 +101,7 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     if weight_decay < 0 or learn_weight_decay and weight_decay <= 0:
         raise UserError(f"weight_decay={weight_decay}: expected >= 0, and > 0 (the starting value) when it is "
                         "learned")
-    optimizer = (torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-                 if weight_decay > 0 else torch.optim.Adam(model.parameters(), lr=lr))
+    optimizer = adam(model.parameters(), lr, weight_decay=weight_decay, decoupled=weight_decay > 0)
     objective = default_objective(data, temperature, seed, device) if objective is None else objective
     objective.check(model)
     decay = (HypergradientWeightDecay(model, optimizer, data, initial=weight_decay, temperature=temperature,
@@ -125,7 +125,7 @@ def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = adam(model.parameters(), lr)
     objective = default_objective(data, temperature, seed, device)
     return [train_epoch(model, data, optimizer, objective, batch_size=batch_size, rng=rng, device=device,
                         progress=progress, desc=f"epoch {e + 1}/{epochs}") for e in range(epochs)]

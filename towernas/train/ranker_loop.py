@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from towernas.addons.base import add_extra_losses, apply_training_hooks
 from towernas.losses.retrieval import weighted_mean
 from towernas.train.early_stopping import FitResult, fit_epochs
+from towernas.train.optim import adam
 from towernas.train.loop import TrainingDivergedError
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]  # query batch, items (B, C), labels (B, C)
@@ -129,7 +130,7 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     ranker.to(device)
-    optimizer = torch.optim.Adam(ranker.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer = adam(ranker.parameters(), lr, weight_decay=weight_decay)
 
     def one_epoch(epoch: int) -> float:
         return train_epoch(ranker, batches(rng), optimizer, total=n_batches, loss_fn=LOSSES[loss], progress=progress,
