@@ -86,3 +86,10 @@ bench-tuning: install
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The whole pipeline at Amazon Books size (165k users x 160k items x 5.1M interactions, generated in the real
+# formats): load, search (profile=paper, early-stopped), retrain, full-ranking eval vs raw faiss, sampled-vs-full
+# fitness agreement. Resumes; writes bench_results/scale.{json,md}.
+.PHONY: bench-scale
+bench-scale: install
+	$(PY) -m benchmarks.bench_scale $(ARGS)
