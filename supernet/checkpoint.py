@@ -24,7 +24,7 @@ from typing import Any, Iterator
 import torch
 
 from towernas.runs.errors import UserError
-from towernas.runs.files import atomic_open
+from towernas.runs.files import atomic_open, writes_files
 
 log = logging.getLogger(__name__)
 FILENAME = "supernet.pt"
@@ -59,6 +59,8 @@ def save_checkpoint(path: str | Path, state: dict[str, Any], keep_previous: bool
     """Write ``state`` (plus the format version) to ``path`` atomically; with ``keep_previous``, the checkpoint
     it replaces becomes ``previous_path(path)`` once the new one is fully written (at every instant one of
     the two is intact)."""
+    if not writes_files():  # another rank of a distributed job: rank 0 saves
+        return
     path = Path(path)
     with atomic_open(path, "wb") as fh:
         torch.save({"format": FORMAT, **state}, fh)

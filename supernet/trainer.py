@@ -45,6 +45,7 @@ from towernas.losses.retrieval import in_batch_softmax
 from towernas.runs.device import resolve_device
 from towernas.samplers.frequency import StreamingFrequencyEstimator
 from towernas.space.arch import Arch
+from towernas.train import distributed
 from towernas.train.loop import TrainingDivergedError
 from towernas.train.objective import RetrievalObjective
 from towernas.train.optim import adam
@@ -124,7 +125,9 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
     state, source = load_resumable(path, map_location=device) if path is not None else (None, None)
     start, elapsed_before = 0, 0.0
-    best = _Best(path.with_name(BEST_FILENAME) if path is not None else None)
+    here = distributed.world()
+    # the best weights on disk on rank 0; the other ranks keep theirs in memory (rank 0 writes the files)
+    best = _Best(path.with_name(BEST_FILENAME) if path is not None and here.is_main else None)
     if state is not None:
         if state["settings"] != settings:
             changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
@@ -135,6 +138,8 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
         start, elapsed_before = int(state["step"]), float(state["elapsed"])
         best.load_progress(state.get("monitor", {}))
     estimator, optimizer, sampler, rows = run.estimator, run.optimizer, run.sampler, run.rows
+    distributed.broadcast_parameters(supernet)  # every rank starts from rank 0's weights
+    trained = [p for group in optimizer.param_groups for p in group["params"]]
 
     supernet.train()
     clock = time.perf_counter()
@@ -148,21 +153,22 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     for step in range(start + 1, steps + 1):
         if best.stopped:
             break
-        arch = sampler.sample()
-        batch = training_batch(data, rows.next(), device)
-        estimator.update(batch["item"])  # the batch counts towards its own sampling probabilities
+        arch = sampler.sample()  # the same on every rank (same seed, same stream)
+        global_rows = rows.next()
+        batch = training_batch(data, distributed.shard(global_rows, here), device)
         if objective is None:
-            loss = path_loss(supernet, arch, batch, temperature, estimator.log_q(batch["item"]))
+            loss = _sharded_path_loss(supernet, arch, batch, temperature, estimator)
         else:
             loss = objective(batch, lambda b: supernet.encode_users(b, arch), lambda b: supernet.encode_items(b, arch))
-        value = loss.item()
-        if not math.isfinite(value):
+        share = len(batch["item"]) / len(global_rows)  # this rank's part of the global mean (1 alone)
+        optimizer.zero_grad(set_to_none=True)  # off-path candidates: grad None, so Adam leaves them alone
+        (loss * share if here.active else loss).backward()
+        value = distributed.all_reduce_gradients(trained, loss.item() * share)[0] if here.active else loss.item()
+        if not math.isfinite(value):  # the global loss: every rank stops at the same step
             saved = f"; the checkpoint of step {last_saved} is intact" if path is not None and last_saved else ""
             raise SupernetDivergedError(
                 f"supernet loss is {value} at step {step} (arch {describe(arch)}); "
                 f"lower the learning rate (lr={lr}) or raise the temperature (temperature={temperature}){saved}")
-        optimizer.zero_grad(set_to_none=True)  # off-path candidates: grad None, so Adam leaves them alone
-        loss.backward()
         optimizer.step()
         losses.append(value)
         interval.append(value)
@@ -177,7 +183,7 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             interval, interval_start = [], now
         last = step
         if monitor is not None and monitor_every and (step % monitor_every == 0 or step == steps):
-            value = monitor(supernet, estimator)
+            value = distributed.broadcast_object(monitor(supernet, estimator))  # one decision for all ranks
             best.offer(value, step, supernet, estimator)
             best.stopped = bool(patience) and step - best.step >= patience * monitor_every
             bar.set_postfix(loss=f"{value:.4f}", best=f"{best.value:.4f}@{best.step}")
@@ -195,6 +201,20 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             "elapsed": elapsed(), "resumed_from": start, "checkpoint": str(path) if path is not None else None,
             "estimator": estimator, "best_step": best.step, "best_val_loss": best.value,
             "stopped_early": best.stopped}
+
+
+def _sharded_path_loss(supernet: Supernet, arch: Arch, batch: Batch, temperature: float,
+                       estimator: StreamingFrequencyEstimator) -> torch.Tensor:
+    """The in-batch softmax + logQ of one path on this rank's rows against the whole global batch's items
+    (gathered from every rank with their gradient); the estimator counts the global batch on every rank.
+    Alone: ``path_loss`` on the batch."""
+    ids, offset = distributed.gather_rows(batch["item"])
+    estimator.update(ids)  # the batch counts towards its own sampling probabilities
+    if len(ids) == len(batch["item"]):
+        return path_loss(supernet, arch, batch, temperature, estimator.log_q(ids))
+    items, _ = distributed.gather_rows(supernet.encode_items(batch, arch))
+    return in_batch_softmax(supernet.encode_users(batch, arch), items, ids, temperature=temperature,
+                            log_q=estimator.log_q(ids), offset=offset)
 
 
 class _Best:

@@ -42,9 +42,10 @@ from towernas.rankers import RANKERS, Catalog, build_ranker
 from towernas.runs import tables
 from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
-from towernas.runs.files import write_results
+from towernas.runs.files import write_results, writes_files
 from towernas.runs.records import RecordLog
 from towernas.runs.run_dir import claim, newest_run
+from towernas.train import distributed
 from towernas.runs.tracking import Tracker
 from towernas.addons import RankerWithAddOns
 from towernas.train.configured import ranker_addons
@@ -314,7 +315,7 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     pipelines = aggregate(records)
     best = max(pipelines, key=lambda p: p["stages"][-1]["valid"][select])  # chosen on validation
     results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "retriever_dir": str(directory),
-               "k0": cfg.cascade.k0, "retriever": alone, "pipelines": pipelines, "records": records,
+               **distributed.world().describe(), "k0": cfg.cascade.k0, "retriever": alone, "pipelines": pipelines, "records": records,
                "best": best["name"], "stages": best["stages"],
                "validation": validation_entry(select, best["stages"][-1]["valid"][select], best["name"])}
     if cfg.cascade.export:
@@ -327,6 +328,8 @@ def export_best(run_dir: Path, retriever_dir: Path, cfg: DictConfig, record: dic
     """Write the pipeline best on validation so far as ``<run dir>/cascade`` (replacing the previous best)."""
     from towernas.serving.cascade import export_cascade
 
+    if not writes_files():  # torchrun: rank 0 exports
+        return
     export_cascade(run_dir / "cascade", retriever_dir, cfg.cascade.k0, trained,
                    metadata={"ranker": record["ranker"], "negatives": record["negatives"], "seed": record["seed"],
                              "valid": record["stages"][-1]["valid"]})

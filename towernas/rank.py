@@ -40,6 +40,7 @@ from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
 from towernas.runs.records import RecordLog
 from towernas.runs.run_dir import claim
+from towernas.train import distributed
 from towernas.runs.tracking import Tracker
 from towernas.addons import RankerWithAddOns
 from towernas.train.configured import ranker_addons
@@ -154,6 +155,7 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
         tracker.close()
     rows = aggregate(records)
     results = {"dataset": cfg.dataset.name, "ranker": OmegaConf.to_container(cfg.ranker, resolve=True),
+               **distributed.world().describe(),
                "label": OmegaConf.to_container(cfg.dataset.ctr, resolve=True),
                "pairs": {s: {"pairs": len(p), "positive_rate": p.positive_rate} for s, p in pairs.items()},
                "records": records, "table": rows,

@@ -39,11 +39,12 @@ from towernas.retrievers.two_tower import build
 from towernas.runs import tables
 from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
-from towernas.runs.files import write_results
+from towernas.runs.files import write_results, writes_files
 from towernas.runs.run_dir import newest_run
 from towernas.runs.tracking import Tracker
 from towernas.samplers import SamplerError
 from towernas.space import Arch
+from towernas.train import distributed
 from towernas.train.configured import build_objective, check_objective, decay_options
 from towernas.train.loop import fit
 from towernas.train.objective import check_model
@@ -252,9 +253,10 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     finally:
         tracker.close()
     rows = aggregate(records)
-    results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, "records": records, "table": rows,
+    results = {"dataset": cfg.dataset.name, "budget": cfg.budget.name, **distributed.world().describe(),
+               "records": records, "table": rows,
                "sizing": sizing, "validation": selected_on(records, cfg.retrain.select)}
-    if cfg.retrain.export:  # the model with the best validation score (never chosen on test)
+    if cfg.retrain.export and writes_files():  # the model best on validation (never chosen on test); rank 0
         from towernas.serving import export_retriever
 
         meta = export_retriever(best[0], data, run_dir / "retriever", index=cfg.retrain.index,

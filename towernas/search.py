@@ -65,6 +65,7 @@ from towernas.runs.search_outputs import (
 from towernas.runs.tracking import Tracker
 from towernas.space import SKIP, Arch, ArchError
 from towernas.space.arch_space import ArchSpace
+from towernas.train import distributed
 from towernas.train.configured import build_objective, check_objective
 from towernas.train.hparams import TRAINING_HPARAMS, check_hparams
 from towernas.train.selection import PROPOSERS, RandomProposals, SelectionCache, final_selection
@@ -135,8 +136,8 @@ def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[B
     # early stopping of the supernet on the same measure: the mean fitness of a few fixed feasible architectures
     probes = [space.arch(g) for g in _random_feasible(space.slots(), admits, sn.monitor_archs, cfg.seed + 1)]
 
-    def monitor(net, estimator) -> float:
-        return sum(score(net, a, estimator.log_q) for a in probes) / len(probes)
+    def monitor(net, estimator) -> float:  # torchrun: the probes are split across ranks
+        return sum(distributed.map_split(lambda a: score(net, a, estimator.log_q), probes)) / len(probes)
 
     log = (lambda r: tracker.log("supernet", r)) if tracker is not None else None
     trained = train_supernet(supernet, data, steps=sn.steps, batch_size=sn.batch_size, lr=sn.lr,
@@ -257,7 +258,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
                           [annotate(space.arch(g), cost_model, f, provenance).to_dict()
                            for g, f, _ in result.pareto_front])
     summary = {
-        "run_dir": str(run_dir), "resumed": resumed, "dataset": data.summary(), "budget": str(budget),
+        "run_dir": str(run_dir), "resumed": resumed, **distributed.world().describe(),
+        "dataset": data.summary(), "budget": str(budget),
         "space": space.name, "strategy": s.strategy, "fitness": s.fitness,
         "supernet": None if trained is None else {
             "steps": trained["step"], "final_train_loss": trained["loss"], "best_step": trained["best_step"],
@@ -310,12 +312,14 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
         admitted_by(cost_model, space, admitting),
         evolution_config(s, cfg.seed), on_generation=lambda r: tracker.log("search", r),
         state_path=run_dir / "evolution_state.json", write_text=write_text_atomic, progress=cfg.progress,
-        seeds=seeds,
+        seeds=seeds, map_fitness=distributed.map_split,  # torchrun: a generation's new genomes split across ranks
     )
     phases["evolution"] = time.perf_counter() - clock
     known = dict(result.evaluated)
     randoms = _random_feasible(space.slots(), in_budget, s.random_baseline, cfg.seed)
-    random_losses = [known[g] if g in known else fitness(g) for g in randoms]
+    unknown = distributed.map_split(fitness, [g for g in randoms if g not in known])
+    known.update(zip([g for g in randoms if g not in known], unknown))
+    random_losses = [known[g] for g in randoms]
     clock = time.perf_counter()
     if not any(in_budget(g) for g in known):
         raise ArchError(f"no evaluated architecture fits {Budget.from_config(cfg.budget)}; raise "

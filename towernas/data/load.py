@@ -18,6 +18,7 @@ from towernas.data.interactions import InteractionData
 from towernas.data.preprocess import Preprocessing, preprocess
 from towernas.data.readers import get_reader
 from towernas.data.readers.base import Reader
+from towernas.runs.files import main_first
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,11 @@ def load_dataset(cfg: DatasetConfig | DictConfig, *, progress: bool = True) -> I
         >>> load_dataset(cfg).n_users
         40
     """
+    with main_first():  # torchrun: rank 0 generates / processes / caches, then the others read its cache
+        return _load(cfg, progress)
+
+
+def _load(cfg: DatasetConfig | DictConfig, progress: bool) -> InteractionData:
     if isinstance(cfg, DictConfig):
         cfg = OmegaConf.to_object(cfg) if OmegaConf.get_type(cfg) is DatasetConfig else DatasetConfig(**cfg)
     reader = get_reader(cfg.reader)

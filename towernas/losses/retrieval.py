@@ -23,6 +23,7 @@ def in_batch_softmax(
     temperature: float = 0.05,
     log_q: torch.Tensor | None = None,
     weights: torch.Tensor | None = None,
+    offset: int = 0,
 ) -> torch.Tensor:
     """Mean in-batch softmax loss.
 
@@ -33,13 +34,17 @@ def in_batch_softmax(
         temperature: tau.
         log_q: (B,) log sampling probability of each batch item (None: no correction).
         weights: (B,) per-example weights r_i (None: all ones).
+        offset: data parallel: ``query`` holds b <= B rows whose positives are ``item[offset : offset + b]``
+            (one rank's share of a global batch gathered by ``towernas.train.distributed.gather_rows``); the
+            loss is the mean over those b rows, each scored against all B items.
 
     Example:
         >>> q = F.normalize(torch.randn(4, 8), dim=-1)
         >>> float(in_batch_softmax(q, q, torch.arange(4))) >= 0
         True
     """
-    return in_batch_softmax_scores(query @ item.T, item_ids, temperature=temperature, log_q=log_q, weights=weights)
+    return in_batch_softmax_scores(query @ item.T, item_ids, temperature=temperature, log_q=log_q, weights=weights,
+                                   offset=offset)
 
 
 def in_batch_softmax_scores(
@@ -49,15 +54,22 @@ def in_batch_softmax_scores(
     temperature: float = 0.05,
     log_q: torch.Tensor | None = None,
     weights: torch.Tensor | None = None,
+    offset: int = 0,
 ) -> torch.Tensor:
     """The same loss from a precomputed (B, B) matrix of cosine scores ``s_ij`` (query i, item j) —
-    for models whose query depends on the candidate (e.g. MIND's label-aware attention)."""
-    logits = scores / temperature  # (B, B)
+    for models whose query depends on the candidate (e.g. MIND's label-aware attention); (b, B) rows
+    ``offset … offset + b`` of it for one rank's share of a gathered batch."""
+    logits = scores / temperature  # (b, B)
     if log_q is not None:
         logits = logits - log_q[None, :]
-    same_item = item_ids[:, None] == item_ids[None, :]
-    accidental = same_item & ~torch.eye(len(item_ids), dtype=torch.bool, device=logits.device)
-    target = torch.arange(len(item_ids), device=logits.device)
+    rows = len(scores)
+    if offset == 0 and rows == len(item_ids):  # the whole batch (one process)
+        same_item = item_ids[:, None] == item_ids[None, :]
+        accidental = same_item & ~torch.eye(len(item_ids), dtype=torch.bool, device=logits.device)
+        target = torch.arange(len(item_ids), device=logits.device)
+        return softmax_loss(logits, target, accidental, weights)
+    target = torch.arange(offset, offset + rows, device=logits.device)
+    accidental = (item_ids[target][:, None] == item_ids[None, :]).scatter(1, target[:, None], False)
     return softmax_loss(logits, target, accidental, weights)
 
 

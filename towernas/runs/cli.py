@@ -35,15 +35,35 @@ def run_entry(name: str, run: Callable[[DictConfig, Path], dict], cfg: DictConfi
     the sweeper records that one job as failed (an Optuna trial: FAIL) and goes on under its
     ``max_failure_rate``.
     """
+    from towernas.runs.device import resolve_device
+    from towernas.train import distributed
+
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
+        here, _ = distributed.setup(resolve_device(cfg.device))  # torchrun: join the job (else alone)
+        if here.active:  # one run directory for the job: rank 0's (a timestamp can differ by a second)
+            run_dir = _adopt(run_dir, Path(distributed.broadcast_object(str(run_dir))))
         results = run(cfg, run_dir)
     except USER_ERRORS as err:
         log.error("%s", err)
         if hydra_cfg.mode == RunMode.MULTIRUN:
             raise
         sys.exit(f"{name}: error: {err}")
+    finally:
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            distributed.cleanup()
     value = float(results["validation"]["score"])
     log.info("%s: validation score %.6f", name, value)
     return value
+
+
+def _adopt(own: Path, shared: Path) -> Path:
+    """``shared`` (rank 0's run directory); this rank's own Hydra directory is removed when it is another one
+    holding only Hydra's files (its ``.hydra/`` and log)."""
+    if own.resolve() != shared.resolve() and own.is_dir():
+        if all(p.name == ".hydra" or p.suffix == ".log" for p in own.iterdir()):
+            import shutil
+
+            shutil.rmtree(own, ignore_errors=True)
+    return shared

@@ -6,16 +6,20 @@ work (rather than as torch's assertion at the first tensor moved to it).
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from towernas.runs.errors import UserError
 
 
 def resolve_device(name: str) -> torch.device:
-    """"auto" → CUDA when available, else CPU; anything else is passed to ``torch.device`` and, for CUDA,
+    """"auto" → CUDA when available, else CPU (under torchrun, ``cuda`` is ``cuda:LOCAL_RANK``); anything else is passed to ``torch.device`` and, for CUDA,
     checked against the GPUs this machine has."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # torchrun: one GPU per local rank
+        name = f"cuda:{int(os.environ.get('LOCAL_RANK', 0))}"
     try:
         device = torch.device(name)
     except RuntimeError as err:

@@ -2,18 +2,41 @@
 content digests.
 
 A crash or an interrupt leaves either the old file or the new one, never a half-written file, and
-never a stray temp file.
+never a stray temp file. In a distributed job (torchrun) only rank 0 writes: on the other ranks every writer
+here is a no-op (``writes_files``), so a run directory has one author.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, Iterator
+
+
+def writes_files() -> bool:
+    """False on the ranks other than 0 of an initialised ``torch.distributed`` job, else True."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized() and dist.get_rank() != 0)
+
+
+@contextmanager
+def main_first() -> Iterator[None]:
+    """In a distributed job, rank 0 runs the block first (e.g. processes and caches a dataset, generates
+    files), then the other ranks do (and find its results); alone, just the block."""
+    import torch.distributed as dist
+
+    active = dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+    if active and dist.get_rank() != 0:
+        dist.barrier()
+    yield
+    if active and dist.get_rank() == 0:
+        dist.barrier()
 
 
 @contextmanager
@@ -28,6 +51,9 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", suffix: str = ".tmp") 
         >>> p.read_text()
         'done'
     """
+    if not writes_files():  # another rank of a distributed job: rank 0 writes this file
+        yield io.BytesIO() if "b" in mode else io.StringIO()
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)

@@ -21,6 +21,7 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
+from towernas.runs.files import writes_files
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,8 @@ def read_lines(path: Path | str) -> list[Any]:
 
 def append_line(path: Path | str, obj: Any) -> None:
     """Append ``obj`` as one JSON line, flushed and fsynced before returning (after a cut line: a fresh line)."""
+    if not writes_files():  # another rank of a distributed job
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "ab+") as fh:

@@ -30,8 +30,13 @@ def claim(run_dir: Path, config: dict[str, Any], ignore: tuple[str, ...] = ()) -
 
     ``ignore``: dotted keys (``section`` or ``section.key``) the command does not read, so adding or changing
     them neither blocks a resume nor changes the hash (a search ignores ``dataset.ctr``).
-    Raises a one-line ValueError if the directory holds a run of a different config.
+    The marker also records ``world_size`` (torchrun's, 1 alone): the global batch is the same at any world
+    size, so a run may resume at another one. Raises a one-line ValueError if the directory holds a run of a
+    different config.
     """
+    import torch.distributed as dist
+
+    world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     marker = run_dir / "run_config.json"
     skip = RESUMABLE_CHANGES + tuple(ignore)
     digest = config_hash(config, ignore)
@@ -41,9 +46,9 @@ def claim(run_dir: Path, config: dict[str, Any], ignore: tuple[str, ...] = ()) -
             changed = _diff(_without(previous.get("config", {}), skip), _without(config, skip))
             raise ValueError(f"{run_dir} holds a run of another config (changed: {', '.join(changed) or '?'}); "
                              "pick another directory with hydra.run.dir=... or delete it")
-        write_json_atomic(marker, {"hash": digest, "config": config})
+        write_json_atomic(marker, {"hash": digest, "world_size": world_size, "config": config})
         return True
-    write_json_atomic(marker, {"hash": digest, "config": config})
+    write_json_atomic(marker, {"hash": digest, "world_size": world_size, "config": config})
     return False
 
 

@@ -12,6 +12,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from towernas.runs.files import writes_files
+
 
 class Tracker:
     """Append-only metric streams.
@@ -31,9 +33,11 @@ class Tracker:
     def __init__(self, run_dir: Path, *, use_wandb: bool = False, project: str = "towernas",
                  config: dict[str, Any] | None = None, name: str | None = None) -> None:
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.writes = writes_files()  # in a distributed job, rank 0 logs for all
+        if self.writes:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self._wandb = None
-        if use_wandb:
+        if use_wandb and self.writes:
             os.environ.setdefault("WANDB_MODE", "offline")
             import wandb
 
@@ -42,6 +46,8 @@ class Tracker:
 
     def log(self, stream: str, record: dict[str, Any]) -> None:
         """Append ``record`` to ``<stream>.jsonl`` (one line, flushed) and to wandb under ``stream/``."""
+        if not self.writes:
+            return
         with open(self.run_dir / f"{stream}.jsonl", "a") as fh:
             fh.write(json.dumps(record, default=_jsonable) + "\n")
         if self._wandb is not None:

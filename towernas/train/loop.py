@@ -22,6 +22,7 @@ from towernas.data.batches import iterate_rows, training_batch
 from towernas.data.interactions import InteractionData
 from towernas.eval.encode import evaluate_model
 from towernas.runs.errors import UserError
+from towernas.train import distributed
 from towernas.train.early_stopping import FitResult, fit_epochs
 from towernas.train.optim import adam
 from towernas.train.objective import RetrievalObjective
@@ -42,15 +43,22 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
     total, n = 0.0, 0
     n_batches = (len(rows) + batch_size - 1) // batch_size
     scores_fn = getattr(model, "train_scores", None)  # a query that depends on the candidate (MIND)
-    for batch_rows in tqdm(iterate_rows(rows, batch_size, rng), total=n_batches, desc=desc, disable=not progress,
-                           leave=False):
-        batch = training_batch(data, batch_rows, device)
+    here = distributed.world()
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    for batch_rows in tqdm(iterate_rows(rows, batch_size, rng), total=n_batches, desc=desc,
+                           disable=not progress or not here.is_main, leave=False):
+        batch = training_batch(data, distributed.shard(batch_rows, here), device)  # the global batch alone
         loss = objective(batch, model.encode_users, model.encode_items, scores_fn)
+        optimizer.zero_grad(set_to_none=True)
+        if here.active:  # this rank's share of the global mean; summed gradients = one process's
+            share = len(batch["item"]) / len(batch_rows)
+            (loss * share).backward()
+            loss = torch.tensor(distributed.all_reduce_gradients(parameters, loss.item() * share)[0])
         if not torch.isfinite(loss):
             raise TrainingDivergedError(f"training loss is {loss.item()} ({desc}); lower the learning rate "
                                         "or raise the temperature")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if not here.active:
+            loss.backward()
         if decay is not None:
             decay.before_step()
         optimizer.step()
@@ -101,6 +109,10 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     if weight_decay < 0 or learn_weight_decay and weight_decay <= 0:
         raise UserError(f"weight_decay={weight_decay}: expected >= 0, and > 0 (the starting value) when it is "
                         "learned")
+    if learn_weight_decay and distributed.world().active:
+        raise UserError("retrain.learn_weight_decay=true is not supported under torchrun yet; tune "
+                        "retrain.weight_decay with the Optuna sweeper instead")
+    distributed.broadcast_parameters(model)  # every rank starts from rank 0's weights
     optimizer = adam(model.parameters(), lr, weight_decay=weight_decay, decoupled=weight_decay > 0)
     objective = default_objective(data, temperature, seed, device) if objective is None else objective
     objective.check(model)

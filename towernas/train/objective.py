@@ -29,6 +29,7 @@ from towernas.data.interactions import InteractionData
 from towernas.data.train_stats import TrainStats
 from towernas.losses.retrieval import CORRECTED, LOSSES
 from towernas.samplers.base import Sampler, SamplerError, build_sampler
+from towernas.train import distributed
 
 Batch = dict[str, torch.Tensor]
 Encoder = Callable[[Batch], torch.Tensor]
@@ -139,6 +140,8 @@ class RetrievalObjective:
     def step(self, batch: Batch, encode_users: Encoder, encode_items: Encoder, scores_fn=None) -> Step:
         positives = batch["item"]
         b = len(positives)
+        if scores_fn is None and self._in_batch and distributed.world().active:
+            return self._gathered_step(batch, encode_users, encode_items)
         self.sampler.observe(positives)
         if scores_fn is not None:
             query = positive_vectors = None
@@ -179,6 +182,31 @@ class RetrievalObjective:
         invalid = (ids == positives[:, None]).scatter(1, target[:, None], False)
         return Step(batch=batch, query=query, positive_vectors=positive_vectors, negative_vectors=negative_vectors,
                     layout=layout, ids=ids, scores=scores, log_q=log_q.to(scores.dtype), target=target,
+                    invalid=invalid, temperature=self.temperature, loss=self.loss, encode_users=encode_users)
+
+    @property
+    def _in_batch(self) -> bool:
+        from towernas.samplers.in_batch import InBatchSampler
+
+        return type(self.sampler) is InBatchSampler
+
+    def _gathered_step(self, batch: Batch, encode_users: Encoder, encode_items: Encoder) -> Step:
+        """Data parallel, in-batch sampler: this rank's queries against every rank's positives (gathered with
+        their gradient), the estimator counting the global batch: the one-process step of the global batch,
+        restricted to this rank's rows. (Other samplers draw their negatives on each rank.)"""
+        positives = batch["item"]
+        b = len(positives)
+        ids, offset = distributed.gather_rows(positives)
+        self.sampler.observe(ids)
+        query, positive_vectors = encode_users(batch), encode_items(batch)
+        columns, _ = distributed.gather_rows(positive_vectors)
+        target = torch.arange(offset, offset + b, device=columns.device)
+        all_ids = ids.unsqueeze(0).expand(b, -1)
+        invalid = (all_ids == positives[:, None]).scatter(1, target[:, None], False)
+        log_q = self.sampler.log_q(None, ids, self.n).unsqueeze(0).expand(b, -1)
+        scores = query @ columns.T
+        return Step(batch=batch, query=query, positive_vectors=positive_vectors, negative_vectors=None,
+                    layout="prefix", ids=all_ids, scores=scores, log_q=log_q.to(scores.dtype), target=target,
                     invalid=invalid, temperature=self.temperature, loss=self.loss, encode_users=encode_users)
 
     def describe(self) -> dict:

@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from towernas.addons.base import add_extra_losses, apply_training_hooks
 from towernas.losses.retrieval import weighted_mean
+from towernas.train import distributed
 from towernas.train.early_stopping import FitResult, fit_epochs
 from towernas.train.optim import adam
 from towernas.train.loop import TrainingDivergedError
@@ -97,19 +98,32 @@ def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimiz
     ranker.train()
     addons = list(getattr(ranker, "addons", []))
     loss_sum, n = 0.0, 0
-    for batch, items, labels in tqdm(batches, total=total, desc=desc, disable=not progress, leave=False):
+    here = distributed.world()
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    for batch, items, labels in tqdm(batches, total=total, desc=desc, disable=not progress or not here.is_main,
+                                     leave=False):
+        rows = len(labels)
+        if here.active:  # every rank drew the same global batch: keep this rank's rows
+            batch = {k: distributed.shard(v, here) for k, v in batch.items()}
+            items, labels = distributed.shard(items, here), distributed.shard(labels, here)
         logits = ranker.score(batch, items)
         if addons:
             loss = addon_loss(logits, RankerStep(batch, items, labels, loss_name), addons, loss_fn)
         else:
             loss = loss_fn(logits, labels)
+        optimizer.zero_grad(set_to_none=True)
+        if here.active:  # this rank's share of the global mean; summed gradients = one process's
+            share = len(labels) / rows
+            (loss * share).backward()
+            loss = torch.tensor(distributed.all_reduce_gradients(parameters, loss.item() * share)[0])
         if not torch.isfinite(loss):
             raise TrainingDivergedError(f"ranker training loss is {loss.item()} ({desc}); lower rank.lr")
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        if not here.active:
+            loss.backward()
         optimizer.step()
-        loss_sum += loss.item() * labels.numel()
-        n += labels.numel()
+        pairs = labels.numel() // max(len(labels), 1) * rows  # labelled pairs of the global batch
+        loss_sum += loss.item() * pairs
+        n += pairs
     return loss_sum / max(n, 1)
 
 
@@ -130,6 +144,7 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     ranker.to(device)
+    distributed.broadcast_parameters(ranker)  # every rank starts from rank 0's weights
     optimizer = adam(ranker.parameters(), lr, weight_decay=weight_decay)
 
     def one_epoch(epoch: int) -> float:
