@@ -44,8 +44,10 @@ OUT = ROOT / "bench_results"
 WORK = ROOT / "outputs" / "bench-scale"
 PHASES = ("load", "search", "retrain", "eval", "agreement")
 DATASET = ["dataset=synthetic-amazon", "budget=L", "progress=false", "tracking.wandb=false"]
-# the early-stopped equivalents of profile=paper's 50k steps / 50 generations / 3 full retrains × 2 seeds
-SCALE_SEARCH = ["profile=paper", "supernet.patience=3", "supernet.monitor_every=2000", "supernet.checkpoint_every=1000",
+# the early-stopped equivalents of profile=paper's 50k steps / 50 generations / 3 full retrains × 2 seeds; the
+# supernet is capped at 10k steps (~2 epochs of the 2.66M training rows at batch 512): at the ~7 steps/s of 2 CPU
+# cores, 50k steps alone would take ~2 h (see bench_results/scale.md)
+SCALE_SEARCH = ["profile=paper", "supernet.steps=10000", "supernet.patience=3", "supernet.monitor_every=2000", "supernet.checkpoint_every=1000",
                 "search.stall_generations=3", "search.min_improvement=0.005", "search.final_top=1",
                 "search.final_seeds=[0]"]
 SCALE_RETRAIN = ["retrain.max_epochs=4", "retrain.patience=1", "retrain.batch_size=2048"]
