@@ -197,3 +197,31 @@ def test_a_killed_job_resumes_to_the_same_result_and_a_dead_rank_fails_cleanly(r
     for path in dead.glob("*.json"):
         json.loads(path.read_text())  # complete JSON, never half-written
     assert torch.load(dead / "supernet.pt", weights_only=False)["step"] > 0
+
+
+def _command(module: str, run: Path, overrides: list[str], root: Path, nproc: int) -> dict:
+    args = ["-m", module, *overrides, "tracking.wandb=false", f"hydra.run.dir={run}"]
+    cmd = torchrun(*args, nproc=nproc) if nproc > 1 else [sys.executable, *args]
+    out = subprocess.run(cmd, env=env(root / "data"), cwd=REPO, timeout=900, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads((run / "results.json").read_text())
+
+
+def test_retrain_rank_and_cascade_run_under_torchrun_as_one_process_does(tmp_path):
+    retrain = [*TINY["retrain"], "retrain.baselines=[google_dnn]", "retrain.sizing_epochs=1", "retrain.seeds=[0]"]
+    ranked = [*TINY["rank"], "ranker=deepfm", "ranker.embed=4", "ranker.hidden=[8]", "rank.seeds=[0]"]
+    runs = {}
+    for n in (1, 2):
+        runs["retrain", n] = _command("towernas.retrain", tmp_path / f"retrain{n}", retrain, tmp_path, n)
+        runs["rank", n] = _command("towernas.rank", tmp_path / f"rank{n}", ranked, tmp_path, n)
+    cascade = [*TINY["cascade"], f"cascade.retriever={tmp_path / 'retrain1' / 'retriever'}", "cascade.rankers=[fm]",
+               "cascade.seeds=[0]", "cascade.export=false"]
+    for n in (1, 2):
+        runs["cascade", n] = _command("towernas.cascade", tmp_path / f"cascade{n}", cascade, tmp_path, n)
+    for command in ("retrain", "rank", "cascade"):
+        one, two = runs[command, 1], runs[command, 2]
+        assert (one["world_size"], two["world_size"]) == (1, 2), command
+        assert two["validation"]["of"] == one["validation"]["of"]
+        assert two["validation"]["mean"] == pytest.approx(one["validation"]["mean"], abs=2e-3), command
+    assert (tmp_path / "retrain2" / "retriever" / "meta.json").exists()  # rank 0 exported
+    assert not list(tmp_path.glob("**/.*.tmp"))
