@@ -6,9 +6,9 @@ PY := $(VENV)/bin/python
 # torch is pinned: an unpinned torch pulls a multi-GB CUDA build. On a CUDA machine, override
 # TORCH_SPEC (e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu124").
 TORCH_SPEC ?= torch==2.13.0
-# faiss-cpu by default; EXTRAS=gpu,dev,tune installs faiss-gpu instead (same `faiss` module). tune: the
-# Optuna sweeper (recipes/tune/).
-EXTRAS ?= cpu,dev,tune
+# faiss-cpu by default; EXTRAS=gpu,dev,tune,distributed installs faiss-gpu instead (same `faiss` module). tune:
+# the Optuna sweeper (recipes/tune/); distributed: Ray for independent jobs (jobs.engine=ray).
+EXTRAS ?= cpu,dev,tune,distributed
 PYTEST_ARGS ?= -n 2
 
 .PHONY: install test search retrain rank cascade bench bench-fidelity clean-venv

@@ -7,9 +7,10 @@ towers (least recently used out first, within ``cache_mib``), so children that i
 tower cost only their queries and the ranking. The supernet's weights must not change while one is in use
 (build it after training).
 
-Example:
-    >>> fitness = RecallFitness(net, data, data.queries("valid"))  # doctest: +SKIP
-    >>> fitness(arch)  # minus Recall@50, lower is better           # doctest: +SKIP
+Usage::
+
+    fitness = RecallFitness(net, data, data.queries("valid"))
+    fitness(arch)  # minus Recall@50, lower is better
 """
 
 from __future__ import annotations

@@ -39,7 +39,9 @@ from towernas.retrievers.two_tower import build
 from towernas.runs import tables
 from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
+from towernas.runs.errors import UserError
 from towernas.runs.files import write_results, writes_files
+from towernas.runs.jobs import JobsSettings, run_jobs
 from towernas.runs.run_dir import newest_run
 from towernas.runs.tracking import Tracker
 from towernas.samplers import SamplerError
@@ -164,6 +166,36 @@ def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, se
                    "arch": candidate.arch.to_dict() if candidate.arch else None}
 
 
+class _Lines:
+    """A tracker that keeps a job's log lines to hand back (a Ray task may not see the run directory)."""
+
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, dict]] = []
+
+    def log(self, stream: str, record: dict) -> None:
+        self.lines.append((stream, record))
+
+
+def retrain_job(candidate: Candidate, seed: int, *, data: InteractionData, cfg: DictConfig) -> tuple:
+    """``retrain_one`` as an independent job (``towernas.runs.jobs``): (CPU weights, record, log lines)."""
+    lines = _Lines()
+    model, record = retrain_one(candidate, data, cfg, seed, resolve_device(cfg.device), lines)
+    return {k: v.detach().cpu() for k, v in model.state_dict().items()}, record, lines.lines
+
+
+def _rebuilt(candidate: Candidate, data: InteractionData, cfg: DictConfig, device, weights: dict, record: dict,
+             lines: list, tracker) -> tuple:
+    """A job's model rebuilt here from its weights (for the export), after logging its lines."""
+    for stream, line in lines:
+        tracker.log(stream, line)
+    spec = DatasetSpec.from_data(data)
+    backbone = candidate.build(spec, Budget.from_config(cfg.budget))
+    addons, _ = build_objective(cfg, "retrain", data, seed=record["seed"], device=device)
+    model = WithAddOns(backbone, addons) if addons else backbone
+    model.load_state_dict(weights)
+    return model.to(device), record
+
+
 def aggregate(records: list[dict]) -> list[dict]:
     """Mean ± std over seeds of each model's test metrics (models in input order)."""
     rows = []
@@ -235,6 +267,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     addons = check_objective(cfg, "retrain")
     device = resolve_device(cfg.device)
     todo = candidates(cfg)
+    jobs = JobsSettings.from_config(cfg.jobs)  # a bad engine or a missing Ray: one line, before any work
     if not todo:
         raise ValueError("nothing to retrain: give retrain.archs=[…] or retrain.baselines=[…]")
     check_baselines_take_objective(todo, cfg, addons)
@@ -242,14 +275,21 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project,
                       config=OmegaConf.to_container(cfg, resolve=True), name=f"retrain-{cfg.dataset.name}")
     records, best = [], None
+    if jobs.engine != "local" and distributed.world().active:
+        raise UserError(f"jobs.engine={jobs.engine} under torchrun: use one of the two (torchrun parallelises each "
+                        "job's training, jobs.engine runs jobs side by side)")
     try:
         todo, sizing = choose_sizes(todo, data, cfg, device, tracker)
-        for candidate in todo:
-            for seed in cfg.retrain.seeds:
-                model, record = retrain_one(candidate, data, cfg, seed, device, tracker)
-                records.append(record)
-                if best is None or record["valid"][cfg.retrain.select] > best[1]["valid"][cfg.retrain.select]:
-                    best = (model, record)
+        units = [(candidate, seed) for candidate in todo for seed in cfg.retrain.seeds]
+        if jobs.engine == "local":
+            done = (retrain_one(candidate, data, cfg, seed, device, tracker) for candidate, seed in units)
+        else:  # side by side on the engine; every job's log lines are logged here, in job order
+            done = (_rebuilt(units[i][0], data, cfg, device, *out, tracker)
+                    for i, out in enumerate(run_jobs(retrain_job, units, jobs, shared={"data": data, "cfg": cfg})))
+        for model, record in done:
+            records.append(record)
+            if best is None or record["valid"][cfg.retrain.select] > best[1]["valid"][cfg.retrain.select]:
+                best = (model, record)
     finally:
         tracker.close()
     rows = aggregate(records)

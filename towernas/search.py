@@ -55,6 +55,7 @@ from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
 from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.jobs import JobsSettings
 from towernas.runs.run_dir import claim, config_hash
 from towernas.runs.search_outputs import (
     annotate,
@@ -202,6 +203,9 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     if cfg.search.propose not in PROPOSERS:
         raise UserError(f"search.propose={cfg.search.propose!r}: expected one of {list(PROPOSERS)}")
     check_hparams(list(cfg.search.hparams))
+    if JobsSettings.from_config(cfg.jobs).engine != "local" and distributed.launched_size() > 1:
+        raise UserError(f"jobs.engine={cfg.jobs.engine} under torchrun: use one of the two (torchrun parallelises "
+                        "each training, jobs.engine runs the full retrains side by side)")
     if cfg.search.fitness not in FITNESSES:
         raise UserError(f"search.fitness={cfg.search.fitness!r}: expected one of {list(FITNESSES)}")
     if cfg.search.strategy == "random" and cfg.search.mode == "pareto":

@@ -17,7 +17,7 @@ from towernas.config.cascade import CascadeConfig
 from towernas.config.dataset import DatasetConfig, SplitConfig
 from towernas.config.ranker import RANKER_SCHEMAS, RankConfig, RankerConfig
 from towernas.config.retrain import RetrainConfig
-from towernas.config.run import EvalConfig, TrackingConfig
+from towernas.config.run import EvalConfig, JobsConfig, TrackingConfig
 from towernas.config.search import SearchConfig
 from towernas.config.space import DimsConfig, SpaceConfig
 from towernas.config.supernet import SupernetConfig
@@ -37,6 +37,7 @@ class BaseConfig:
     addon: AddonConfig = field(default_factory=AddonConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
     seed: int = 0
     device: str = "auto"
     progress: bool = True
@@ -70,5 +71,5 @@ def register_configs() -> None:
 
 register_configs()  # schemas are available as soon as the config module is imported
 
-__all__ = ["AddonConfig", "SamplerConfig", "BaseConfig", "BudgetConfig", "CascadeConfig", "CascadeRootConfig", "RankConfig", "RankRootConfig", "RankerConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "RetrainConfig",
+__all__ = ["AddonConfig", "SamplerConfig", "BaseConfig", "BudgetConfig", "CascadeConfig", "CascadeRootConfig", "RankConfig", "RankRootConfig", "RankerConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "JobsConfig", "RetrainConfig",
            "SearchConfig", "SpaceConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs"]

@@ -1,8 +1,9 @@
-"""Schemas shared by every command: evaluation settings and tracking."""
+"""Schemas shared by every command: evaluation settings, tracking and where independent jobs run."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 
 @dataclass
@@ -16,3 +17,15 @@ class EvalConfig:
 class TrackingConfig:
     wandb: bool = False
     project: str = "towernas"
+
+
+@dataclass
+class JobsConfig:
+    """Where independent jobs (retrains of candidates × seeds) run: ``towernas.runs.jobs``. Not part of a run's
+    hash: the engine changes where a job runs, not its result."""
+
+    engine: str = "local"  # local | ray
+    address: Optional[str] = None  # ray: None = start a local Ray with `workers` CPUs; auto | ray://head:10001
+    workers: int = 2
+    cpus_per_job: float = 1.0
+    gpus_per_job: float = 0.0

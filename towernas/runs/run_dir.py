@@ -11,7 +11,7 @@ from towernas.runs.files import write_json_atomic
 
 # keys that may change between a run and its resumption (they extend or observe it)
 RESUMABLE_CHANGES = ("supernet.steps", "search.generations", "search.random_baseline", "tracking", "progress",
-                     "device", "eval")
+                     "device", "eval", "jobs")
 # keys added after runs were made, at the value that reproduces those runs: at that value they are left out of
 # the hash and the comparison, so an earlier run still resumes (and keeps its hash) once a key is added
 NEUTRAL_WHEN = {"retrain.weight_decay": 0.0, "retrain.learn_weight_decay": False, "retrain.decay_every": 10,

@@ -32,6 +32,7 @@ from towernas.retrievers.two_tower import build
 from towernas.runs import tables
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_json_atomic
+from towernas.runs.jobs import JobsSettings, run_jobs
 from towernas.runs.tracking import Tracker
 from towernas.space import Arch
 from towernas.space.arch_space import ArchSpace
@@ -179,6 +180,22 @@ class SelectionCache:
             write_json_atomic(self.path, self.entries)
         return self.entries[name]
 
+    def put(self, key: tuple, score: float, seconds: float) -> None:
+        """Record a score computed elsewhere (an independent job) as ``get`` would have."""
+        self.entries[json.dumps(key)] = {"score": score, "seconds": seconds}
+        write_json_atomic(self.path, self.entries)
+
+    def __contains__(self, key: tuple) -> bool:
+        return json.dumps(key) in self.entries
+
+
+def timed_retrain_score(genome, seed: int, *, data, cfg: DictConfig, space: ArchSpace, epochs: int,
+                        patience: int) -> tuple[float, float]:
+    """``(retrain_score, seconds)`` of one genome and seed: a full retrain as an independent job."""
+    started = time.perf_counter()
+    score = retrain_score(space.arch(genome), data, cfg, epochs=epochs, patience=patience, seed=seed)
+    return score, time.perf_counter() - started
+
 
 def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: int, seed: int) -> float:
     """Validation R@50 (``retrain.select``) of ``arch`` trained from scratch by the retrain trainer. Never test."""
@@ -248,12 +265,21 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, propose: Proposer, 
         tuned = tune_leader(cfg, data, space, by_short[0], cache, tracker)
         full_cfg, training = with_values(cfg, tuned.values), tuned.to_dict()
         by_short[0]["training_trials"] = training
+    def full_key(row: dict, seed: int) -> tuple:
+        key = ("full", list(row["genome"]), r.max_epochs, r.patience, seed)
+        return key + (sorted(training["values"].items()),) if training is not None and training["improved"] else key
+
+    jobs = JobsSettings.from_config(cfg.jobs)
+    if jobs.engine != "local":  # the full retrains are independent jobs: side by side on the engine
+        pending = [(row["genome"], seed) for row in by_short[: s.final_top] for seed in s.final_seeds
+                   if full_key(row, seed) not in cache]
+        shared = {"data": data, "cfg": full_cfg, "space": space, "epochs": r.max_epochs, "patience": r.patience}
+        for (genome, seed), (score, seconds) in zip(pending, run_jobs(timed_retrain_score, pending, jobs, shared)):
+            cache.put(full_key({"genome": genome}, seed), score, seconds)
     for row in tqdm(by_short[: s.final_top], desc="full retrains", disable=not cfg.progress):
         scores = []
         for seed in s.final_seeds:
-            key = ("full", list(row["genome"]), r.max_epochs, r.patience, seed)
-            if training is not None and training["improved"]:
-                key += (sorted(training["values"].items()),)
+            key = full_key(row, seed)
             scores.append(cache.get(key, lambda seed=seed, row=row: retrain_score(
                 space.arch(row["genome"]), data, full_cfg, epochs=r.max_epochs, patience=r.patience,
                 seed=seed))["score"])
