@@ -162,8 +162,7 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             loss = objective(batch, lambda b: supernet.encode_users(b, arch), lambda b: supernet.encode_items(b, arch))
         share = len(batch["item"]) / len(global_rows)  # this rank's part of the global mean (1 alone)
         optimizer.zero_grad(set_to_none=True)  # off-path candidates: grad None, so Adam leaves them alone
-        (loss * share if here.active else loss).backward()
-        value = distributed.all_reduce_gradients(trained, loss.item() * share)[0] if here.active else loss.item()
+        value = distributed.backward(loss, share, trained)
         if not math.isfinite(value):  # the global loss: every rank stops at the same step
             saved = f"; the checkpoint of step {last_saved} is intact" if path is not None and last_saved else ""
             raise SupernetDivergedError(
@@ -264,8 +263,7 @@ class _Run:
         tables = list(supernet.embedder.parameters())
         ids = {id(p) for p in tables}
         rest = [p for p in supernet.parameters() if id(p) not in ids] + list(self.addons.parameters())
-        self.optimizer = adam([{"params": tables, "weight_decay": embedding_decay},
-                                           {"params": rest}], lr)
+        self.optimizer = adam([{"params": tables, "weight_decay": embedding_decay}, {"params": rest}], lr)
         self.estimator = StreamingFrequencyEstimator(data.n_items, device=device)
         self.sampler = ArchSampler(supernet.space, seed, admits)
         self.rows = RowStream(data.rows("train"), batch_size, seed)

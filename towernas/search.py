@@ -321,8 +321,8 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
     phases["evolution"] = time.perf_counter() - clock
     known = dict(result.evaluated)
     randoms = _random_feasible(space.slots(), in_budget, s.random_baseline, cfg.seed)
-    unknown = distributed.map_split(fitness, [g for g in randoms if g not in known])
-    known.update(zip([g for g in randoms if g not in known], unknown))
+    unscored = [g for g in randoms if g not in known]
+    known.update(zip(unscored, distributed.map_split(fitness, unscored)))
     random_losses = [known[g] for g in randoms]
     clock = time.perf_counter()
     if not any(in_budget(g) for g in known):

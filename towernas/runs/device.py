@@ -14,8 +14,8 @@ from towernas.runs.errors import UserError
 
 
 def resolve_device(name: str) -> torch.device:
-    """"auto" → CUDA when available, else CPU (under torchrun, ``cuda`` is ``cuda:LOCAL_RANK``); anything else is passed to ``torch.device`` and, for CUDA,
-    checked against the GPUs this machine has."""
+    """"auto" → CUDA when available, else CPU (under torchrun, ``cuda`` is ``cuda:LOCAL_RANK``); anything else
+    is passed to ``torch.device`` and, for CUDA, checked against the GPUs this machine has."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:  # torchrun: one GPU per local rank

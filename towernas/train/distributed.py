@@ -112,19 +112,23 @@ def share(n_global: int, w: World | None = None) -> tuple[int, int]:
     return start, (w.rank + 1) * n_global // w.size - start
 
 
+def _all_gather(x: torch.Tensor, sizes: tuple[int, ...]) -> torch.Tensor:
+    """All ranks' (b_r, …) rows of ``x`` concatenated in rank order (padded to the largest share to gather)."""
+    padded = x.new_zeros((max(sizes), *x.shape[1:]))
+    padded[: len(x)] = x
+    parts = [torch.empty_like(padded) for _ in sizes]
+    dist.all_gather(parts, padded)
+    return torch.cat([p[:s] for p, s in zip(parts, sizes)])
+
+
 class _GatherRows(torch.autograd.Function):
-    """All ranks' (b_r, …) tensors concatenated in rank order; the backward returns to each rank the summed
-    gradient of its own rows (every rank's loss uses every rank's rows)."""
+    """``_all_gather`` with a gradient: the backward returns to each rank the summed gradient of its own rows
+    (every rank's loss uses every rank's rows)."""
 
     @staticmethod
     def forward(ctx, x: torch.Tensor, sizes: tuple[int, ...], rank: int) -> torch.Tensor:
-        top = max(sizes)
-        padded = x.new_zeros((top, *x.shape[1:]))
-        padded[: len(x)] = x
-        parts = [torch.empty_like(padded) for _ in sizes]
-        dist.all_gather(parts, padded.contiguous())
         ctx.sizes, ctx.rank = sizes, rank
-        return torch.cat([p[:s] for p, s in zip(parts, sizes)])
+        return _all_gather(x, sizes)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
@@ -144,12 +148,7 @@ def gather_rows(x: torch.Tensor) -> tuple[torch.Tensor, int]:
     offset = sum(sizes[: w.rank])
     if x.is_floating_point() and x.requires_grad:
         return _GatherRows.apply(x, sizes, w.rank), offset
-    with torch.no_grad():
-        return _GatherRows.forward(_Ctx(), x, sizes, w.rank), offset
-
-
-class _Ctx:
-    """A stand-in autograd context for a gather that needs no gradient."""
+    return _all_gather(x.detach(), sizes), offset
 
 
 def all_reduce_gradients(parameters: Sequence[torch.nn.Parameter], *values: float) -> list[float]:
@@ -170,6 +169,17 @@ def all_reduce_gradients(parameters: Sequence[torch.nn.Parameter], *values: floa
         g.copy_(flat[start : start + g.numel()].view_as(g))
         start += g.numel()
     return flat[start:].tolist()
+
+
+def backward(loss: torch.Tensor, share: float, parameters: Sequence[torch.nn.Parameter]) -> float:
+    """Back-propagate one step's loss and return the global loss. Alone: ``loss.backward()``, ``loss.item()``.
+    In a job: ``loss`` is the mean over this rank's rows and ``share`` their part of the global batch; the
+    gradients end up summed over ranks (``all_reduce_gradients``), i.e. those of the global mean, on every rank."""
+    if not world().active:
+        loss.backward()
+        return loss.item()
+    (loss * share).backward()
+    return all_reduce_gradients(parameters, loss.item() * share)[0]
 
 
 def broadcast_parameters(module: torch.nn.Module) -> None:

@@ -12,6 +12,7 @@ candidate (MIND's label-aware attention) also defines ``train_scores(batch) -> (
 
 from __future__ import annotations
 
+import math
 from typing import Callable
 
 import numpy as np
@@ -50,21 +51,16 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
         batch = training_batch(data, distributed.shard(batch_rows, here), device)  # the global batch alone
         loss = objective(batch, model.encode_users, model.encode_items, scores_fn)
         optimizer.zero_grad(set_to_none=True)
-        if here.active:  # this rank's share of the global mean; summed gradients = one process's
-            share = len(batch["item"]) / len(batch_rows)
-            (loss * share).backward()
-            loss = torch.tensor(distributed.all_reduce_gradients(parameters, loss.item() * share)[0])
-        if not torch.isfinite(loss):
-            raise TrainingDivergedError(f"training loss is {loss.item()} ({desc}); lower the learning rate "
+        value = distributed.backward(loss, len(batch["item"]) / len(batch_rows), parameters)  # the global loss
+        if not math.isfinite(value):
+            raise TrainingDivergedError(f"training loss is {value} ({desc}); lower the learning rate "
                                         "or raise the temperature")
-        if not here.active:
-            loss.backward()
         if decay is not None:
             decay.before_step()
         optimizer.step()
         if decay is not None:
             decay.after_step()
-        total += loss.item() * len(batch_rows)
+        total += value * len(batch_rows)
         n += len(batch_rows)
     return total / max(n, 1)
 

@@ -9,6 +9,7 @@ epoch.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -112,17 +113,12 @@ def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimiz
         else:
             loss = loss_fn(logits, labels)
         optimizer.zero_grad(set_to_none=True)
-        if here.active:  # this rank's share of the global mean; summed gradients = one process's
-            share = len(labels) / rows
-            (loss * share).backward()
-            loss = torch.tensor(distributed.all_reduce_gradients(parameters, loss.item() * share)[0])
-        if not torch.isfinite(loss):
-            raise TrainingDivergedError(f"ranker training loss is {loss.item()} ({desc}); lower rank.lr")
-        if not here.active:
-            loss.backward()
+        value = distributed.backward(loss, len(labels) / rows, parameters)  # the global loss
+        if not math.isfinite(value):
+            raise TrainingDivergedError(f"ranker training loss is {value} ({desc}); lower rank.lr")
         optimizer.step()
         pairs = labels.numel() // max(len(labels), 1) * rows  # labelled pairs of the global batch
-        loss_sum += loss.item() * pairs
+        loss_sum += value * pairs
         n += pairs
     return loss_sum / max(n, 1)
 
