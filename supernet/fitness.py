@@ -24,7 +24,7 @@ from supernet.model import Supernet
 from supernet.trainer import PathModel
 from towernas.data.interactions import EvalQueries, InteractionData
 from towernas.eval import evaluate
-from towernas.eval.encode import encode_all_items, encode_queries
+from towernas.eval.encode import encode_all_items, encode_queries, ranking_items
 from towernas.space.arch import Arch
 
 
@@ -68,7 +68,8 @@ class RecallFitness:
             items = self.item_vectors(arch)
             users = encode_queries(PathModel(self.supernet, arch), self.data, self.queries.users,
                                    self.queries.positions, device=self.device)
-            metrics = evaluate(users, items, self.queries.targets, self.queries.exclude, ks=(self.k,))
+            metrics = evaluate(users, ranking_items(items, self.device), self.queries.targets, self.queries.exclude,
+                               ks=(self.k,))
             return -float(metrics[f"recall@{self.k}"])
         finally:
             self.supernet.train(was_training)

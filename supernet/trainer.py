@@ -49,6 +49,7 @@ from towernas.train import distributed
 from towernas.train.loop import TrainingDivergedError
 from towernas.train.objective import RetrievalObjective
 from towernas.train.optim import adam
+from towernas.train.precision import Precision
 
 Batch = dict[str, torch.Tensor]
 Monitor = Callable[[Supernet, StreamingFrequencyEstimator], float]
@@ -75,7 +76,8 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                    checkpoint_every: int = 500, progress: bool = True, log: Callable[[dict], None] | None = None,
                    log_every: int = 50, monitor: Monitor | None = None, monitor_every: int = 0,
                    patience: int = 0, admits: Callable[[tuple[str, ...]], bool] | None = None,
-                   embedding_decay: float = 0.0, objective: RetrievalObjective | None = None) -> dict:
+                   embedding_decay: float = 0.0, objective: RetrievalObjective | None = None,
+                   precision: str = "fp32") -> dict:
     """Train ``supernet`` in place with SPOS for ``steps`` steps (resuming from ``checkpoint_dir`` if possible).
 
     Args:
@@ -103,6 +105,8 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             None: the in-batch softmax with logQ. The monitor's validation loss is the in-batch softmax
             either way, so runs with different objectives are monitored alike. Add-on parameters train with
             the supernet and are checkpointed with it.
+        precision: ``fp32`` | ``bf16`` | ``fp16`` | ``auto`` (``towernas.train.precision``): the path's towers
+            under autocast, the loss in fp32; fp16's loss scale is checkpointed.
 
     Returns:
         ``{"step", "loss", "losses", "elapsed", "resumed_from", "checkpoint", "estimator", "best_step",
@@ -115,13 +119,15 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     """
     device = resolve_device(device) if isinstance(device, str) else device
     supernet.to(device)
-    run = _Run(supernet, data, batch_size, lr, seed, device, admits, embedding_decay, objective)
+    run = _Run(supernet, data, batch_size, lr, seed, device, admits, embedding_decay, objective, precision)
     settings = {"batch_size": batch_size, "lr": lr, "temperature": temperature, "seed": seed,
                 "n_items": data.n_items, "dims": supernet.dims.to_dict(), "space": supernet.space.name,
                 "feasible_sampling": admits is not None, "embedding_decay": embedding_decay,
                 "genome_slots": [list(s) for s in supernet.space.slots()]}
     if objective is not None:  # only then, so checkpoints of the default objective keep resuming
         settings["objective"] = objective.describe()
+    if run.precision.mixed:  # only then, so fp32 checkpoints keep resuming
+        settings["precision"] = run.precision.name
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
     state, source = load_resumable(path, map_location=device) if path is not None else (None, None)
     start, elapsed_before = 0, 0.0
@@ -130,14 +136,14 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     best = _Best(path.with_name(BEST_FILENAME) if path is not None and here.is_main else None)
     if state is not None:
         if state["settings"] != settings:
-            changed = sorted(k for k in settings if state["settings"].get(k) != settings[k])
+            changed = sorted(k for k in {*settings, *state["settings"]} if state["settings"].get(k) != settings.get(k))
             raise ValueError(f"{source}: checkpoint was trained with other settings ({', '.join(changed)}); "
                              "use the same ones or another checkpoint_dir")
         with loading(source):
             run.load_state_dict(state)
         start, elapsed_before = int(state["step"]), float(state["elapsed"])
         best.load_progress(state.get("monitor", {}))
-    estimator, optimizer, sampler, rows = run.estimator, run.optimizer, run.sampler, run.rows
+    estimator, optimizer, sampler, rows, precision_ = run.estimator, run.optimizer, run.sampler, run.rows, run.precision
     distributed.broadcast_parameters(supernet)  # every rank starts from rank 0's weights
     trained = [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -156,19 +162,21 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
         arch = sampler.sample()  # the same on every rank (same seed, same stream)
         global_rows = rows.next()
         batch = training_batch(data, distributed.shard(global_rows, here), device)
+        users = precision_.tower(lambda b: supernet.encode_users(b, arch))  # fp32 out, whatever the precision
+        items = precision_.tower(lambda b: supernet.encode_items(b, arch))
         if objective is None:
-            loss = _sharded_path_loss(supernet, arch, batch, temperature, estimator)
+            loss = _sharded_path_loss(users, items, batch, temperature, estimator)
         else:
-            loss = objective(batch, lambda b: supernet.encode_users(b, arch), lambda b: supernet.encode_items(b, arch))
+            loss = objective(batch, users, items)
         share = len(batch["item"]) / len(global_rows)  # this rank's part of the global mean (1 alone)
         optimizer.zero_grad(set_to_none=True)  # off-path candidates: grad None, so Adam leaves them alone
-        value = distributed.backward(loss, share, trained)
+        value = precision_.backward(loss, share, trained)
         if not math.isfinite(value):  # the global loss: every rank stops at the same step
             saved = f"; the checkpoint of step {last_saved} is intact" if path is not None and last_saved else ""
             raise SupernetDivergedError(
                 f"supernet loss is {value} at step {step} (arch {describe(arch)}); "
                 f"lower the learning rate (lr={lr}) or raise the temperature (temperature={temperature}){saved}")
-        optimizer.step()
+        precision_.step(optimizer)
         losses.append(value)
         interval.append(value)
         bar.update(1)
@@ -202,18 +210,19 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             "stopped_early": best.stopped}
 
 
-def _sharded_path_loss(supernet: Supernet, arch: Arch, batch: Batch, temperature: float,
-                       estimator: StreamingFrequencyEstimator) -> torch.Tensor:
-    """The in-batch softmax + logQ of one path on this rank's rows against the whole global batch's items
-    (gathered from every rank with their gradient); the estimator counts the global batch on every rank.
-    Alone: ``path_loss`` on the batch."""
+def _sharded_path_loss(encode_users: Callable[[Batch], torch.Tensor], encode_items: Callable[[Batch], torch.Tensor],
+                       batch: Batch, temperature: float, estimator: StreamingFrequencyEstimator) -> torch.Tensor:
+    """The in-batch softmax + logQ of one path (its two towers' encoders) on this rank's rows against the whole
+    global batch's items (gathered from every rank with their gradient); the estimator counts the global batch
+    on every rank. Alone: ``path_loss`` on the batch."""
     ids, offset = distributed.gather_rows(batch["item"])
     estimator.update(ids)  # the batch counts towards its own sampling probabilities
     if len(ids) == len(batch["item"]):
-        return path_loss(supernet, arch, batch, temperature, estimator.log_q(ids))
-    items, _ = distributed.gather_rows(supernet.encode_items(batch, arch))
-    return in_batch_softmax(supernet.encode_users(batch, arch), items, ids, temperature=temperature,
-                            log_q=estimator.log_q(ids), offset=offset)
+        return in_batch_softmax(encode_users(batch), encode_items(batch), ids, temperature=temperature,
+                                log_q=estimator.log_q(ids))
+    items, _ = distributed.gather_rows(encode_items(batch))
+    return in_batch_softmax(encode_users(batch), items, ids, temperature=temperature, log_q=estimator.log_q(ids),
+                            offset=offset)
 
 
 class _Best:
@@ -256,8 +265,9 @@ class _Run:
 
     def __init__(self, supernet: Supernet, data: InteractionData, batch_size: int, lr: float, seed: int,
                  device: torch.device, admits=None, embedding_decay: float = 0.0,
-                 objective: RetrievalObjective | None = None) -> None:
+                 objective: RetrievalObjective | None = None, precision: str = "fp32") -> None:
         self.supernet = supernet
+        self.precision = Precision(precision, device)
         self.objective = objective
         self.addons = torch.nn.ModuleList(objective.addons if objective is not None else []).to(device)
         tables = list(supernet.embedder.parameters())
@@ -272,6 +282,8 @@ class _Run:
         state = {"model": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),
                  "estimator": self.estimator.state_dict(), "sampler": self.sampler.state(),
                  "rows": self.rows.state(), "torch_rng": torch.get_rng_state()}
+        if self.precision.scaler is not None:
+            state["precision"] = self.precision.state_dict()
         if self.objective is not None:
             state.update(objective=self.objective.state_dict(), addons=self.addons.state_dict())
         return state
@@ -283,6 +295,8 @@ class _Run:
         self.sampler.load_state(state["sampler"])
         self.rows.load_state(state["rows"])
         torch.set_rng_state(state["torch_rng"].cpu())  # unused by today's ops (no dropout); kept for exactness
+        if "precision" in state:
+            self.precision.load_state_dict(state["precision"])
         if self.objective is not None:
             self.objective.load_state_dict(state["objective"])
             self.addons.load_state_dict(state["addons"])

@@ -46,10 +46,11 @@ from towernas.runs.files import write_results, writes_files
 from towernas.runs.records import RecordLog
 from towernas.runs.run_dir import claim, newest_run
 from towernas.train import distributed
+from towernas.train.configured import ranker_addons
+from towernas.train.precision import resolve_precision
+from towernas.train.ranker_loop import LOSSES, fit_ranker
 from towernas.runs.tracking import Tracker
 from towernas.addons import RankerWithAddOns
-from towernas.train.configured import ranker_addons
-from towernas.train.ranker_loop import LOSSES, fit_ranker
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -150,8 +151,7 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
                                                vectors=early_vectors),
                         select=c.select, max_epochs=c.max_epochs, patience=c.patience, lr=c.lr,
                         weight_decay=c.weight_decay, seed=seed, device=device, n_batches=n_batches, loss=c.loss,
-                        validate_initial=c.fuse_retriever,
-                        progress=cfg.progress,
+                        validate_initial=c.fuse_retriever, precision=cfg.precision, progress=cfg.progress,
                         log=lambda rec: tracker.log("cascade", {"ranker": name, "negatives": mode, "seed": seed, **rec}))
     return ranker, {"best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early,
                     "early_stop_valid": fitted.best_valid}
@@ -273,6 +273,7 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     """Build, train and evaluate every pipeline; write and return the results."""
     check_cascade_values(cfg)
     device = resolve_device(cfg.device)
+    resolve_precision(cfg.precision, device)  # a bad precision: one line, before any work
     directory = Path(cfg.cascade.retriever) if cfg.cascade.retriever else latest_retriever(
         Path("outputs/retrain"), cfg.dataset.name, cfg.budget.name)
     data = load_dataset(cfg.dataset, progress=cfg.progress)

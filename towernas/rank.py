@@ -41,10 +41,11 @@ from towernas.runs.files import write_results
 from towernas.runs.records import RecordLog
 from towernas.runs.run_dir import claim
 from towernas.train import distributed
+from towernas.train.configured import ranker_addons
+from towernas.train.precision import resolve_precision
+from towernas.train.ranker_loop import fit_ranker
 from towernas.runs.tracking import Tracker
 from towernas.addons import RankerWithAddOns
-from towernas.train.configured import ranker_addons
-from towernas.train.ranker_loop import fit_ranker
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -95,7 +96,7 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
     batches, n_batches = train_batches(data, pairs["train"], cfg, device)
     fitted = fit_ranker(ranker, batches, lambda: evaluate_ctr(ranker, data, pairs["valid"], device=device),
                         select=r.select, max_epochs=r.max_epochs, patience=r.patience, lr=r.lr,
-                        weight_decay=r.weight_decay, seed=seed, device=device, n_batches=n_batches,
+                        weight_decay=r.weight_decay, seed=seed, device=device, n_batches=n_batches, precision=cfg.precision,
                         progress=cfg.progress, log=lambda rec: tracker.log("rank", {"ranker": name, "seed": seed, **rec}))
     test = evaluate_ctr(ranker, data, pairs["test"], device=device)  # the one read of test
     return ranker, {"ranker": name, "seed": seed, "best_epoch": fitted.best_epoch,
@@ -138,6 +139,7 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
     RANKERS.get(cfg.ranker.name)  # an unknown ranker: one line listing the known ones, before any data
     check_rank_values(cfg)
     device = resolve_device(cfg.device)
+    resolve_precision(cfg.precision, device)  # a bad precision: one line, before any work
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     pairs = labelled_pairs(data, cfg)
     config = OmegaConf.to_container(cfg, resolve=True)

@@ -50,6 +50,7 @@ from towernas.train import distributed
 from towernas.train.configured import build_objective, check_objective, decay_options
 from towernas.train.loop import fit
 from towernas.train.objective import check_model
+from towernas.train.precision import resolve_precision
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -157,7 +158,7 @@ def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, se
     ks = tuple(cfg.eval.ks)
     fitted = fit(model, data, objective=objective, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
                  temperature=r.temperature, seed=seed, device=device, select=r.select, ks=ks, **decay_options(r),
-                 progress=cfg.progress, log=lambda rec: tracker.log("retrain", {"model": candidate.name,
+                 precision=cfg.precision, progress=cfg.progress, log=lambda rec: tracker.log("retrain", {"model": candidate.name,
                                                                                 "seed": seed, **rec}))
     test = evaluate_test(model, data, ks, device=device)  # the one and only read of test
     return model, {"model": candidate.name, "size": candidate.size.label if candidate.size else None, "seed": seed,
@@ -266,6 +267,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
     check_training_values(cfg)
     addons = check_objective(cfg, "retrain")
     device = resolve_device(cfg.device)
+    resolve_precision(cfg.precision, device)  # a bad precision: one line, before any work
     todo = candidates(cfg)
     jobs = JobsSettings.from_config(cfg.jobs)  # a bad engine or a missing Ray: one line, before any work
     if not todo:

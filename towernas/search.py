@@ -69,6 +69,7 @@ from towernas.space.arch_space import ArchSpace
 from towernas.train import distributed
 from towernas.train.configured import build_objective, check_objective
 from towernas.train.hparams import TRAINING_HPARAMS, check_hparams
+from towernas.train.precision import resolve_precision
 from towernas.train.selection import PROPOSERS, RandomProposals, SelectionCache, final_selection
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,8 @@ def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[B
                              checkpoint_every=sn.checkpoint_every, progress=cfg.progress, log=log,
                              monitor=monitor if probes else None, monitor_every=sn.monitor_every,
                              patience=sn.patience, admits=admits if sn.feasible_sampling else None,
-                             embedding_decay=sn.embedding_decay, objective=supernet_objective(cfg, data, device))
+                             embedding_decay=sn.embedding_decay, objective=supernet_objective(cfg, data, device),
+                             precision=cfg.precision)
     log_q = trained["estimator"].log_q
     if cfg.search.fitness == "recall":  # frozen weights from here on: item vectors are shared across paths
         return PreparedSupernet(supernet, batches, log_q, trained,
@@ -215,7 +217,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     pareto = cfg.search.mode == "pareto"
     report_budgets = {name: Budget.from_config(b) for name, b in cfg.search.budgets.items()} if pareto else {}
     admitting = [budget, *report_budgets.values()]
-    resolve_device(cfg.device)  # a bad device fails here, before any work
+    resolve_precision(cfg.precision, resolve_device(cfg.device))  # a bad device or precision fails here, before any work
     torch.manual_seed(cfg.seed)
 
     data = load_dataset(cfg.dataset, progress=cfg.progress)

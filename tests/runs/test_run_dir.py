@@ -37,7 +37,9 @@ def test_a_key_added_later_at_its_neutral_value_keeps_the_hash_and_the_resume(tm
     after = {"retrain": {"lr": 0.002, **{k.split(".")[1]: v for k, v in NEUTRAL_WHEN.items() if k.startswith("retrain.")}},
              "search": {"population": 8, **{k.split(".")[1]: v for k, v in NEUTRAL_WHEN.items()
                                             if k.startswith("search.")}}}
+    after["precision"] = NEUTRAL_WHEN["precision"]  # a root key
     assert config_hash(before) == config_hash(after)
+    assert config_hash({**after, "precision": "bf16"}) != config_hash(before)
     claim(tmp_path, before)
     assert claim(tmp_path, after) is True  # resumes
     changed = {**after, "retrain": {**after["retrain"], "weight_decay": 0.01}}

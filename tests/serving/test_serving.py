@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.fakes.faiss_gpu import FakeGpuIndex, fake_gpu  # noqa: F401  (a fixture)
 from towernas.config import DatasetConfig
 from towernas.data import FeatureTable, Field, load_dataset
 from towernas.data.batches import user_inputs
@@ -283,3 +284,14 @@ def test_multi_interest_model_is_served_by_max_over_interests(data, tmp_path):
                                    Ragged.from_lists([history[history != data.pad_item]]))
     want = ([str(data.item_ids[i]) for i in ids[0]], scores[0])
     assert_same(served.recommend(str(data.user_ids[u]), raw_history(data, pos), K), want)
+
+
+def test_an_artifact_served_from_a_gpu_index_recommends_the_same(data, artifact, served, fake_gpu):
+    on_gpu = Retriever.load(artifact[0], device="cuda:0")  # faiss-gpu faked: the index moves, results do not
+    assert fake_gpu == [(0, "IndexFlatIP")] and on_gpu.cpu_index is not on_gpu.index
+    users = [str(data.user_ids[u]) for u in (0, 7, 42)]
+    histories = [raw_history(data, valid_point(data, u)) for u in (0, 7, 42)]
+    for got, want in zip(on_gpu.recommend_batch(users, histories, K), served.recommend_batch(users, histories, K)):
+        assert got[0] == want[0]
+        np.testing.assert_array_equal(got[1], want[1])
+    assert FakeGpuIndex.searches  # searched on the (fake) GPU

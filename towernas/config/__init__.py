@@ -40,6 +40,7 @@ class BaseConfig:
     jobs: JobsConfig = field(default_factory=JobsConfig)
     seed: int = 0
     device: str = "auto"
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (towernas.train.precision)
     progress: bool = True
 
 

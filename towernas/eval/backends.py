@@ -1,4 +1,5 @@
-"""Candidate generators for exact top-k: faiss ``IndexFlatIP`` or batched torch matmul.
+"""Candidate generators for exact top-k: faiss ``IndexFlatIP`` (CPU, or the GPU with faiss-gpu) or batched
+torch matmul (any device).
 
 A backend returns, per query, the ``L`` best non-excluded items by its own float32 scores, plus a cutoff:
 an upper bound on the backend score of every non-excluded item it did *not* return. ``topk.py`` then
@@ -10,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from towernas.eval.faiss_device import GPU_MAX_K, is_gpu_index, on_gpu, to_device
 from towernas.eval.scoring import excluded_mask
 from towernas.runs.registry import Registry
 
@@ -22,9 +24,10 @@ BACKENDS: Registry = Registry("top-k backend", key="eval.backend")  # name -> cl
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
-    """"auto" -> "faiss" when faiss is importable and the data is on CPU, else "torch"."""
+    """"auto" -> "faiss" when faiss is importable and can index where the data is (CPU, or a GPU with
+    faiss-gpu), else "torch"."""
     if backend == "auto":
-        return "faiss" if faiss is not None and device.type == "cpu" else "torch"
+        return "faiss" if faiss is not None and (device.type == "cpu" or on_gpu(device)) else "torch"
     BACKENDS.get(backend)  # an unknown name: one line listing the known ones
     if backend == "faiss" and faiss is None:
         raise ImportError("backend='faiss' needs the faiss module: pip install 'towernas[cpu]'")
@@ -33,17 +36,21 @@ def resolve_backend(backend: str, device: torch.device) -> str:
 
 @BACKENDS.register("faiss")
 class FaissCandidates:
-    """Exact inner-product search with ``faiss.IndexFlatIP`` (CPU), over-fetching past exclusions.
+    """Exact inner-product search with ``faiss.IndexFlatIP``, over-fetching past exclusions.
 
     Per batch it fetches ``L + max exclusions in the batch`` items, so every query keeps >= L
-    non-excluded candidates, then drops the excluded ones.
+    non-excluded candidates, then drops the excluded ones. Items on a CUDA device with faiss-gpu installed:
+    the index lives on that GPU (``faiss_device``); a batch that would fetch more than the GPU's
+    ``GPU_MAX_K`` neighbours (a heavy user's exclusions) goes through ``TorchCandidates`` on the same GPU.
     """
 
-    def __init__(self, items: torch.Tensor) -> None:
+    def __init__(self, items: torch.Tensor, device: torch.device | None = None) -> None:
         self.items = items.cpu().numpy()  # (N, d) float32 CPU
         self.n_items = items.shape[0]
-        self.index = faiss.IndexFlatIP(items.shape[1])  # built once, searched per batch
-        self.index.add(self.items)
+        index = faiss.IndexFlatIP(items.shape[1])  # built once, searched per batch
+        index.add(self.items)
+        self.index = to_device(index, items.device if device is None else device)
+        self.wide = TorchCandidates(items) if is_gpu_index(self.index) else None  # for fetches past GPU_MAX_K
 
     def fetch(self, queries: np.ndarray, L: int, excl_rows: np.ndarray, excl_vals: np.ndarray):
         """Args: queries (B, d) float32; excl_rows/excl_vals (E,) int64 batch-local (row, item) pairs.
@@ -53,6 +60,8 @@ class FaissCandidates:
         B = len(queries)
         max_excl = int(np.bincount(excl_rows, minlength=B).max()) if len(excl_rows) else 0
         m = min(self.n_items, L + max_excl)
+        if self.wide is not None and m > GPU_MAX_K:
+            return self.wide.fetch(queries, L, excl_rows, excl_vals)
         scores, ids = self.index.search(queries, m)  # (B, m) each, best first
         invalid = ids < 0
         invalid |= excluded_mask(np.maximum(ids, 0), excl_rows, excl_vals, self.n_items)

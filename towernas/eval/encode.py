@@ -60,7 +60,13 @@ def evaluate_model(model, data: InteractionData, split: str, ks=(10, 20, 50), de
     subsample of that split's, when given)."""
     queries = data.queries(split) if queries is None else queries
     users, items = encode_split(model, data, queries, device)
-    return evaluate(users, items, queries.targets, queries.exclude, ks=ks, backend=backend)
+    return evaluate(users, ranking_items(items, device), queries.targets, queries.exclude, ks=ks, backend=backend)
+
+
+def ranking_items(items: np.ndarray, device) -> np.ndarray | torch.Tensor:
+    """The item matrix where the top-k should run: on a CUDA ``device`` a tensor there (a faiss-gpu index or
+    torch matmul on the GPU, ``eval.backends``), else the CPU array itself."""
+    return torch.from_numpy(items).to(device) if torch.device(device).type == "cuda" else items
 
 
 def encode_split(model, data: InteractionData, queries: EvalQueries, device="cpu") -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +81,7 @@ def evaluate_test(model, data: InteractionData, ks=(10, 20, 50), device="cpu", b
     intervened test subset (``towernas.eval.bias``), all from the same ranked lists."""
     queries = data.queries("test")
     users, items = encode_split(model, data, queries, device)
-    ids = ranked_ids(users, items, max(*ks, BIAS_K), queries.exclude, backend=backend)
+    ids = ranked_ids(users, ranking_items(items, device), max(*ks, BIAS_K), queries.exclude, backend=backend)
     result: dict[str, float] = mean_metrics(ids, queries.targets, ks)
     result["n_users"] = len(ids)
     result.update(bias_metrics(ids, queries, data.item_popularity("train"), BIAS_K, sorted({*ks, BIAS_K})))

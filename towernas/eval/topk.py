@@ -35,7 +35,8 @@ class ExactTopK:
 
     Args:
         items: (N, d) float32 item vectors, numpy array or torch tensor (any device).
-        backend: "faiss", "torch", or "auto" (faiss if importable and ``items`` is on CPU, else torch).
+        backend: "faiss", "torch", or "auto" (faiss if importable and it can index where ``items`` are: CPU, or a
+            GPU with faiss-gpu; else torch).
     """
 
     def __init__(self, items: np.ndarray | torch.Tensor, *, backend: str = "auto") -> None:

@@ -16,7 +16,7 @@ RESUMABLE_CHANGES = ("supernet.steps", "search.generations", "search.random_base
 # the hash and the comparison, so an earlier run still resumes (and keeps its hash) once a key is added
 NEUTRAL_WHEN = {"retrain.weight_decay": 0.0, "retrain.learn_weight_decay": False, "retrain.decay_every": 10,
                 "retrain.decay_lr": 0.05, "search.hparams": [], "search.hparam_trials": 8,
-                "search.hparam_epochs": None}
+                "search.hparam_epochs": None, "precision": "fp32"}
 
 
 def config_hash(config: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:
@@ -64,9 +64,10 @@ def newest_run(root: Path, marker_glob: str, missing: str) -> Path:
 def _without(config: dict[str, Any], dotted: tuple[str, ...]) -> dict[str, Any]:
     out = json.loads(json.dumps(config, default=str))
     for key, neutral in NEUTRAL_WHEN.items():
-        section, name = key.split(".")
-        if isinstance(out.get(section), dict) and out[section].get(name, neutral) == neutral:
-            out[section].pop(name, None)
+        *section, name = key.split(".")  # a root key ("precision") or a section's ("retrain.weight_decay")
+        node = out.get(section[0]) if section else out
+        if isinstance(node, dict) and node.get(name, neutral) == neutral:
+            node.pop(name, None)
     for key in dotted:
         node, *rest = key.split(".")
         if not rest:

@@ -43,6 +43,7 @@ from towernas.data.batches import user_inputs
 from towernas.data.interactions import InteractionData
 from towernas.data.ragged import Ragged
 from towernas.eval.encode import encode_all_items, encode_queries
+from towernas.eval.faiss_device import to_cpu
 from towernas.runs.files import sha256_file
 from towernas.serving.index import build_index, recall_vs_exact, resolve_params
 from towernas.serving.retriever import (
@@ -160,8 +161,8 @@ def _write_artifact(model, data, tmp: Path, kind, params, metadata, recall_k, re
     np.savez(tmp / USER_FEATURES, **{f"f{i}": np.asarray(data.user_features.values[f.name], dtype=np.int64)
                                      for i, f in enumerate(fields)})
     mode = export_user_tower(model, data, tmp / PROGRAM)
-    index, params = build_index(items, kind, params)
-    faiss.write_index(index, str(tmp / INDEX))
+    index, params = build_index(items, kind, params, device=device)  # on the model's GPU when faiss-gpu can
+    faiss.write_index(to_cpu(index), str(tmp / INDEX))
 
     users, positions, exclude = _check_queries(data, recall_queries)
     probe = encode_queries(model, data, np.array([0]), data.user_indptr[1:2] - 1, device=device)

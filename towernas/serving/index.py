@@ -9,6 +9,10 @@ Kinds (all maximum inner product; the item vectors are L2-normalised, so this is
 - ``hnsw``: ``IndexHNSWFlat``. ``M`` (graph degree, default 32), ``efConstruction`` (default 128) and
   ``efSearch`` (candidate list per query, default 64).
 
+On a CUDA device with faiss-gpu (``towernas[gpu]``), ``flat`` and ``ivf`` are built (k-means included) and
+searched on the GPU; ``hnsw`` has no GPU implementation and stays on CPU. A GPU search returns at most
+``GPU_MAX_K`` neighbours, so an over-fetch past it runs on the index's CPU copy (``cpu_index``).
+
 Search over-fetches ``k + (exclusions of the query) + RESCORE_MARGIN`` neighbours, drops excluded ones, re-scores
 the survivors canonically and orders them by (-score, item index) exactly like
 ``towernas.eval.exact_topk``, so a ``flat`` index returns exactly the exact top-k. Multi-interest
@@ -34,6 +38,7 @@ import faiss
 import numpy as np
 
 from towernas.data.ragged import Ragged
+from towernas.eval.faiss_device import GPU_MAX_K, is_gpu_index, on_gpu, to_device
 from towernas.eval.scoring import RESCORE_MARGIN, canonical_scores, excluded_mask, sort_by_score_then_id
 from towernas.eval.topk import exact_topk
 from towernas.runs.registry import Registry
@@ -97,17 +102,25 @@ def resolve_params(kind: str, params: dict[str, Any] | None, n_items: int) -> di
     return params
 
 
-def build_index(items: np.ndarray, kind: str = "flat", params: dict[str, Any] | None = None):
-    """A faiss index over ``items`` (N, d) float32. Returns (index, resolved params)."""
+def build_index(items: np.ndarray, kind: str = "flat", params: dict[str, Any] | None = None, device="cpu"):
+    """A faiss index over ``items`` (N, d) float32, trained and filled on ``device`` (a GPU when faiss-gpu can,
+    except ``hnsw``; write it with ``faiss.write_index(faiss_device.to_cpu(index))``). Returns (index, resolved
+    params)."""
     items = np.ascontiguousarray(items, dtype=np.float32)
     n, d = items.shape
     params = resolve_params(kind, params, n)
     index = INDEX_KINDS.get(kind).create(d, params)
+    index = place(index, kind, device)
     if not index.is_trained:
         index.train(items)
     index.add(items)
     configure(index, kind, params)
     return index, params
+
+
+def place(index, kind: str, device="cpu"):
+    """``index`` on ``device`` when faiss can put an index of ``kind`` there (``flat``, ``ivf``), else itself."""
+    return to_device(index, device) if kind != "hnsw" and on_gpu(device) else index
 
 
 def configure(index, kind: str, params: dict[str, int]) -> None:
@@ -123,11 +136,14 @@ def index_kind(index) -> str:
     return type(index).__name__
 
 
-def search(index, items_t: np.ndarray, queries: np.ndarray, k: int, exclude: Ragged) -> tuple[np.ndarray, np.ndarray]:
+def search(index, items_t: np.ndarray, queries: np.ndarray, k: int, exclude: Ragged, *,
+           cpu_index=None) -> tuple[np.ndarray, np.ndarray]:
     """Top-k item indices and canonical scores per query, skipping each query's excluded items.
 
     Args:
-        index: a faiss index over the N item vectors.
+        index: a faiss index over the N item vectors (CPU or GPU).
+        cpu_index: a GPU ``index``'s CPU copy, searched instead when the over-fetch passes ``GPU_MAX_K``
+            (None: a GPU index is copied back for such a search).
         items_t: (d, N) float32, the item matrix transposed (for canonical re-scoring).
         queries: (B, d) float32, or (B, K, d) for K interests per query (score = max over interests).
         exclude: Ragged with B rows of item indices never returned for that query.
@@ -139,6 +155,8 @@ def search(index, items_t: np.ndarray, queries: np.ndarray, k: int, exclude: Rag
     B = len(queries)
     interests = np.ascontiguousarray(queries, dtype=np.float32).reshape(B, -1, items_t.shape[0])  # (B, K, d)
     m = min(n, k + int(exclude.lengths().max(initial=0)) + RESCORE_MARGIN)
+    if is_gpu_index(index) and m > GPU_MAX_K:  # past faiss's GPU k-selection
+        index = cpu_index if cpu_index is not None else faiss.index_gpu_to_cpu(index)
     _, ids = index.search(interests.reshape(-1, items_t.shape[0]), m)  # (B*K, m), -1 = nothing found
     ids = np.sort(ids.reshape(B, -1), axis=1)  # (B, K*m): the union of the K lists, duplicates adjacent
     ids[:, 1:][ids[:, 1:] == ids[:, :-1]] = -1

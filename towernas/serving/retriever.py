@@ -27,7 +27,7 @@ import torch
 from towernas.data.ragged import Ragged
 from towernas.runs.errors import UserError, one_line
 from towernas.runs.files import sha256_file
-from towernas.serving.index import configure, index_kind, search
+from towernas.serving.index import configure, index_kind, place, search
 
 FORMAT = "towernas.retriever"
 SCHEMA = 1
@@ -46,16 +46,21 @@ class ArtifactError(UserError):
 class ServingRetriever:
     """User tower program + item embeddings + faiss index, addressed by raw ids.
 
-    Build with ``ServingRetriever.load(directory)``. Attributes: ``meta`` (the parsed meta.json),
-    ``items`` (N, d) float32, ``item_ids`` / ``user_ids`` (raw ids), ``index`` (faiss).
+    Build with ``ServingRetriever.load(directory, device=...)``. Attributes: ``meta`` (the parsed meta.json),
+    ``items`` (N, d) float32, ``item_ids`` / ``user_ids`` (raw ids), ``index`` (faiss: on ``device``'s GPU for
+    ``flat`` and ``ivf`` when faiss-gpu is installed, else the CPU index ``cpu_index``).
     """
 
-    def __init__(self, meta, program, items, index, item_ids, user_ids, user_features) -> None:
+    def __init__(self, meta, program, items, index, item_ids, user_ids, user_features, device="cpu") -> None:
         self.meta = meta
         self.program = program
         self.items = items  # (N, d) float32
         self._items_t = np.ascontiguousarray(items.T)  # (d, N), for canonical re-scoring
-        self.index = index
+        kind, params = meta["index"]["kind"], meta["index"]["params"]
+        self.cpu_index = index
+        self.index = place(index, kind, device)
+        if self.index is not index:
+            configure(self.index, kind, params)
         self.item_ids = item_ids
         self.user_ids = user_ids
         self.user_features = user_features  # field name -> (n_users,) or (n_users, width) int64
@@ -66,8 +71,9 @@ class ServingRetriever:
         self._codes = {f["name"]: {v: c + 1 for c, v in enumerate(f["vocab"])} for f in self.fields}
 
     @classmethod
-    def load(cls, directory: str | Path) -> ServingRetriever:
-        """Load and verify an artifact directory (sha256 of every file, shapes, ids, the program)."""
+    def load(cls, directory: str | Path, device: torch.device | str = "cpu") -> ServingRetriever:
+        """Load and verify an artifact directory (sha256 of every file, shapes, ids, the program); the index goes
+        to ``device``'s GPU when faiss-gpu can hold it (the user tower program runs on CPU)."""
         directory = Path(directory)
         meta = _read_meta(directory)
         for name in FILES:
@@ -87,7 +93,7 @@ class ServingRetriever:
                                 f"meta.json says {meta['index']['kind']} of {n} x {d}")
         configure(index, meta["index"]["kind"], meta["index"]["params"])
         program = _load(directory / PROGRAM, lambda p: torch.export.load(str(p)).module())
-        retriever = cls(meta, program, items, index, item_ids, user_ids, features)
+        retriever = cls(meta, program, items, index, item_ids, user_ids, features, device=device)
         out = _load(directory / PROGRAM, lambda p: retriever.encode([None], [[]]))  # smoke test
         expected = (1, *meta["user_output"])  # (1, d), or (1, K, d) for K interests
         if out.shape != expected or out.shape[-1] != d:
@@ -122,7 +128,7 @@ class ServingRetriever:
         queries = self.encode(users, histories)
         masks = histories if exclude is None else exclude
         rows = Ragged.from_lists([np.unique(self._item_rows(m)) for m in masks])
-        ids, scores = search(self.index, self._items_t, queries, k, rows)
+        ids, scores = search(self.index, self._items_t, queries, k, rows, cpu_index=self.cpu_index)
         return [([self.item_ids[i] for i in row[row >= 0]], sc[row >= 0]) for row, sc in zip(ids, scores)]
 
     @torch.no_grad()

@@ -26,6 +26,7 @@ from towernas.runs.errors import UserError
 from towernas.train import distributed
 from towernas.train.early_stopping import FitResult, fit_epochs
 from towernas.train.optim import adam
+from towernas.train.precision import Precision
 from towernas.train.objective import RetrievalObjective
 from towernas.train.weight_decay import HypergradientWeightDecay
 
@@ -36,9 +37,11 @@ class TrainingDivergedError(UserError):
 
 def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, objective: RetrievalObjective,
                 *, batch_size: int, rng: np.random.Generator, device, progress: bool = True,
-                desc: str = "train", decay: HypergradientWeightDecay | None = None) -> float:
+                desc: str = "train", decay: HypergradientWeightDecay | None = None,
+                precision: Precision | None = None) -> float:
     """One shuffled pass over the train rows; returns the mean loss. ``decay``: a learned weight decay, updated
-    around the optimiser's steps."""
+    around the optimiser's steps; ``precision``: the towers' (``towernas.train.precision``; None: fp32)."""
+    precision = precision or Precision("fp32", device)
     model.train()
     rows = data.rows("train")
     total, n = 0.0, 0
@@ -49,15 +52,16 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
     for batch_rows in tqdm(iterate_rows(rows, batch_size, rng), total=n_batches, desc=desc,
                            disable=not progress or not here.is_main, leave=False):
         batch = training_batch(data, distributed.shard(batch_rows, here), device)  # the global batch alone
-        loss = objective(batch, model.encode_users, model.encode_items, scores_fn)
+        loss = objective(batch, precision.tower(model.encode_users), precision.tower(model.encode_items), scores_fn)
         optimizer.zero_grad(set_to_none=True)
-        value = distributed.backward(loss, len(batch["item"]) / len(batch_rows), parameters)  # the global loss
+        value = precision.backward(loss, len(batch["item"]) / len(batch_rows), parameters)  # the global loss
         if not math.isfinite(value):
             raise TrainingDivergedError(f"training loss is {value} ({desc}); lower the learning rate "
                                         "or raise the temperature")
         if decay is not None:
+            precision.unscale(optimizer)
             decay.before_step()
-        optimizer.step()
+        precision.step(optimizer)
         if decay is not None:
             decay.after_step()
         total += value * len(batch_rows)
@@ -75,7 +79,7 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
         ks: tuple[int, ...] = (10, 20, 50), progress: bool = True,
         log: Callable[[dict], None] | None = None, objective: RetrievalObjective | None = None,
         weight_decay: float = 0.0, learn_weight_decay: bool = False, decay_every: int = 10,
-        decay_lr: float = 0.05) -> FitResult:
+        decay_lr: float = 0.05, precision: str = "fp32") -> FitResult:
     """Train ``model`` in place, keep the epoch with the best validation ``select`` metric, restore it.
 
     Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``). ``objective``: the
@@ -85,7 +89,8 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     The optimiser is Adam; with ``weight_decay`` > 0 it is AdamW (decoupled decay on every parameter).
     ``learn_weight_decay``: start from ``weight_decay`` and learn it on validation by a one-step hypergradient
     every ``decay_every`` steps at meta learning rate ``decay_lr`` (``towernas.train.weight_decay``); each
-    epoch's record then carries its ``weight_decay``.
+    epoch's record then carries its ``weight_decay``. ``precision``: fp32 | bf16 | fp16 | auto, the towers
+    under autocast and the loss in fp32 (``towernas.train.precision``); validation encodes in fp32.
 
     Example:
         >>> from towernas.config import DatasetConfig
@@ -116,9 +121,11 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
                                       batch_size=batch_size, every=decay_every, lr=decay_lr, seed=seed, device=device)
              if learn_weight_decay else None)
 
+    mixed = Precision(precision, device)
+
     def one_epoch(epoch: int) -> float:
         return train_epoch(model, data, optimizer, objective, batch_size=batch_size, rng=rng, device=device,
-                           progress=progress, desc=f"epoch {epoch}/{max_epochs}", decay=decay)
+                           progress=progress, desc=f"epoch {epoch}/{max_epochs}", decay=decay, precision=mixed)
 
     def validate() -> dict:
         metrics = evaluate_model(model, data, "valid", ks, device=device)

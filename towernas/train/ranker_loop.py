@@ -23,6 +23,7 @@ from towernas.losses.retrieval import weighted_mean
 from towernas.train import distributed
 from towernas.train.early_stopping import FitResult, fit_epochs
 from towernas.train.optim import adam
+from towernas.train.precision import Precision
 from towernas.train.loop import TrainingDivergedError
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]  # query batch, items (B, C), labels (B, C)
@@ -93,9 +94,12 @@ LOSSES: dict[str, Callable[..., torch.Tensor]] = {"bce": bce, "softmax": softmax
 
 
 def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimizer, *, total: int | None = None,
-                loss_fn=bce, progress: bool = True, desc: str = "train", loss_name: str = "bce") -> float:
+                loss_fn=bce, progress: bool = True, desc: str = "train", loss_name: str = "bce",
+                precision: Precision | None = None) -> float:
     """One pass over ``batches``; the mean loss per labelled pair. A ``RankerWithAddOns`` trains with its
-    add-ons' hooks."""
+    add-ons' hooks. ``precision``: the ranker's forward under autocast, its logits and the loss in fp32
+    (``towernas.train.precision``; None: fp32)."""
+    precision = precision or Precision("fp32")
     ranker.train()
     addons = list(getattr(ranker, "addons", []))
     loss_sum, n = 0.0, 0
@@ -107,16 +111,16 @@ def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimiz
         if here.active:  # every rank drew the same global batch: keep this rank's rows
             batch = {k: distributed.shard(v, here) for k, v in batch.items()}
             items, labels = distributed.shard(items, here), distributed.shard(labels, here)
-        logits = ranker.score(batch, items)
+        logits = precision.tower(ranker.score)(batch, items)
         if addons:
             loss = addon_loss(logits, RankerStep(batch, items, labels, loss_name), addons, loss_fn)
         else:
             loss = loss_fn(logits, labels)
         optimizer.zero_grad(set_to_none=True)
-        value = distributed.backward(loss, len(labels) / rows, parameters)  # the global loss
+        value = precision.backward(loss, len(labels) / rows, parameters)  # the global loss
         if not math.isfinite(value):
             raise TrainingDivergedError(f"ranker training loss is {value} ({desc}); lower rank.lr")
-        optimizer.step()
+        precision.step(optimizer)
         pairs = labels.numel() // max(len(labels), 1) * rows  # labelled pairs of the global batch
         loss_sum += value * pairs
         n += pairs
@@ -127,13 +131,14 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
                select: str = "auc", max_epochs: int = 30, patience: int = 3, lr: float = 1e-3,
                weight_decay: float = 0.0, seed: int = 0, device="cpu", n_batches: int | None = None,
                loss: str = "bce", validate_initial: bool = False, progress: bool = True,
-               log: Callable[[dict], None] | None = None) -> FitResult:
+               log: Callable[[dict], None] | None = None, precision: str = "fp32") -> FitResult:
     """Train ``ranker`` in place on ``batches(rng)`` (a fresh shuffled pass per epoch), keep the epoch with the
     best ``validate()[select]`` (``logloss``: lowest; else highest), restore it. ``loss``: a key of ``LOSSES``.
     ``validate_initial``: the untrained model is a candidate too (epoch 0; a ranker fused with the retriever's
     score then never ends below the retriever's own order on validation).
 
-    Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``).
+    Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``). ``precision``: fp32 | bf16 |
+    fp16 | auto (``towernas.train.precision``).
     """
     if loss not in LOSSES:
         raise ValueError(f"loss={loss!r}: expected one of {sorted(LOSSES)}")
@@ -142,10 +147,11 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
     ranker.to(device)
     distributed.broadcast_parameters(ranker)  # every rank starts from rank 0's weights
     optimizer = adam(ranker.parameters(), lr, weight_decay=weight_decay)
+    mixed = Precision(precision, device)
 
     def one_epoch(epoch: int) -> float:
         return train_epoch(ranker, batches(rng), optimizer, total=n_batches, loss_fn=LOSSES[loss], progress=progress,
-                           desc=f"epoch {epoch}/{max_epochs}", loss_name=loss)
+                           desc=f"epoch {epoch}/{max_epochs}", loss_name=loss, precision=mixed)
 
     def checked() -> dict:
         valid = validate()
