@@ -22,6 +22,11 @@ def tiny_data(root: str):
                         progress=False)
 
 
+def weights(model) -> list[float]:
+    """Every parameter, flattened (the models here are small)."""
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().tolist()
+
+
 def supernet_losses(data) -> dict:
     from supernet import Supernet, train_supernet
     from towernas.data.spec import DatasetSpec
@@ -31,7 +36,7 @@ def supernet_losses(data) -> dict:
     net = Supernet(DatasetSpec.from_data(data), Dims(embed=16, block=16, out=16), 3, 3)
     out = train_supernet(net, data, steps=12, batch_size=64, lr=3e-3, temperature=0.1, seed=0, device="cpu",
                          progress=False)
-    return {"losses": out["losses"], "checksum": float(sum(p.detach().double().sum() for p in net.parameters()))}
+    return {"losses": out["losses"], "weights": weights(net)}
 
 
 def fit_losses(data) -> dict:
@@ -42,7 +47,7 @@ def fit_losses(data) -> dict:
     model = MeanPoolTwoTower([], [], data.n_items, dim=8, hidden=(16,), out_dim=8)
     losses = train_two_tower(model, data, epochs=2, batch_size=100, lr=3e-3, temperature=0.1, seed=0,
                              progress=False)  # 100 does not divide the rows: the last batch is uneven too
-    return {"losses": losses, "checksum": float(sum(p.detach().double().sum() for p in model.parameters()))}
+    return {"losses": losses, "weights": weights(model)}
 
 
 def ranker_losses(data) -> dict:
@@ -72,7 +77,7 @@ def ranker_losses(data) -> dict:
 
     optimizer = adam(ranker.parameters(), 1e-2)
     losses = [train_epoch(ranker, batches(), optimizer, progress=False) for _ in range(3)]
-    return {"losses": losses, "checksum": float(sum(p.detach().double().sum() for p in ranker.parameters()))}
+    return {"losses": losses, "weights": weights(ranker)}
 
 
 if __name__ == "__main__":

@@ -2,8 +2,10 @@
 ``world_size`` recorded, resume after a kill, and a dead rank failing the job cleanly (gloo, 2 local processes).
 
 Tolerance: per-step losses agree to 1e-5 (measured: ≤ 5e-7 over 12 supernet steps, ≤ 1e-7 for the two-tower
-and ranker loops; the only difference is the order of float sums across ranks); over the 60 steps of a
-tiny search, Adam carries that drift to ~2e-5 relative, so the search compares at 1e-4 relative.
+and ranker loops; the only difference is the order of float sums across ranks), and the weights after training
+to 2e-4 in relative L2 distance (measured: 2.6e-5 supernet, 3.4e-7 two-tower, 1e-8 ranker; a sum of all the
+weights is no check: its terms cancel, so its relative error depends on the CPU's kernels); over the 60 steps
+of a tiny search, Adam carries the drift to ~2e-5 relative, so the search compares at 1e-4 relative.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -26,6 +29,7 @@ from towernas.train import distributed
 
 WORKER = Path(__file__).with_name("ddp_worker.py")
 LOSS_TOLERANCE = 1e-5
+WEIGHT_TOLERANCE = 2e-4  # relative L2 distance of all the weights after training
 
 
 def env(data_root: Path) -> dict:
@@ -93,7 +97,9 @@ def test_two_ranks_follow_the_one_process_loss_trajectory_at_the_same_global_bat
     assert (a["world_size"], b["world_size"]) == (1, 2)
     assert len(a["losses"]) == len(b["losses"]) > 1
     assert b["losses"] == pytest.approx(a["losses"], abs=LOSS_TOLERANCE)
-    assert b["checksum"] == pytest.approx(a["checksum"], rel=1e-4)  # the weights after training
+    wa, wb = np.array(a["weights"]), np.array(b["weights"])  # the weights after training
+    drift = np.linalg.norm(wb - wa) / np.linalg.norm(wa)
+    assert drift < WEIGHT_TOLERANCE, drift
 
 
 SEARCH = [*TINY["config"], "supernet.steps=60", "tracking.wandb=false"]
