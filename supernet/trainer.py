@@ -175,7 +175,8 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             saved = f"; the checkpoint of step {last_saved} is intact" if path is not None and last_saved else ""
             raise SupernetDivergedError(
                 f"supernet loss is {value} at step {step} (arch {describe(arch)}); "
-                f"lower the learning rate (lr={lr}) or raise the temperature (temperature={temperature}){saved}")
+                f"lower the learning rate (lr={lr}) or raise the temperature (temperature={temperature})"
+                f"{precision_.diverged_hint()}{saved}")
         precision_.step(optimizer)
         losses.append(value)
         interval.append(value)

@@ -27,7 +27,8 @@ def test_resolution_and_one_line_errors(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
     assert resolve_precision("auto", "cuda") == resolve_precision("bf16", "cuda") == "bf16"
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
-    assert resolve_precision("auto", "cuda") == "fp16"
+    assert resolve_precision("auto", "cuda") == "fp32"  # never fp16: its forward can overflow
+    assert resolve_precision("fp16", "cuda") == "fp16"
     with pytest.raises(UserError, match=r"^precision=bf16: Tesla T4 has no native bfloat16; use precision=fp16"):
         resolve_precision("bf16", "cuda")
 
@@ -81,6 +82,14 @@ def test_fp16_resumes_with_its_loss_scale(data, spec, tmp_path):
     assert state["precision"]["scaler"]["scale"] > 0 and state["settings"]["precision"] == "fp16"
     with pytest.raises(ValueError, match="precision"):  # an fp16 checkpoint is not resumed at another precision
         trainer.train_supernet(make_supernet(spec), data, steps=14, checkpoint_dir=tmp_path / "b", **SETTINGS)
+
+
+def test_a_forward_overflow_under_fp16_is_named_in_the_error(data, spec, monkeypatch):
+    net = make_supernet(spec)
+    original = net.encode_users
+    monkeypatch.setattr(net, "encode_users", lambda batch, arch: original(batch, arch) * 1e5)  # past 65504
+    with pytest.raises(trainer.SupernetDivergedError, match=r"precision=fp16 an activation past 65504 .*bf16"):
+        trainer.train_supernet(net, data, steps=3, precision="fp16", **SETTINGS)
 
 
 def test_fp16_skips_an_overflowing_step_and_halves_the_scale():

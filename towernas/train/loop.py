@@ -57,7 +57,7 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
         value = precision.backward(loss, len(batch["item"]) / len(batch_rows), parameters)  # the global loss
         if not math.isfinite(value):
             raise TrainingDivergedError(f"training loss is {value} ({desc}); lower the learning rate "
-                                        "or raise the temperature")
+                                        f"or raise the temperature{precision.diverged_hint()}")
         if decay is not None:
             precision.unscale(optimizer)
             decay.before_step()

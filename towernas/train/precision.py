@@ -10,9 +10,12 @@ larger than the corrections being learned. Evaluation and exported vectors are a
 - ``bf16`` has fp32's exponent range: no loss scaling needed. CPU autocast supports it (fast on CPUs with
   AMX/AVX512-BF16), and CUDA GPUs from Ampere on.
 - ``fp16`` has a 5-bit exponent: gradients are loss-scaled (``torch.amp.GradScaler``, the step skipped and the
-  scale halved on an overflow); the scaler's state is part of the supernet's checkpoint.
-- ``auto``: bf16 on a CUDA device that supports it natively, fp16 on an older GPU, fp32 on CPU (the default
-  ``fp32`` reproduces every earlier run bit for bit).
+  scale halved on an overflow); the scaler's state is part of the supernet's checkpoint. Loss scaling cannot
+  save a *forward* overflow: an activation past 65,504 is inf. Measured on the paper's space at Amazon size
+  (``bench_results/precision.md``): a path with wide MLPs after element-wise products reached it at step 277
+  and the loss became NaN. So fp16 is opt-in only, and a non-finite loss under it says so.
+- ``auto``: bf16 on a CUDA device that supports it natively, else fp32 (never fp16, for the reason above; the
+  default ``fp32`` reproduces every earlier run bit for bit).
 
 Usage in a loop::
 
@@ -43,9 +46,7 @@ def resolve_precision(name: str, device: torch.device | str) -> str:
     if name not in PRECISIONS:
         raise UserError(f"precision={name!r}: expected one of {', '.join(PRECISIONS)}")
     if name == "auto":
-        if device.type != "cuda":
-            return "fp32"
-        return "bf16" if _cuda_bf16(device) else "fp16"
+        return "bf16" if device.type == "cuda" and _cuda_bf16(device) else "fp32"
     if name == "bf16" and device.type == "cuda" and not _cuda_bf16(device):
         raise UserError(f"precision=bf16: {torch.cuda.get_device_name(device)} has no native bfloat16; "
                         "use precision=fp16 (loss-scaled) or auto")
@@ -106,6 +107,11 @@ class Precision:
             return
         self.scaler.step(optimizer)
         self.scaler.update()
+
+    def diverged_hint(self) -> str:
+        """What to add to a non-finite-loss error under this precision ("" unless fp16)."""
+        return ("; under precision=fp16 an activation past 65504 overflows in the forward (loss scaling "
+                "cannot help): use precision=bf16 or fp32") if self.name == "fp16" else ""
 
     def state_dict(self) -> dict:
         return {"name": self.name, "scaler": self.scaler.state_dict() if self.scaler is not None else None}

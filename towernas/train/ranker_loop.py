@@ -119,7 +119,8 @@ def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimiz
         optimizer.zero_grad(set_to_none=True)
         value = precision.backward(loss, len(labels) / rows, parameters)  # the global loss
         if not math.isfinite(value):
-            raise TrainingDivergedError(f"ranker training loss is {value} ({desc}); lower rank.lr")
+            raise TrainingDivergedError(f"ranker training loss is {value} ({desc}); lower rank.lr"
+                                        f"{precision.diverged_hint()}")
         precision.step(optimizer)
         pairs = labels.numel() // max(len(labels), 1) * rows  # labelled pairs of the global batch
         loss_sum += value * pairs
