@@ -143,7 +143,7 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             run.load_state_dict(state)
         start, elapsed_before = int(state["step"]), float(state["elapsed"])
         best.load_progress(state.get("monitor", {}))
-    estimator, optimizer, sampler, rows, precision_ = run.estimator, run.optimizer, run.sampler, run.rows, run.precision
+    estimator, optimizer, sampler, rows, mixed = run.estimator, run.optimizer, run.sampler, run.rows, run.precision
     distributed.broadcast_parameters(supernet)  # every rank starts from rank 0's weights
     trained = [p for group in optimizer.param_groups for p in group["params"]]
 
@@ -162,22 +162,22 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
         arch = sampler.sample()  # the same on every rank (same seed, same stream)
         global_rows = rows.next()
         batch = training_batch(data, distributed.shard(global_rows, here), device)
-        users = precision_.tower(lambda b: supernet.encode_users(b, arch))  # fp32 out, whatever the precision
-        items = precision_.tower(lambda b: supernet.encode_items(b, arch))
+        users = mixed.tower(lambda b: supernet.encode_users(b, arch))  # fp32 out, whatever the precision
+        items = mixed.tower(lambda b: supernet.encode_items(b, arch))
         if objective is None:
             loss = _sharded_path_loss(users, items, batch, temperature, estimator)
         else:
             loss = objective(batch, users, items)
         share = len(batch["item"]) / len(global_rows)  # this rank's part of the global mean (1 alone)
         optimizer.zero_grad(set_to_none=True)  # off-path candidates: grad None, so Adam leaves them alone
-        value = precision_.backward(loss, share, trained)
+        value = mixed.backward(loss, share, trained)
         if not math.isfinite(value):  # the global loss: every rank stops at the same step
             saved = f"; the checkpoint of step {last_saved} is intact" if path is not None and last_saved else ""
             raise SupernetDivergedError(
                 f"supernet loss is {value} at step {step} (arch {describe(arch)}); "
                 f"lower the learning rate (lr={lr}) or raise the temperature (temperature={temperature})"
-                f"{precision_.diverged_hint()}{saved}")
-        precision_.step(optimizer)
+                f"{mixed.diverged_hint()}{saved}")
+        mixed.step(optimizer)
         losses.append(value)
         interval.append(value)
         bar.update(1)

@@ -96,8 +96,9 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
     batches, n_batches = train_batches(data, pairs["train"], cfg, device)
     fitted = fit_ranker(ranker, batches, lambda: evaluate_ctr(ranker, data, pairs["valid"], device=device),
                         select=r.select, max_epochs=r.max_epochs, patience=r.patience, lr=r.lr,
-                        weight_decay=r.weight_decay, seed=seed, device=device, n_batches=n_batches, precision=cfg.precision,
-                        progress=cfg.progress, log=lambda rec: tracker.log("rank", {"ranker": name, "seed": seed, **rec}))
+                        weight_decay=r.weight_decay, seed=seed, device=device, n_batches=n_batches,
+                        precision=cfg.precision, progress=cfg.progress,
+                        log=lambda rec: tracker.log("rank", {"ranker": name, "seed": seed, **rec}))
     test = evaluate_ctr(ranker, data, pairs["test"], device=device)  # the one read of test
     return ranker, {"ranker": name, "seed": seed, "best_epoch": fitted.best_epoch,
                     "stopped_early": fitted.stopped_early, "valid": fitted.best_valid, "test": test,

@@ -158,8 +158,8 @@ def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, se
     ks = tuple(cfg.eval.ks)
     fitted = fit(model, data, objective=objective, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
                  temperature=r.temperature, seed=seed, device=device, select=r.select, ks=ks, **decay_options(r),
-                 precision=cfg.precision, progress=cfg.progress, log=lambda rec: tracker.log("retrain", {"model": candidate.name,
-                                                                                "seed": seed, **rec}))
+                 precision=cfg.precision, progress=cfg.progress,
+                 log=lambda rec: tracker.log("retrain", {"model": candidate.name, "seed": seed, **rec}))
     test = evaluate_test(model, data, ks, device=device)  # the one and only read of test
     return model, {"model": candidate.name, "size": candidate.size.label if candidate.size else None, "seed": seed,
                    "best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early, "valid": fitted.best_valid,

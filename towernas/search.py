@@ -217,7 +217,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     pareto = cfg.search.mode == "pareto"
     report_budgets = {name: Budget.from_config(b) for name, b in cfg.search.budgets.items()} if pareto else {}
     admitting = [budget, *report_budgets.values()]
-    resolve_precision(cfg.precision, resolve_device(cfg.device))  # a bad device or precision fails here, before any work
+    resolve_precision(cfg.precision, resolve_device(cfg.device))  # a bad device or precision: here, before any work
     torch.manual_seed(cfg.seed)
 
     data = load_dataset(cfg.dataset, progress=cfg.progress)

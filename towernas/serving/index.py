@@ -38,7 +38,7 @@ import faiss
 import numpy as np
 
 from towernas.data.ragged import Ragged
-from towernas.eval.faiss_device import GPU_MAX_K, is_gpu_index, on_gpu, to_device
+from towernas.eval.faiss_device import GPU_MAX_K, is_gpu_index, on_gpu, to_cpu, to_device
 from towernas.eval.scoring import RESCORE_MARGIN, canonical_scores, excluded_mask, sort_by_score_then_id
 from towernas.eval.topk import exact_topk
 from towernas.runs.registry import Registry
@@ -156,7 +156,7 @@ def search(index, items_t: np.ndarray, queries: np.ndarray, k: int, exclude: Rag
     interests = np.ascontiguousarray(queries, dtype=np.float32).reshape(B, -1, items_t.shape[0])  # (B, K, d)
     m = min(n, k + int(exclude.lengths().max(initial=0)) + RESCORE_MARGIN)
     if is_gpu_index(index) and m > GPU_MAX_K:  # past faiss's GPU k-selection
-        index = cpu_index if cpu_index is not None else faiss.index_gpu_to_cpu(index)
+        index = cpu_index if cpu_index is not None else to_cpu(index)
     _, ids = index.search(interests.reshape(-1, items_t.shape[0]), m)  # (B*K, m), -1 = nothing found
     ids = np.sort(ids.reshape(B, -1), axis=1)  # (B, K*m): the union of the K lists, duplicates adjacent
     ids[:, 1:][ids[:, 1:] == ids[:, :-1]] = -1

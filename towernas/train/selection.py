@@ -207,7 +207,8 @@ def retrain_score(arch: Arch, data, cfg: DictConfig, *, epochs: int, patience: i
     model = WithAddOns(model, addons) if addons else model
     fitted = fit(model, data, max_epochs=epochs, patience=patience, batch_size=r.batch_size, lr=r.lr,
                  temperature=r.temperature, seed=seed, device=device, select=r.select,
-                 ks=tuple(cfg.eval.ks), progress=False, objective=objective, precision=cfg.precision, **decay_options(r))
+                 ks=tuple(cfg.eval.ks), progress=False, objective=objective, precision=cfg.precision,
+                 **decay_options(r))
     return float(fitted.best_valid[r.select])
 
 
