@@ -201,7 +201,7 @@ def signal_scores(cfg, data, net, archs: list, batches, log_q) -> tuple[dict[str
 
 def supernet_signals(cfg, data, archs: list, run_dir: Path) -> tuple[dict[str, list[float]], dict[str, float]]:
     """Supernet loss and recall of every arch, from the search run's supernet (retrained only if missing)."""
-    from towernas.search import prepare_supernet
+    from towernas.search.supernet_stage import prepare_supernet
 
     started = time.perf_counter()
     prepared = prepare_supernet(cfg, data, run_dir)
@@ -220,7 +220,7 @@ def tau_curve(cfg, data, archs: list, truth: list[float], steps: list[int], run_
     from towernas.complexity.budgets import Budget
     from towernas.data.spec import DatasetSpec
     from towernas.eval.agreement import kendall_tau
-    from towernas.search import admitted_by
+    from towernas.search.genomes import admitted_by
     from towernas.space.arch_space import ArchSpace
 
     spec, space, sn = DatasetSpec.from_data(data), ArchSpace.from_config(cfg.space), cfg.supernet
@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> dict:
     from towernas.retrievers.sizing import fitting_sizes
     from towernas.runs.files import write_json_atomic, write_text_atomic
     from towernas.runs.tables import mean_std
-    from towernas.search import peak_rss_mib
+    from towernas.search.run import peak_rss_mib
     from towernas.space import Arch
     from towernas.space.arch_space import ArchSpace
 

@@ -10,7 +10,8 @@ import pytest
 
 from tests.conftest import REPO
 
-COMMANDS = {"search", "retrain", "rank", "cascade", "report"}
+COMMANDS = {"retrain", "rank", "cascade", "report"}
+COMMAND_PACKAGES = {"search"}  # a command grown into a package: it wires supernet and evolution in too
 PACKAGES = ["towernas.config", "towernas.data", "towernas.nn", "towernas.space", "towernas.complexity",
             "towernas.retrievers", "towernas.rankers", "towernas.pipeline", "towernas.samplers", "towernas.addons", "towernas.losses", "towernas.train", "towernas.eval",
             "towernas.serving", "towernas.runs", "towernas.leaderboard", "supernet", "evolution"]
@@ -32,7 +33,7 @@ def test_the_top_of_towernas_holds_exactly_the_commands():
     modules = {p.stem for p in (REPO / "towernas").glob("*.py")} - {"__init__"}
     assert modules == COMMANDS
     packages = {p.parent.name for p in (REPO / "towernas").glob("*/__init__.py")}
-    assert packages == {name.split(".")[1] for name in PACKAGES if name.startswith("towernas.")}
+    assert packages == {name.split(".")[1] for name in PACKAGES if name.startswith("towernas.")} | COMMAND_PACKAGES
 
 
 @pytest.mark.parametrize("top", ["towernas", "supernet", "evolution"])
@@ -43,7 +44,21 @@ def test_layering(top):
     for path in (REPO / top).rglob("*.py"):
         if top == "towernas" and path.parent.name == "towernas" and path.stem in COMMANDS:
             continue  # the commands wire the packages together
+        if top == "towernas" and path.parent.parent.name == "towernas" and path.parent.name in COMMAND_PACKAGES:
+            continue
         offenders += [f"{path.relative_to(REPO)} imports {name}" for name in _imports(path) & forbidden]
+    assert not offenders
+
+
+def test_train_and_runs_import_nothing_of_the_search():
+    """``train/`` is training only and ``runs/`` sits below every stage: neither reaches up into the search."""
+    offenders = []
+    for package in ("train", "runs"):
+        for path in (REPO / "towernas" / package).rglob("*.py"):
+            tree = ast.parse(path.read_text())
+            modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+            modules |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            offenders += [f"{path.relative_to(REPO)}: {m}" for m in modules if m.startswith("towernas.search")]
     assert not offenders
 
 
@@ -54,7 +69,7 @@ CYCLE_PRONE = ["towernas.space.ops", "towernas.space.poolings", "towernas.space.
                "towernas.data.train_stats"]
 
 
-@pytest.mark.parametrize("module", [*PACKAGES, *CYCLE_PRONE, *(f"towernas.{c}" for c in sorted(COMMANDS))])
+@pytest.mark.parametrize("module", [*PACKAGES, *CYCLE_PRONE, *(f"towernas.{c}" for c in sorted(COMMANDS | COMMAND_PACKAGES))])
 def test_every_package_imports_on_its_own(module):
     proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True, cwd=REPO,
                           timeout=120)

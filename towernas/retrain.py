@@ -34,6 +34,7 @@ from towernas.config.validate import check_training_values
 from towernas.data import InteractionData, load_dataset
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import evaluate_test
+from towernas.retrievers.hand_built import HandBuilt, load_tower
 from towernas.retrievers.sizing import Size, require_fit, select_size
 from towernas.retrievers.two_tower import build
 from towernas.runs import tables
@@ -108,12 +109,20 @@ def candidates(cfg: DictConfig) -> list[Candidate]:
         paths = sorted(run.glob("archs/top*.json"), key=lambda p: int(p.stem[3:]))[: r.top_k]
         if not paths:
             raise FileNotFoundError(f"{run}: no archs/top*.json; is it a finished search run?")
-    out = [Candidate(name=_label(p), arch=Arch.load(p)) for p in paths]
+    out = [_from_file(p) for p in paths]
     from towernas.retrievers import MODELS
 
     for name in r.baselines:
         MODELS.get(name)  # an unknown name: one line listing the known ones, before any data is loaded
     return out + [Candidate(name=b, baseline=b) for b in r.baselines]
+
+
+def _from_file(path: Path) -> Candidate:
+    """A result file as a candidate: a searched architecture, or the hand-built baseline a search chose."""
+    tower = load_tower(path)
+    if isinstance(tower, HandBuilt):
+        return Candidate(name=_label(path), baseline=tower.baseline, size=tower.size)
+    return Candidate(name=_label(path), arch=tower)
 
 
 def _label(path: Path) -> str:

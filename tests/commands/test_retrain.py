@@ -163,3 +163,15 @@ def test_weight_decay_values_fail_in_one_line_before_any_work(tmp_path):
         retrain.run_retrain(_cfg("retrain.baselines=[google_dnn]", "retrain.learn_weight_decay=true"),
                             tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_hand_built_winner_of_a_search_retrains_at_its_size(tmp_path):
+    from towernas.retrievers.hand_built import HandBuilt
+    from towernas.retrievers.sizing import grid_size
+
+    path = tmp_path / "best.json"
+    HandBuilt("google_dnn", grid_size("google_dnn", "[128,64]")).save(path)
+    out = retrain.run_retrain(_cfg(f"retrain.archs=[{path}]", "retrain.export=false"), tmp_path / "run")
+    [record] = out["records"]
+    assert record["model"] == "best" and record["size"] == "[128,64]" and record["arch"] is None
+    assert out["sizing"] == {}  # its size came with the file: nothing is sized again

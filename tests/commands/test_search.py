@@ -10,7 +10,11 @@ from tests.conftest import TINY, compose_config
 from towernas import search
 from towernas.complexity import CostModel
 from towernas.complexity.budgets import Budget, BudgetError
+from towernas.complexity.towers import tower_cost
 from towernas.data.spec import DatasetSpec
+from towernas.retrievers.hand_built import HandBuilt, load_tower
+from towernas.retrievers.sizing import build_size
+from towernas.search import genomes
 from towernas.space import Arch
 from towernas.space.arch_space import ArchSpace
 
@@ -53,28 +57,40 @@ def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
     spec = DatasetSpec.from_data(load_dataset(cfg.dataset))
     model = CostModel.from_space(spec, ArchSpace.from_config(cfg.space))
     tops = sorted((run / "archs").glob("top*.json"), key=lambda p: int(p.stem[3:]))
-    assert len(tops) in (cfg.search.final_candidates, cfg.search.final_candidates + 1)  # (+ the MLP finalist)
-    finalists = [Arch.load(p) for p in tops]
+    hand = [r for r in summary["selection"] if r.get("baseline") is not None]
+    assert [r["baseline"] for r in hand] == list(cfg.search.baselines)  # both fit L on the tiny set
+    n = cfg.search.final_candidates + len(hand)
+    assert len(tops) in (n, n + 1)  # (+ the MLP finalist)
+    finalists = [load_tower(p) for p in tops]
     is_mlp = lambda blocks: blocks[0].startswith("MLP-") and set(blocks[1:]) == {"skip"}  # noqa: E731
-    assert any(is_mlp(a.user) and is_mlp(a.item) for a in finalists)  # the hand-built MLP is always a finalist
+    assert any(isinstance(a, Arch) and is_mlp(a.user) and is_mlp(a.item) for a in finalists)  # the in-space MLP
     records = []
     for path in [run / "best.json", *tops]:
-        arch = Arch.load(path)
-        cost = model.cost(arch)
+        tower = load_tower(path)
+        if isinstance(tower, HandBuilt):  # costed by the exact counter retrain costs baselines with
+            cost = tower_cost(build_size(tower.baseline, tower.size, spec), spec)
+        else:
+            cost = model.cost(tower)
         assert budget.admits(cost)
-        assert arch.complexity == cost.to_dict()  # recorded cost is the exact one
-        assert arch.provenance["dataset"] == "synthetic-tiny" and arch.provenance["budget"] == "L"
-        records.append(arch.provenance)
+        assert tower.complexity == cost.to_dict()  # recorded cost is the exact one
+        assert tower.provenance["dataset"] == "synthetic-tiny" and tower.provenance["budget"] == "L"
+        records.append(tower.provenance)
     best, ranked = records[0], records[1:]
     assert best == ranked[0] and "retrained" in best  # best.json = top1 = the fully retrained validation winner
     full = [r for r in ranked if "retrained" in r]
-    assert len(full) == cfg.search.final_top and [r["retrained"] for r in full] == sorted(
-        (r["retrained"] for r in full), reverse=True)
+    assert len(full) == cfg.search.final_top + len(hand) and [r["retrained"] for r in full] == sorted(
+        (r["retrained"] for r in full), reverse=True)  # the hand-built ones are fully retrained beside the top
+    assert {r["origin"] for r in full} >= {"hand-built"}
     rest = [r["short"] for r in ranked[len(full):]]
     assert rest == sorted(rest, reverse=True)  # the others by their short-retrain score
-    by_rank = sorted(ranked, key=lambda r: r["fitness_rank"])  # the supernet rank among evaluated genomes
-    assert len({r["fitness_rank"] for r in ranked}) == len(ranked) and by_rank[0]["fitness_rank"] >= 1
-    assert [r["fitness"] for r in by_rank] == sorted(r["fitness"] for r in ranked)
+    scored = [r for r in ranked if r["origin"] != "hand-built"]
+    by_rank = sorted(scored, key=lambda r: r["fitness_rank"])  # the supernet rank among evaluated genomes
+    assert len({r["fitness_rank"] for r in scored}) == len(scored) and by_rank[0]["fitness_rank"] >= 1
+    assert [r["fitness"] for r in by_rank] == sorted(r["fitness"] for r in scored)
+    won = summary["winner"]  # which origin won, and its margin over the best of every other origin
+    assert won["origin"] == best["origin"] and won["validation"] == best["retrained"]
+    assert won["over"] and all(m["margin"] >= 0 for m in won["over"].values())
+    assert f"winner ({won['origin']})" in (run / "summary.md").read_text()
     assert set(summary["phases_seconds_this_call"]) == {"supernet", "evolution", "selection"}
     assert summary["peak_rss_mib"] > 50
     assert json.loads((run / "selection.json").read_text())  # retrain scores cached for a resumed run
@@ -158,8 +174,8 @@ def test_mlp_seeds_are_the_widest_in_budget_mlp_per_pooling():
 
     model = CostModel.from_space(synthetic_spec(), space)
     budget = Budget("L", 240_000, 150_000)
-    admits = lambda g: budget.admits(search.genome_cost(model, space, g))  # noqa: E731
-    seeds = search.mlp_seeds(space, admits)
+    admits = lambda g: budget.admits(genomes.genome_cost(model, space, g))  # noqa: E731
+    seeds = genomes.mlp_seeds(space, admits)
     assert [g[0] for g in seeds] == list(space.poolings)
     for genome in seeds:
         user, item = genome[1:1 + space.depth_user], genome[1 + space.depth_user:]
@@ -168,7 +184,7 @@ def test_mlp_seeds_are_the_widest_in_budget_mlp_per_pooling():
         wider = int(min(user[0], item[0], key=lambda b: int(b[4:]))[4:]) * 2
         both = (genome[0], f"MLP-{wider}", *user[1:], f"MLP-{wider}", *item[1:])
         assert not admits(both)  # the smaller side cannot be doubled on both towers
-    assert search.mlp_seeds(ArchSpace.from_config(_cfg("space=autotower").space), admits) == []  # no skip op
+    assert genomes.mlp_seeds(ArchSpace.from_config(_cfg("space=autotower").space), admits) == []  # no skip op
 
 
 def _retrain_all(propose, score):
@@ -189,7 +205,7 @@ RETRAINED = {"a": 0.25, "b": 0.30, "c": 0.20}
 
 
 def test_leaders_first_then_the_supernets_diverse_top_then_the_best_pooling_hand_built_tower():
-    from towernas.train.selection import LeadersThenTop
+    from towernas.search.proposals import LeadersThenTop
 
     admits = lambda g: g[0] != "d"  # noqa: E731  (the supernet's favourite does not fit the budget)
     hand_built = [("a", "m", "s", "s"), ("b", "m", "s", "s"), ("c", "m", "s", "s")]
@@ -206,7 +222,7 @@ def test_leaders_first_then_the_supernets_diverse_top_then_the_best_pooling_hand
 
 
 def test_top_by_fitness_is_the_supernets_diverse_top_n_whatever_the_retrains_say():
-    from towernas.train.selection import TopByFitness
+    from towernas.search.proposals import TopByFitness
 
     top = TopByFitness(EVALUATED, 4, 2, lambda g: g[0] != "d")
     rows = _retrain_all(top, lambda g: RETRAINED[g[0]])
@@ -215,7 +231,7 @@ def test_top_by_fitness_is_the_supernets_diverse_top_n_whatever_the_retrains_say
 
 
 def test_random_proposals_spend_the_seconds_given_after_the_first_batch_and_the_hand_built_tower():
-    from towernas.train.selection import RandomProposals
+    from towernas.search.proposals import RandomProposals
 
     first = [("c", "x", "x", "x"), ("b", "y", "y", "y")]
     stream = iter([("b", "y", "y", "y"), ("a", "q", "q", "q"), ("a", "r", "r", "r"), ("a", "s", "s", "s")])
@@ -232,10 +248,11 @@ def test_random_search_control_uses_the_same_final_selection(tmp_path):
     summary = search.run_search(_cfg("search.strategy=random", "search.random_seconds=0"), run)
     assert summary["strategy"] == "random" and summary["supernet"] is None and summary["search"] is None
     assert not (run / "supernet.pt").exists()
-    best = Arch.load(run / "best.json")
+    best = load_tower(run / "best.json")
     assert best.provenance["strategy"] == "random" and "retrained" in best.provenance
     assert all(row["fitness"] is None and row["fitness_rank"] is None for row in summary["selection"])
-    assert len(summary["selection"]) == _cfg().search.final_candidates + 1  # no time left: first N + the MLP
+    hand = len(_cfg().search.baselines)  # the hand-built candidates are the same as the search's
+    assert len(summary["selection"]) == _cfg().search.final_candidates + 1 + hand  # no time left: first N + the MLP
     with pytest.raises(ValueError, match=r"search.strategy='grid': expected one of \['evolution', 'random'\]"):
         search.run_search(_cfg("search.strategy=grid"), tmp_path / "other")
     with pytest.raises(ValueError, match=r"search.fitness='auc': expected one of \['recall', 'loss'\]"):
@@ -246,14 +263,14 @@ def test_random_search_control_uses_the_same_final_selection(tmp_path):
 
 def test_joint_search_tunes_the_leaders_training_and_retrains_the_finalists_with_it(tmp_path, monkeypatch):
     pytest.importorskip("optuna", reason="the tune extra (optuna) is not installed")
-    from towernas.train import selection
+    from towernas.search import selection
 
     calls = []
     original = selection.retrain_score
     monkeypatch.setattr(selection, "retrain_score",
                         lambda arch, data, cfg, **k: calls.append((cfg.retrain.temperature, k["epochs"]))
                         or original(arch, data, cfg, **k))
-    overrides = ("search.hparams=[temperature,lr]", "search.hparam_trials=3")
+    overrides = ("search.hparams=[temperature,lr]", "search.hparam_trials=3", "search.baselines=[]")
     run = tmp_path / "run"
     summary = search.run_search(_cfg(*overrides), run)
     leader = max(summary["selection"], key=lambda row: row["short"])

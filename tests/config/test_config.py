@@ -14,7 +14,7 @@ from towernas.config.search import SEARCH_ONLY
 from towernas.data.errors import DataError
 from towernas.data.load import parse_options
 from towernas.data.readers import READERS
-from towernas.search import evolution_config
+from towernas.search.run import evolution_config
 from towernas.space import Dims
 
 DATASETS = sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))

@@ -43,8 +43,11 @@ class SearchConfig:
     short_epochs: int = 2
     final_top: int = 2  # best by the short retrain, fully retrained (retrain schedule) on final_seeds
     final_seeds: list[int] = field(default_factory=lambda: [0, 1])
+    # hand-built candidates of stage 3: these in-budget baselines, sized on validation as `retrain` sizes them,
+    # are fully retrained beside the finalists, so the search never returns a tower validation rates below them
+    baselines: list[str] = field(default_factory=lambda: ["google_dnn", "bst"])
     # joint search: training hyperparameters tuned on the leader by hparam_trials retrains (TPE), then used by
-    # the full retrains (towernas/train/hparams.py): any of temperature, weight_decay, lr, batch_size
+    # the full retrains (towernas/search/hparams.py): any of temperature, weight_decay, lr, batch_size
     hparams: list[str] = field(default_factory=list)
     hparam_trials: int = 8
     hparam_epochs: Optional[int] = None  # trials: up to this many epochs, early-stopped (None: retrain.max_epochs;
@@ -54,5 +57,5 @@ class SearchConfig:
 
 
 SEARCH_ONLY = ("strategy", "random_seconds", "fitness", "fitness_users", "val_batches", "val_batch_size", "random_baseline", "budgets",
-               "seed_mlp", "propose", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds",
+               "seed_mlp", "propose", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds", "baselines",
                "hparams", "hparam_trials", "hparam_epochs")  # not evolution settings

@@ -92,6 +92,8 @@ def _search_run(i: int, run: RunDir, site: Path) -> str:
     supernet, evo, best = s.get("supernet") or {}, s.get("search") or {}, s.get("best") or {}
     arch = " | ".join(x for x in (best.get("pooling"), " ".join(best.get("user", [])), " ".join(best.get("item", [])))
                       if x)
+    if best.get("kind") == "hand-built":  # the search's hand-built candidate won its final selection
+        arch = f"hand-built {best.get('baseline')} {best.get('size', {}).get('layers')}"
     info = facts([("strategy", s.get("strategy")), ("fitness", s.get("fitness")), ("budget", s.get("budget")),
                   ("supernet steps", supernet.get("steps")), ("supernet best step", supernet.get("best_step")),
                   ("generations", evo.get("generations_run")), ("unique evaluations", evo.get("unique_evaluations")),

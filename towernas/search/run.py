@@ -1,76 +1,50 @@
-"""``python -m towernas.search dataset=<name> budget=<L|M|H>``: the architecture search, in three stages.
-
-1. Train the weight-sharing supernet of ``cfg.space`` (SPOS over budget-feasible paths, in-batch softmax +
-   streaming logQ), then run the complexity-aware evolution with fitness = full-ranking validation
-   Recall@50 of each child through the supernet weights (or its validation loss) and cost = exact
-   per-tower params/FLOPs. The evolution only orders candidates, and stops once its best fitness stalls
-   (``search.stall_generations``): polishing the supernet's fitness further only reorders ties.
-2. Short retrains (``search.short_epochs``) of ``search.final_candidates`` genomes, proposed one at a time
-   (``towernas.train.selection``): the supernet's best of every pooling first, then the supernet's diverse top;
-   then the in-budget MLP of the pooling that retrained best.
-3. Full retrains of the best few on ``search.final_seeds`` decide: ``best.json`` is the validation winner.
-
-``search.strategy=random`` replaces stage 1 by random feasible architectures (the equal-compute control).
-Writes into the run directory: ``run_config.json``, ``supernet.pt`` (+ ``supernet.prev.pt``,
-``supernet_best.pt``), ``supernet.jsonl``, ``search.jsonl``, ``evolution_state.json``, ``selection.json``
-(retrain scores), ``selection.jsonl``, ``archs/top<i>.json``, ``best.json`` (and ``best_<budget>.json`` +
-``pareto_front.json`` in pareto mode), ``summary.{json,md}``. Rerunning the same command resumes.
-Validation only: the test split is never read here.
-"""
+"""``run_search(cfg, run_dir)``: the body of ``python -m towernas.search`` (stages 1–3, then the run's outputs)."""
 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import logging
-import random
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
 from evolution import EvolutionConfig, SearchSpace, best_under, evolve
-from supernet import (
-    RecallFitness,
-    Supernet,
-    fixed_batches,
-    train_supernet,
-    validation_loss,
-    validation_recall,
-)
 from towernas import __version__
-from towernas.complexity import CostModel, TowerCost
+from towernas.complexity import CostModel
 from towernas.complexity.budgets import Budget, check_feasible
 from towernas.config import register_configs
-from towernas.config.addons import InBatchOptions
 from towernas.config.validate import check_training_values
 from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
-from towernas.eval.encode import sample_queries
-from towernas.runs.cli import run_entry, validation_entry
+from towernas.runs.cli import validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.jobs import JobsSettings
 from towernas.runs.run_dir import claim, config_hash
-from towernas.runs.search_outputs import (
+from towernas.runs.tracking import Tracker
+from towernas.search.genomes import admitted_by, feasible_stream, genome_cost, mlp_seeds, random_feasible
+from towernas.search.hparams import TRAINING_HPARAMS, check_hparams
+from towernas.search.outputs import (
     annotate,
+    annotate_row,
     random_comparison,
+    row_origin,
     save_archs,
     summary_table,
+    winner,
+    winner_line,
 )
-from towernas.runs.tracking import Tracker
-from towernas.space import SKIP, Arch, ArchError
+from towernas.search.proposals import PROPOSERS, RandomProposals
+from towernas.search.selection import SelectionCache, final_selection
+from towernas.search.supernet_stage import prepare_supernet
+from towernas.space import ArchError
 from towernas.space.arch_space import ArchSpace
 from towernas.train import distributed
-from towernas.train.configured import build_objective, check_objective
-from towernas.train.hparams import TRAINING_HPARAMS, check_hparams
+from towernas.train.configured import check_objective
 from towernas.train.precision import resolve_precision
-from towernas.train.selection import PROPOSERS, RandomProposals, SelectionCache, final_selection
 
 log = logging.getLogger(__name__)
 STRATEGIES = ("evolution", "random")
@@ -79,110 +53,12 @@ NOT_READ = ("dataset.ctr",)  # config keys a search never reads: a run resumes a
 register_configs()
 
 
-@dataclass
-class PreparedSupernet:
-    """A trained supernet with what scoring its paths needs (``prepare_supernet``)."""
-
-    supernet: Supernet
-    batches: list
-    log_q: Callable
-    trained: dict
-    fitness: Callable[[Arch], float]  # the search's fitness of a path (lower is better)
-
-
-def genome_cost(cost_model: CostModel, space: ArchSpace, genome: Sequence[str]) -> TowerCost:
-    """Exact cost of a genome ``(pooling, *user, *item)`` without building an Arch (the sampler's fast path)."""
-    u = 1 + space.depth_user
-    return TowerCost(*cost_model.user_cost(genome[0], genome[1:u]), *cost_model.item_cost(genome[u:]))
-
-
-def admitted_by(cost_model: CostModel, space: ArchSpace, budgets: Sequence[Budget]) -> Callable[[tuple], bool]:
-    """``admits(genome)``: True when at least one of ``budgets`` admits the genome's exact cost."""
-    def admits(genome) -> bool:
-        cost = genome_cost(cost_model, space, genome)
-        return any(b.admits(cost) for b in budgets)
-
-    return admits
-
-
-def supernet_objective(cfg: DictConfig, data, device):
-    """The supernet's training objective from ``supernet.sampler / loss / addons``; None for the default
-    in-batch softmax + logQ (then checkpoints are those of every earlier release)."""
-    sn = cfg.supernet
-    default_alpha = cfg.sampler.in_batch.alpha == InBatchOptions.alpha  # the trainer's own estimator's
-    if sn.sampler == "in_batch" and sn.loss == "softmax" and not sn.addons and default_alpha:
-        return None
-    return build_objective(cfg, "supernet", data, seed=cfg.seed, device=device)[1]
-
-
-def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[Budget] | None = None,
-                     tracker: Tracker | None = None) -> PreparedSupernet:
-    """Stage 1: train the supernet of ``cfg.space`` on ``data`` in ``run_dir`` (resuming what is there)."""
-    device = resolve_device(cfg.device)
-    spec = DatasetSpec.from_data(data)
-    sn, space = cfg.supernet, ArchSpace.from_config(cfg.space)
-    cost_model = CostModel.from_space(spec, space)
-    admits = admitted_by(cost_model, space, admitting if admitting is not None else [Budget.from_config(cfg.budget)])
-    supernet = Supernet.from_space(spec, space)
-    batches = fixed_batches(data, "valid", n_batches=cfg.search.val_batches, batch_size=cfg.search.val_batch_size,
-                            seed=cfg.seed, device=device)
-    queries = sample_queries(data.queries("valid"), cfg.search.fitness_users, seed=cfg.seed)
-
-    def score(net, arch: Arch, log_q) -> float:
-        """The fitness of ``arch`` through ``net`` (lower is better): minus validation Recall@50 by full
-        ranking (``search.fitness=recall``, the default) or the in-batch validation loss (``loss``)."""
-        if cfg.search.fitness == "loss":
-            return validation_loss(net, arch, batches, sn.temperature, log_q)
-        return -validation_recall(net, arch, data, queries, k=50, device=device)
-
-    # early stopping of the supernet on the same measure: the mean fitness of a few fixed feasible architectures
-    probes = [space.arch(g) for g in _random_feasible(space.slots(), admits, sn.monitor_archs, cfg.seed + 1)]
-
-    def monitor(net, estimator) -> float:  # torchrun: the probes are split across ranks
-        return sum(distributed.map_split(lambda a: score(net, a, estimator.log_q), probes)) / len(probes)
-
-    log = (lambda r: tracker.log("supernet", r)) if tracker is not None else None
-    trained = train_supernet(supernet, data, steps=sn.steps, batch_size=sn.batch_size, lr=sn.lr,
-                             temperature=sn.temperature, seed=cfg.seed, device=device, checkpoint_dir=run_dir,
-                             checkpoint_every=sn.checkpoint_every, progress=cfg.progress, log=log,
-                             monitor=monitor if probes else None, monitor_every=sn.monitor_every,
-                             patience=sn.patience, admits=admits if sn.feasible_sampling else None,
-                             embedding_decay=sn.embedding_decay, objective=supernet_objective(cfg, data, device),
-                             precision=cfg.precision)
-    log_q = trained["estimator"].log_q
-    if cfg.search.fitness == "recall":  # frozen weights from here on: item vectors are shared across paths
-        return PreparedSupernet(supernet, batches, log_q, trained,
-                                RecallFitness(supernet, data, queries, k=50, device=device))
-    return PreparedSupernet(supernet, batches, log_q, trained, lambda arch: score(supernet, arch, log_q))
-
-
-def mlp_seeds(space: ArchSpace, admits: Callable[[tuple], bool]) -> list[tuple[str, ...]]:
-    """The space's in-budget MLP towers: ``MLP-w`` then skips on both sides, for every pooling, the widest
-    (user, item) widths the budget admits (what an engineer would build by hand at this cost)."""
-    if SKIP not in space.choices("user", 1):
-        return []
-    def width(block: str) -> int:
-        return int(block.split("-")[1])
-
-    def genome(pooling: str, user: str, item: str) -> tuple[str, ...]:
-        return (pooling, user, *[SKIP] * (space.depth_user - 1), item, *[SKIP] * (space.depth_item - 1))
-
-    mlps = sorted((b for b in space.blocks if b.startswith("MLP-")), key=width)
-    seeds = []
-    for pooling in space.poolings:
-        fitting = [(u, i) for u in mlps for i in mlps if admits(genome(pooling, u, i))]
-        if fitting:  # the widest narrower side, then the widest user side
-            u, i = max(fitting, key=lambda ui: (min(width(ui[0]), width(ui[1])), width(ui[0])))
-            seeds.append(genome(pooling, u, i))
-    return seeds
-
-
 def random_search(cfg: DictConfig, data, space: ArchSpace, in_budget, run_dir: Path, tracker: Tracker) -> list[dict]:
     """The control of AutoTower's Table 5: no supernet, no evolution; random feasible architectures go
     through the same final selection, short-retrained for ``search.random_seconds`` of compute in total
     (give it what the evolutionary search spent on its supernet, evolution and short retrains)."""
     s = cfg.search
-    stream = _feasible_stream(space.slots(), in_budget, cfg.seed + 104729)
+    stream = feasible_stream(space.slots(), in_budget, cfg.seed + 104729)
     first = [next(stream) for _ in range(s.final_candidates)]
     hand_built = mlp_seeds(space, in_budget) if s.seed_mlp else []  # the same hand-built finalist rule
     propose = RandomProposals(first, stream, s.random_seconds, hand_built)
@@ -249,10 +125,10 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         provenance.update({"supernet_steps": trained["best_step"] or trained["step"],
                            "generations": len(result.history) - 1,
                            "unique_evaluations": result.unique_evaluations})
-    ranked = [annotate(space.arch(row["genome"]), cost_model, row["fitness"],
-                       {**provenance, **{k: row[k] for k in ("fitness_rank", "short", "short_rank", "retrained",
-                                                             "retrained_std", "training") if k in row}})
-              for row in selection]
+    mlps = set(mlp_seeds(space, in_budget)) if s.seed_mlp else set()
+    for row in selection:
+        row["origin"] = row_origin(row, mlps)
+    ranked = [annotate_row(row, space, cost_model, provenance) for row in selection]
     named = {"best": ranked[0]}
     for name, b in report_budgets.items():
         found = best_under(result, admitted_by(cost_model, space, [b])) if result is not None else None
@@ -263,6 +139,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         write_json_atomic(run_dir / "pareto_front.json",
                           [annotate(space.arch(g), cost_model, f, provenance).to_dict()
                            for g, f, _ in result.pareto_front])
+    searched = [row for row in selection if row.get("baseline") is None]  # scored by the supernet
     summary = {
         "run_dir": str(run_dir), "resumed": resumed, **distributed.world().describe(),
         "dataset": data.summary(), "budget": str(budget),
@@ -280,7 +157,9 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         "peak_rss_mib": peak_rss_mib(),
         "best": named["best"].to_dict(),
         "best_per_budget": {k: v.to_dict() for k, v in named.items() if k != "best"},
-        "vs_random_feasible": random_comparison(selection[0]["fitness"], random_losses) if result else None,
+        # which origin won stage 3 (searched, in-space MLP or hand-built) and by how much, on validation
+        "winner": winner(selection),
+        "vs_random_feasible": random_comparison(searched[0]["fitness"], random_losses) if result and searched else None,
         # joint search: the training hyperparameters the winner was fully retrained with (search.hparams)
         "training": selection[0].get("training"),
         # the winner's validation score as the selection saw it (mean of its full retrains, else its short one)
@@ -292,6 +171,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     if summary["training"]:  # joint search: retrain the winner with these to reproduce its selection
         table += "\n\nbest retrained with: " + " ".join(f"{TRAINING_HPARAMS[k].key}={v}"
                                                       for k, v in summary["training"].items())
+    table += "\n\n" + winner_line(summary["winner"])
     write_json_atomic(run_dir / "summary.json", summary)
     write_text_atomic(run_dir / "summary.md", table + "\n")
     print(f"\n{table}\n\nvs random feasible architectures (fitness {cfg.search.fitness}): "
@@ -322,7 +202,7 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
     )
     phases["evolution"] = time.perf_counter() - clock
     known = dict(result.evaluated)
-    randoms = _random_feasible(space.slots(), in_budget, s.random_baseline, cfg.seed)
+    randoms = random_feasible(space.slots(), in_budget, s.random_baseline, cfg.seed)
     unscored = [g for g in randoms if g not in known]
     known.update(zip(unscored, distributed.map_split(fitness, unscored)))
     random_losses = [known[g] for g in randoms]
@@ -351,26 +231,3 @@ def evolution_config(search_cfg, seed: int) -> EvolutionConfig:
     return EvolutionConfig(**{name: search_cfg[name] for name in shared}, seed=seed)
 
 
-def _feasible_stream(slots, admits, seed: int, max_tries: int = 10_000_000):
-    """Distinct uniformly drawn genomes the budget admits, one at a time (seeded)."""
-    rng = random.Random(seed + 7919)
-    seen: set[tuple[str, ...]] = set()
-    for _ in range(max_tries):
-        genome = tuple(rng.choice(s) for s in slots)
-        if genome not in seen and admits(genome):
-            seen.add(genome)
-            yield genome
-
-
-def _random_feasible(slots, admits, n: int, seed: int, max_tries: int = 20000) -> list[tuple[str, ...]]:
-    """Up to ``n`` distinct uniformly drawn genomes the budget admits (seeded), within ``max_tries`` draws."""
-    return list(itertools.islice(_feasible_stream(slots, admits, seed, max_tries), n))
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="config")
-def main(cfg: DictConfig) -> float:
-    return run_entry("towernas.search", run_search, cfg)
-
-
-if __name__ == "__main__":
-    main()

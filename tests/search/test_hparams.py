@@ -7,7 +7,7 @@ import pytest
 
 from tests.conftest import compose_config
 from towernas.runs.errors import UserError
-from towernas.train.hparams import TRAINING_HPARAMS, check_hparams, configured_values, tune_training, with_values
+from towernas.search.hparams import TRAINING_HPARAMS, check_hparams, configured_values, tune_training, with_values
 
 pytest.importorskip("optuna", reason="the tune extra (optuna) is not installed")
 
@@ -62,7 +62,7 @@ def test_names_this_level_cannot_search_fail_in_one_line(names, message):
 def test_the_trials_run_on_the_retrain_schedule_or_short_ones(tmp_path, monkeypatch, hparam_epochs, epochs,
                                                                   patience, extra):
     from towernas.space.arch_space import ArchSpace
-    from towernas.train import selection
+    from towernas.search import selection
 
     cfg = compose_config("search.hparams=[temperature]", "search.hparam_trials=2",
                          f"search.hparam_epochs={'null' if hparam_epochs is None else hparam_epochs}", name="config")

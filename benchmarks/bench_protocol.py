@@ -1,0 +1,251 @@
+"""``make bench-protocol``: why do validation and test disagree, and which protocol makes them agree?
+
+    python -m benchmarks.bench_protocol [--dataset ml-100k] [--seeds 0,1,2,3,4] [--budget L] [--quick]
+                                        [--out bench_results] [--override KEY=VALUE ...]
+
+The default protocol splits each user's log 2:1:1 in time and trains on the first half only, so validation
+targets follow the training period directly while test targets come after a whole quarter the model never
+trained on. For each model (the space's in-budget MLP towers of every pooling, the in-budget GoogleDNN and
+BST sized on validation as ``retrain`` sizes them, GoogleDNN at the paper's layers) and seed, this measures:
+
+- ``valid``: validation R@50 of the early-stopped epoch (the default protocol's selection score);
+- ``test``: test R@50 of that model (the default protocol: trained on train only);
+- ``refit``: test R@50 of the same model and seed retrained on train + validation for the selected number of
+  epochs (no early stopping: the epoch count is chosen on validation), so test follows its training period
+  as validation does;
+- ``valid_late``: the *selection* side of a late-validation protocol: train on the first 3/8, validate on the
+  last quarter of the train period (3/8..1/2), so the selection split is as close to the end of training as
+  validation is, and the test read happens after a refit.
+
+It then reports per model mean ± std over seeds, the seed noise (std of the paired differences), and Kendall's
+τ between the models' mean selection scores and their mean test scores under each protocol: a protocol whose
+selection score ranks the models as their test does is one where "select on validation" selects well.
+Records are cached per (dataset, model, seed, protocol) in ``<out>/protocol-runs/``; a rerun resumes.
+Writes ``<out>/protocol-<dataset>.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.bench_fidelity import compose
+from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.tables import mean_std
+
+BASELINES = ("google_dnn", "bst", "google_dnn_paper")
+PROTOCOLS = ("valid", "test", "refit", "valid_late")
+
+
+def kendall_tau(x: list[float], y: list[float]) -> float:
+    """Kendall's τ-b of two paired lists (ties count as neither concordant nor discordant)."""
+    conc = disc = tx = ty = 0
+    for i in range(len(x)):
+        for j in range(i + 1, len(x)):
+            dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
+            if dx == 0 and dy == 0:
+                continue
+            if dx == 0:
+                tx += 1
+            elif dy == 0:
+                ty += 1
+            elif dx == dy:
+                conc += 1
+            else:
+                disc += 1
+    denom = ((conc + disc + tx) * (conc + disc + ty)) ** 0.5
+    return (conc - disc) / denom if denom else 0.0
+
+
+def refit_split(data):
+    """``data`` with the validation rows moved into train (test unchanged): the refit protocol's data."""
+    from towernas.data.interactions import TRAIN, VALID
+
+    return dataclasses.replace(data, split=np.where(data.split == VALID, TRAIN, data.split).astype(np.int8))
+
+
+def late_split(data):
+    """``data`` re-split inside its train period: per user the first 3/4 of train stays train, the last quarter
+    of it becomes validation, and the original validation and test rows are both test (never read here)."""
+    from towernas.data.interactions import TEST, TRAIN, VALID
+
+    split = data.split.copy()
+    split[split == VALID] = TEST
+    train = data.split == TRAIN
+    counts = np.bincount(data.users[train], minlength=data.n_users)
+    start = data.user_indptr[:-1]
+    pos = np.arange(len(split)) - start[data.users]  # rank of the row within its user (train rows come first)
+    n_late = np.floor(counts * 0.25).astype(np.int64)
+    n_late[counts - n_late < 1] = 0
+    late = train & (pos >= (counts - n_late)[data.users])
+    split[late] = VALID
+    return dataclasses.replace(data, split=split.astype(np.int8))
+
+
+def train_fixed(model, data, epochs: int, cfg, seed: int, device) -> None:
+    """``epochs`` epochs of the retrain trainer on ``data``'s train rows, no validation (the refit)."""
+    import torch
+
+    from towernas.train.loop import default_objective, train_epoch
+    from towernas.train.optim import adam
+
+    r = cfg.retrain
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model.to(device)
+    optimizer = adam(model.parameters(), r.lr)
+    objective = default_objective(data, r.temperature, seed, device)
+    for _ in range(epochs):
+        train_epoch(model, data, optimizer, objective, batch_size=r.batch_size, rng=rng, device=device,
+                    progress=False)
+
+
+def models(cfg, data) -> list:
+    """The compared models as ``towernas.retrain.Candidate``: the space's in-budget MLP tower of every pooling,
+    then the baselines (in-budget ones sized on validation by ``retrain``'s own rule)."""
+    from towernas.complexity import CostModel
+    from towernas.complexity.budgets import Budget
+    from towernas.data.spec import DatasetSpec
+    from towernas.retrain import Candidate
+    from towernas.search.genomes import admitted_by, mlp_seeds
+    from towernas.space.arch_space import ArchSpace
+
+    space = ArchSpace.from_config(cfg.space)
+    cost_model = CostModel.from_space(DatasetSpec.from_data(data), space)
+    seeds = mlp_seeds(space, admitted_by(cost_model, space, [Budget.from_config(cfg.budget)]))
+    out = [Candidate(name=f"space:{g[0]}+{g[1]}/{g[1 + space.depth_user]}", arch=space.arch(g)) for g in seeds]
+    return out + [Candidate(name=b, baseline=b) for b in BASELINES]
+
+
+def run(args) -> dict:
+    import torch
+
+    from towernas.complexity.budgets import Budget
+    from towernas.data import load_dataset
+    from towernas.data.spec import DatasetSpec
+    from towernas.eval.encode import evaluate_test
+    from towernas.retrain import choose_sizes
+    from towernas.train.configured import decay_options
+    from towernas.train.loop import fit
+
+    overrides = [f"dataset={args.dataset}", f"budget={args.budget}", "progress=false", "device=cpu",
+                 *(["dataset=synthetic-tiny", "retrain.max_epochs=2", "retrain.patience=1",
+                    "retrain.sizing_epochs=1"] if args.quick else []), *args.override]
+    cfg = compose(*overrides)
+    torch.set_num_threads(args.threads)
+    data = load_dataset(cfg.dataset, progress=False)
+    spec, budget = DatasetSpec.from_data(data), Budget.from_config(cfg.budget)
+    late = late_split(data)
+    refit = refit_split(data)
+    cache_dir = Path(args.out) / ("protocol-runs-quick" if args.quick else "protocol-runs") / cfg.dataset.name
+    cache_dir.mkdir(parents=True, exist_ok=True)
+
+    class _Quiet:
+        def log(self, *_):
+            pass
+
+    todo, sizing = choose_sizes(models(cfg, data), data, cfg, "cpu", _Quiet())
+    r = cfg.retrain
+    records = []
+    for candidate in todo:
+        for seed in args.seeds:
+            path = cache_dir / f"{candidate.name.replace('/', '_').replace(':', '_')}-seed{seed}.json"
+            if path.exists():
+                records.append(json.loads(path.read_text()))
+                continue
+            started = time.perf_counter()
+            spec_model = lambda c=candidate: c.build(spec, budget)
+            torch.manual_seed(seed)
+            model = spec_model()
+            fitted = fit(model, data, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size,
+                         lr=r.lr, temperature=r.temperature, seed=seed, device="cpu", select=r.select,
+                         progress=False, **decay_options(r))
+            test = evaluate_test(model, data)
+            torch.manual_seed(seed)
+            model = spec_model()
+            train_fixed(model, refit, fitted.best_epoch, cfg, seed, "cpu")
+            refit_test = evaluate_test(model, refit)
+            torch.manual_seed(seed)
+            model = spec_model()
+            late_fit = fit(model, late, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size,
+                           lr=r.lr, temperature=r.temperature, seed=seed, device="cpu", select=r.select,
+                           progress=False, **decay_options(r))
+            record = {"model": candidate.name, "size": candidate.size.label if candidate.size else None,
+                      "seed": seed, "best_epoch": fitted.best_epoch, "late_best_epoch": late_fit.best_epoch,
+                      "valid": fitted.best_valid["recall@50"], "test": test["recall@50"],
+                      "refit": refit_test["recall@50"], "valid_late": late_fit.best_valid["recall@50"],
+                      "ndcg": {"valid": fitted.best_valid["ndcg@50"], "test": test["ndcg@50"],
+                               "refit": refit_test["ndcg@50"]},
+                      "seconds": round(time.perf_counter() - started, 1)}
+            write_json_atomic(path, record)
+            records.append(record)
+            print(json.dumps(record), flush=True)
+    return report(cfg.dataset.name, records, sizing, args)
+
+
+def report(dataset: str, records: list[dict], sizing: dict, args) -> dict:
+    names = list(dict.fromkeys(r["model"] for r in records))
+    rows = []
+    for name in names:
+        mine = [r for r in records if r["model"] == name]
+        row = {"model": name, "size": mine[0]["size"], "seeds": len(mine),
+               "best_epoch": statistics.mean(r["best_epoch"] for r in mine)}
+        for p in PROTOCOLS:
+            row[p], row[f"{p}_std"] = mean_std([r[p] for r in mine])
+        row["refit_gain"], row["refit_gain_std"] = mean_std([r["refit"] - r["test"] for r in mine])
+        rows.append(row)
+    taus = {
+        "valid_vs_test (default)": kendall_tau([r["valid"] for r in rows], [r["test"] for r in rows]),
+        "valid_vs_refit": kendall_tau([r["valid"] for r in rows], [r["refit"] for r in rows]),
+        "valid_late_vs_refit": kendall_tau([r["valid_late"] for r in rows], [r["refit"] for r in rows]),
+        "valid_late_vs_test": kendall_tau([r["valid_late"] for r in rows], [r["test"] for r in rows]),
+        "test_vs_refit": kendall_tau([r["test"] for r in rows], [r["refit"] for r in rows]),
+    }
+    picked = {
+        "default (select valid, read test)": max(rows, key=lambda r: r["valid"]),
+        "refit (select valid, refit train+valid, read test)": max(rows, key=lambda r: r["valid"]),
+        "late (select on late train, refit train+valid, read test)": max(rows, key=lambda r: r["valid_late"]),
+    }
+    oracle = {"test": max(rows, key=lambda r: r["test"])["model"], "refit": max(rows, key=lambda r: r["refit"])["model"]}
+    result = {"dataset": dataset, "seeds": args.seeds, "rows": rows, "kendall_tau": taus, "sizing": sizing,
+              "picked": {k: v["model"] for k, v in picked.items()}, "best_on_test": oracle, "records": records}
+    lines = [f"# Protocol: validation vs test on `{dataset}` (R@50, mean ± std over seeds {args.seeds})", "",
+             "`python -m benchmarks.bench_protocol --dataset " + dataset + "`", "",
+             "| model | size | epochs | valid | test (train only) | test after refit | refit gain | late valid |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        cell = lambda p: f"{r[p]:.4f} ± {r[p + '_std']:.4f}"
+        lines.append(f"| {r['model']} | {r['size'] or ''} | {r['best_epoch']:.1f} | {cell('valid')} | {cell('test')} "
+                     f"| {cell('refit')} | {r['refit_gain']:+.4f} ± {r['refit_gain_std']:.4f} | {cell('valid_late')} |")
+    lines += ["", "Kendall τ between the models' mean scores:", ""]
+    lines += [f"- {k}: {v:+.3f}" for k, v in taus.items()]
+    lines += ["", "Picked by each protocol (best selection score):", ""]
+    lines += [f"- {k}: {v['model']}" for k, v in picked.items()]
+    lines += [f"- best on test (train only): {oracle['test']}; best on test after refit: {oracle['refit']}", ""]
+    stem = "protocol-quick" if args.quick else f"protocol-{dataset}"
+    write_json_atomic(Path(args.out) / f"{stem}.json", result)
+    write_text_atomic(Path(args.out) / f"{stem}.md", "\n".join(lines))
+    print("\n".join(lines))
+    return result
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dataset", default="ml-100k")
+    parser.add_argument("--budget", default="L")
+    parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2, 3, 4])
+    parser.add_argument("--out", default="bench_results")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--override", action="append", default=[])
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()
