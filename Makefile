@@ -42,16 +42,25 @@ bench: install
 	$(PY) -m benchmarks.run $(ARGS)
 
 # The search's fidelity gate (~1 h on 2 cores; resumes): writes bench_results/fidelity.{json,md}.
+# ARGS="--dataset ml-100k" on real MovieLens-100K (bash ../shared/data/get-ml-100k.sh) -> fidelity-ml-100k.*;
 # ARGS="--space autotower" for the paper's space, ARGS="--budget M", ARGS="--quick" for a smoke run.
 bench-fidelity: install
 	$(PY) -m benchmarks.bench_fidelity $(ARGS)
 
 # The issue's "done when" comparison (hours on 2 cores; resumes): searched towers vs random search at equal
 # compute vs the baselines, on test, budgets L and M x seeds 0,1,2; writes bench_results/compare.{json,md}.
-# ARGS="--budgets L --seeds 0" for one cell, ARGS="--quick" for a smoke run.
+# ARGS="--budgets L --seeds 0" for one cell, ARGS="--dataset ml-100k" on real data, ARGS="--quick" for a smoke run.
 .PHONY: bench-compare
 bench-compare: install
 	$(PY) -m benchmarks.bench_compare $(ARGS)
+
+# Why validation and test disagree (~15 min per dataset on 2 cores; resumes): the in-budget towers and baselines x
+# seeds under the default protocol, a refit on train + validation before test, and a late validation inside the
+# train period; Kendall tau of each selection score against test. ARGS="--dataset synthetic" for the embedded set.
+# Writes bench_results/protocol-<dataset>.{json,md}.
+.PHONY: bench-protocol
+bench-protocol: install
+	$(PY) -m benchmarks.bench_protocol $(ARGS)
 
 # Bayes ceilings of the embedded dataset (top-k and CTR) from the generator's hidden structure, ~1 min per
 # seed: what a retriever, a cascade or a ranker can still win. Writes bench_results/ceiling.{json,md}.

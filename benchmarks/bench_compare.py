@@ -71,9 +71,9 @@ def run_retrain(cfg, run_dir: Path) -> dict:
 
 
 # -- configuration ------------------------------------------------------------------------------------------------
-def base_overrides(budget: str, seed: int, quick: bool, extra: list[str]) -> list[str]:
+def base_overrides(budget: str, seed: int, quick: bool, extra: list[str], dataset: str = "synthetic") -> list[str]:
     """The overrides of every stage of (``budget``, ``seed``): ``bench_fidelity.overrides_for``'s, space towernas."""
-    return overrides_for(SimpleNamespace(space="towernas", budget=budget, data_seed=seed, quick=quick,
+    return overrides_for(SimpleNamespace(dataset=dataset, space="towernas", budget=budget, data_seed=seed, quick=quick,
                                          override=list(extra)))
 
 
@@ -312,6 +312,8 @@ def to_markdown(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="synthetic", help="any conf/dataset/ name, e.g. ml-100k; writes "
+                        "compare-<dataset>.{json,md} and compare-runs-<dataset>/ for a dataset other than the embedded one")
     parser.add_argument("--budgets", default="L,M")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--out", default="bench_results")
@@ -322,7 +324,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     from towernas.complexity.budgets import Budget
 
-    out, suffix = Path(args.out), "-quick" if args.quick else ""
+    out = Path(args.out)
+    suffix = ("" if args.dataset == "synthetic" else f"-{args.dataset}") + ("-quick" if args.quick else "")
     runs = out / f"compare-runs{suffix}"
     state = State(runs / "state.json")
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -330,9 +333,9 @@ def main(argv: list[str] | None = None) -> dict:
     for name in args.budgets.split(","):
         records = {}
         for seed in seeds:
-            overrides = base_overrides(name, seed, args.quick, args.override)
+            overrides = base_overrides(name, seed, args.quick, args.override, args.dataset)
             records[seed] = run_cell(name, seed, runs, overrides, state)
-        cfg = compose(*base_overrides(name, seeds[0], args.quick, args.override))
+        cfg = compose(*base_overrides(name, seeds[0], args.quick, args.override, args.dataset))
         res["dataset"] = cfg.dataset.name
         section = summarize_budget(records, Budget.from_config(cfg.budget))
         section["compute"] = {seed: state.entries[f"{name}/seed{seed}"] for seed in seeds}

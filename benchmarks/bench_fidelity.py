@@ -1,6 +1,6 @@
 """``make bench-fidelity``: does the search's ranking of architectures mean anything? The gate of every search change.
 
-    python -m benchmarks.bench_fidelity [--space towernas] [--budget L] [--n-archs 24] [--seeds 0,1]
+    python -m benchmarks.bench_fidelity [--dataset synthetic] [--space towernas] [--budget L] [--n-archs 24] [--seeds 0,1]
                                         [--workers 2] [--out bench_results] [--quick] [--no-search]
 
 1. **Architectures**: ``n_archs`` budget-feasible architectures of the space, stratified over poolings x
@@ -17,8 +17,9 @@
    ``short_retrain`` (validation R@50 after ``search.short_epochs`` epochs from scratch: the final
    selection's signal). ``supernet_tau`` is the better of the two supernet signals (both reported),
    with its 90% bootstrap interval; ``final_tau`` is the short-retrain signal's τ.
-4. Written atomically to ``<out>/fidelity.json`` and ``<out>/fidelity.md`` (``fidelity-<space>-<budget>``
-   for a non-default space or budget). Test is never read.
+4. Written atomically to ``<out>/fidelity.json`` and ``<out>/fidelity.md`` (``fidelity-<dataset>`` for a
+   dataset other than the embedded one, ``-<space>-<budget>`` appended for a non-default space or budget). Test
+   is never read.
 
 Every retrain is cached in ``<out>/fidelity-runs/cache.jsonl`` (one line per finished job, keyed by
 model, seed and schedule), so an interrupted benchmark (kill -9 included) resumes where it stopped and a
@@ -62,7 +63,9 @@ def compose(*overrides: str):
 
 def overrides_for(args) -> list[str]:
     out = [f"space={args.space}", f"budget={args.budget}", "progress=false", "device=cpu", f"seed={args.data_seed}"]
-    if args.quick:
+    if not args.quick:
+        out.insert(0, f"dataset={args.dataset}")
+    else:
         out += ["dataset=synthetic-tiny", "supernet=tiny", "search.population=8", "search.generations=2",
                 "search.val_batch_size=128", "search.random_baseline=2", "retrain.max_epochs=3",
                 "retrain.patience=1", "retrain.batch_size=128"]
@@ -285,6 +288,8 @@ def to_markdown(res: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", default="synthetic", help="any conf/dataset/ name, e.g. ml-100k (real data: "
+                        "bash ../shared/data/get-ml-100k.sh); its runs and results carry its name")
     parser.add_argument("--space", default="towernas")
     parser.add_argument("--budget", default="L")
     parser.add_argument("--n-archs", type=int, default=24)
@@ -307,6 +312,7 @@ def main(argv: list[str] | None = None) -> dict:
     from towernas.data import load_dataset
     from towernas.data.spec import DatasetSpec
     from towernas.eval.agreement import bootstrap_tau, kendall_tau
+    from towernas.retrievers.hand_built import load_tower
     from towernas.retrievers.sizing import fitting_sizes
     from towernas.runs.files import write_json_atomic, write_text_atomic
     from towernas.runs.tables import mean_std
@@ -317,7 +323,8 @@ def main(argv: list[str] | None = None) -> dict:
     overrides = overrides_for(args)
     cfg = compose(*overrides)
     out = Path(args.out)
-    runs = out / "fidelity-runs" / f"{args.space}-{args.budget}{'-quick' if args.quick else ''}"
+    on = "" if args.dataset == "synthetic" else f"{args.dataset}-"  # the embedded set keeps its historic names
+    runs = out / "fidelity-runs" / f"{on}{args.space}-{args.budget}{'-quick' if args.quick else ''}"
     cache = Cache(runs / "cache.jsonl")
     data = load_dataset(cfg.dataset, progress=False)
     spec = DatasetSpec.from_data(data)
@@ -337,7 +344,9 @@ def main(argv: list[str] | None = None) -> dict:
         summary = run_search(cfg, search_dir)
         search_seconds = time.perf_counter() - t0
         for path in sorted((search_dir / "archs").glob("top*.json")):
-            arch = Arch.load(path)
+            arch = load_tower(path)
+            if not isinstance(arch, Arch):
+                continue  # a hand-built finalist: measured as a baseline below
             arch = Arch(arch.pooling, arch.user, arch.item, arch.dims, space=arch.space)  # drop provenance
             if arch not in archs:
                 archs.append(arch)
@@ -419,7 +428,8 @@ def main(argv: list[str] | None = None) -> dict:
         "peak_rss_mib_main_process": peak_rss_mib(),
         "command": "python -m benchmarks.bench_fidelity " + " ".join(argv if argv is not None else os.sys.argv[1:]),
     }
-    stem = "fidelity" if (args.space, args.budget) == ("towernas", "L") else f"fidelity-{args.space}-{args.budget}"
+    stem = f"fidelity-{on}".rstrip("-")
+    stem += "" if (args.space, args.budget) == ("towernas", "L") else f"-{args.space}-{args.budget}"
     stem += (f"-{args.variant}" if args.variant else "") + ("-quick" if args.quick else "")
     write_json_atomic(out / f"{stem}.json", res)
     write_text_atomic(out / f"{stem}.md", to_markdown(res))

@@ -36,31 +36,12 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.bench_fidelity import compose
+from towernas.eval.agreement import kendall_tau
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.tables import mean_std
 
 BASELINES = ("google_dnn", "bst", "google_dnn_paper")
 PROTOCOLS = ("valid", "test", "refit", "valid_late")
-
-
-def kendall_tau(x: list[float], y: list[float]) -> float:
-    """Kendall's τ-b of two paired lists (ties count as neither concordant nor discordant)."""
-    conc = disc = tx = ty = 0
-    for i in range(len(x)):
-        for j in range(i + 1, len(x)):
-            dx, dy = np.sign(x[i] - x[j]), np.sign(y[i] - y[j])
-            if dx == 0 and dy == 0:
-                continue
-            if dx == 0:
-                tx += 1
-            elif dy == 0:
-                ty += 1
-            elif dx == dy:
-                conc += 1
-            else:
-                disc += 1
-    denom = ((conc + disc + tx) * (conc + disc + ty)) ** 0.5
-    return (conc - disc) / denom if denom else 0.0
 
 
 def refit_split(data):
