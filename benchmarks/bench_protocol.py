@@ -13,6 +13,9 @@ BST sized on validation as ``retrain`` sizes them, GoogleDNN at the paper's laye
 - ``refit``: test R@50 of the same model and seed retrained on train + validation for the selected number of
   epochs (no early stopping: the epoch count is chosen on validation), so test follows its training period
   as validation does;
+- ``valid_matched`` / ``test_matched``: validation at the same position in time as test, on other users
+  (``matched_split``): a seeded half of the users is validated on its last quarter, the other half tested on its
+  last quarter, both trained on everything before;
 - ``valid_late``: the *selection* side of a late-validation protocol: train on the first 3/8, validate on the
   last quarter of the train period (3/8..1/2), so the selection split is as close to the end of training as
   validation is, and the test read happens after a refit.
@@ -41,7 +44,7 @@ from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.tables import mean_std
 
 BASELINES = ("google_dnn", "bst", "google_dnn_paper")
-PROTOCOLS = ("valid", "test", "refit", "valid_late")
+PROTOCOLS = ("valid", "test", "refit", "valid_late", "valid_matched", "test_matched")
 
 
 def refit_split(data):
@@ -69,6 +72,19 @@ def late_split(data):
     return dataclasses.replace(data, split=split.astype(np.int8))
 
 
+def matched_split(data, seed: int = 0):
+    """Validation at the same position in time as test, on other users: a seeded half of the users (A) has its
+    last quarter (the original test rows) as validation, the other half (B) keeps its last quarter as test; every
+    earlier row of both halves is train. Early stopping reads A's last quarter, the test read is B's."""
+    from towernas.data.interactions import TEST, TRAIN, VALID
+
+    in_a = np.random.default_rng(seed + 7).random(data.n_users) < 0.5
+    split = data.split.copy()
+    split[split == VALID] = TRAIN
+    split[(split == TEST) & in_a[data.users]] = VALID
+    return dataclasses.replace(data, split=split.astype(np.int8))
+
+
 def train_fixed(model, data, epochs: int, cfg, seed: int, device) -> None:
     """``epochs`` epochs of the retrain trainer on ``data``'s train rows, no validation (the refit)."""
     import torch
@@ -85,6 +101,57 @@ def train_fixed(model, data, epochs: int, cfg, seed: int, device) -> None:
     for _ in range(epochs):
         train_epoch(model, data, optimizer, objective, batch_size=r.batch_size, rng=rng, device=device,
                     progress=False)
+
+
+def fit_matched(model, matched, cfg, seed: int) -> dict:
+    """The matched protocol (``matched_split``): early-stopped on validation users' last quarter, tested on the
+    test users' last quarter."""
+    import torch
+
+    from towernas.eval.encode import evaluate_model
+    from towernas.train.configured import decay_options
+    from towernas.train.loop import fit
+
+    r = cfg.retrain
+    torch.manual_seed(seed)
+    fitted = fit(model, matched, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
+                 temperature=r.temperature, seed=seed, device="cpu", select=r.select, progress=False,
+                 **decay_options(r))
+    return {"valid_matched": fitted.best_valid["recall@50"], "matched_best_epoch": fitted.best_epoch,
+            "test_matched": evaluate_model(model, matched, "test")["recall@50"]}
+
+
+def curves(todo, data, cfg, spec, budget, epochs: int, seed: int, cache_dir: Path) -> dict[str, list[dict]]:
+    """Diagnostic, never a selection: validation and test R@50 after every epoch of ``epochs`` (seed ``seed``) per
+    model, to see whether the two splits peak at different training lengths. Cached per model."""
+    import torch
+
+    from towernas.eval.encode import evaluate_model
+    from towernas.train.loop import default_objective, train_epoch
+    from towernas.train.optim import adam
+
+    r, out = cfg.retrain, {}
+    for candidate in todo:
+        path = cache_dir / f"curve-{candidate.name.replace('/', '_').replace(':', '_')}-seed{seed}-e{epochs}.json"
+        if path.exists():
+            out[candidate.name] = json.loads(path.read_text())
+            continue
+        torch.manual_seed(seed)
+        model = candidate.build(spec, budget)
+        rng = np.random.default_rng(seed)
+        optimizer = adam(model.parameters(), r.lr)
+        objective = default_objective(data, r.temperature, seed, "cpu")
+        rows = []
+        for epoch in range(1, epochs + 1):
+            loss = train_epoch(model, data, optimizer, objective, batch_size=r.batch_size, rng=rng, device="cpu",
+                               progress=False)
+            rows.append({"epoch": epoch, "loss": loss,
+                         "valid": evaluate_model(model, data, "valid")["recall@50"],
+                         "test": evaluate_model(model, data, "test")["recall@50"]})
+        write_json_atomic(path, rows)
+        out[candidate.name] = rows
+        print(candidate.name, json.dumps(rows), flush=True)
+    return out
 
 
 def models(cfg, data) -> list:
@@ -131,6 +198,7 @@ def run(args) -> dict:
         def log(self, *_):
             pass
 
+    matched = matched_split(data)
     todo, sizing = choose_sizes(models(cfg, data), data, cfg, "cpu", _Quiet())
     r = cfg.retrain
     records = []
@@ -138,7 +206,11 @@ def run(args) -> dict:
         for seed in args.seeds:
             path = cache_dir / f"{candidate.name.replace('/', '_').replace(':', '_')}-seed{seed}.json"
             if path.exists():
-                records.append(json.loads(path.read_text()))
+                record = json.loads(path.read_text())
+                if "valid_matched" not in record:  # the matched protocol came later: measured on its own
+                    record.update(fit_matched(candidate.build(spec, budget), matched, cfg, seed))
+                    write_json_atomic(path, record)
+                records.append(record)
                 continue
             started = time.perf_counter()
             spec_model = lambda c=candidate: c.build(spec, budget)
@@ -161,16 +233,18 @@ def run(args) -> dict:
                       "seed": seed, "best_epoch": fitted.best_epoch, "late_best_epoch": late_fit.best_epoch,
                       "valid": fitted.best_valid["recall@50"], "test": test["recall@50"],
                       "refit": refit_test["recall@50"], "valid_late": late_fit.best_valid["recall@50"],
+                      **fit_matched(spec_model(), matched, cfg, seed),
                       "ndcg": {"valid": fitted.best_valid["ndcg@50"], "test": test["ndcg@50"],
                                "refit": refit_test["ndcg@50"]},
                       "seconds": round(time.perf_counter() - started, 1)}
             write_json_atomic(path, record)
             records.append(record)
             print(json.dumps(record), flush=True)
-    return report(cfg.dataset.name, records, sizing, args)
+    curve = curves(todo, data, cfg, spec, budget, args.curve_epochs, args.seeds[0], cache_dir) if args.curve_epochs else {}
+    return report(cfg.dataset.name, records, sizing, args, curve)
 
 
-def report(dataset: str, records: list[dict], sizing: dict, args) -> dict:
+def report(dataset: str, records: list[dict], sizing: dict, args, curve: dict | None = None) -> dict:
     names = list(dict.fromkeys(r["model"] for r in records))
     rows = []
     for name in names:
@@ -187,28 +261,47 @@ def report(dataset: str, records: list[dict], sizing: dict, args) -> dict:
         "valid_late_vs_refit": kendall_tau([r["valid_late"] for r in rows], [r["refit"] for r in rows]),
         "valid_late_vs_test": kendall_tau([r["valid_late"] for r in rows], [r["test"] for r in rows]),
         "test_vs_refit": kendall_tau([r["test"] for r in rows], [r["refit"] for r in rows]),
+        "valid_matched_vs_test_matched": kendall_tau([r["valid_matched"] for r in rows],
+                                                     [r["test_matched"] for r in rows]),
+        "valid_matched_vs_test": kendall_tau([r["valid_matched"] for r in rows], [r["test"] for r in rows]),
     }
     picked = {
         "default (select valid, read test)": max(rows, key=lambda r: r["valid"]),
         "refit (select valid, refit train+valid, read test)": max(rows, key=lambda r: r["valid"]),
         "late (select on late train, refit train+valid, read test)": max(rows, key=lambda r: r["valid_late"]),
+        "matched (select on other users' last quarter)": max(rows, key=lambda r: r["valid_matched"]),
     }
-    oracle = {"test": max(rows, key=lambda r: r["test"])["model"], "refit": max(rows, key=lambda r: r["refit"])["model"]}
+    oracle = {"test": max(rows, key=lambda r: r["test"])["model"], "refit": max(rows, key=lambda r: r["refit"])["model"],
+              "test_matched": max(rows, key=lambda r: r["test_matched"])["model"]}
     result = {"dataset": dataset, "seeds": args.seeds, "rows": rows, "kendall_tau": taus, "sizing": sizing,
+              "curves": curve or {},
               "picked": {k: v["model"] for k, v in picked.items()}, "best_on_test": oracle, "records": records}
     lines = [f"# Protocol: validation vs test on `{dataset}` (R@50, mean ± std over seeds {args.seeds})", "",
              "`python -m benchmarks.bench_protocol --dataset " + dataset + "`", "",
-             "| model | size | epochs | valid | test (train only) | test after refit | refit gain | late valid |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| model | size | epochs | valid | test (train only) | test after refit | refit gain | late valid "
+             "| matched valid | matched test |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cell = lambda p: f"{r[p]:.4f} ± {r[p + '_std']:.4f}"
         lines.append(f"| {r['model']} | {r['size'] or ''} | {r['best_epoch']:.1f} | {cell('valid')} | {cell('test')} "
-                     f"| {cell('refit')} | {r['refit_gain']:+.4f} ± {r['refit_gain_std']:.4f} | {cell('valid_late')} |")
+                     f"| {cell('refit')} | {r['refit_gain']:+.4f} ± {r['refit_gain_std']:.4f} | {cell('valid_late')} "
+                     f"| {cell('valid_matched')} | {cell('test_matched')} |")
     lines += ["", "Kendall τ between the models' mean scores:", ""]
     lines += [f"- {k}: {v:+.3f}" for k, v in taus.items()]
     lines += ["", "Picked by each protocol (best selection score):", ""]
     lines += [f"- {k}: {v['model']}" for k, v in picked.items()]
-    lines += [f"- best on test (train only): {oracle['test']}; best on test after refit: {oracle['refit']}", ""]
+    lines += [f"- best on test (train only): {oracle['test']}; best on test after refit: {oracle['refit']}; "
+              f"best on the matched protocol's test: {oracle['test_matched']}", ""]
+    if curve:
+        lines += [f"Diagnostic (not a selection): R@50 per epoch, seed {args.seeds[0]}, validation / test; the epoch "
+                  "each split peaks at:", "", "| model | valid peak (epoch) | test peak (epoch) | curve (valid/test) |",
+                  "|---|---|---|---|"]
+        for name, rows_ in curve.items():
+            v = max(rows_, key=lambda e: e["valid"])
+            t = max(rows_, key=lambda e: e["test"])
+            trace = " ".join(f"{e['valid']:.3f}/{e['test']:.3f}" for e in rows_)
+            lines.append(f"| {name} | {v['valid']:.4f} ({v['epoch']}) | {t['test']:.4f} ({t['epoch']}) | {trace} |")
+        lines.append("")
     stem = "protocol-quick" if args.quick else f"protocol-{dataset}"
     write_json_atomic(Path(args.out) / f"{stem}.json", result)
     write_text_atomic(Path(args.out) / f"{stem}.md", "\n".join(lines))
@@ -223,6 +316,7 @@ def main(argv=None) -> None:
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2, 3, 4])
     parser.add_argument("--out", default="bench_results")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--curve-epochs", type=int, default=12, help="per-epoch validation/test curves (0: off)")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--override", action="append", default=[])
     run(parser.parse_args(argv))

@@ -35,3 +35,16 @@ def test_late_validation_is_the_last_quarter_of_each_users_train_period(data):
         codes = late.split[rows][:train]
         n_late = int(np.floor(train * 0.25)) if train - int(np.floor(train * 0.25)) >= 1 else 0
         assert (codes[: train - n_late] == TRAIN).all() and (codes[train - n_late:] == VALID).all()
+
+
+def test_matched_validation_sits_where_test_sits_on_other_users(data):
+    from benchmarks.bench_protocol import matched_split
+
+    matched = matched_split(data)
+    last = data.split == TEST
+    assert ((matched.split == TRAIN) == ~last).all()  # everything before the last quarter trains
+    valid_users = set(np.unique(data.users[matched.split == VALID]))
+    test_users = set(np.unique(data.users[matched.split == TEST]))
+    assert not valid_users & test_users and valid_users and test_users  # two disjoint halves of the users
+    assert abs(len(valid_users) - len(test_users)) < 0.3 * (len(valid_users) + len(test_users))
+    assert ((matched.split != TRAIN) == last).all()  # both read the last quarter

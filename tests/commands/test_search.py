@@ -13,7 +13,7 @@ from towernas.complexity.budgets import Budget, BudgetError
 from towernas.complexity.towers import tower_cost
 from towernas.data.spec import DatasetSpec
 from towernas.retrievers.hand_built import HandBuilt, load_tower
-from towernas.retrievers.sizing import build_size
+from towernas.retrievers.sizing import build_size, fitting_sizes
 from towernas.search import genomes
 from towernas.space import Arch
 from towernas.space.arch_space import ArchSpace
@@ -58,7 +58,10 @@ def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
     model = CostModel.from_space(spec, ArchSpace.from_config(cfg.space))
     tops = sorted((run / "archs").glob("top*.json"), key=lambda p: int(p.stem[3:]))
     hand = [r for r in summary["selection"] if r.get("baseline") is not None]
-    assert [r["baseline"] for r in hand] == list(cfg.search.baselines)  # both fit L on the tiny set
+    spec_ = DatasetSpec.from_data(load_dataset(cfg.dataset))
+    sizes = [(b, label) for b in cfg.search.baselines for label, _ in fitting_sizes(b, budget, spec_)]
+    assert sorted((r["baseline"], r["size"]) for r in hand) == sorted(sizes)  # every in-budget size, short-retrained
+    assert {b for b, _ in sizes} == set(cfg.search.baselines)  # both fit L on the tiny set
     n = cfg.search.final_candidates + len(hand)
     assert len(tops) in (n, n + 1)  # (+ the MLP finalist)
     finalists = [load_tower(p) for p in tops]
@@ -78,12 +81,14 @@ def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
     best, ranked = records[0], records[1:]
     assert best == ranked[0] and "retrained" in best  # best.json = top1 = the fully retrained validation winner
     full = [r for r in ranked if "retrained" in r]
-    assert len(full) == cfg.search.final_top + len(hand) and [r["retrained"] for r in full] == sorted(
-        (r["retrained"] for r in full), reverse=True)  # the hand-built ones are fully retrained beside the top
-    assert {r["origin"] for r in full} >= {"hand-built"}
+    assert len(full) == cfg.search.final_top + cfg.search.hand_built_finalists and [r["retrained"] for r in full] == \
+        sorted((r["retrained"] for r in full), reverse=True)  # the best hand-built family is fully retrained too
+    best_hand = max(hand, key=lambda r: r["short"])
+    [finalist] = [r for r in full if r["origin"] == "hand-built"]
+    assert finalist["short"] == best_hand["short"]  # the hand-built family that short-retrained best
     rest = [r["short"] for r in ranked[len(full):]]
     assert rest == sorted(rest, reverse=True)  # the others by their short-retrain score
-    scored = [r for r in ranked if r["origin"] != "hand-built"]
+    scored = [r for r in ranked if r["origin"] != "hand-built"]  # the hand-built ones have no supernet fitness
     by_rank = sorted(scored, key=lambda r: r["fitness_rank"])  # the supernet rank among evaluated genomes
     assert len({r["fitness_rank"] for r in scored}) == len(scored) and by_rank[0]["fitness_rank"] >= 1
     assert [r["fitness"] for r in by_rank] == sorted(r["fitness"] for r in scored)
@@ -251,7 +256,8 @@ def test_random_search_control_uses_the_same_final_selection(tmp_path):
     best = load_tower(run / "best.json")
     assert best.provenance["strategy"] == "random" and "retrained" in best.provenance
     assert all(row["fitness"] is None and row["fitness_rank"] is None for row in summary["selection"])
-    hand = len(_cfg().search.baselines)  # the hand-built candidates are the same as the search's
+    hand = sum(row.get("baseline") is not None for row in summary["selection"])  # as in the evolutionary search
+    assert hand >= len(_cfg().search.baselines)
     assert len(summary["selection"]) == _cfg().search.final_candidates + 1 + hand  # no time left: first N + the MLP
     with pytest.raises(ValueError, match=r"search.strategy='grid': expected one of \['evolution', 'random'\]"):
         search.run_search(_cfg("search.strategy=grid"), tmp_path / "other")

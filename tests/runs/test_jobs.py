@@ -53,5 +53,5 @@ def test_a_searchs_full_retrains_on_ray_score_as_the_local_ones(tmp_path):
         search.run_search(compose_config("search.final_top=2", "search.final_seeds=[0,1]", f"jobs.engine={engine}"),
                           run)
         runs[engine] = {k: round(v["score"], 6) for k, v in json.loads((run / "selection.json").read_text()).items()}
-    finalists = 2 + len(compose_config().search.baselines)  # the top 2 and the hand-built candidates
+    finalists = 2 + compose_config().search.hand_built_finalists  # the top 2 and the best hand-built family
     assert runs["ray"] == runs["local"] and sum('"full"' in k for k in runs["ray"]) == 2 * finalists

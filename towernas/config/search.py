@@ -43,9 +43,11 @@ class SearchConfig:
     short_epochs: int = 2
     final_top: int = 2  # best by the short retrain, fully retrained (retrain schedule) on final_seeds
     final_seeds: list[int] = field(default_factory=lambda: [0, 1])
-    # hand-built candidates of stage 3: these in-budget baselines, sized on validation as `retrain` sizes them,
-    # are fully retrained beside the finalists, so the search never returns a tower validation rates below them
+    # hand-built candidates: every in-budget size of these baselines is short-retrained in stage 2 like the search's
+    # own candidates; the best hand_built_finalists families (each at its best size) are fully retrained in stage 3
+    # beside final_top, so the search never returns a tower validation rates below the best hand-built one
     baselines: list[str] = field(default_factory=lambda: ["google_dnn", "bst"])
+    hand_built_finalists: int = 1
     # joint search: training hyperparameters tuned on the leader by hparam_trials retrains (TPE), then used by
     # the full retrains (towernas/search/hparams.py): any of temperature, weight_decay, lr, batch_size
     hparams: list[str] = field(default_factory=list)
@@ -57,5 +59,5 @@ class SearchConfig:
 
 
 SEARCH_ONLY = ("strategy", "random_seconds", "fitness", "fitness_users", "val_batches", "val_batch_size", "random_baseline", "budgets",
-               "seed_mlp", "propose", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds", "baselines",
+               "seed_mlp", "propose", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds", "baselines", "hand_built_finalists",
                "hparams", "hparam_trials", "hparam_epochs")  # not evolution settings

@@ -65,7 +65,7 @@ class SelectionCache:
         return json.dumps(key) in self.entries
 
 
-def tower_of(row: dict, space: ArchSpace) -> Arch | HandBuilt:
+def tower_of(row: dict, space: ArchSpace | None) -> Arch | HandBuilt:
     """What a selection row retrains: the space's genome, or a hand-built baseline at its size."""
     if row.get("baseline") is not None:
         return HandBuilt(row["baseline"], grid_size(row["baseline"], row["size"]))
@@ -106,33 +106,36 @@ def retrain_score(tower: Arch | HandBuilt, data, cfg: DictConfig, *, epochs: int
 
 
 def hand_built_rows(cfg: DictConfig, data, cache: SelectionCache, tracker: Tracker | None = None) -> list[dict]:
-    """The hand-built candidates of the final selection: every family of ``search.baselines`` at the in-budget
-    size that validation prefers, chosen by ``retrain``'s own rule (every grid member the budget admits trained
-    once, seed ``cfg.seed``, for ``retrain.sizing_epochs`` with patience ``retrain.sizing_patience``; ties go to
-    the cheaper member). Each trial is cached like every other retrain. A family none of whose sizes fits is
-    left out with a warning (it is listed under ``no_size`` in the search's summary)."""
-    r, budget, spec = cfg.retrain, Budget.from_config(cfg.budget), DatasetSpec.from_data(data)
+    """The hand-built candidates of stage 2: every in-budget grid size (``towernas.retrievers.sizing``) of every
+    family of ``search.baselines``, short-retrained exactly as the search's own candidates are
+    (``search.short_epochs``, seed ``cfg.seed``), so one schedule sizes and ranks both. Each is cached like every
+    other retrain. A family none of whose sizes fits is left out with a warning."""
+    s, budget, spec = cfg.search, Budget.from_config(cfg.budget), DatasetSpec.from_data(data)
     rows = []
-    for name in cfg.search.baselines:
+    for name in s.baselines:
         fitting = fitting_sizes(name, budget, spec)
         if not fitting:
             log.warning("search.baselines: %s has no size that fits %s; it is not a candidate", name, budget)
-            continue
-        trials = []
         for label, _ in fitting:
-            key = ("sizing", name, label, r.sizing_epochs, r.sizing_patience, cfg.seed)
-            tower = HandBuilt(name, grid_size(name, label))
-            entry = cache.get(key, lambda t=tower: retrain_score(t, data, cfg, epochs=r.sizing_epochs,
-                                                                 patience=r.sizing_patience, seed=cfg.seed))
-            trials.append((label, entry))
-        label, entry = max(trials, key=lambda t: t[1]["score"])  # max keeps the first (cheaper) of equal scores
-        row = {"genome": None, "baseline": name, "size": label, "fitness": None, "fitness_rank": None,
-               "short": None, "sizing": {lab: round(e["score"], 6) for lab, e in trials},
-               "seconds": round(sum(e["seconds"] for _, e in trials), 2)}
-        rows.append(row)
-        if tracker is not None:
-            tracker.log("selection", {"stage": "hand-built", **row})
+            row = {"genome": None, "baseline": name, "size": label, "fitness": None, "fitness_rank": None}
+            entry = cache.get(("short", row_id(row), s.short_epochs, cfg.seed),
+                              lambda r=row: retrain_score(tower_of(r, None), data, cfg, epochs=s.short_epochs,
+                                                          patience=0, seed=cfg.seed))
+            row.update(short=entry["score"], seconds=round(entry["seconds"], 2))
+            rows.append(row)
+            if tracker is not None:
+                tracker.log("selection", {"stage": "short", **row})
     return rows
+
+
+def best_per_family(rows: list[dict], n: int) -> list[dict]:
+    """The ``n`` best hand-built families by short retrain, each at its best size (ties: the cheaper, earlier
+    size of the grid)."""
+    best: dict[str, dict] = {}
+    for row in rows:
+        if row["baseline"] not in best or row["short"] > best[row["baseline"]]["short"]:
+            best[row["baseline"]] = row
+    return sorted(best.values(), key=lambda row: -row["short"])[:n]
 
 
 def tune_leader(cfg: DictConfig, data, space: ArchSpace, leader: dict, cache: SelectionCache,
@@ -162,8 +165,9 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, propose: Proposer, 
     """Stage 2, short retrains (``search.short_epochs``) of what ``propose`` proposes, one at a time (then, with
     ``search.hparams``, a TPE study of the leader's training hyperparameters: ``tune_leader``); stage 3, full
     retrains (the retrain schedule, at the tuned hyperparameters) of the best ``search.final_top`` on
-    ``search.final_seeds``, side by side with the hand-built towers of ``search.baselines`` at their in-budget
-    sizes (``hand_built_rows``), so the winner is never a tower validation rates below the best hand-built one.
+    ``search.final_seeds``, side by side with the best ``search.hand_built_finalists`` hand-built families of
+    ``search.baselines`` at their best in-budget size (``hand_built_rows``: short-retrained like the rest), so the
+    winner is never a tower validation rates below the best hand-built one.
 
     Returns one record per short-retrained genome and per hand-built candidate (``baseline`` and ``size``, no
     ``genome``), ranked: the fully retrained ones by mean validation score, then the others by their short-retrain
@@ -191,7 +195,8 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, propose: Proposer, 
         tuned = tune_leader(cfg, data, space, by_short[0], cache, tracker)
         full_cfg, training = with_values(cfg, tuned.values), tuned.to_dict()
         by_short[0]["training_trials"] = training
-    finalists = by_short[: s.final_top] + hand_built_rows(cfg, data, cache, tracker)
+    hand_built = hand_built_rows(cfg, data, cache, tracker)
+    finalists = by_short[: s.final_top] + best_per_family(hand_built, s.hand_built_finalists)
 
     def trained_cfg(row: dict) -> DictConfig:
         """Hand-built candidates train at the configured values, as ``retrain`` trains a baseline."""
@@ -226,4 +231,5 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, propose: Proposer, 
         if tracker is not None:
             tracker.log("selection", {"stage": "full", **row})
     full = sorted((row for row in finalists if "retrained" in row), key=lambda row: -row["retrained"])
-    return full + [row for row in by_short if "retrained" not in row]
+    rest = sorted((row for row in rows + hand_built if "retrained" not in row), key=lambda row: -row["short"])
+    return full + rest
