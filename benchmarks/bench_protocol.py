@@ -47,6 +47,12 @@ BASELINES = ("google_dnn", "bst", "google_dnn_paper")
 PROTOCOLS = ("valid", "test", "refit", "valid_late", "valid_matched", "test_matched")
 
 
+def slug(candidate) -> str:
+    """A file-name-safe key of a model and its size (a size chosen anew is measured anew)."""
+    name = candidate.name + (f" {candidate.size.label}" if candidate.size else "")
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+
+
 def refit_split(data):
     """``data`` with the validation rows moved into train (test unchanged): the refit protocol's data."""
     from towernas.data.interactions import TRAIN, VALID
@@ -132,7 +138,7 @@ def curves(todo, data, cfg, spec, budget, epochs: int, seed: int, cache_dir: Pat
 
     r, out = cfg.retrain, {}
     for candidate in todo:
-        path = cache_dir / f"curve-{candidate.name.replace('/', '_').replace(':', '_')}-seed{seed}-e{epochs}.json"
+        path = cache_dir / f"curve-{slug(candidate)}-seed{seed}-e{epochs}.json"
         if path.exists():
             out[candidate.name] = json.loads(path.read_text())
             continue
@@ -204,7 +210,7 @@ def run(args) -> dict:
     records = []
     for candidate in todo:
         for seed in args.seeds:
-            path = cache_dir / f"{candidate.name.replace('/', '_').replace(':', '_')}-seed{seed}.json"
+            path = cache_dir / f"{slug(candidate)}-seed{seed}.json"
             if path.exists():
                 record = json.loads(path.read_text())
                 if "valid_matched" not in record:  # the matched protocol came later: measured on its own

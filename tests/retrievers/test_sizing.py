@@ -1,6 +1,8 @@
 """In-budget baselines: the grid members kept for a budget fit it by the exact counter, the selection keeps
 the best validation score, and it never reads test."""
 
+import dataclasses
+
 import pytest
 from omegaconf import OmegaConf
 
@@ -19,7 +21,7 @@ PRESETS = {b: Budget.from_config(OmegaConf.load(CONF_DIR / "budget" / f"{b}.yaml
 def test_every_kept_grid_member_fits_by_the_exact_counter_and_every_dropped_one_does_not(name):
     spec = synthetic_spec()
     costs = {s.label: cost for s, cost in grid_costs(name, spec)}
-    assert 3 <= len(costs) <= 6 and len(set(costs)) == len(costs)
+    assert 3 <= len(costs) <= 7 and len(set(costs)) == len(costs)
     for budget in PRESETS.values():
         fits = dict(fitting_sizes(name, budget, spec))
         assert fits, f"{name}: nothing fits {budget}"
@@ -34,10 +36,40 @@ def test_every_kept_grid_member_fits_by_the_exact_counter_and_every_dropped_one_
 def test_the_grids_on_the_embedded_dataset_shape():
     spec, low, mid = synthetic_spec(), PRESETS["L"], PRESETS["M"]
     assert [label for label, _ in fitting_sizes("google_dnn", low, spec)] == ["[64]", "[128,64]", "[128,128]"]
-    assert [label for label, _ in fitting_sizes("bst", low, spec)] == ["[64] heads=1 head_dim=4 ffn=16",
+    assert [label for label, _ in fitting_sizes("bst", low, spec)] == ["[64] heads=1 head_dim=4 ffn=16 tokens=10",
+                                                                      "[64] heads=1 head_dim=4 ffn=16",
                                                                       "[64] heads=1 head_dim=8 ffn=16"]
     assert len(fitting_sizes("mind", low, spec)) == 3
-    assert [len(fitting_sizes(n, mid, spec)) for n in IN_BUDGET] == [5, 5, 4, 5]
+    assert [len(fitting_sizes(n, mid, spec)) for n in IN_BUDGET] == [5, 5, 5, 5]
+
+
+@pytest.mark.parametrize("budget", ["L", "M", "H"])
+def test_every_family_has_an_in_budget_size_at_amazons_history_length(budget):
+    """Amazon's reader keeps 50 history items: attention costs grow with them, and BST still fits L."""
+    spec = dataclasses.replace(synthetic_spec(), max_len=50)
+    for name in IN_BUDGET:
+        assert fitting_sizes(name, PRESETS[budget], spec), f"{name} at max_len 50 has no size in {budget}"
+
+
+def test_bst_attends_to_the_most_recent_tokens_only():
+    import torch
+
+    from towernas.data.spec import DatasetSpec
+
+    spec = DatasetSpec((), (), n_items=10, max_len=6)
+    torch.manual_seed(0)
+    model = build_baseline("bst", PRESETS["H"], spec, size="[64] heads=1 head_dim=4 ffn=16 tokens=10")
+    assert model.user_tower.positions.shape[0] == 6  # never more tokens than the history holds
+    short = _bst(spec, tokens=2)
+    a = short.encode_users({"history": torch.tensor([[1, 2, 3, 4, 5, 6]])})
+    b = short.encode_users({"history": torch.tensor([[9, 9, 9, 9, 5, 6]])})
+    assert torch.allclose(a, b)  # items before the last 2 are not seen
+
+
+def _bst(spec, **kwargs):
+    from towernas.retrievers import MODELS
+
+    return MODELS.build("bst", spec, (16,), **kwargs)
 
 
 class FakeTrainer:
@@ -95,7 +127,7 @@ def test_no_fitting_size_and_unknown_names_are_one_line_errors():
     spec, tiny = synthetic_spec(), Budget("XS", params=10_000, flops=10_000)
     assert fitting_sizes("bst", tiny, spec) == []
     with pytest.raises(BudgetError, match=r"bst: no size of its grid fits budget XS .* the cheapest, \[64\] heads=1 "
-                                          r"head_dim=4 ffn=16, costs .*; drop it or use bst_paper") as err:
+                                          r"head_dim=4 ffn=16 tokens=10, costs .*; drop it or use bst_paper") as err:
         require_fit("bst", tiny, spec)
     assert "\n" not in str(err.value)
     trainer = FakeTrainer([])

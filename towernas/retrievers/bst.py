@@ -71,22 +71,29 @@ class BSTUserTower(nn.Module):
     def __init__(self, n_fields: int, max_len: int, layers: Sequence[int], embed: int, heads: int = HEADS,
                  head_dim: int | None = None, ffn: int | None = None) -> None:
         super().__init__()
-        self.positions = nn.Parameter(torch.randn(max_len, embed) * 0.05)  # (L_max, E), tower params
+        self.positions = nn.Parameter(torch.randn(max_len, embed) * 0.05)  # (L, E), tower params; L tokens attended
         self.transformer = TransformerLayer(embed, heads, head_dim, ffn)
         self.dnn = mlp((n_fields + 1) * embed, layers)
 
     def forward(self, fields: torch.Tensor, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        x = history + self.positions[-history.shape[1]:]  # right-aligned: the last slot is the latest item
+        tokens = min(history.shape[1], self.positions.shape[0])  # the most recent ones (``BST(tokens=)``)
+        history, mask = history[:, -tokens:], mask[:, -tokens:]
+        x = history + self.positions[-tokens:]  # right-aligned: the last slot is the latest item
         pooled = masked_mean(self.transformer(x, mask), mask)  # (B, E)
         return F.normalize(self.dnn(torch.cat([fields.flatten(1), pooled], dim=1)), dim=-1)
 
 
 class BST(BaselineTwoTower):
     """Transformer user tower over the behaviour sequence, GoogleDNN item tower (``heads``, ``head_dim``,
-    ``ffn``: the transformer's widths, see the module docstring)."""
+    ``ffn``: the transformer's widths, see the module docstring; ``tokens``: attend over the most recent this
+    many history items only, None = all ``max_len``: attention costs grow with the square of it, so long
+    histories, e.g. Amazon's 50, need fewer tokens to fit a small budget)."""
 
     def __init__(self, spec: DatasetSpec, layers: Sequence[int], dims: Dims = Dims(), heads: int = HEADS,
-                 head_dim: int | None = None, ffn: int | None = None) -> None:
+                 head_dim: int | None = None, ffn: int | None = None, tokens: int | None = None) -> None:
         super().__init__(spec, layers, dims)
-        self.user_tower = BSTUserTower(len(spec.user_fields), spec.max_len, layers, dims.embed, heads, head_dim, ffn)
+        if tokens is not None and tokens < 1:
+            raise ValueError(f"tokens={tokens}: expected a positive number of history items (or None for all)")
+        length = spec.max_len if tokens is None else min(tokens, spec.max_len)
+        self.user_tower = BSTUserTower(len(spec.user_fields), length, layers, dims.embed, heads, head_dim, ffn)
         self.item_tower = DNNItemTower(spec.n_item_inputs, layers, dims.embed)

@@ -12,9 +12,12 @@ with their cost on the embedded dataset (E = 64, 4 + 1 inputs per tower, history
 - ``google_dnn``, ``senet``: [64] 43k, [128,64] 100k, [128,128] 117k, [256,64] 199k, [256,128] 232k,
   [512,256,128] 659k (SENET ~1k more). L fits 3, M 5, H 6.
 - ``bst`` (besides the DNN, the transformer's attention width ``heads`` x ``head_dim`` and its ``ffn``
-  width, written h x d/f here; the residual stream stays E wide): [64] 1x4/16 125k, [64] 1x8/16 149k,
-  [64] 1x16/32 238k, [128] 1x16/32 279k, [64] 2x16/64 416k, [128,64] 2x16/128 639k. L fits 2, M 4,
-  H 6. The default transformer (2 x 32, FFN 256) alone costs ~1 MFLOPs over 20 tokens, more than H.
+  width, written h x d/f here; the residual stream stays E wide; ``tokens`` t: only the most recent t history
+  items are attended): [64] 1x4/16 t10 82k, [64] 1x4/16 125k, [64] 1x8/16 149k, [64] 1x16/32 238k, [128]
+  1x16/32 279k, [64] 2x16/64 416k, [128,64] 2x16/128 639k. L fits 3, M 5, H 7. The default transformer
+  (2 x 32, FFN 256) alone costs ~1 MFLOPs over 20 tokens, more than H. At Amazon's history of 50 the cost
+  grows with the tokens attended: [64] 1x4/16 costs 268k there, and the t10 member (82k, whatever the
+  history length) keeps an in-budget BST at L.
 - ``mind`` (``n_interests`` K, ``capsule`` width C of the routing map S: E -> C; the DNN runs once per
   interest): [64] K2/C16 80k, [64] K4/C16 119k, [128] K2/C16 136k, [128,64] K2/C32 188k, [128] K4/C32
   246k, [256,128] K4/C64 687k. L fits 3, M 5, H 6.
@@ -78,7 +81,8 @@ def size(*layers: int, **options: int) -> Size:
 
 
 DNN_GRID = (size(64), size(128, 64), size(128, 128), size(256, 64), size(256, 128), size(512, 256, 128))
-BST_GRID = (size(64, heads=1, head_dim=4, ffn=16), size(64, heads=1, head_dim=8, ffn=16),
+BST_GRID = (size(64, heads=1, head_dim=4, ffn=16, tokens=10), size(64, heads=1, head_dim=4, ffn=16),
+            size(64, heads=1, head_dim=8, ffn=16),
             size(64, heads=1, head_dim=16, ffn=32), size(128, heads=1, head_dim=16, ffn=32),
             size(64, heads=2, head_dim=16, ffn=64), size(128, 64, heads=2, head_dim=16, ffn=128))
 MIND_GRID = (size(64, n_interests=2, capsule=16), size(64, n_interests=4, capsule=16),
