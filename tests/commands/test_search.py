@@ -79,6 +79,7 @@ def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
         assert tower.provenance["dataset"] == "synthetic-tiny" and tower.provenance["budget"] == "L"
         records.append(tower.provenance)
     best, ranked = records[0], records[1:]
+    assert best.pop("winner") == summary["winner"]  # best.json says which origin won and by how much
     assert best == ranked[0] and "retrained" in best  # best.json = top1 = the fully retrained validation winner
     full = [r for r in ranked if "retrained" in r]
     assert len(full) == cfg.search.final_top + cfg.search.hand_built_finalists and [r["retrained"] for r in full] == \

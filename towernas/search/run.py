@@ -129,7 +129,8 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     for row in selection:
         row["origin"] = row_origin(row, mlps)
     ranked = [annotate_row(row, space, cost_model, provenance) for row in selection]
-    named = {"best": ranked[0]}
+    won = winner(selection)  # which origin won stage 3 and by how much: recorded in best.json and the summary
+    named = {"best": ranked[0].with_info(provenance={**ranked[0].provenance, "winner": won})}
     for name, b in report_budgets.items():
         found = best_under(result, admitted_by(cost_model, space, [b])) if result is not None else None
         if found is not None:
@@ -158,7 +159,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         "best": named["best"].to_dict(),
         "best_per_budget": {k: v.to_dict() for k, v in named.items() if k != "best"},
         # which origin won stage 3 (searched, in-space MLP or hand-built) and by how much, on validation
-        "winner": winner(selection),
+        "winner": won,
         "vs_random_feasible": random_comparison(searched[0]["fitness"], random_losses) if result and searched else None,
         # joint search: the training hyperparameters the winner was fully retrained with (search.hparams)
         "training": selection[0].get("training"),
