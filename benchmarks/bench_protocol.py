@@ -160,6 +160,30 @@ def curves(todo, data, cfg, spec, budget, epochs: int, seed: int, cache_dir: Pat
     return out
 
 
+def sized_models(cfg, data, cache_dir: Path) -> tuple[list, dict]:
+    """``models`` with the in-budget baselines sized by ``retrain``'s rule, the chosen sizes cached in
+    ``cache_dir/sizing.json`` (a resumed run does not size again)."""
+    from dataclasses import replace
+
+    from towernas.retrain import choose_sizes
+    from towernas.retrievers.sizing import grid_size
+
+    path = cache_dir / "sizing.json"
+    if path.exists():
+        sizing = json.loads(path.read_text())
+        todo = [replace(c, size=grid_size(c.baseline, sizing[c.name]["chosen"])) if c.needs_size else c
+                for c in models(cfg, data)]
+        return todo, sizing
+
+    class _Quiet:
+        def log(self, *_):
+            pass
+
+    todo, sizing = choose_sizes(models(cfg, data), data, cfg, "cpu", _Quiet())
+    write_json_atomic(path, sizing)
+    return todo, sizing
+
+
 def models(cfg, data) -> list:
     """The compared models as ``towernas.retrain.Candidate``: the space's in-budget MLP tower of every pooling,
     then the baselines (in-budget ones sized on validation by ``retrain``'s own rule)."""
@@ -184,7 +208,6 @@ def run(args) -> dict:
     from towernas.data import load_dataset
     from towernas.data.spec import DatasetSpec
     from towernas.eval.encode import evaluate_test
-    from towernas.retrain import choose_sizes
     from towernas.train.configured import decay_options
     from towernas.train.loop import fit
 
@@ -200,12 +223,8 @@ def run(args) -> dict:
     cache_dir = Path(args.out) / ("protocol-runs-quick" if args.quick else "protocol-runs") / cfg.dataset.name
     cache_dir.mkdir(parents=True, exist_ok=True)
 
-    class _Quiet:
-        def log(self, *_):
-            pass
-
     matched = matched_split(data)
-    todo, sizing = choose_sizes(models(cfg, data), data, cfg, "cpu", _Quiet())
+    todo, sizing = sized_models(cfg, data, cache_dir)
     r = cfg.retrain
     records = []
     for candidate in todo:

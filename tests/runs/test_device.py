@@ -50,9 +50,10 @@ def test_malformed_names_are_one_line(name):
 
 def test_search_and_retrain_refuse_a_missing_gpu_before_any_work(gpus, tmp_path, monkeypatch):
     from towernas import retrain, search
+    from towernas.search import run as search_run
 
     gpus(0)
-    for module in (search, retrain):  # loading the data is the first real work of both commands
+    for module in (search_run, retrain):  # loading the data is the first real work of both commands
         monkeypatch.setattr(module, "load_dataset", lambda *a, **k: pytest.fail("data loaded before the check"))
     monkeypatch.setattr(retrain, "candidates", lambda cfg: pytest.fail("inputs read before the check"))
     with pytest.raises(UserError, match="CUDA requested but not available"):
