@@ -91,38 +91,23 @@ def matched_split(data, seed: int = 0):
     return dataclasses.replace(data, split=split.astype(np.int8))
 
 
-def train_fixed(model, data, epochs: int, cfg, seed: int, device) -> None:
-    """``epochs`` epochs of the retrain trainer on ``data``'s train rows, no validation (the refit)."""
-    import torch
-
-    from towernas.train.loop import default_objective, train_epoch
-    from towernas.train.optim import adam
+def early_stopped(model, data, cfg, seed: int):
+    """``retrain``'s trainer on ``data``: early-stopped on its validation split (the same call for every protocol)."""
+    from towernas.train.configured import decay_options
+    from towernas.train.loop import fit
 
     r = cfg.retrain
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    model.to(device)
-    optimizer = adam(model.parameters(), r.lr)
-    objective = default_objective(data, r.temperature, seed, device)
-    for _ in range(epochs):
-        train_epoch(model, data, optimizer, objective, batch_size=r.batch_size, rng=rng, device=device,
-                    progress=False)
+    return fit(model, data, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
+               temperature=r.temperature, seed=seed, device="cpu", select=r.select, progress=False,
+               **decay_options(r))
 
 
 def fit_matched(model, matched, cfg, seed: int) -> dict:
     """The matched protocol (``matched_split``): early-stopped on validation users' last quarter, tested on the
     test users' last quarter."""
-    import torch
-
     from towernas.eval.encode import evaluate_model
-    from towernas.train.configured import decay_options
-    from towernas.train.loop import fit
 
-    r = cfg.retrain
-    torch.manual_seed(seed)
-    fitted = fit(model, matched, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
-                 temperature=r.temperature, seed=seed, device="cpu", select=r.select, progress=False,
-                 **decay_options(r))
+    fitted = early_stopped(model, matched, cfg, seed)
     return {"valid_matched": fitted.best_valid["recall@50"], "matched_best_epoch": fitted.best_epoch,
             "test_matched": evaluate_model(model, matched, "test")["recall@50"]}
 
@@ -208,8 +193,7 @@ def run(args) -> dict:
     from towernas.data import load_dataset
     from towernas.data.spec import DatasetSpec
     from towernas.eval.encode import evaluate_test
-    from towernas.train.configured import decay_options
-    from towernas.train.loop import fit
+    from towernas.train.loop import train_two_tower
 
     overrides = [f"dataset={args.dataset}", f"budget={args.budget}", "progress=false", "device=cpu",
                  *(["dataset=synthetic-tiny", "retrain.max_epochs=2", "retrain.patience=1",
@@ -225,6 +209,12 @@ def run(args) -> dict:
 
     matched = matched_split(data)
     todo, sizing = sized_models(cfg, data, cache_dir)
+
+    def seeded(candidate, seed: int):
+        """A fresh model of ``candidate`` initialised from ``seed`` (every protocol starts from the same weights)."""
+        torch.manual_seed(seed)
+        return candidate.build(spec, budget)
+
     r = cfg.retrain
     records = []
     for candidate in todo:
@@ -233,32 +223,25 @@ def run(args) -> dict:
             if path.exists():
                 record = json.loads(path.read_text())
                 if "valid_matched" not in record:  # the matched protocol came later: measured on its own
-                    record.update(fit_matched(candidate.build(spec, budget), matched, cfg, seed))
+                    record.update(fit_matched(seeded(candidate, seed), matched, cfg, seed))
                     write_json_atomic(path, record)
                 records.append(record)
                 continue
             started = time.perf_counter()
-            spec_model = lambda c=candidate: c.build(spec, budget)
-            torch.manual_seed(seed)
-            model = spec_model()
-            fitted = fit(model, data, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size,
-                         lr=r.lr, temperature=r.temperature, seed=seed, device="cpu", select=r.select,
-                         progress=False, **decay_options(r))
+            fresh = lambda c=candidate, s=seed: seeded(c, s)  # noqa: E731
+            model = fresh()
+            fitted = early_stopped(model, data, cfg, seed)
             test = evaluate_test(model, data)
-            torch.manual_seed(seed)
-            model = spec_model()
-            train_fixed(model, refit, fitted.best_epoch, cfg, seed, "cpu")
+            model = fresh()
+            train_two_tower(model, refit, epochs=fitted.best_epoch, batch_size=r.batch_size, lr=r.lr,
+                            temperature=r.temperature, seed=seed, device="cpu", progress=False)
             refit_test = evaluate_test(model, refit)
-            torch.manual_seed(seed)
-            model = spec_model()
-            late_fit = fit(model, late, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size,
-                           lr=r.lr, temperature=r.temperature, seed=seed, device="cpu", select=r.select,
-                           progress=False, **decay_options(r))
+            late_fit = early_stopped(fresh(), late, cfg, seed)
             record = {"model": candidate.name, "size": candidate.size.label if candidate.size else None,
                       "seed": seed, "best_epoch": fitted.best_epoch, "late_best_epoch": late_fit.best_epoch,
                       "valid": fitted.best_valid["recall@50"], "test": test["recall@50"],
                       "refit": refit_test["recall@50"], "valid_late": late_fit.best_valid["recall@50"],
-                      **fit_matched(spec_model(), matched, cfg, seed),
+                      **fit_matched(fresh(), matched, cfg, seed),
                       "ndcg": {"valid": fitted.best_valid["ndcg@50"], "test": test["ndcg@50"],
                                "refit": refit_test["ndcg@50"]},
                       "seconds": round(time.perf_counter() - started, 1)}
