@@ -14,7 +14,7 @@ from towernas.runs.tables import COST_HEADER, cost_cells, flat_cost, markdown
 from towernas.space.arch import Arch
 from towernas.space.arch_space import ArchSpace
 
-ROW_INFO = ("origin", "fitness_rank", "short", "short_rank", "sizing", "retrained", "retrained_std", "training")
+ROW_INFO = ("origin", "fitness_rank", "short", "short_rank", "retrained", "retrained_std", "training")
 
 
 def annotate(arch: Arch, cost_model: CostModel, fitness: float | None, provenance: dict[str, Any]) -> Arch:

@@ -53,15 +53,15 @@ NOT_READ = ("dataset.ctr",)  # config keys a search never reads: a run resumes a
 register_configs()
 
 
-def random_search(cfg: DictConfig, data, space: ArchSpace, in_budget, run_dir: Path, tracker: Tracker) -> list[dict]:
+def random_search(cfg: DictConfig, data, space: ArchSpace, in_budget, seeds, run_dir: Path,
+                  tracker: Tracker) -> list[dict]:
     """The control of AutoTower's Table 5: no supernet, no evolution; random feasible architectures go
     through the same final selection, short-retrained for ``search.random_seconds`` of compute in total
     (give it what the evolutionary search spent on its supernet, evolution and short retrains)."""
     s = cfg.search
     stream = feasible_stream(space.slots(), in_budget, cfg.seed + 104729)
     first = [next(stream) for _ in range(s.final_candidates)]
-    hand_built = mlp_seeds(space, in_budget) if s.seed_mlp else []  # the same hand-built finalist rule
-    propose = RandomProposals(first, stream, s.random_seconds, hand_built)
+    propose = RandomProposals(first, stream, s.random_seconds, seeds)  # the same in-space MLP finalist rule
     return final_selection(cfg, data, space, propose, SelectionCache(run_dir / "selection.json"), tracker)
 
 
@@ -107,15 +107,16 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     phases: dict[str, float] = {}
     s = cfg.search
     in_budget = admitted_by(cost_model, space, [budget])
+    seeds = mlp_seeds(space, in_budget) if s.seed_mlp else []  # the in-space MLP towers every search carries
     try:
         if s.strategy == "random":
             clock = time.perf_counter()
-            selection = random_search(cfg, data, space, in_budget, run_dir, tracker)
+            selection = random_search(cfg, data, space, in_budget, seeds, run_dir, tracker)
             phases["selection"] = time.perf_counter() - clock
-            trained, result, seeds, random_losses = None, None, [], []
+            trained, result, random_losses = None, None, []
         else:
-            selection, trained, result, seeds, random_losses = _evolutionary(
-                cfg, data, run_dir, space, cost_model, admitting, in_budget, tracker, phases)
+            selection, trained, result, random_losses = _evolutionary(
+                cfg, data, run_dir, space, cost_model, admitting, in_budget, seeds, tracker, phases)
     finally:
         tracker.close()
 
@@ -125,7 +126,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         provenance.update({"supernet_steps": trained["best_step"] or trained["step"],
                            "generations": len(result.history) - 1,
                            "unique_evaluations": result.unique_evaluations})
-    mlps = set(mlp_seeds(space, in_budget)) if s.seed_mlp else set()
+    mlps = set(seeds)
     for row in selection:
         row["origin"] = row_origin(row, mlps)
     ranked = [annotate_row(row, space, cost_model, provenance) for row in selection]
@@ -181,7 +182,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     return summary
 
 
-def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, tracker, phases):
+def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, seeds, tracker, phases):
     """Stages 1–3 of the evolutionary search: supernet, evolution (orders candidates), final selection."""
     s = cfg.search
     clock = time.perf_counter()
@@ -192,7 +193,6 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
     def fitness(genome) -> float:
         return prepared.fitness(space.arch(genome))
 
-    seeds = mlp_seeds(space, in_budget) if s.seed_mlp else []
     clock = time.perf_counter()
     result = evolve(
         SearchSpace(list(space.slots())), fitness, lambda g: float(genome_cost(cost_model, space, g).flops),
@@ -214,7 +214,7 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, t
     propose = PROPOSERS[s.propose](result.evaluated, s.final_candidates, s.min_distance, in_budget, hand_built=seeds)
     selection = final_selection(cfg, data, space, propose, SelectionCache(run_dir / "selection.json"), tracker)
     phases["selection"] = time.perf_counter() - clock
-    return selection, trained, result, seeds, random_losses
+    return selection, trained, result, random_losses
 
 
 def peak_rss_mib() -> float:
@@ -230,5 +230,3 @@ def evolution_config(search_cfg, seed: int) -> EvolutionConfig:
     """The evolution settings of ``cfg.search``: every key the two schemas share, by name."""
     shared = [f.name for f in dataclasses.fields(EvolutionConfig) if f.name in search_cfg]
     return EvolutionConfig(**{name: search_cfg[name] for name in shared}, seed=seed)
-
-
