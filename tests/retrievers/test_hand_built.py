@@ -25,6 +25,14 @@ def test_load_tower_reads_both_kinds(tmp_path):
     assert load_tower(tmp_path / "a.json") == arch  # no kind: an architecture
     (tmp_path / "b.json").write_text(json.dumps({**arch.to_dict(), "kind": "searched"}))
     assert load_tower(tmp_path / "b.json") == arch
+    (tmp_path / "c.json").write_text("[1, 2]")
+    with pytest.raises(ArchError, match=r"c.json: expected a JSON object, got list"):
+        load_tower(tmp_path / "c.json")
+    (tmp_path / "d.json").write_text("{")
+    with pytest.raises(ArchError, match=r"d.json: invalid JSON at line 1"):
+        load_tower(tmp_path / "d.json")
+    with pytest.raises(ArchError, match=r"e.json: cannot read architecture file"):
+        load_tower(tmp_path / "e.json")
 
 
 @pytest.mark.parametrize("edit, message", [

@@ -1,7 +1,8 @@
 """A hand-built tower at an in-budget size as a result file, beside the searched ``Arch``.
 
-The search carries the in-budget baselines a user would try first (GoogleDNN, BST, sized on validation as
-``retrain`` sizes them) through its final selection; when one of them wins, ``best.json`` names it::
+With ``search.baselines``, the search carries the in-budget baselines a user would try first (GoogleDNN, BST,
+every grid size that fits, short-retrained like its own candidates) through its final selection; when one of
+them wins, ``best.json`` names it::
 
     {"schema": 1, "kind": "hand-built", "baseline": "bst", "size": {"layers": [64], "heads": 1, ...},
      "complexity": {...}, "provenance": {...}}
@@ -26,7 +27,7 @@ from typing import Any
 from towernas.retrievers.sizing import GRIDS, Size, grid_size
 from towernas.runs.errors import UserError
 from towernas.runs.files import atomic_open
-from towernas.space.arch import SCHEMA, Arch, ArchError
+from towernas.space.arch import SCHEMA, Arch, ArchError, read_json
 
 KIND = "hand-built"
 SEARCHED = "searched"
@@ -90,18 +91,12 @@ class HandBuilt:
 
 def load_tower(path: str | Path) -> Arch | HandBuilt:
     """A result file of either kind: a searched ``Arch`` or a ``HandBuilt`` baseline (by its ``kind``)."""
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise ArchError(f"{path}: cannot read architecture file ({err.strerror})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ArchError(f"{path}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+    data = read_json(path)
     kind = data.get("kind", SEARCHED) if isinstance(data, dict) else SEARCHED
     if kind == KIND:
         return HandBuilt.from_dict(data, str(path))
     if kind != SEARCHED:
         raise ArchError(f"{path}.kind={kind!r}: expected {SEARCHED!r} (an architecture) or {KIND!r}")
-    return Arch.from_dict({k: v for k, v in data.items() if k != "kind"}, str(path))
+    if isinstance(data, dict):
+        data = {k: v for k, v in data.items() if k != "kind"}
+    return Arch.from_dict(data, str(path))  # a non-object: its one-line error

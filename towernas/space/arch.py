@@ -112,20 +112,11 @@ class Arch:
 
     @classmethod
     def from_json(cls, text: str, where: str = "arch") -> "Arch":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise ArchError(f"{where}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
-        return cls.from_dict(data, where)
+        return cls.from_dict(parse_json(text, where), where)
 
     @classmethod
     def load(cls, path: str | Path) -> "Arch":
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except OSError as err:
-            raise ArchError(f"{path}: cannot read architecture file ({err.strerror})") from None
-        return cls.from_json(text, str(path))
+        return cls.from_dict(read_json(path), str(path))
 
     def save(self, path: str | Path) -> None:
         """Write the JSON atomically (temp file + rename)."""
@@ -137,3 +128,21 @@ class Arch:
         return Arch(self.pooling, self.user, self.item, self.dims,
                     complexity if complexity is not None else self.complexity,
                     provenance if provenance is not None else self.provenance, self.space)
+
+
+def parse_json(text: str, where: str = "arch") -> Any:
+    """``text`` as JSON, or a one-line ArchError naming ``where`` and the position of the first error."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as err:
+        raise ArchError(f"{where}: invalid JSON at line {err.lineno} column {err.colno}: {err.msg}") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON of a result file (an architecture, or any other kind ``towernas.retrievers.hand_built`` reads)."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ArchError(f"{path}: cannot read architecture file ({err.strerror})") from None
+    return parse_json(text, str(path))
