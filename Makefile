@@ -62,6 +62,12 @@ bench-compare: install
 bench-protocol: install
 	$(PY) -m benchmarks.bench_protocol $(ARGS)
 
+# Which training recipe (temperature, history dropout) every two-tower model should get by default (~20 min per
+# dataset on 2 cores; resumes): 4 in-budget models x recipes x 3 seeds. Writes bench_results/recipe-<dataset>.{json,md}.
+.PHONY: bench-recipe
+bench-recipe: install
+	$(PY) -m benchmarks.bench_recipe $(ARGS)
+
 # Bayes ceilings of the embedded dataset (top-k and CTR) from the generator's hidden structure, ~1 min per
 # seed: what a retriever, a cascade or a ranker can still win. Writes bench_results/ceiling.{json,md}.
 .PHONY: bench-ceiling

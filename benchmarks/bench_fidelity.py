@@ -142,7 +142,7 @@ def retrain_job(job: dict) -> dict:
     started = time.perf_counter()
     fitted = fit(model, data, max_epochs=job["epochs"], patience=job["patience"], batch_size=job["batch_size"],
                  lr=job["lr"], temperature=job["temperature"], seed=job["seed"], device="cpu", select=job["select"],
-                 ks=tuple(cfg.eval.ks), progress=False)
+                 ks=tuple(cfg.eval.ks), progress=False, history_dropout=job.get("history_dropout", 0.0))
     return {**job, "valid": fitted.best_valid, "best_epoch": fitted.best_epoch,
             "seconds": time.perf_counter() - started}
 
@@ -354,6 +354,8 @@ def main(argv: list[str] | None = None) -> dict:
     arch_dicts = [Arch(a.pooling, a.user, a.item, a.dims, space=a.space).to_dict() for a in archs]
 
     trainer = {k: cfg.retrain[k] for k in ("batch_size", "lr", "temperature", "select")}  # part of the cache key
+    if cfg.retrain.history_dropout:  # only then, so the jobs cached before it existed keep their keys
+        trainer["history_dropout"] = float(cfg.retrain.history_dropout)
     schedule = {"epochs": int(cfg.retrain.max_epochs), "patience": int(cfg.retrain.patience), **trainer}
     short = {"epochs": int(cfg.search.short_epochs), "patience": 0, **trainer}
     full_jobs = [{"kind": "arch", "arch": d, "seed": s, **schedule} for d in arch_dicts for s in seeds]

@@ -93,13 +93,13 @@ def matched_split(data, seed: int = 0):
 
 def early_stopped(model, data, cfg, seed: int):
     """``retrain``'s trainer on ``data``: early-stopped on its validation split (the same call for every protocol)."""
-    from towernas.train.configured import decay_options
+    from towernas.train.configured import regularisation
     from towernas.train.loop import fit
 
     r = cfg.retrain
     return fit(model, data, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
                temperature=r.temperature, seed=seed, device="cpu", select=r.select, progress=False,
-               **decay_options(r))
+               **regularisation(r))
 
 
 def fit_matched(model, matched, cfg, seed: int) -> dict:
@@ -234,7 +234,8 @@ def run(args) -> dict:
             test = evaluate_test(model, data)
             model = fresh()
             train_two_tower(model, refit, epochs=fitted.best_epoch, batch_size=r.batch_size, lr=r.lr,
-                            temperature=r.temperature, seed=seed, device="cpu", progress=False)
+                            temperature=r.temperature, seed=seed, device="cpu", progress=False,
+                            history_dropout=r.history_dropout)
             refit_test = evaluate_test(model, refit)
             late_fit = early_stopped(fresh(), late, cfg, seed)
             record = {"model": candidate.name, "size": candidate.size.label if candidate.size else None,

@@ -77,7 +77,7 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                    log_every: int = 50, monitor: Monitor | None = None, monitor_every: int = 0,
                    patience: int = 0, admits: Callable[[tuple[str, ...]], bool] | None = None,
                    embedding_decay: float = 0.0, objective: RetrievalObjective | None = None,
-                   precision: str = "fp32") -> dict:
+                   precision: str = "fp32", history_dropout: float = 0.0) -> dict:
     """Train ``supernet`` in place with SPOS for ``steps`` steps (resuming from ``checkpoint_dir`` if possible).
 
     Args:
@@ -107,6 +107,9 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             the supernet and are checkpointed with it.
         precision: ``fp32`` | ``bf16`` | ``fp16`` | ``auto`` (``towernas.train.precision``): the path's towers
             under autocast, the loss in fp32; fp16's loss scale is checkpointed.
+        history_dropout: drop each history item of a training example with this probability
+            (``towernas.data.batches.drop_history``), the mask of step s drawn from (seed, s, rank), so a resumed
+            run drops what an uninterrupted one would. The monitor sees whole histories.
 
     Returns:
         ``{"step", "loss", "losses", "elapsed", "resumed_from", "checkpoint", "estimator", "best_step",
@@ -126,6 +129,8 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                 "genome_slots": [list(s) for s in supernet.space.slots()]}
     if objective is not None:  # only then, so checkpoints of the default objective keep resuming
         settings["objective"] = objective.describe()
+    if history_dropout > 0:  # only then, so checkpoints without it keep resuming
+        settings["history_dropout"] = history_dropout
     if run.precision.mixed:  # only then, so fp32 checkpoints keep resuming
         settings["precision"] = run.precision.name
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -161,7 +166,8 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             break
         arch = sampler.sample()  # the same on every rank (same seed, same stream)
         global_rows = rows.next()
-        batch = training_batch(data, distributed.shard(global_rows, here), device)
+        batch = training_batch(data, distributed.shard(global_rows, here), device, history_dropout=history_dropout,
+                               seed=(seed, step, here.rank))
         users = mixed.tower(lambda b: supernet.encode_users(b, arch))  # fp32 out, whatever the precision
         items = mixed.tower(lambda b: supernet.encode_items(b, arch))
         if objective is None:

@@ -48,7 +48,7 @@ from towernas.runs.tracking import Tracker
 from towernas.samplers import SamplerError
 from towernas.space import Arch
 from towernas.train import distributed
-from towernas.train.configured import build_objective, check_objective, decay_options
+from towernas.train.configured import build_objective, check_objective, regularisation
 from towernas.train.loop import fit
 from towernas.train.objective import check_model
 from towernas.train.precision import resolve_precision
@@ -147,7 +147,7 @@ def choose_sizes(todo: list[Candidate], data: InteractionData, cfg: DictConfig, 
                                  patience=r.sizing_patience, seed=r.seeds[0], select=r.select,
                                  log=lambda rec: tracker.log("sizing", rec), batch_size=r.batch_size, lr=r.lr,
                                  temperature=r.temperature, device=device, ks=tuple(cfg.eval.ks),
-                                 progress=cfg.progress, **decay_options(r))
+                                 progress=cfg.progress, **regularisation(r))
             log.info("%s: size %s (validation %s %s)", candidate.name, choice.size.label, r.select, choice.scores)
             sizing[candidate.name] = choice.to_dict()
             candidate = replace(candidate, size=choice.size)
@@ -166,7 +166,7 @@ def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, se
     model = WithAddOns(backbone, addons) if addons else backbone
     ks = tuple(cfg.eval.ks)
     fitted = fit(model, data, objective=objective, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
-                 temperature=r.temperature, seed=seed, device=device, select=r.select, ks=ks, **decay_options(r),
+                 temperature=r.temperature, seed=seed, device=device, select=r.select, ks=ks, **regularisation(r),
                  precision=cfg.precision, progress=cfg.progress,
                  log=lambda rec: tracker.log("retrain", {"model": candidate.name, "seed": seed, **rec}))
     test = evaluate_test(model, data, ks, device=device)  # the one and only read of test

@@ -24,6 +24,7 @@ class RetrainConfig:
     learn_weight_decay: bool = False  # learn it on validation by hypergradient, from weight_decay (train/weight_decay.py)
     decay_every: int = 10  # steps between two hypergradient updates of the decay
     decay_lr: float = 0.05  # Adam's step size on log(weight decay)
+    history_dropout: float = 0.0  # drop each history item of a training example with this probability
     sampler: str = "in_batch"  # in_batch | uniform | popularity | mixed | dns | cluster (options: sampler.<name>)
     loss: str = "softmax"  # softmax (with the sampler's logQ) | infonce | bpr | bce
     addons: list[str] = field(default_factory=list)  # e.g. [pda], [ips, cl4srec] (options: addon.<name>)

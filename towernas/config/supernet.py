@@ -19,6 +19,7 @@ class SupernetConfig:
     monitor_archs: int = 6  # fixed feasible architectures whose mean validation loss is monitored
     feasible_sampling: bool = True  # train only the paths the budget admits (what the search can return)
     embedding_decay: float = 0.0  # L2 weight decay on the shared embedding tables
+    history_dropout: float = 0.0  # drop each history item of a training example with this probability
     sampler: str = "in_batch"  # the training objective, as retrain.sampler / loss / addons (options: sampler.<name>)
     loss: str = "softmax"
     addons: list[str] = field(default_factory=list)

@@ -44,6 +44,7 @@ POSITIVE_INT = Range("a positive integer", lambda v: v >= 1)
 NON_NEGATIVE_INT = Range("0 or a positive integer", lambda v: v >= 0)
 NON_NEGATIVE = Range("0 or a positive number", lambda v: math.isfinite(v) and v >= 0)
 LEARNING_RATE = Range("a positive learning rate", POSITIVE.holds)
+PROBABILITY = Range("a probability in [0, 1)", lambda v: math.isfinite(v) and 0 <= v < 1)
 
 TRAINING_VALUES: dict[str, Range] = {
     "supernet.steps": POSITIVE_INT,
@@ -54,6 +55,7 @@ TRAINING_VALUES: dict[str, Range] = {
     "supernet.monitor_every": NON_NEGATIVE_INT,
     "supernet.patience": NON_NEGATIVE_INT,
     "supernet.monitor_archs": NON_NEGATIVE_INT,
+    "supernet.history_dropout": PROBABILITY,
     "retrain.max_epochs": POSITIVE_INT,
     "retrain.patience": NON_NEGATIVE_INT,
     "retrain.batch_size": POSITIVE_INT,
@@ -63,6 +65,7 @@ TRAINING_VALUES: dict[str, Range] = {
     "retrain.weight_decay": NON_NEGATIVE,
     "retrain.decay_every": POSITIVE_INT,
     "retrain.decay_lr": POSITIVE,
+    "retrain.history_dropout": PROBABILITY,
     "search.stall_generations": NON_NEGATIVE_INT,  # 0 = never stop early
     "search.min_improvement": NON_NEGATIVE,
     "search.final_candidates": POSITIVE_INT,

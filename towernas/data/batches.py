@@ -3,6 +3,10 @@
 A batch holds, for each example, the querying user's side features and history, and the target item
 with its side features. Keys: ``user``, ``history`` (B, L), ``item`` (B,), ``user:<field>`` and
 ``item:<field>`` ((B,) or (B, width) for multi-valued fields).
+
+History dropout (``drop_history``, a training-time regulariser): each item of a training example's history is
+replaced by the padding item with probability p, independently, so the towers cannot lean on any one past item;
+evaluation batches never drop.
 """
 
 from __future__ import annotations
@@ -13,9 +17,11 @@ import torch
 from towernas.data.interactions import InteractionData
 
 
-def user_inputs(data: InteractionData, users: np.ndarray, positions: np.ndarray, device: torch.device | str = "cpu"):
-    """Query-side tensors for ``users`` whose histories end right before rows ``positions``."""
-    batch = {"user": users, "history": data.histories(positions)}
+def user_inputs(data: InteractionData, users: np.ndarray, positions: np.ndarray, device: torch.device | str = "cpu",
+                history: np.ndarray | None = None):
+    """Query-side tensors for ``users`` whose histories end right before rows ``positions`` (``history``: those
+    histories already read, e.g. after ``drop_history``)."""
+    batch = {"user": users, "history": data.histories(positions) if history is None else history}
     for name, values in data.user_features.values.items():
         batch[f"user:{name}"] = values[users]
     return {k: torch.as_tensor(np.asarray(v), dtype=torch.long, device=device) for k, v in batch.items()}
@@ -29,9 +35,33 @@ def item_inputs(data: InteractionData, items: np.ndarray, device: torch.device |
     return {k: torch.as_tensor(np.asarray(v), dtype=torch.long, device=device) for k, v in batch.items()}
 
 
-def training_batch(data: InteractionData, rows: np.ndarray, device: torch.device | str = "cpu"):
-    """Inputs for interactions ``rows``: the user before the row, and the item of the row."""
-    batch = user_inputs(data, data.users[rows], rows, device)
+def drop_history(history: np.ndarray, p: float, rng: np.random.Generator, pad_item: int) -> np.ndarray:
+    """A copy of ``history`` (B, L) whose non-padding slots are each replaced by ``pad_item`` with probability
+    ``p``, independently (``rng`` draws one uniform per slot, padding included, so the stream does not depend on
+    the histories). ``p`` = 0 returns ``history`` itself.
+
+    Example:
+        >>> h = np.array([[9, 9, 1, 2], [3, 4, 5, 6]])
+        >>> drop_history(h, 0.5, np.random.default_rng(0), pad_item=9)
+        array([[9, 9, 9, 9],
+               [3, 4, 5, 6]])
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"history_dropout={p}: expected a probability in [0, 1)")
+    if p == 0.0:
+        return history
+    return np.where(rng.random(history.shape) < p, pad_item, history)
+
+
+def training_batch(data: InteractionData, rows: np.ndarray, device: torch.device | str = "cpu", *,
+                   history_dropout: float = 0.0, seed=None):
+    """Inputs for interactions ``rows``: the user before the row, and the item of the row. ``history_dropout``:
+    drop each history item with this probability (``drop_history``), the mask drawn from ``seed`` (an int or a
+    sequence of ints, e.g. (run seed, step, rank)): the same seed drops the same slots."""
+    history = data.histories(rows)
+    if history_dropout > 0:
+        history = drop_history(history, history_dropout, np.random.default_rng(seed), data.pad_item)
+    batch = user_inputs(data, data.users[rows], rows, device, history=history)
     batch.update(item_inputs(data, data.items[rows], device))
     return batch
 

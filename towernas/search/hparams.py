@@ -2,7 +2,8 @@
 
 TowerNAS searches hyperparameters at the level that can tell their values apart:
 
-- **Training hyperparameters** (``search.hparams``: ``temperature``, ``weight_decay``, ``lr``, ``batch_size``)
+- **Training hyperparameters** (``search.hparams``: ``temperature``, ``weight_decay``, ``lr``, ``batch_size``,
+  ``history_dropout``)
   change neither the weights' shapes nor what a tower computes, only how it is trained. One supernet serves
   every value, but its fitness cannot rank them: a path's validation recall through shared weights is the same
   whatever temperature a retrain would use. So they are genes of stage 2, where candidates are retrained: once
@@ -46,10 +47,11 @@ class Hparam:
 
 
 TRAINING_HPARAMS: dict[str, Hparam] = {
-    "temperature": Hparam("retrain.temperature", 0.02, 0.2),
+    "temperature": Hparam("retrain.temperature", 0.02, 0.5),
     "weight_decay": Hparam("retrain.weight_decay", 1e-5, 0.3),
     "lr": Hparam("retrain.lr", 3e-4, 1e-2),
     "batch_size": Hparam("retrain.batch_size", choices=(256, 512, 1024)),
+    "history_dropout": Hparam("retrain.history_dropout", choices=(0.0, 0.1, 0.2, 0.3)),
 }
 STRUCTURAL_HPARAMS = {"embed": "space.dims.embed", "block": "space.dims.block", "embedding_width": "space.dims.embed",
                       "d_blk": "space.dims.block"}

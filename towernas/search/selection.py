@@ -32,7 +32,7 @@ from towernas.search.hparams import Tuned, configured_values, tune_training, wit
 from towernas.search.proposals import Proposer
 from towernas.space import Arch
 from towernas.space.arch_space import ArchSpace
-from towernas.train.configured import build_objective, decay_options
+from towernas.train.configured import build_objective, regularisation
 from towernas.train.loop import fit
 
 log = logging.getLogger(__name__)
@@ -101,7 +101,7 @@ def retrain_score(tower: Arch | HandBuilt, data, cfg: DictConfig, *, epochs: int
     fitted = fit(model, data, max_epochs=epochs, patience=patience, batch_size=r.batch_size, lr=r.lr,
                  temperature=r.temperature, seed=seed, device=device, select=r.select,
                  ks=tuple(cfg.eval.ks), progress=False, objective=objective, precision=cfg.precision,
-                 **decay_options(r))
+                 **regularisation(r))
     return float(fitted.best_valid[r.select])
 
 

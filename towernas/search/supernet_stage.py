@@ -77,8 +77,8 @@ def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[B
                              checkpoint_every=sn.checkpoint_every, progress=cfg.progress, log=log,
                              monitor=monitor if probes else None, monitor_every=sn.monitor_every,
                              patience=sn.patience, admits=admits if sn.feasible_sampling else None,
-                             embedding_decay=sn.embedding_decay, objective=supernet_objective(cfg, data, device),
-                             precision=cfg.precision)
+                             embedding_decay=sn.embedding_decay, history_dropout=sn.history_dropout,
+                             objective=supernet_objective(cfg, data, device), precision=cfg.precision)
     log_q = trained["estimator"].log_q
     if cfg.search.fitness == "recall":  # frozen weights from here on: item vectors are shared across paths
         return PreparedSupernet(supernet, batches, log_q, trained,

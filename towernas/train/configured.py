@@ -89,7 +89,8 @@ def ranker_addons(cfg: DictConfig, section: str, loss: str, data=None, model=Non
     return addons
 
 
-def decay_options(r: DictConfig) -> dict:
-    """The weight-decay keywords of ``towernas.train.loop.fit`` from a ``retrain`` section."""
+def regularisation(r: DictConfig) -> dict:
+    """The regularisation keywords of ``towernas.train.loop.fit`` (weight decay, history dropout) from a
+    ``retrain`` section."""
     return {"weight_decay": r.weight_decay, "learn_weight_decay": r.learn_weight_decay,
-            "decay_every": r.decay_every, "decay_lr": r.decay_lr}
+            "decay_every": r.decay_every, "decay_lr": r.decay_lr, "history_dropout": r.history_dropout}

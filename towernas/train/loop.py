@@ -38,9 +38,11 @@ class TrainingDivergedError(UserError):
 def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, objective: RetrievalObjective,
                 *, batch_size: int, rng: np.random.Generator, device, progress: bool = True,
                 desc: str = "train", decay: HypergradientWeightDecay | None = None,
-                precision: Precision | None = None) -> float:
+                precision: Precision | None = None, history_dropout: float = 0.0) -> float:
     """One shuffled pass over the train rows; returns the mean loss. ``decay``: a learned weight decay, updated
-    around the optimiser's steps; ``precision``: the towers' (``towernas.train.precision``; None: fp32)."""
+    around the optimiser's steps; ``precision``: the towers' (``towernas.train.precision``; None: fp32);
+    ``history_dropout``: drop each history item of a training example with this probability
+    (``towernas.data.batches.drop_history``; the masks drawn from ``rng``, which p = 0 leaves untouched)."""
     precision = precision or Precision("fp32", device)
     model.train()
     rows = data.rows("train")
@@ -51,7 +53,9 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     for batch_rows in tqdm(iterate_rows(rows, batch_size, rng), total=n_batches, desc=desc,
                            disable=not progress or not here.is_main, leave=False):
-        batch = training_batch(data, distributed.shard(batch_rows, here), device)  # the global batch alone
+        mask_seed = (int(rng.integers(2**62)), here.rank) if history_dropout > 0 else None
+        batch = training_batch(data, distributed.shard(batch_rows, here), device,  # the global batch alone
+                               history_dropout=history_dropout, seed=mask_seed)
         loss = objective(batch, precision.tower(model.encode_users), precision.tower(model.encode_items), scores_fn)
         optimizer.zero_grad(set_to_none=True)
         value = precision.backward(loss, len(batch["item"]) / len(batch_rows), parameters)  # the global loss
@@ -79,7 +83,7 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
         ks: tuple[int, ...] = (10, 20, 50), progress: bool = True,
         log: Callable[[dict], None] | None = None, objective: RetrievalObjective | None = None,
         weight_decay: float = 0.0, learn_weight_decay: bool = False, decay_every: int = 10,
-        decay_lr: float = 0.05, precision: str = "fp32") -> FitResult:
+        decay_lr: float = 0.05, precision: str = "fp32", history_dropout: float = 0.0) -> FitResult:
     """Train ``model`` in place, keep the epoch with the best validation ``select`` metric, restore it.
 
     Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``). ``objective``: the
@@ -89,7 +93,8 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     The optimiser is Adam; with ``weight_decay`` > 0 it is AdamW (decoupled decay on every parameter).
     ``learn_weight_decay``: start from ``weight_decay`` and learn it on validation by a one-step hypergradient
     every ``decay_every`` steps at meta learning rate ``decay_lr`` (``towernas.train.weight_decay``); each
-    epoch's record then carries its ``weight_decay``. ``precision``: fp32 | bf16 | fp16 | auto, the towers
+    epoch's record then carries its ``weight_decay``. ``history_dropout``: drop each history item of a training
+    example with this probability (``train_epoch``; validation sees whole histories). ``precision``: fp32 | bf16 | fp16 | auto, the towers
     under autocast and the loss in fp32 (``towernas.train.precision``); validation encodes in fp32.
 
     Example:
@@ -110,6 +115,8 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     if weight_decay < 0 or learn_weight_decay and weight_decay <= 0:
         raise UserError(f"weight_decay={weight_decay}: expected >= 0, and > 0 (the starting value) when it is "
                         "learned")
+    if not 0.0 <= history_dropout < 1.0:
+        raise UserError(f"history_dropout={history_dropout}: expected a probability in [0, 1)")
     if learn_weight_decay and distributed.world().active:
         raise UserError("retrain.learn_weight_decay=true is not supported under torchrun yet; tune "
                         "retrain.weight_decay with the Optuna sweeper instead")
@@ -125,7 +132,8 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
 
     def one_epoch(epoch: int) -> float:
         return train_epoch(model, data, optimizer, objective, batch_size=batch_size, rng=rng, device=device,
-                           progress=progress, desc=f"epoch {epoch}/{max_epochs}", decay=decay, precision=mixed)
+                           progress=progress, desc=f"epoch {epoch}/{max_epochs}", decay=decay, precision=mixed,
+                           history_dropout=history_dropout)
 
     def validate() -> dict:
         metrics = evaluate_model(model, data, "valid", ks, device=device)
@@ -135,7 +143,8 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
 
 
 def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size: int = 512, lr: float = 1e-3,
-                    temperature: float = 0.05, seed: int = 0, device="cpu", progress: bool = True) -> list[float]:
+                    temperature: float = 0.05, seed: int = 0, device="cpu", progress: bool = True,
+                    history_dropout: float = 0.0) -> list[float]:
     """Train ``model`` for a fixed number of epochs (no validation); return the mean loss of each epoch."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -143,4 +152,5 @@ def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size
     optimizer = adam(model.parameters(), lr)
     objective = default_objective(data, temperature, seed, device)
     return [train_epoch(model, data, optimizer, objective, batch_size=batch_size, rng=rng, device=device,
-                        progress=progress, desc=f"epoch {e + 1}/{epochs}") for e in range(epochs)]
+                        progress=progress, desc=f"epoch {e + 1}/{epochs}", history_dropout=history_dropout)
+            for e in range(epochs)]
