@@ -108,8 +108,9 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
         precision: ``fp32`` | ``bf16`` | ``fp16`` | ``auto`` (``towernas.train.precision``): the path's towers
             under autocast, the loss in fp32; fp16's loss scale is checkpointed.
         history_dropout: drop each history item of a training example with this probability
-            (``towernas.data.batches.drop_history``), the mask of step s drawn from (seed, s, rank), so a resumed
-            run drops what an uninterrupted one would. The monitor sees whole histories.
+            (``towernas.data.batches.drop_history``), the mask of step s drawn from (seed, s) for the global batch,
+            so a resumed or sharded run drops what an uninterrupted single process would. The monitor sees whole
+            histories.
 
     Returns:
         ``{"step", "loss", "losses", "elapsed", "resumed_from", "checkpoint", "estimator", "best_step",
@@ -166,8 +167,9 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             break
         arch = sampler.sample()  # the same on every rank (same seed, same stream)
         global_rows = rows.next()
+        offset, _ = distributed.share(len(global_rows), here)
         batch = training_batch(data, distributed.shard(global_rows, here), device, history_dropout=history_dropout,
-                               seed=(seed, step, here.rank))
+                               seed=(seed, step), within=(offset, len(global_rows)))
         users = mixed.tower(lambda b: supernet.encode_users(b, arch))  # fp32 out, whatever the precision
         items = mixed.tower(lambda b: supernet.encode_items(b, arch))
         if objective is None:

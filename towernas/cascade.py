@@ -136,7 +136,7 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
     torch.manual_seed(seed)
     ranker = build_ranker(name, Catalog.from_data(data), **ranker_hyperparameters(cfg, name))
     if c.fuse_retriever:
-        ranker = RetrieverScoreFusion(ranker, retriever.items, temperature=c.retriever_temperature)
+        ranker = RetrieverScoreFusion(ranker, retriever.items, temperature=retriever.temperature(c.retriever_temperature))
     addons = ranker_addons(cfg, "cascade", c.loss, data, ranker)
     if addons:  # outermost: the add-ons see (and at inference adjust) the fused logits
         ranker = RankerWithAddOns(ranker, addons)
@@ -214,7 +214,8 @@ def distill_retriever(retriever: RetrieverStage, stages: list[RankerStage], data
         return evaluate_stages(outputs, cands.early_stop, KS)[-1][c.select]
 
     distilled, info = distill(retriever, stages[0].ranker, data, cands.queries["train"], cands.outputs["train"].ids,
-                              validate, epochs=c.distill_epochs, lr=c.distill_lr, temperature=c.distill_temperature,
+                              validate, epochs=c.distill_epochs, lr=c.distill_lr,
+                              temperature=retriever.temperature(c.distill_temperature),
                               batch_size=c.batch_size, seed=seed,
                               vectors=cands.vectors["train"] if c.fuse_retriever else None)
     return distilled, info

@@ -312,7 +312,8 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
 
         meta = export_retriever(best[0], data, run_dir / "retriever", index=cfg.retrain.index,
                                 metadata={"model": best[1]["model"], "seed": best[1]["seed"],
-                                          "valid": best[1]["valid"]})
+                                          "valid": best[1]["valid"], "temperature": cfg.retrain.temperature,
+                                          "history_dropout": cfg.retrain.history_dropout})
         results["retriever"] = {"directory": str(run_dir / "retriever"), "model": best[1]["model"],
                                 "index": meta["index"]}
     write_results(run_dir, results, results_table(rows), results_csv(rows))

@@ -283,10 +283,11 @@ def test_joint_search_tunes_the_leaders_training_and_retrains_the_finalists_with
     summary = search.run_search(_cfg(*overrides), run)
     leader = max(summary["selection"], key=lambda row: row["short"])
     trials = leader["training_trials"]
-    assert len(trials["trials"]) == 3 and trials["configured"] == {"temperature": 0.05, "lr": 0.002}
+    assert len(trials["trials"]) == 3 and trials["configured"] == {"temperature": _cfg().retrain.temperature,
+                                                                "lr": _cfg().retrain.lr}
     assert trials["configured_score"] != leader["short"]  # the bar: the configured values on the trials' schedule
     best_trial = max(trials["trials"], key=lambda t: t["score"])
-    expected = best_trial["values"] if best_trial["score"] > leader["short"] else trials["configured"]
+    expected = best_trial["values"] if best_trial["score"] > trials["configured_score"] else trials["configured"]
     assert summary["training"] == expected == trials["values"]
     # TINY: 3 short retrains (1 epoch), then the configured values and 3 trials on the retrain schedule (2 epochs,
     # early-stopped), then the final_top=1 finalist's 2 full retrains, at the tuned temperature

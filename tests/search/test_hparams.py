@@ -21,7 +21,7 @@ def test_the_study_climbs_towards_a_known_optimum_and_returns_its_best_trial():
     cfg = compose_config(name="config", tiny=False)
     configured = _peak(cfg)
     tuned = tune_training(cfg, ["temperature", "lr"], _peak, configured, trials=25, seed=0)
-    assert tuned.configured == {"temperature": 0.05, "lr": 0.002}
+    assert tuned.configured == {"temperature": cfg.retrain.temperature, "lr": cfg.retrain.lr}
     best = max(tuned.trials, key=lambda t: t["score"])
     assert tuned.improved and tuned.values == best["values"] and best["score"] > configured
     assert abs(math.log(tuned.values["temperature"] / 0.1)) < 0.35 and abs(math.log(tuned.values["lr"] / 0.003)) < 0.35
@@ -42,15 +42,16 @@ def test_the_configured_values_stay_unless_a_trial_beats_them():
 
 def test_values_are_written_into_a_copy_of_the_config():
     cfg = compose_config(name="config", tiny=False)
-    changed = with_values(cfg, {"temperature": 0.2, "batch_size": 256})
-    assert configured_values(changed, ["temperature", "batch_size"]) == {"temperature": 0.2, "batch_size": 256}
-    assert cfg.retrain.temperature == 0.05
+    before = cfg.retrain.temperature
+    changed = with_values(cfg, {"temperature": 0.3, "batch_size": 256})
+    assert configured_values(changed, ["temperature", "batch_size"]) == {"temperature": 0.3, "batch_size": 256}
+    assert cfg.retrain.temperature == before
 
 
 @pytest.mark.parametrize("names,message", [
     (["embed"], r"space.dims.embed\) changes the supernet's weight shapes.*\+tune=search-dims"),
     (["d_blk"], r"space.dims.block"),
-    (["dropout"], r"unknown hyperparameter 'dropout'; expected some of \['batch_size', 'lr', 'temperature'"),
+    (["dropout"], r"unknown hyperparameter 'dropout'; expected some of \['batch_size', 'history_dropout', 'lr'"),
     (["lr", "lr"], r"listed twice"),
 ])
 def test_names_this_level_cannot_search_fail_in_one_line(names, message):
@@ -75,6 +76,6 @@ def test_the_trials_run_on_the_retrain_schedule_or_short_ones(tmp_path, monkeypa
     tuned = selection.tune_leader(cfg, None, space, leader, selection.SelectionCache(tmp_path / "c.json"))
     assert len(calls) == 2 + extra and {(e, p) for _, e, p in calls} == {(epochs, patience)}
     if extra:  # on a schedule of its own, the configured values are scored on it too: the bar a trial must beat
-        assert calls[0][0] == 0.05 and tuned.configured_score == pytest.approx(0.1)
+        assert calls[0][0] == cfg.retrain.temperature and tuned.configured_score == pytest.approx(0.1)
     else:
         assert tuned.configured_score == 0.05

@@ -39,6 +39,13 @@ def test_the_mask_is_the_seeds_and_zero_drops_nothing():
         drop_history(history, 1.0, np.random.default_rng(7), -1)
 
 
+def test_shards_of_a_batch_drop_what_the_whole_batch_drops():
+    history = np.arange(7 * 6).reshape(7, 6)
+    whole = drop_history(history, 0.4, np.random.default_rng(5), -1)
+    parts = [drop_history(history[a:b], 0.4, np.random.default_rng(5), -1, within=(a, 7)) for a, b in ((0, 3), (3, 7))]
+    assert (np.concatenate(parts) == whole).all()
+
+
 def test_a_training_batch_loses_history_items_only(data):
     rows = next(iterate_rows(data.rows("train"), 256, np.random.default_rng(0)))
     whole = training_batch(data, rows)

@@ -21,7 +21,7 @@ class CascadeConfig:
     mask_known_positives: bool = True  # list negatives skip items the user consumes later in the train split
     dns_pool: int = 32  # dns: candidates scored per query before the hardest n_negatives are kept
     fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.pipeline.fusion); false: ranker alone
-    retriever_temperature: float = 0.05  # the retriever's training temperature: a starts at 1 / it
+    retriever_temperature: Optional[float] = None  # a starts at 1 / it; None: the retriever's training temperature
     loss: str = "softmax"  # softmax (listwise over the positive and its negatives) | bce
     train_queries: Optional[int] = 20000  # training queries (train interactions) sampled; None: all
     valid_users: Optional[int] = None  # validation users used for early stopping (None: all)
@@ -35,6 +35,6 @@ class CascadeConfig:
     joint: list[str] = field(default_factory=lambda: ["none"])  # none | distill (the ranker teaches the retriever)
     distill_epochs: int = 3  # joint=distill: epochs chosen on validation among 0..distill_epochs
     distill_lr: float = 0.0001
-    distill_temperature: float = 0.05  # the retriever's softmax temperature (its training temperature)
+    distill_temperature: Optional[float] = None  # the retriever's softmax temperature; None: its training one
     export: bool = True  # write the pipeline best on validation as a servable cascade (<run dir>/cascade)
     addons: list[str] = field(default_factory=list)  # of every ranker stage: ips relmf pda macr dice (addon.<name>)

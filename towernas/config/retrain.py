@@ -19,12 +19,12 @@ class RetrainConfig:
     patience: int = 5
     batch_size: int = 512
     lr: float = 0.002
-    temperature: float = 0.05
+    temperature: float = 0.2
     weight_decay: float = 0.0  # > 0: AdamW's decoupled decay on every parameter (0: Adam, no decay)
     learn_weight_decay: bool = False  # learn it on validation by hypergradient, from weight_decay (train/weight_decay.py)
     decay_every: int = 10  # steps between two hypergradient updates of the decay
     decay_lr: float = 0.05  # Adam's step size on log(weight decay)
-    history_dropout: float = 0.0  # drop each history item of a training example with this probability
+    history_dropout: float = 0.2  # drop each history item of a training example with this probability
     sampler: str = "in_batch"  # in_batch | uniform | popularity | mixed | dns | cluster (options: sampler.<name>)
     loss: str = "softmax"  # softmax (with the sampler's logQ) | infonce | bpr | bce
     addons: list[str] = field(default_factory=list)  # e.g. [pda], [ips, cl4srec] (options: addon.<name>)

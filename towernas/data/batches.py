@@ -35,10 +35,13 @@ def item_inputs(data: InteractionData, items: np.ndarray, device: torch.device |
     return {k: torch.as_tensor(np.asarray(v), dtype=torch.long, device=device) for k, v in batch.items()}
 
 
-def drop_history(history: np.ndarray, p: float, rng: np.random.Generator, pad_item: int) -> np.ndarray:
+def drop_history(history: np.ndarray, p: float, rng: np.random.Generator, pad_item: int,
+                 within: tuple[int, int] | None = None) -> np.ndarray:
     """A copy of ``history`` (B, L) whose non-padding slots are each replaced by ``pad_item`` with probability
     ``p``, independently (``rng`` draws one uniform per slot, padding included, so the stream does not depend on
-    the histories). ``p`` = 0 returns ``history`` itself.
+    the histories). ``within`` = (offset, n): these B rows are rows offset..offset+B of a batch of n rows
+    (``towernas.train.distributed.share``), and the uniforms are drawn for all n, so a batch sharded over ranks
+    drops what one process would. ``p`` = 0 returns ``history`` itself.
 
     Example:
         >>> h = np.array([[9, 9, 1, 2], [3, 4, 5, 6]])
@@ -50,17 +53,20 @@ def drop_history(history: np.ndarray, p: float, rng: np.random.Generator, pad_it
         raise ValueError(f"history_dropout={p}: expected a probability in [0, 1)")
     if p == 0.0:
         return history
-    return np.where(rng.random(history.shape) < p, pad_item, history)
+    offset, n = (0, len(history)) if within is None else within
+    uniforms = rng.random((n, history.shape[1]))[offset : offset + len(history)]
+    return np.where(uniforms < p, pad_item, history)
 
 
 def training_batch(data: InteractionData, rows: np.ndarray, device: torch.device | str = "cpu", *,
-                   history_dropout: float = 0.0, seed=None):
+                   history_dropout: float = 0.0, seed=None, within: tuple[int, int] | None = None):
     """Inputs for interactions ``rows``: the user before the row, and the item of the row. ``history_dropout``:
     drop each history item with this probability (``drop_history``), the mask drawn from ``seed`` (an int or a
-    sequence of ints, e.g. (run seed, step, rank)): the same seed drops the same slots."""
+    sequence of ints, e.g. (run seed, step)): the same seed drops the same slots; ``within``: where ``rows`` sit in
+    a global batch sharded over ranks (``drop_history``)."""
     history = data.histories(rows)
     if history_dropout > 0:
-        history = drop_history(history, history_dropout, np.random.default_rng(seed), data.pad_item)
+        history = drop_history(history, history_dropout, np.random.default_rng(seed), data.pad_item, within)
     batch = user_inputs(data, data.users[rows], rows, device, history=history)
     batch.update(item_inputs(data, data.items[rows], device))
     return batch

@@ -20,6 +20,9 @@ from towernas.eval.topk import exact_topk
 from towernas.serving.retriever import ArtifactError, ServingRetriever
 
 
+LEGACY_TEMPERATURE = 0.05  # retrain.temperature's default when artifacts did not record theirs
+
+
 class RetrieverStage:
     """Args: artifact: a loaded retriever; directory: where it was loaded from (for messages and results)."""
 
@@ -29,6 +32,13 @@ class RetrieverStage:
         self.artifact, self.directory = artifact, Path(directory)
         self.program = artifact.program if program is None else program  # the user tower
         self.items = artifact.items if items is None else items  # (N, d)
+
+    def temperature(self, configured: float | None = None) -> float:
+        """``configured`` if set, else the softmax temperature the retriever was trained at, as ``retrain`` records
+        it in the artifact's metadata (``LEGACY_TEMPERATURE``, the default before it was recorded, without it)."""
+        if configured is not None:
+            return float(configured)
+        return float((self.artifact.meta.get("metadata") or {}).get("temperature", LEGACY_TEMPERATURE))
 
     def with_weights(self, program, items: np.ndarray) -> RetrieverStage:
         """The same stage with another user tower and item embeddings (a distilled retriever)."""

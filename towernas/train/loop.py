@@ -53,9 +53,10 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     for batch_rows in tqdm(iterate_rows(rows, batch_size, rng), total=n_batches, desc=desc,
                            disable=not progress or not here.is_main, leave=False):
-        mask_seed = (int(rng.integers(2**62)), here.rank) if history_dropout > 0 else None
+        mask_seed = int(rng.integers(2**62)) if history_dropout > 0 else None  # the same on every rank
         batch = training_batch(data, distributed.shard(batch_rows, here), device,  # the global batch alone
-                               history_dropout=history_dropout, seed=mask_seed)
+                               history_dropout=history_dropout, seed=mask_seed,
+                               within=(distributed.share(len(batch_rows), here)[0], len(batch_rows)))
         loss = objective(batch, precision.tower(model.encode_users), precision.tower(model.encode_items), scores_fn)
         optimizer.zero_grad(set_to_none=True)
         value = precision.backward(loss, len(batch["item"]) / len(batch_rows), parameters)  # the global loss
