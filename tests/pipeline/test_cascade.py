@@ -250,3 +250,15 @@ def test_a_stage_keeping_fewer_than_50_shows_its_bias_at_k_but_no_recall_at_50()
     last = {"recall@10": 0.1, "ndcg@10": 0.2, "arp@20": 30.0, "unbiased/recall@20": 0.05, "arp@20_std": 1.0}
     assert _cell(last, "recall@50") == "–" and _cell(last, "ndcg@50") == "–"  # was R@10 / N@10 under the @50 header
     assert _cell(last, "arp@50") == "30.0000 ± 1.0000" and _cell(last, "unbiased/recall@50") == "0.0500"
+
+
+def test_the_fusion_temperature_is_the_retrievers_training_temperature_unless_configured(env):
+    from towernas.pipeline.retriever_stage import LEGACY_TEMPERATURE
+
+    root, artifact, retrained = env
+    stage = RetrieverStage.load(artifact, load_dataset(compose_config(name="cascade").dataset, progress=False))
+    trained_at = compose_config(name="retrain").retrain.temperature
+    assert stage.artifact.meta["metadata"]["temperature"] == trained_at  # recorded by retrain's export
+    assert stage.temperature() == trained_at and stage.temperature(0.7) == 0.7
+    stage.artifact.meta["metadata"].pop("temperature")  # an artifact exported before it was recorded
+    assert stage.temperature() == LEGACY_TEMPERATURE
