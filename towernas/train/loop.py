@@ -2,7 +2,9 @@
 early stopping on validation.
 
 The default loss is the supernet's (``towernas.losses.retrieval``, q from the same streaming frequency
-estimator), so a retrained child and its supernet path optimise the same objective; ``objective`` swaps in
+estimator), so a retrained child and its supernet path optimise the same loss, each at its own recipe
+(``retrain.temperature`` / ``history_dropout`` vs ``supernet.*``, measured apart in the README's "Training
+recipe"); ``objective`` swaps in
 another sampler, loss or add-ons (``towernas.train.objective``). Model selection reads the
 validation split only; the caller evaluates test once, after ``fit`` has restored the best epoch.
 
