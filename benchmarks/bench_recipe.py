@@ -34,10 +34,11 @@ BASELINES = ("google_dnn", "bst")
 
 
 def parse_recipe(text: str) -> tuple[str, dict]:
-    """``NAME=KEY=VALUE[,KEY=VALUE...]`` → (NAME, {KEY: float(VALUE)}), the keys being ``retrain.*`` names."""
+    """``NAME=KEY=VALUE[,KEY=VALUE...]`` → (NAME, {KEY: VALUE}) (an int when it is digits, else a float), the keys
+    being the joint search's training hyperparameters (``towernas.search.hparams.TRAINING_HPARAMS``)."""
     name, _, body = text.partition("=")
     try:
-        values = {k: float(v) for k, v in (part.split("=") for part in body.split(","))}
+        values = {k: int(v) if v.isdigit() else float(v) for k, v in (part.split("=") for part in body.split(","))}
     except ValueError:
         raise SystemExit(f"--recipe {text!r}: expected NAME=KEY=VALUE[,KEY=VALUE...], e.g. "
                          "hot=temperature=0.2,history_dropout=0.1") from None
@@ -53,12 +54,13 @@ def paired(records: list[dict], model: str, recipe: str, split: str) -> list[flo
 
 def run(args) -> dict:
     import torch
-    from omegaconf import OmegaConf
 
     from towernas.complexity.budgets import Budget
     from towernas.data import load_dataset
     from towernas.data.spec import DatasetSpec
     from towernas.eval.encode import evaluate_test
+    from towernas.runs.errors import UserError
+    from towernas.search.hparams import check_hparams, with_values
 
     overrides = [f"dataset={args.dataset}", f"budget={args.budget}", "progress=false", "device=cpu",
                  *(["dataset=synthetic-tiny", "retrain.max_epochs=2", "retrain.patience=1",
@@ -74,13 +76,14 @@ def run(args) -> dict:
     todo = [c for c in todo if c.name in BASELINES or c.name.startswith(tuple(f"space:{p}+" for p in SPACE_POOLINGS))]
     recipes = dict(RECIPES)
     recipes.update(parse_recipe(text) for text in args.recipe)
+    for name, values in recipes.items():  # every recipe checked before any training
+        try:
+            check_hparams(list(values))
+        except UserError as err:
+            raise SystemExit(f"--recipe {name}: {err}") from None
     records = []
     for name, values in recipes.items():
-        recipe_cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-        for key, value in values.items():
-            if key not in recipe_cfg.retrain:
-                raise SystemExit(f"--recipe {name}: retrain.{key} is not a retrain setting")
-            OmegaConf.update(recipe_cfg, f"retrain.{key}", value, merge=False)
+        recipe_cfg = with_values(cfg, values)  # the joint search's training hyperparameters, as retrain.* keys
         for candidate in todo:
             for seed in args.seeds:
                 path = cache_dir / f"{slug(candidate)}-{slug_recipe(values)}-seed{seed}.json"

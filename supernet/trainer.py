@@ -167,9 +167,8 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
             break
         arch = sampler.sample()  # the same on every rank (same seed, same stream)
         global_rows = rows.next()
-        offset, _ = distributed.share(len(global_rows), here)
         batch = training_batch(data, distributed.shard(global_rows, here), device, history_dropout=history_dropout,
-                               seed=(seed, step), within=(offset, len(global_rows)))
+                               seed=(seed, step), within=distributed.place(len(global_rows), here))
         users = mixed.tower(lambda b: supernet.encode_users(b, arch))  # fp32 out, whatever the precision
         items = mixed.tower(lambda b: supernet.encode_items(b, arch))
         if objective is None:

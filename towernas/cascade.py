@@ -136,7 +136,8 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
     torch.manual_seed(seed)
     ranker = build_ranker(name, Catalog.from_data(data), **ranker_hyperparameters(cfg, name))
     if c.fuse_retriever:
-        ranker = RetrieverScoreFusion(ranker, retriever.items, temperature=retriever.temperature(c.retriever_temperature))
+        ranker = RetrieverScoreFusion(ranker, retriever.items,
+                                      temperature=retriever.temperature(c.retriever_temperature))
     addons = ranker_addons(cfg, "cascade", c.loss, data, ranker)
     if addons:  # outermost: the add-ons see (and at inference adjust) the fused logits
         ranker = RankerWithAddOns(ranker, addons)

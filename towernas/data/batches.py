@@ -40,7 +40,7 @@ def drop_history(history: np.ndarray, p: float, rng: np.random.Generator, pad_it
     """A copy of ``history`` (B, L) whose non-padding slots are each replaced by ``pad_item`` with probability
     ``p``, independently (``rng`` draws one uniform per slot, padding included, so the stream does not depend on
     the histories). ``within`` = (offset, n): these B rows are rows offset..offset+B of a batch of n rows
-    (``towernas.train.distributed.share``), and the uniforms are drawn for all n, so a batch sharded over ranks
+    (``towernas.train.distributed.place``), and the uniforms are drawn for all n, so a batch sharded over ranks
     drops what one process would. ``p`` = 0 returns ``history`` itself.
 
     Example:

@@ -105,6 +105,12 @@ def shard(rows: np.ndarray | torch.Tensor, w: World | None = None):
     return rows[w.rank * n // w.size : (w.rank + 1) * n // w.size]
 
 
+def place(n_global: int, w: World | None = None) -> tuple[int, int]:
+    """``(offset, n_global)``: where this rank's ``shard`` sits in a global batch of ``n_global`` rows (what
+    ``towernas.data.batches.drop_history`` takes as ``within``, so a shard draws the global batch's masks)."""
+    return share(n_global, w)[0], n_global
+
+
 def share(n_global: int, w: World | None = None) -> tuple[int, int]:
     """``(offset, size)`` of this rank's rows in a global batch of ``n_global`` (as ``shard`` cuts it)."""
     w = w or world()

@@ -4,9 +4,8 @@ early stopping on validation.
 The default loss is the supernet's (``towernas.losses.retrieval``, q from the same streaming frequency
 estimator), so a retrained child and its supernet path optimise the same loss, each at its own recipe
 (``retrain.temperature`` / ``history_dropout`` vs ``supernet.*``, measured apart in the README's "Training
-recipe"); ``objective`` swaps in
-another sampler, loss or add-ons (``towernas.train.objective``). Model selection reads the
-validation split only; the caller evaluates test once, after ``fit`` has restored the best epoch.
+recipe"); ``objective`` swaps in another sampler, loss or add-ons (``towernas.train.objective``). Model
+selection reads the validation split only; the caller evaluates test once, after ``fit`` has restored the best epoch.
 
 A model needs ``encode_users(batch)`` and ``encode_items(batch)``; a model whose query depends on the
 candidate (MIND's label-aware attention) also defines ``train_scores(batch) -> (B, B)`` cosine scores.
@@ -58,7 +57,7 @@ def train_epoch(model, data: InteractionData, optimizer: torch.optim.Optimizer, 
         mask_seed = int(rng.integers(2**62)) if history_dropout > 0 else None  # the same on every rank
         batch = training_batch(data, distributed.shard(batch_rows, here), device,  # the global batch alone
                                history_dropout=history_dropout, seed=mask_seed,
-                               within=(distributed.share(len(batch_rows), here)[0], len(batch_rows)))
+                               within=distributed.place(len(batch_rows), here))
         loss = objective(batch, precision.tower(model.encode_users), precision.tower(model.encode_items), scores_fn)
         optimizer.zero_grad(set_to_none=True)
         value = precision.backward(loss, len(batch["item"]) / len(batch_rows), parameters)  # the global loss
@@ -97,8 +96,8 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
     ``learn_weight_decay``: start from ``weight_decay`` and learn it on validation by a one-step hypergradient
     every ``decay_every`` steps at meta learning rate ``decay_lr`` (``towernas.train.weight_decay``); each
     epoch's record then carries its ``weight_decay``. ``history_dropout``: drop each history item of a training
-    example with this probability (``train_epoch``; validation sees whole histories). ``precision``: fp32 | bf16 | fp16 | auto, the towers
-    under autocast and the loss in fp32 (``towernas.train.precision``); validation encodes in fp32.
+    example with this probability (``train_epoch``; validation sees whole histories). ``precision``: fp32 | bf16 |
+    fp16 | auto, the towers under autocast and the loss in fp32 (``towernas.train.precision``); validation encodes in fp32.
 
     Example:
         >>> from towernas.config import DatasetConfig
