@@ -10,10 +10,10 @@ import pytest
 
 from tests.conftest import REPO
 
-COMMANDS = {"retrain", "rank", "cascade", "report"}
+COMMANDS = {"retrain", "rank", "report"}
 COMMAND_PACKAGES = {"search"}  # a command grown into a package: it wires supernet and evolution in too
 PACKAGES = ["towernas.config", "towernas.data", "towernas.nn", "towernas.space", "towernas.complexity",
-            "towernas.retrievers", "towernas.rankers", "towernas.pipeline", "towernas.samplers", "towernas.addons", "towernas.losses", "towernas.train", "towernas.eval",
+            "towernas.retrievers", "towernas.rankers", "towernas.cascade", "towernas.samplers", "towernas.addons", "towernas.losses", "towernas.train", "towernas.eval",
             "towernas.serving", "towernas.runs", "towernas.leaderboard", "supernet", "evolution"]
 
 
@@ -84,4 +84,16 @@ def test_layers_depend_on_nothing_above_them():
         modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
         offenders += [f"{path.name}: {m}" for m in modules if m.startswith("towernas.")
                       and not m.startswith(("towernas.nn", "towernas.data.features", "towernas.data.spec"))]
+    assert not offenders
+
+
+def test_the_serving_side_imports_the_cascade_never_the_reverse():
+    """``towernas.serving.cascade`` loads what ``towernas.cascade`` trained and exported; the cascade package reads
+    only a retriever artifact (``towernas.serving.retriever``), never the served cascade."""
+    offenders = []
+    for path in (REPO / "towernas" / "cascade").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+        offenders += [f"{path.name}: {m}" for m in modules if m.startswith("towernas.serving")
+                      and m != "towernas.serving.retriever"]
     assert not offenders

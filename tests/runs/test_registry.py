@@ -5,7 +5,7 @@ import pytest
 from towernas.data.errors import DataError
 from towernas.data.readers import READERS
 from towernas.eval.backends import BACKENDS
-from towernas.pipeline.negatives import MODES
+from towernas.cascade.negatives import MODES
 from towernas.rankers import RANKERS
 from towernas.retrievers import MODELS
 from towernas.runs.registry import Registry, UnknownNameError

@@ -20,7 +20,7 @@ class CascadeConfig:
     n_negatives: int = 8  # per training query
     mask_known_positives: bool = True  # list negatives skip items the user consumes later in the train split
     dns_pool: int = 32  # dns: candidates scored per query before the hardest n_negatives are kept
-    fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.pipeline.fusion); false: ranker alone
+    fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.cascade.fusion); false: ranker alone
     retriever_temperature: Optional[float] = None  # a starts at 1 / it; None: the retriever's training temperature
     loss: str = "softmax"  # softmax (listwise over the positive and its negatives) | bce
     train_queries: Optional[int] = 20000  # training queries (train interactions) sampled; None: all

@@ -63,7 +63,7 @@ BIAS_AT_K = ("arp@", "coverage@", "tail_share@", "unbiased/")  # a stage keeping
 
 def stage_metric(metrics: dict, name: str, k: int) -> tuple[str, float | None]:
     """(the key read, its value) of a cascade stage's ``name``: a popularity-bias or unbiased ``@50`` metric of a
-    stage keeping fewer than 50 items is read at the stage's k (``towernas.pipeline.evaluate``); its Recall or
+    stage keeping fewer than 50 items is read at the stage's k (``towernas.cascade.evaluate``); its Recall or
     NDCG@50 does not exist (None)."""
     if name not in metrics and name.endswith("@50") and name.startswith(BIAS_AT_K):
         name = f"{name[:-3]}@{k}"

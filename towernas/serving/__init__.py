@@ -24,7 +24,11 @@ def __getattr__(name: str):
         from towernas.serving import export
 
         return getattr(export, name)
-    if name in ("Cascade", "ServingCascade", "export_cascade"):  # a retriever artifact + ranker weights
+    if name == "export_cascade":  # written by the cascade package; served here
+        from towernas.cascade.export import export_cascade
+
+        return export_cascade
+    if name in ("Cascade", "ServingCascade"):  # a retriever artifact + ranker weights
         from towernas.serving import cascade
 
         return getattr(cascade, "ServingCascade" if name == "Cascade" else name)

@@ -1,6 +1,6 @@
 """A served cascade: a retriever artifact plus ranker weights, addressed by raw ids.
 
-Layout of a cascade directory (``export_cascade``)::
+Layout of a cascade directory (``towernas.cascade.export.export_cascade``)::
 
     cascade.json     format, schema, k0, the ranker stages (name, hyperparameters, k, file), the catalogue
                      the rankers were built for, and the sha256 of every ranker file
@@ -17,10 +17,6 @@ inconsistent file is a one-line ``ArtifactError`` naming it.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,48 +24,13 @@ import numpy as np
 import torch
 
 from towernas.data.features import Field
-from towernas.pipeline.cascade import rerank_batch
-from towernas.pipeline.fusion import QUERY, RetrieverScoreFusion
+from towernas.cascade.export import FORMAT, META, RETRIEVER, SCHEMA
+from towernas.cascade.stages import rerank_batch
+from towernas.cascade.fusion import QUERY, RetrieverScoreFusion
 from towernas.rankers import Catalog, build_ranker
 from towernas.runs.errors import one_line
 from towernas.runs.files import sha256_file
 from towernas.serving.retriever import ArtifactError, ServingRetriever, User, read_json
-
-FORMAT, SCHEMA, META, RETRIEVER = "towernas.cascade", 1, "cascade.json", "retriever"
-
-
-def export_cascade(directory: str | Path, retriever_dir: str | Path, k0: int, stages: Sequence[tuple], *,
-                   metadata: dict | None = None) -> dict:
-    """Write a cascade directory; ``stages``: ``(name, hyperparameters, ranker, k)`` in pipeline order.
-
-    Written under a temporary name and renamed into place (an existing directory there is replaced)."""
-    directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
-    try:
-        shutil.copytree(retriever_dir, tmp / RETRIEVER)
-        entries, files = [], {}
-        catalog = stages[0][2].catalog
-        for i, (name, hyperparameters, ranker, k) in enumerate(stages):
-            file = f"ranker{i}.pt"
-            torch.save({k_: v.detach().cpu() for k_, v in ranker.state_dict().items()}, tmp / file)
-            entries.append({"name": name, "hyperparameters": hyperparameters, "k": int(k), "file": file,
-                            "fused": isinstance(ranker, RetrieverScoreFusion)})
-            files[file] = {"sha256": sha256_file(tmp / file)}
-        meta = {"format": FORMAT, "schema": SCHEMA, "k0": int(k0), "stages": entries, "files": files,
-                "catalog": {"n_users": catalog.n_users, "n_items": catalog.n_items, "max_len": catalog.max_len,
-                            "user_fields": [vars(f) for f in catalog.user_fields],
-                            "item_fields": [vars(f) for f in catalog.item_fields]},
-                "metadata": metadata or {}}
-        (tmp / META).write_text(json.dumps(meta, indent=1))
-        if directory.exists():
-            shutil.rmtree(directory)
-        os.replace(tmp, directory)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return meta
-
 
 class ServingCascade:
     """Retriever artifact + rankers; build with ``ServingCascade.load(directory)``."""

@@ -17,8 +17,8 @@ import torch
 
 from towernas.data.batches import user_inputs
 from towernas.data.interactions import EvalQueries, InteractionData
-from towernas.pipeline.fusion import QUERY
-from towernas.pipeline.retriever_stage import RetrieverStage
+from towernas.cascade.fusion import QUERY
+from towernas.cascade.retriever_stage import RetrieverStage
 
 
 @torch.no_grad()
@@ -35,7 +35,7 @@ def rerank_batch(ranker, batch: dict[str, torch.Tensor], candidates: np.ndarray,
 def query_batch(data: InteractionData, queries: EvalQueries, index, device="cpu",
                 vectors: np.ndarray | None = None) -> dict[str, torch.Tensor]:
     """The rankers' inputs for ``queries`` at ``index``: ``user_inputs`` plus, when given, the retriever's query
-    ``vectors`` (``towernas.pipeline.fusion.QUERY``)."""
+    ``vectors`` (``towernas.cascade.fusion.QUERY``)."""
     batch = user_inputs(data, queries.users[index], queries.positions[index], device)
     if vectors is not None:
         batch[QUERY] = torch.as_tensor(vectors[index], device=device)

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import compose_config
-from towernas import cascade, retrain
+from towernas import retrain
+from towernas.cascade import run as cascade
 from towernas.data import load_dataset
-from towernas.pipeline.cascade import Cascade, RankerStage
-from towernas.pipeline.queries import split_queries, train_queries
-from towernas.pipeline.retriever_stage import RetrieverStage
+from towernas.cascade.stages import Cascade, RankerStage
+from towernas.cascade.queries import split_queries, train_queries
+from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.rankers import Catalog, build_ranker
 from towernas.serving.retriever import ArtifactError
 
@@ -192,7 +193,7 @@ def test_the_joint_mode_distills_the_ranker_into_the_retriever_and_is_chosen_on_
 def test_a_fused_ranker_starts_from_the_retrievers_order(env):
     """LR's first-order weights start at 0: fused with the retriever's score, the untrained stage keeps the
     retriever's ranking (its top K1 = the retriever's first K1)."""
-    from towernas.pipeline.fusion import RetrieverScoreFusion
+    from towernas.cascade.fusion import RetrieverScoreFusion
 
     root, artifact, _ = env
     data = load_dataset(_cfg().dataset, progress=False)
@@ -245,7 +246,7 @@ def test_the_markdown_table_puts_each_metric_under_its_own_header():
 
 
 def test_a_stage_keeping_fewer_than_50_shows_its_bias_at_k_but_no_recall_at_50():
-    from towernas.cascade import _cell
+    from towernas.cascade.report import _cell
 
     last = {"recall@10": 0.1, "ndcg@10": 0.2, "arp@20": 30.0, "unbiased/recall@20": 0.05, "arp@20_std": 1.0}
     assert _cell(last, "recall@50") == "–" and _cell(last, "ndcg@50") == "–"  # was R@10 / N@10 under the @50 header
@@ -253,7 +254,7 @@ def test_a_stage_keeping_fewer_than_50_shows_its_bias_at_k_but_no_recall_at_50()
 
 
 def test_the_fusion_temperature_is_the_retrievers_training_temperature_unless_configured(env):
-    from towernas.pipeline.retriever_stage import LEGACY_TEMPERATURE
+    from towernas.cascade.retriever_stage import LEGACY_TEMPERATURE
 
     root, artifact, retrained = env
     stage = RetrieverStage.load(artifact, load_dataset(compose_config(name="cascade").dataset, progress=False))

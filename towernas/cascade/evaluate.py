@@ -14,7 +14,7 @@ from towernas.data.interactions import EvalQueries
 from towernas.eval.bias import bias_metrics
 from towernas.eval.encode import BIAS_K
 from towernas.eval.metrics import mean_metrics
-from towernas.pipeline.cascade import StageOutput
+from towernas.cascade.stages import StageOutput
 
 REPORTED = ("recall", "ndcg", "hitrate")
 

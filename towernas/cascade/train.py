@@ -14,8 +14,8 @@ import torch
 
 from towernas.data.interactions import EvalQueries, InteractionData
 from towernas.eval.metrics import mean_metrics
-from towernas.pipeline.cascade import query_batch, rerank
-from towernas.pipeline.negatives import sample_negatives
+from towernas.cascade.stages import query_batch, rerank
+from towernas.cascade.negatives import sample_negatives
 
 
 def candidate_batches(ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray, *, mode: str,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from towernas.pipeline.negatives import MODES, sample_negatives
+from towernas.cascade.negatives import MODES, sample_negatives
 from towernas.runs.registry import UnknownNameError
 
 N_ITEMS = 50
@@ -85,8 +85,8 @@ def test_dns_needs_a_scorer_and_unknown_modes_list_the_known_ones():
 def test_known_positives_leave_the_lists_but_validation_and_test_items_stay(data):
     """A training query's list loses the items its user consumes later in the train split, nothing else."""
     from towernas.data.interactions import TRAIN
-    from towernas.pipeline.negatives import without_later_train_items
-    from towernas.pipeline.queries import train_queries
+    from towernas.cascade.negatives import without_later_train_items
+    from towernas.cascade.queries import train_queries
 
     queries = train_queries(data, 200, seed=0)
     rows = queries.positions

@@ -1,11 +1,11 @@
-"""``python -m towernas.cascade`` (``make cascade``): retrieve -> rank, with rankers trained on the retriever's
+"""What ``python -m towernas.cascade`` (``make cascade``) runs: retrieve -> rank, with rankers trained on the retriever's
 own candidates, every stage evaluated.
 
 1. Stage 1 is a retriever artifact (``cascade.retriever=<dir>``, default: the latest ``make retrain`` export
    for this dataset and budget): exact top-``k0`` with the protocol's masking, for training queries (train
    interactions: "what came next", ``cascade.train_queries`` of them), validation and test.
 2. For every ranker of ``cascade.rankers`` (``ranker=<name>`` configures that one; others use their
-   ``conf/ranker`` defaults) and every mode of ``cascade.negatives`` (``towernas.pipeline.negatives``), for
+   ``conf/ranker`` defaults) and every mode of ``cascade.negatives`` (``towernas.cascade.negatives``), for
    every seed: the ranker trains on its training queries' positives and negatives (listwise softmax by
    default), early-stopped on the validation NDCG@10 of its reranked list, keeps its top ``k1``
    (an optional ``cascade.second_ranker``, trained the same way, keeps its top ``k2`` of that).
@@ -21,45 +21,39 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import hydra
-import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
+from towernas.addons import RankerWithAddOns
+from towernas.cascade.candidates import Candidates
+from towernas.cascade.distill import distill
+from towernas.cascade.evaluate import evaluate_stages
+from towernas.cascade.fusion import RetrieverScoreFusion
+from towernas.cascade.negatives import MODES
+from towernas.cascade.report import aggregate, results_table
+from towernas.cascade.retriever_stage import RetrieverStage
+from towernas.cascade.stages import Cascade, RankerStage
+from towernas.cascade.train import candidate_batches, rerank_metrics
 from towernas.config import register_configs
 from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
 from towernas.config.validate import CASCADE_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
-from towernas.pipeline.cascade import Cascade, RankerStage, StageOutput
-from towernas.pipeline.distill import distill
-from towernas.pipeline.evaluate import evaluate_stages
-from towernas.pipeline.fusion import RetrieverScoreFusion
-from towernas.pipeline.negatives import MODES, without_later_train_items
-from towernas.pipeline.queries import split_queries, train_queries
-from towernas.pipeline.retriever_stage import RetrieverStage
-from towernas.pipeline.train import candidate_batches, rerank_metrics
 from towernas.rankers import RANKERS, Catalog, build_ranker
-from towernas.runs import tables
-from towernas.runs.cli import run_entry, validation_entry
+from towernas.runs.cli import validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results, writes_files
 from towernas.runs.records import RecordLog
 from towernas.runs.run_dir import claim, newest_run
+from towernas.runs.tracking import Tracker
 from towernas.train import distributed
 from towernas.train.configured import ranker_addons
 from towernas.train.precision import resolve_precision
 from towernas.train.ranker_loop import LOSSES, fit_ranker
-from towernas.runs.tracking import Tracker
-from towernas.addons import RankerWithAddOns
 
 log = logging.getLogger(__name__)
 register_configs()
 KS = (10, 20, 50)
 JOINT = ("none", "distill")
-BIAS_AT_K = ("arp@", "unbiased/")  # measured at the stage's own k when it keeps fewer than 50
-TABLE_METRICS = ("ndcg@10", "recall@10", "hitrate@10", "recall@50", "ndcg@50", "arp@50", "unbiased/recall@50")
-HEADERS = {"ndcg@10": "N@10", "recall@10": "R@10", "hitrate@10": "HR@10", "recall@50": "R@50", "ndcg@50": "N@50",
-           "arp@50": "ARP@50", "unbiased/recall@50": "unbiased R@50"}
 
 
 def latest_retriever(root: Path, dataset: str, budget: str) -> Path:
@@ -103,31 +97,6 @@ def ranker_hyperparameters(cfg: DictConfig, name: str) -> dict:
     return hyperparameters(OmegaConf.structured(RANKER_SCHEMAS[name]))
 
 
-class Candidates:
-    """Stage 1's lists for the training, validation and test queries, computed once per run."""
-
-    def __init__(self, retriever: RetrieverStage, data: InteractionData, cfg: DictConfig) -> None:
-        c = cfg.cascade
-        self.queries = {"train": train_queries(data, c.train_queries, seed=cfg.seed),
-                        "valid": split_queries(data, "valid"), "test": split_queries(data, "test")}
-        self.outputs: dict[str, StageOutput] = {}
-        self.vectors: dict[str, np.ndarray] = {}  # the retriever's query vectors, for fused rankers
-        for split, queries in self.queries.items():
-            self.outputs[split], self.vectors[split] = Cascade(retriever, c.k0, []).retrieve(data, queries)
-        # the lists the retriever-based negative modes draw from (towernas.pipeline.negatives)
-        self.negative_pool = self.outputs["train"].ids
-        if c.mask_known_positives:
-            self.negative_pool = without_later_train_items(data, self.queries["train"].positions, self.negative_pool)
-        self.early_stop = self.queries["valid"]
-        self.early_stop_ids, self.early_stop_vectors = self.outputs["valid"].ids, self.vectors["valid"]
-        if c.valid_users is not None and len(self.early_stop.users) > c.valid_users:
-            from towernas.pipeline.queries import subset
-
-            keep = np.sort(np.random.default_rng(cfg.seed).choice(len(self.early_stop.users), c.valid_users, False))
-            self.early_stop = subset(self.early_stop, keep)
-            self.early_stop_ids, self.early_stop_vectors = self.early_stop_ids[keep], self.early_stop_vectors[keep]
-
-
 def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: InteractionData, cands: Candidates,
                        retriever: RetrieverStage, cfg: DictConfig, device, tracker) -> tuple[torch.nn.Module, dict]:
     """One ranker trained on the retriever's training candidates with negatives of ``mode`` (fused with the
@@ -162,7 +131,7 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
                  cands: Candidates, cfg: DictConfig, device, tracker) -> list[tuple[dict, list]]:
     """Train the ranker stage(s) of one (ranker, negatives, seed) and evaluate every stage on validation, then
     test once, for each ``cascade.joint`` variant (``none``: the retriever as exported; ``distill``: the
-    retriever fine-tuned on the ranker's scores, ``towernas.pipeline.distill``). Returns (record, stages)."""
+    retriever fine-tuned on the ranker's scores, ``towernas.cascade.distill``). Returns (record, stages)."""
     c = cfg.cascade
     ranker, fit_info = train_stage_ranker(name, mode, seed, c.k1, data, cands, retriever, cfg, device, tracker)
     stages = [RankerStage(name, ranker, c.k1)]
@@ -226,51 +195,6 @@ def _metrics(stage: dict) -> dict:
     return {k: v for k, v in stage.items() if k not in ("name", "k")}
 
 
-def aggregate(records: list[dict]) -> list[dict]:
-    """Per (ranker, mode): every stage's metrics as mean and std over seeds."""
-    rows = []
-    for key in dict.fromkeys((r["ranker"], r["negatives"], r["joint"]) for r in records):
-        mine = [r for r in records if (r["ranker"], r["negatives"], r["joint"]) == key]
-        stages = []
-        for i, stage in enumerate(mine[0]["stages"]):
-            entry = {"name": stage["name"], "k": stage["k"]}
-            for split in ("valid", "test"):
-                entry[split] = {}
-                for metric in stage[split]:
-                    entry[split][metric], entry[split][f"{metric}_std"] = tables.mean_std(
-                        [r["stages"][i][split][metric] for r in mine])
-            stages.append(entry)
-        label = f"{key[0]} ({key[1]})" + (f" + {key[2]}" if key[2] != "none" else "")
-        rows.append({"name": label, "ranker": key[0], "negatives": key[1], "joint": key[2], "seeds": len(mine),
-                     "stages": stages})
-    return rows
-
-
-def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
-    """Markdown: the retriever alone vs every cascade (test, last stage; mean ± std over seeds)."""
-    base = retriever[0]["test"]
-    header = ["pipeline", *(HEADERS[m] for m in TABLE_METRICS), "Δ N@10", "ms / 1k users"]
-    rows = [["retriever alone", *(_cell(base, m) for m in TABLE_METRICS), "–",
-             f"{1000 * base['seconds_per_1000_users']:.0f}"]]
-    for p in pipelines:
-        last = p["stages"][-1]["test"]
-        delta = tables.delta_pct(last["ndcg@10"], base["ndcg@10"])
-        total = sum(s["test"]["seconds_per_1000_users"] for s in p["stages"])
-        rows.append([p["name"], *(_cell(last, m) for m in TABLE_METRICS), tables.delta_cell(delta),
-                     f"{1000 * total:.0f}"])
-    return tables.markdown(header, rows)
-
-
-def _cell(metrics: dict, name: str) -> str:
-    if name not in metrics and name.endswith("@50") and name.startswith(BIAS_AT_K):
-        # a last stage keeping k < 50 reports its bias metrics at k (its recall/ndcg@50 stay "–", not @10)
-        name = next((m for m in metrics if m.startswith(name[:-2]) and not m.endswith("_std")), name)
-    if name not in metrics:
-        return "–"
-    std = metrics.get(f"{name}_std")
-    return f"{metrics[name]:.4f}" + (f" ± {std:.4f}" if std else "")
-
-
 def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     """Build, train and evaluate every pipeline; write and return the results."""
     check_cascade_values(cfg)
@@ -329,19 +253,10 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
 
 def export_best(run_dir: Path, retriever_dir: Path, cfg: DictConfig, record: dict, trained: list) -> None:
     """Write the pipeline best on validation so far as ``<run dir>/cascade`` (replacing the previous best)."""
-    from towernas.serving.cascade import export_cascade
+    from towernas.cascade.export import export_cascade
 
     if not writes_files():  # torchrun: rank 0 exports
         return
     export_cascade(run_dir / "cascade", retriever_dir, cfg.cascade.k0, trained,
                    metadata={"ranker": record["ranker"], "negatives": record["negatives"], "seed": record["seed"],
                              "valid": record["stages"][-1]["valid"]})
-
-
-@hydra.main(version_base="1.3", config_path="conf", config_name="cascade")
-def main(cfg: DictConfig) -> float:
-    return run_entry("towernas.cascade", run_cascade, cfg)
-
-
-if __name__ == "__main__":
-    main()

@@ -23,8 +23,8 @@ import torch
 import torch.nn.functional as F
 
 from towernas.data.interactions import EvalQueries, InteractionData
-from towernas.pipeline.cascade import query_batch
-from towernas.pipeline.retriever_stage import RetrieverStage
+from towernas.cascade.stages import query_batch
+from towernas.cascade.retriever_stage import RetrieverStage
 
 
 @torch.no_grad()

@@ -1,0 +1,56 @@
+"""A cascade run's tables: every pipeline's stages as mean and std over seeds, and the Markdown table of the
+retriever alone vs every cascade."""
+
+from __future__ import annotations
+
+from towernas.runs import tables
+
+BIAS_AT_K = ("arp@", "unbiased/")  # measured at the stage's own k when it keeps fewer than 50
+TABLE_METRICS = ("ndcg@10", "recall@10", "hitrate@10", "recall@50", "ndcg@50", "arp@50", "unbiased/recall@50")
+HEADERS = {"ndcg@10": "N@10", "recall@10": "R@10", "hitrate@10": "HR@10", "recall@50": "R@50", "ndcg@50": "N@50",
+           "arp@50": "ARP@50", "unbiased/recall@50": "unbiased R@50"}
+
+
+def aggregate(records: list[dict]) -> list[dict]:
+    """Per (ranker, mode): every stage's metrics as mean and std over seeds."""
+    rows = []
+    for key in dict.fromkeys((r["ranker"], r["negatives"], r["joint"]) for r in records):
+        mine = [r for r in records if (r["ranker"], r["negatives"], r["joint"]) == key]
+        stages = []
+        for i, stage in enumerate(mine[0]["stages"]):
+            entry = {"name": stage["name"], "k": stage["k"]}
+            for split in ("valid", "test"):
+                entry[split] = {}
+                for metric in stage[split]:
+                    entry[split][metric], entry[split][f"{metric}_std"] = tables.mean_std(
+                        [r["stages"][i][split][metric] for r in mine])
+            stages.append(entry)
+        label = f"{key[0]} ({key[1]})" + (f" + {key[2]}" if key[2] != "none" else "")
+        rows.append({"name": label, "ranker": key[0], "negatives": key[1], "joint": key[2], "seeds": len(mine),
+                     "stages": stages})
+    return rows
+
+
+def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
+    """Markdown: the retriever alone vs every cascade (test, last stage; mean ± std over seeds)."""
+    base = retriever[0]["test"]
+    header = ["pipeline", *(HEADERS[m] for m in TABLE_METRICS), "Δ N@10", "ms / 1k users"]
+    rows = [["retriever alone", *(_cell(base, m) for m in TABLE_METRICS), "–",
+             f"{1000 * base['seconds_per_1000_users']:.0f}"]]
+    for p in pipelines:
+        last = p["stages"][-1]["test"]
+        delta = tables.delta_pct(last["ndcg@10"], base["ndcg@10"])
+        total = sum(s["test"]["seconds_per_1000_users"] for s in p["stages"])
+        rows.append([p["name"], *(_cell(last, m) for m in TABLE_METRICS), tables.delta_cell(delta),
+                     f"{1000 * total:.0f}"])
+    return tables.markdown(header, rows)
+
+
+def _cell(metrics: dict, name: str) -> str:
+    if name not in metrics and name.endswith("@50") and name.startswith(BIAS_AT_K):
+        # a last stage keeping k < 50 reports its bias metrics at k (its recall/ndcg@50 stay "–", not @10)
+        name = next((m for m in metrics if m.startswith(name[:-2]) and not m.endswith("_std")), name)
+    if name not in metrics:
+        return "–"
+    std = metrics.get(f"{name}_std")
+    return f"{metrics[name]:.4f}" + (f" ± {std:.4f}" if std else "")
