@@ -29,7 +29,7 @@ from torch import nn
 from towernas.data.features import Field
 from towernas.data.ragged import Ragged
 from towernas.eval.topk import exact_topk
-from towernas.pipeline.cascade import rerank_batch
+from towernas.cascade.stages import rerank_batch
 from towernas.rankers import Catalog, build_ranker
 
 TARGET_RATIO = 0.8
