@@ -19,7 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import hydra
@@ -27,16 +27,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from towernas.addons import AddOnError, WithAddOns
-from towernas.complexity import CostModel, TowerCost
 from towernas.complexity.budgets import Budget
 from towernas.config import register_configs
 from towernas.config.validate import check_training_values
 from towernas.data import InteractionData, load_dataset
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import evaluate_test
+from towernas.retrievers.candidate import Candidate
 from towernas.retrievers.hand_built import HandBuilt, load_tower
-from towernas.retrievers.sizing import Size, require_fit, select_size
-from towernas.retrievers.two_tower import build
+from towernas.retrievers.sizing import require_fit, select_size
 from towernas.runs import tables
 from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
@@ -46,9 +45,8 @@ from towernas.runs.jobs import JobsSettings, run_jobs
 from towernas.runs.run_dir import newest_run
 from towernas.runs.tracking import Tracker
 from towernas.samplers import SamplerError
-from towernas.space import Arch
 from towernas.train import distributed
-from towernas.train.configured import build_objective, check_objective, regularisation
+from towernas.train.configured import build_objective, check_objective, fit_configured, regularisation
 from towernas.train.loop import fit
 from towernas.train.objective import check_model
 from towernas.train.precision import resolve_precision
@@ -58,38 +56,6 @@ register_configs()
 DELTA = "delta_recall@50_vs_google_dnn_pct"  # vs tables.REFERENCE_MODEL, the in-budget google_dnn
 REPORTED = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50")
 BIAS = ("arp@50", "coverage@50", "tail_share@50", "unbiased/recall@50", "unbiased/ndcg@50")  # towernas.eval.bias
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """One model to retrain: a searched architecture or a named baseline (in budget: at ``size``)."""
-
-    name: str
-    arch: Arch | None = None
-    baseline: str | None = None
-    size: Size | None = None
-
-    @property
-    def needs_size(self) -> bool:
-        """An in-budget baseline whose size is not chosen yet."""
-        from towernas.retrievers import is_paper
-
-        return self.baseline is not None and not is_paper(self.baseline) and self.size is None
-
-    def build(self, spec: DatasetSpec, budget: Budget):
-        if self.arch is not None:
-            return build(self.arch, spec)
-        from towernas.retrievers import build_baseline
-
-        return build_baseline(self.baseline, budget, spec, size=self.size)
-
-    def cost(self, model, spec: DatasetSpec) -> TowerCost:
-        if self.arch is not None:
-            return CostModel(spec, self.arch.dims, len(self.arch.user), len(self.arch.item),
-                             space=self.arch.space).cost(self.arch)
-        from towernas.complexity.towers import tower_cost
-
-        return tower_cost(model, spec)
 
 
 def latest_search_run(root: Path, dataset: str, budget: str) -> Path:
@@ -157,18 +123,13 @@ def choose_sizes(todo: list[Candidate], data: InteractionData, cfg: DictConfig, 
 
 def retrain_one(candidate: Candidate, data: InteractionData, cfg: DictConfig, seed: int, device, tracker) -> dict:
     """Train one model for one seed; select on validation; read test once. Returns (model, record)."""
-    r = cfg.retrain
     spec = DatasetSpec.from_data(data)
     torch.manual_seed(seed)
     backbone = candidate.build(spec, Budget.from_config(cfg.budget))
     cost = candidate.cost(backbone, spec)
-    addons, objective = build_objective(cfg, "retrain", data, seed=seed, device=device)
-    model = WithAddOns(backbone, addons) if addons else backbone
+    model, fitted = fit_configured(backbone, data, cfg, seed=seed, device=device,
+                                   log=lambda rec: tracker.log("retrain", {"model": candidate.name, "seed": seed, **rec}))
     ks = tuple(cfg.eval.ks)
-    fitted = fit(model, data, objective=objective, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
-                 temperature=r.temperature, seed=seed, device=device, select=r.select, ks=ks, **regularisation(r),
-                 precision=cfg.precision, progress=cfg.progress,
-                 log=lambda rec: tracker.log("retrain", {"model": candidate.name, "seed": seed, **rec}))
     test = evaluate_test(model, data, ks, device=device)  # the one and only read of test
     return model, {"model": candidate.name, "size": candidate.size.label if candidate.size else None, "seed": seed,
                    "best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early, "valid": fitted.best_valid,
@@ -313,7 +274,9 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
         meta = export_retriever(best[0], data, run_dir / "retriever", index=cfg.retrain.index,
                                 metadata={"model": best[1]["model"], "seed": best[1]["seed"],
                                           "valid": best[1]["valid"], "temperature": cfg.retrain.temperature,
-                                          "history_dropout": cfg.retrain.history_dropout})
+                                          "history_dropout": cfg.retrain.history_dropout,
+                                          "candidate": {c.name: c for c in todo}[best[1]["model"]].to_dict(),
+                                          "recipe": OmegaConf.to_container(cfg.retrain, resolve=True)})
         results["retriever"] = {"directory": str(run_dir / "retriever"), "model": best[1]["model"],
                                 "index": meta["index"]}
     write_results(run_dir, results, results_table(rows), results_csv(rows))

@@ -34,6 +34,7 @@ from towernas.cascade.report import aggregate, results_table
 from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.cascade.stages import Cascade, RankerStage
 from towernas.cascade.train import candidate_batches, rerank_metrics
+from towernas.cascade.train_lists import TRAIN_LISTS
 from towernas.config import register_configs
 from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
 from towernas.config.validate import CASCADE_VALUES, check_values
@@ -70,6 +71,7 @@ def check_cascade_values(cfg: DictConfig) -> None:
         RANKERS.get(name)
     for mode in c.negatives:
         MODES.get(mode)
+    TRAIN_LISTS.get(c.train_lists)
     unknown = sorted(set(c.joint) - set(JOINT))
     if unknown or not c.joint:
         raise ValueError(f"cascade.joint={list(c.joint)}: expected a non-empty list of {list(JOINT)}")
@@ -99,13 +101,14 @@ def ranker_hyperparameters(cfg: DictConfig, name: str) -> dict:
 
 def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: InteractionData, cands: Candidates,
                        retriever: RetrieverStage, cfg: DictConfig, device, tracker) -> tuple[torch.nn.Module, dict]:
-    """One ranker trained on the retriever's training candidates with negatives of ``mode`` (fused with the
-    retriever's score when ``cascade.fuse_retriever``)."""
+    """One ranker trained on the training lists (``cands``) with negatives of ``mode``, fused with the score of
+    the retriever that made each list when ``cascade.fuse_retriever`` (its training lists' retriever in training,
+    the served one in validation)."""
     c = cfg.cascade
     torch.manual_seed(seed)
     ranker = build_ranker(name, Catalog.from_data(data), **ranker_hyperparameters(cfg, name))
     if c.fuse_retriever:
-        ranker = RetrieverScoreFusion(ranker, retriever.items,
+        ranker = RetrieverScoreFusion(ranker, cands.train_retriever.items,
                                       temperature=retriever.temperature(c.retriever_temperature))
     addons = ranker_addons(cfg, "cascade", c.loss, data, ranker)
     if addons:  # outermost: the add-ons see (and at inference adjust) the fused logits
@@ -116,9 +119,17 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
                                            mode=mode, n_negatives=c.n_negatives, pool=c.dns_pool,
                                            batch_size=c.batch_size, device=device, vectors=vectors)
     early_vectors = cands.early_stop_vectors if c.fuse_retriever else None
-    fitted = fit_ranker(ranker, batches,
-                        lambda: rerank_metrics(ranker, data, cands.early_stop, cands.early_stop_ids, k, device=device,
-                                               vectors=early_vectors),
+
+    def validate() -> dict:
+        stage = [RankerStage(name, ranker, k)]
+        use_items(stage, retriever)
+        try:
+            return rerank_metrics(ranker, data, cands.early_stop, cands.early_stop_ids, k, device=device,
+                                  vectors=early_vectors)
+        finally:
+            use_items(stage, cands.train_retriever)
+
+    fitted = fit_ranker(ranker, batches, validate,
                         select=c.select, max_epochs=c.max_epochs, patience=c.patience, lr=c.lr,
                         weight_decay=c.weight_decay, seed=seed, device=device, n_batches=n_batches, loss=c.loss,
                         validate_initial=c.fuse_retriever, precision=cfg.precision, progress=cfg.progress,
@@ -139,6 +150,7 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
         second, _ = train_stage_ranker(c.second_ranker, mode, seed, c.k2, data, cands, retriever, cfg, device,
                                        tracker)
         stages.append(RankerStage(c.second_ranker, second, c.k2))
+    use_items(stages, retriever)  # trained on the training lists' retriever; from here on the served one's
     trained = [(s.name, ranker_hyperparameters(cfg, s.name), unwrapped(s.ranker), s.k) for s in stages]  # to serve
     out = []
     for joint in c.joint:
@@ -183,11 +195,12 @@ def distill_retriever(retriever: RetrieverStage, stages: list[RankerStage], data
         outputs = Cascade(stage, c.k0, stages).topk(data, cands.early_stop)
         return evaluate_stages(outputs, cands.early_stop, KS)[-1][c.select]
 
-    distilled, info = distill(retriever, stages[0].ranker, data, cands.queries["train"], cands.outputs["train"].ids,
+    lists, vectors = cands.served_train
+    distilled, info = distill(retriever, stages[0].ranker, data, cands.queries["train"], lists,
                               validate, epochs=c.distill_epochs, lr=c.distill_lr,
                               temperature=retriever.temperature(c.distill_temperature),
                               batch_size=c.batch_size, seed=seed,
-                              vectors=cands.vectors["train"] if c.fuse_retriever else None)
+                              vectors=vectors if c.fuse_retriever else None)
     return distilled, info
 
 
@@ -207,7 +220,7 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     # the lists of rankers, modes and seeds are units of their own: extending them resumes the run
     config = OmegaConf.to_container(cfg, resolve=True)
     claim(run_dir, config, ignore=("cascade.rankers", "cascade.negatives", "cascade.seeds"))
-    cands = Candidates(retriever, data, cfg)
+    cands = Candidates(retriever, data, cfg, run_dir, device)
     alone = [{"name": "retriever", "k": cfg.cascade.k0, **{
         split: _metrics(evaluate_stages([cands.outputs[split]], cands.queries[split], KS,
                                         item_counts=data.item_popularity("train") if split == "test" else None)[0])

@@ -23,7 +23,9 @@ class CascadeConfig:
     fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.cascade.fusion); false: ranker alone
     retriever_temperature: Optional[float] = None  # a starts at 1 / it; None: the retriever's training temperature
     loss: str = "softmax"  # softmax (listwise over the positive and its negatives) | bce
-    train_queries: Optional[int] = 20000  # training queries (train interactions) sampled; None: all
+    train_lists: str = "time_split"  # in_sample | time_split: where rankers' training lists come from
+    holdout: float = 0.2  # time_split: the latest share of each user's train interactions the rankers train on
+    train_queries: Optional[int] = 20000  # training queries sampled (one per target); None: all
     valid_users: Optional[int] = None  # validation users used for early stopping (None: all)
     seeds: list[int] = field(default_factory=lambda: [0])
     max_epochs: int = 20

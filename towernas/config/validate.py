@@ -45,6 +45,7 @@ NON_NEGATIVE_INT = Range("0 or a positive integer", lambda v: v >= 0)
 NON_NEGATIVE = Range("0 or a positive number", lambda v: math.isfinite(v) and v >= 0)
 LEARNING_RATE = Range("a positive learning rate", POSITIVE.holds)
 PROBABILITY = Range("a probability in [0, 1)", lambda v: math.isfinite(v) and 0 <= v < 1)
+SHARE = Range("a share in (0, 1)", lambda v: math.isfinite(v) and 0 < v < 1)
 
 TRAINING_VALUES: dict[str, Range] = {
     "supernet.steps": POSITIVE_INT,
@@ -87,6 +88,7 @@ CASCADE_VALUES: dict[str, Range] = {
     "cascade.batch_size": POSITIVE_INT,
     "cascade.max_epochs": POSITIVE_INT,
     "cascade.lr": LEARNING_RATE,
+    "cascade.holdout": SHARE,
 }
 
 

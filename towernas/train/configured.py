@@ -94,3 +94,20 @@ def regularisation(r: DictConfig) -> dict:
     ``retrain`` section."""
     return {"weight_decay": r.weight_decay, "learn_weight_decay": r.learn_weight_decay,
             "decay_every": r.decay_every, "decay_lr": r.decay_lr, "history_dropout": r.history_dropout}
+
+
+def fit_configured(backbone, data, cfg: DictConfig, *, seed: int, device, log=None):
+    """``backbone`` trained on ``data`` by ``cfg.retrain``'s recipe (its sampler, loss and add-ons, schedule and
+    regularisation), early-stopped and selected on validation: (the model, with its add-ons if any; the
+    ``FitResult``). What ``retrain`` does for every model and seed, and a cascade to refit its retriever."""
+    from towernas.addons import WithAddOns
+    from towernas.train.loop import fit
+
+    r = cfg.retrain
+    addons, objective = build_objective(cfg, "retrain", data, seed=seed, device=device)
+    model = WithAddOns(backbone, addons) if addons else backbone
+    fitted = fit(model, data, objective=objective, max_epochs=r.max_epochs, patience=r.patience,
+                 batch_size=r.batch_size, lr=r.lr, temperature=r.temperature, seed=seed, device=device,
+                 select=r.select, ks=tuple(cfg.eval.ks), **regularisation(r), precision=cfg.precision,
+                 progress=cfg.progress, log=log)
+    return model, fitted
