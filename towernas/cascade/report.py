@@ -46,6 +46,20 @@ def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
     return tables.markdown(header, rows)
 
 
+def limits_table(retriever: list[dict], pipelines: list[dict]) -> str:
+    """Markdown: what limits each cascade on test (``towernas.cascade.evaluate.limits``): stage 1's Recall@K0
+    and the share of queries whose list holds a target, the oracle's N@10 on that list, and every stage's N@10
+    over those queries (a ranker can only reorder)."""
+    base = retriever[0]["test"]
+    k0 = retriever[0]["k"]
+    header = ["pipeline", f"R@{k0} (ceiling)", "lists with a target", "oracle N@10", "N@10 on those: retriever",
+              "ranker stages"]
+    rows = [[p["name"], _cell(base, f"recall@{k0}"), _cell(base, "reachable_share"), _cell(base, "oracle_ndcg@10"),
+             _cell(base, "reachable_ndcg@10"),
+             " → ".join(_cell(s["test"], "reachable_ndcg@10") for s in p["stages"][1:])] for p in pipelines]
+    return tables.markdown(header, rows)
+
+
 def _cell(metrics: dict, name: str) -> str:
     if name not in metrics and name.endswith("@50") and name.startswith(BIAS_AT_K):
         # a last stage keeping k < 50 reports its bias metrics at k (its recall/ndcg@50 stay "–", not @10)

@@ -30,7 +30,7 @@ from towernas.cascade.distill import distill
 from towernas.cascade.evaluate import evaluate_stages
 from towernas.cascade.fusion import RetrieverScoreFusion
 from towernas.cascade.negatives import MODES
-from towernas.cascade.report import aggregate, results_table
+from towernas.cascade.report import aggregate, limits_table, results_table
 from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.cascade.stages import Cascade, RankerStage
 from towernas.cascade.train import candidate_batches, rerank_metrics
@@ -260,7 +260,8 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
                "validation": validation_entry(select, best["stages"][-1]["valid"][select], best["name"])}
     if cfg.cascade.export:
         results["cascade_dir"] = str(run_dir / "cascade")
-    write_results(run_dir, results, results_table(alone, pipelines))
+    write_results(run_dir, results, results_table(alone, pipelines) + "\n\nWhat limits it (test):\n\n"
+                  + limits_table(alone, pipelines))
     return results
 
 
