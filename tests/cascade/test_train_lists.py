@@ -57,6 +57,11 @@ def test_one_query_per_held_out_item_at_the_users_boundary(env):
         assert position == first  # the history ends where the window starts, as a validation query's does
         assert list(queries.exclude[i]) == list(split.items[split.user_indptr[user]:first])
         assert queries.targets[i][0] in split.items[window[split.users[window] == user]]
+    each = window_queries(split, anchor="each")  # right before every held-out item
+    assert np.array_equal(each.positions, window) and np.array_equal(each.targets.values, split.items[window])
+    for i in range(0, len(window), 41):
+        row = window[i]
+        assert list(each.exclude[i]) == list(split.items[split.user_indptr[split.users[row]]:row])
     sampled = window_queries(split, limit=50, seed=3)
     again = window_queries(split, limit=50, seed=3)
     assert len(sampled.users) == 50 and np.array_equal(sampled.targets.values, again.targets.values)
@@ -106,6 +111,9 @@ def test_an_unknown_list_source_is_one_line_before_any_work(env, tmp_path):
     cfg = compose_config(f"cascade.retriever={artifact}", "cascade.train_lists=kfold", name="cascade")
     with pytest.raises(ValueError, match=r"cascade.train_lists='kfold': unknown training-list source; expected one of"):
         cascade.run_cascade(cfg, tmp_path / "run")
+    cfg = compose_config(f"cascade.retriever={artifact}", "cascade.window_anchor=start", name="cascade")
+    with pytest.raises(ValueError, match=r"cascade.window_anchor='start': expected one of \['boundary', 'each'\]"):
+        cascade.run_cascade(cfg, tmp_path / "run1")
     cfg = compose_config(f"cascade.retriever={artifact}", "cascade.holdout=0", name="cascade")
     with pytest.raises(ValueError, match=r"cascade.holdout=0.0: expected a share in \(0, 1\)"):
         cascade.run_cascade(cfg, tmp_path / "run2")

@@ -14,6 +14,7 @@ from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.cascade.stages import Cascade, StageOutput
 from towernas.cascade.train_lists import TRAIN_LISTS
 from towernas.data import InteractionData
+from towernas.rankers.pair_features import PairStatistics
 
 
 class Candidates:
@@ -43,6 +44,12 @@ class Candidates:
         if lists.retriever is not retriever and "distill" in c.joint:
             output, vectors = Cascade(retriever, c.k0, []).retrieve(data, self.queries["train"])
             self.served_train = (output.ids, vectors)
+        # pair features count the lists' retriever's training part in training, the train split when served
+        self.served_statistics = self.train_statistics = None
+        if c.pair_features:
+            self.served_statistics = PairStatistics.from_data(data)
+            self.train_statistics = (self.served_statistics if lists.fitted_on is data
+                                     else PairStatistics.from_data(lists.fitted_on))
         self.early_stop = self.queries["valid"]
         self.early_stop_ids, self.early_stop_vectors = self.outputs["valid"].ids, self.vectors["valid"]
         if c.valid_users is not None and len(self.early_stop.users) > c.valid_users:

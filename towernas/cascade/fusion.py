@@ -8,6 +8,8 @@ logit near 0 at initialisation the stage starts from the retriever's order. ``a`
 to 1 / the retriever's training temperature. The retriever's vectors come with the batch
 (``batch["retriever_query"]``: (B, d), or (B, K, d) for a multi-interest tower scored by its best interest)
 and the item vectors are a non-persistent buffer set from the retriever stage (not saved with the ranker).
+An inner ranker with the ``retriever`` pair feature (``towernas.rankers.pair_features``) also receives the score
+and the candidate's rank over the whole catalogue as inputs, not only as the fused logit.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import math
 import numpy as np
 import torch
 from torch import nn
+
+from towernas.rankers.pair_features import RANK, SCORE
 
 QUERY = "retriever_query"  # the batch key of the retriever's query vectors
 
@@ -30,6 +34,7 @@ class RetrieverScoreFusion(nn.Module):
         self.ranker, self.catalog = ranker, ranker.catalog
         self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / temperature)))
         self.register_buffer("items", torch.as_tensor(np.asarray(items, dtype=np.float32)), persistent=False)
+        self.reads_score = "retriever" in getattr(ranker.catalog, "pair_features", ())
 
     def set_items(self, items: np.ndarray) -> None:
         """Point the fusion at another retriever's item vectors (a distilled one)."""
@@ -43,8 +48,19 @@ class RetrieverScoreFusion(nn.Module):
             return torch.einsum("bd,bcd->bc", query, vectors)
         return torch.einsum("bkd,bcd->bck", query, vectors).amax(-1)
 
+    def retriever_rank(self, batch: dict[str, torch.Tensor], scores: torch.Tensor) -> torch.Tensor:
+        """(B, C) ``log(1 + rank) / log(1 + N)`` of each candidate's ``scores`` among every item's (0 = first)."""
+        query = batch[QUERY]
+        everything = query @ self.items.T if query.dim() == 2 else torch.einsum("bkd,nd->bkn", query, self.items).amax(1)
+        ascending = everything.sort(dim=1).values.contiguous()
+        above = everything.shape[1] - torch.searchsorted(ascending, scores.contiguous(), right=True)  # (B, C)
+        return torch.log1p(above.float()) / math.log1p(everything.shape[1])
+
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
-        return self.ranker(batch, items) + self.log_scale.exp() * self.retriever_score(batch, items)
+        score = self.retriever_score(batch, items)
+        if self.reads_score:  # a pair feature of the inner ranker (towernas.rankers.pair_features)
+            batch = {**batch, SCORE: score, RANK: self.retriever_rank(batch, score)}
+        return self.ranker(batch, items) + self.log_scale.exp() * score
 
     def score(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         return self(batch, items)

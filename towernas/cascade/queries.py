@@ -17,6 +17,12 @@ def train_queries(data: InteractionData, limit: int | None, seed: int = 0) -> Ev
     rows = rows[rows > data.user_indptr[data.users[rows]]]  # not the user's first interaction
     if limit is not None and len(rows) > limit:
         rows = np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+    return rows_as_queries(data, rows)
+
+
+def rows_as_queries(data: InteractionData, rows: np.ndarray) -> EvalQueries:
+    """One query per interaction row p: the user right before p, target ``items[p]``, the user's items before p
+    excluded."""
     starts = data.user_indptr[data.users[rows]]
     lengths = rows - starts
     earlier = np.repeat(starts - np.r_[0, np.cumsum(lengths)[:-1]], lengths) + np.arange(lengths.sum())

@@ -34,12 +34,13 @@ from towernas.cascade.report import aggregate, limits_table, results_table
 from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.cascade.stages import Cascade, RankerStage
 from towernas.cascade.train import candidate_batches, rerank_metrics
-from towernas.cascade.train_lists import TRAIN_LISTS
+from towernas.cascade.train_lists import ANCHORS, TRAIN_LISTS
 from towernas.config import register_configs
 from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
 from towernas.config.validate import CASCADE_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
 from towernas.rankers import RANKERS, Catalog, build_ranker
+from towernas.rankers.pair_features import PAIR_FEATURES, use_statistics
 from towernas.runs.cli import validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results, writes_files
@@ -72,6 +73,13 @@ def check_cascade_values(cfg: DictConfig) -> None:
     for mode in c.negatives:
         MODES.get(mode)
     TRAIN_LISTS.get(c.train_lists)
+    if c.window_anchor not in ANCHORS:
+        raise ValueError(f"cascade.window_anchor={c.window_anchor!r}: expected one of {list(ANCHORS)}")
+    for feature in c.pair_features:
+        PAIR_FEATURES.get(feature)
+    if "retriever" in c.pair_features and not c.fuse_retriever:
+        raise ValueError("cascade.pair_features=[retriever, …] reads the retriever's score, which only a fused ranker "
+                         "has: set cascade.fuse_retriever=true")
     unknown = sorted(set(c.joint) - set(JOINT))
     if unknown or not c.joint:
         raise ValueError(f"cascade.joint={list(c.joint)}: expected a non-empty list of {list(JOINT)}")
@@ -106,7 +114,8 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
     the served one in validation)."""
     c = cfg.cascade
     torch.manual_seed(seed)
-    ranker = build_ranker(name, Catalog.from_data(data), **ranker_hyperparameters(cfg, name))
+    catalog = Catalog.from_data(data, c.pair_features, cands.served_statistics)
+    ranker = build_ranker(name, catalog, **ranker_hyperparameters(cfg, name))
     if c.fuse_retriever:
         ranker = RetrieverScoreFusion(ranker, cands.train_retriever.items,
                                       temperature=retriever.temperature(c.retriever_temperature))
@@ -120,14 +129,16 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
                                            batch_size=c.batch_size, device=device, vectors=vectors)
     early_vectors = cands.early_stop_vectors if c.fuse_retriever else None
 
+    stage = [RankerStage(name, ranker, k)]
+    use_lists_of(stage, cands.train_retriever, cands.train_statistics)
+
     def validate() -> dict:
-        stage = [RankerStage(name, ranker, k)]
-        use_items(stage, retriever)
+        use_lists_of(stage, retriever, cands.served_statistics)
         try:
             return rerank_metrics(ranker, data, cands.early_stop, cands.early_stop_ids, k, device=device,
                                   vectors=early_vectors)
         finally:
-            use_items(stage, cands.train_retriever)
+            use_lists_of(stage, cands.train_retriever, cands.train_statistics)
 
     fitted = fit_ranker(ranker, batches, validate,
                         select=c.select, max_epochs=c.max_epochs, patience=c.patience, lr=c.lr,
@@ -150,7 +161,7 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
         second, _ = train_stage_ranker(c.second_ranker, mode, seed, c.k2, data, cands, retriever, cfg, device,
                                        tracker)
         stages.append(RankerStage(c.second_ranker, second, c.k2))
-    use_items(stages, retriever)  # trained on the training lists' retriever; from here on the served one's
+    use_lists_of(stages, retriever, cands.served_statistics)  # trained on the training lists'; now the served
     trained = [(s.name, ranker_hyperparameters(cfg, s.name), unwrapped(s.ranker), s.k) for s in stages]  # to serve
     out = []
     for joint in c.joint:
@@ -178,6 +189,15 @@ def use_items(stages: list[RankerStage], retriever: RetrieverStage) -> None:
         ranker = unwrapped(stage.ranker)
         if isinstance(ranker, RetrieverScoreFusion):
             ranker.set_items(retriever.items)
+
+
+def use_lists_of(stages: list[RankerStage], retriever: RetrieverStage, statistics) -> None:
+    """Rankers see lists of ``retriever``: fused ones score with its item vectors, pair features count
+    ``statistics`` (the data it was fitted on)."""
+    use_items(stages, retriever)
+    if statistics is not None:
+        for stage in stages:
+            use_statistics(stage.ranker, statistics)
 
 
 def unwrapped(ranker: torch.nn.Module) -> torch.nn.Module:

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from towernas.cascade.queries import train_queries
+from towernas.cascade.queries import rows_as_queries, train_queries
 from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.complexity.budgets import Budget
 from towernas.data.interactions import TEST, TRAIN, VALID, EvalQueries, InteractionData
@@ -41,23 +41,26 @@ from towernas.runs.registry import Registry
 
 log = logging.getLogger(__name__)
 TRAIN_LISTS = Registry("training-list source", key="cascade.train_lists")
+ANCHORS = ("boundary", "each")  # cascade.window_anchor (window_queries)
 
 
 @dataclass
 class TrainingLists:
     """What a cascade's rankers train on: ``retriever``'s top-K0 for ``queries`` (one target each); list
-    negatives skip the items each user consumes in the train split after row ``after``."""
+    negatives skip the items each user consumes in the train split after row ``after``; ``fitted_on``: the data
+    whose train split the retriever was fitted on (and pair features count)."""
 
     retriever: RetrieverStage
     queries: EvalQueries
     after: np.ndarray
+    fitted_on: InteractionData
 
 
 @TRAIN_LISTS.register("in_sample")
 def in_sample(served: RetrieverStage, data: InteractionData, cfg: DictConfig, run_dir: Path,
               device) -> TrainingLists:
     queries = train_queries(data, cfg.cascade.train_queries, seed=cfg.seed)
-    return TrainingLists(served, queries, queries.positions)
+    return TrainingLists(served, queries, queries.positions, data)
 
 
 @TRAIN_LISTS.register("time_split")
@@ -65,8 +68,10 @@ def time_split(served: RetrieverStage, data: InteractionData, cfg: DictConfig, r
                device) -> TrainingLists:
     split_data = holdout_split(data, cfg.cascade.holdout)
     retriever = refit_retriever(served, split_data, cfg, Path(run_dir) / "train_lists_retriever", device)
-    queries = window_queries(split_data, cfg.cascade.train_queries, seed=cfg.seed)
-    return TrainingLists(retriever, queries, queries.positions - 1)  # every item of the user's window skipped
+    anchor = cfg.cascade.window_anchor
+    queries = window_queries(split_data, cfg.cascade.train_queries, seed=cfg.seed, anchor=anchor)
+    after = queries.positions - 1 if anchor == "boundary" else queries.positions  # the user's later window items
+    return TrainingLists(retriever, queries, after, split_data)
 
 
 def holdout_split(data: InteractionData, share: float) -> InteractionData:
@@ -85,9 +90,19 @@ def holdout_split(data: InteractionData, share: float) -> InteractionData:
     return dataclasses.replace(data, split=split)
 
 
-def window_queries(split_data: InteractionData, limit: int | None = None, seed: int = 0) -> EvalQueries:
-    """One query per held-out item of ``holdout_split``'s data: the user at the boundary (history before the
-    window, the earlier items excluded as served), target that item. ``limit``: a seeded sample, kept in order."""
+def window_queries(split_data: InteractionData, limit: int | None = None, seed: int = 0,
+                   anchor: str = "boundary") -> EvalQueries:
+    """One query per held-out item of ``holdout_split``'s data, target that item. ``anchor``: "boundary": the user
+    at the window's start (history before the window, the earlier items excluded as served), as a validation
+    query; "each": the user right before that item (history and exclusions up to it; more distinct contexts).
+    ``limit``: a seeded sample, kept in order."""
+    if anchor == "each":
+        rows = split_data.rows("valid")
+        if limit is not None and len(rows) > limit:
+            rows = np.sort(np.random.default_rng(seed).choice(rows, limit, replace=False))
+        return rows_as_queries(split_data, rows)
+    if anchor != "boundary":
+        raise UserError(f"cascade.window_anchor={anchor!r}: expected one of {list(ANCHORS)}")
     per_user = split_data.queries("valid")
     lengths = np.diff(per_user.targets.indptr)
     index = np.repeat(np.arange(len(per_user.users)), lengths)

@@ -21,10 +21,12 @@ class CascadeConfig:
     mask_known_positives: bool = True  # list negatives skip items the user consumes later in the train split
     dns_pool: int = 32  # dns: candidates scored per query before the hardest n_negatives are kept
     fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.cascade.fusion); false: ranker alone
+    pair_features: list[str] = field(default_factory=list)  # retriever popularity cooccurrence category
     retriever_temperature: Optional[float] = None  # a starts at 1 / it; None: the retriever's training temperature
     loss: str = "softmax"  # softmax (listwise over the positive and its negatives) | bce
     train_lists: str = "time_split"  # in_sample | time_split: where rankers' training lists come from
     holdout: float = 0.2  # time_split: the latest share of each user's train interactions the rankers train on
+    window_anchor: str = "boundary"  # time_split queries: at the window's start (boundary) or before each item
     train_queries: Optional[int] = 20000  # training queries sampled (one per target); None: all
     valid_users: Optional[int] = None  # validation users used for early stopping (None: all)
     seeds: list[int] = field(default_factory=lambda: [0])

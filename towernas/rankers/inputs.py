@@ -5,7 +5,7 @@ side is the batch of ``towernas.data.batches.user_inputs`` (``user``, ``history`
 candidate side is only item ids: ``PairFields`` keeps the catalogue's item features as buffers and looks
 them up, so a candidate list from a retriever (or sampled negatives) needs no feature gathering outside.
 
-Fields of one pair, in order (F = F_q + F_c, F_q = 1 + F_u + 3, F_c = 1 + F_i):
+Fields of one pair, in order (F = F_q + F_c, F_q = 1 + F_u + 3, F_c = 1 + F_i + the pair features' width):
 
     user id | user side features | history length | latest item | mean of the history | item id | item features
 
@@ -29,7 +29,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,6 +40,7 @@ from torch import nn
 from towernas.data.features import Field
 from towernas.data.interactions import InteractionData
 from towernas.nn.embeddings import FieldEmbeddings
+from towernas.nn.pair_features import NumericFields
 from towernas.nn.pooling import masked_mean
 
 
@@ -79,6 +82,9 @@ class Catalog:
         user_fields, item_fields: the dataset's categorical side fields.
         item_values: ``{field: (n_items,) or (n_items, width) int codes}`` (``data.item_features.values``).
             Left empty when a saved ranker is rebuilt: its checkpoint holds the codes (buffers).
+        pair_features: names of ``towernas.rankers.pair_features.PAIR_FEATURES`` every pair also gets, as
+            numeric fields after the item's fields (none by default).
+        pair_statistics: the ``PairStatistics`` they read (None when rebuilt: the checkpoint holds them).
     """
 
     n_users: int
@@ -87,11 +93,17 @@ class Catalog:
     user_fields: tuple[Field, ...] = ()
     item_fields: tuple[Field, ...] = ()
     item_values: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
+    pair_features: tuple[str, ...] = ()
+    pair_statistics: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
-    def from_data(cls, data: InteractionData) -> Catalog:
+    def from_data(cls, data: InteractionData, pair_features: Sequence[str] = (), statistics: Any = None) -> Catalog:
+        """``data``'s catalogue; with ``pair_features``, their ``statistics`` (default: of ``data``'s train split)."""
+        from towernas.rankers.pair_features import PairStatistics
+
+        stats = (statistics or PairStatistics.from_data(data)) if pair_features else None
         return cls(data.n_users, data.n_items, data.max_len, tuple(data.user_features.fields),
-                   tuple(data.item_features.fields), dict(data.item_features.values))
+                   tuple(data.item_features.fields), dict(data.item_features.values), tuple(pair_features), stats)
 
     def codes(self, f: Field) -> torch.Tensor:
         """(n_items + 1, ...) codes of ``f``; the last row (the padding id) is 0 = missing. Zeros if not given."""
@@ -124,6 +136,12 @@ class PairFields(nn.Module):
         with torch.no_grad():
             self.item_ids.weight[catalog.n_items].zero_()
             self.user_ids.weight[catalog.n_users].zero_()
+        self.pair = None
+        if catalog.pair_features:  # numeric fields of the pair, after the item's own
+            from towernas.rankers.pair_features import PairFeatures
+
+            self.pair = PairFeatures(catalog, catalog.pair_features)
+            self.pair_fields = NumericFields(self.pair.width, dim)
         self.user_fields = FieldEmbeddings(list(catalog.user_fields), dim, "user")
         self.item_fields = FieldEmbeddings(list(catalog.item_fields), dim, "item")
         for f in catalog.item_fields:
@@ -132,7 +150,7 @@ class PairFields(nn.Module):
     @property
     def n_fields(self) -> int:
         """F, the number of fields of a pair."""
-        return len(self.user_fields.fields) + len(self.item_fields.fields) + 5
+        return len(self.user_fields.fields) + len(self.item_fields.fields) + 5 + (self.pair.width if self.pair else 0)
 
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> PairInputs:
         history = batch["history"]  # (B, L)
@@ -144,7 +162,10 @@ class PairFields(nn.Module):
         length = mask.sum(1).clamp_max(self.lengths.num_embeddings - 1)  # (B,)
         parts += [self.lengths(length).unsqueeze(1), seq[:, -1:],  # right-aligned: the latest item is last
                   masked_mean(seq, mask).unsqueeze(1)]
-        return PairInputs(query=torch.cat(parts, dim=1), history=seq, mask=mask, items=self.candidates(items))
+        candidates = self.candidates(items)
+        if self.pair is not None:
+            candidates = torch.cat([candidates, self.pair_fields(self.pair(batch, items))], dim=2)
+        return PairInputs(query=torch.cat(parts, dim=1), history=seq, mask=mask, items=candidates)
 
     def candidates(self, items: torch.Tensor) -> torch.Tensor:
         """(B, C) item ids -> (B, C, 1 + F_i, E)."""

@@ -28,7 +28,7 @@ class TwoTower(Ranker):
     def __init__(self, catalog: Catalog, embed: int = 16, hidden: Sequence[int] = (128, 64), dropout: float = 0.0) -> None:
         super().__init__(catalog)
         self.fields = PairFields(catalog, embed)
-        n_item_fields = len(catalog.item_fields) + 1
+        n_item_fields = len(catalog.item_fields) + 1 + (self.fields.pair.width if self.fields.pair else 0)  # pair: item side
         self.user_tower = mlp((self.fields.n_fields - n_item_fields) * embed, list(hidden), dropout=dropout)
         self.item_tower = mlp(n_item_fields * embed, list(hidden), dropout=dropout)
         self.scale = 1.0 / math.sqrt(hidden[-1])

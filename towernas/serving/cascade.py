@@ -49,7 +49,7 @@ class ServingCascade:
             raise ArtifactError(f"{directory / META}: rankers built for {c['n_items']} items and {c['n_users']} users, "
                                 f"the retriever artifact has {retriever.meta['n_items']} and {len(retriever.user_ids)}")
         catalog = Catalog(c["n_users"], c["n_items"], c["max_len"], tuple(Field(**f) for f in c["user_fields"]),
-                          tuple(Field(**f) for f in c["item_fields"]))
+                          tuple(Field(**f) for f in c["item_fields"]), pair_features=tuple(c.get("pair_features", ())))
         rankers = []
         for stage in meta["stages"]:
             path = directory / stage["file"]

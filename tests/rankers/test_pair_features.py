@@ -1,0 +1,91 @@
+"""``towernas.rankers.pair_features``: statistics against brute force, every ranker reads the features, the
+retriever's rank against a count, and a served cascade keeps the statistics it was exported with."""
+
+import numpy as np
+import pytest
+import torch
+
+from towernas.cascade.fusion import QUERY, RetrieverScoreFusion
+from towernas.data.features import Field
+from towernas.rankers import RANKERS, Catalog, build_ranker
+from towernas.rankers.pair_features import PAIR_FEATURES, PairFeatures, PairStatistics, use_statistics
+
+
+def test_statistics_are_the_cosine_of_the_items_user_sets_keeping_the_top_m():
+    rng = np.random.default_rng(1)
+    users, items = rng.integers(0, 30, 400), rng.integers(0, 15, 400)
+    stats = PairStatistics.from_interactions(users, items, 30, 15, m=4)
+    x = np.zeros((30, 15))
+    x[users, items] = 1
+    gram = x.T @ x
+    cosine = gram / np.sqrt(np.outer(np.diag(gram), np.diag(gram)))
+    np.fill_diagonal(cosine, 0)
+    assert np.array_equal(stats.counts, x.sum(0))
+    for i in range(15):
+        kept = stats.neighbours[i][stats.neighbours[i] >= 0]
+        assert np.allclose(stats.weights[i][: len(kept)], cosine[i, kept])
+        assert np.isclose(stats.weights[i][0], np.sort(cosine[i])[-1])  # the most similar first
+        assert len(kept) == min(4, int((cosine[i] > 0).sum()))
+
+
+def _catalog(features, stats=None):
+    codes = np.array([[1, 2], [2, 0], [3, 0], [1, 3], [0, 0], [2, 3], [1, 0], [3, 2]])
+    return Catalog(n_users=6, n_items=8, max_len=4, user_fields=(Field("age", 3),),
+                   item_fields=(Field("genre", 4, width=2, multi=True),), item_values={"genre": codes},
+                   pair_features=tuple(features), pair_statistics=stats)
+
+
+def _batch():
+    return {"user": torch.tensor([0, 5]), "history": torch.tensor([[8, 1, 2, 3], [4, 5, 6, 7]]),
+            "user:age": torch.tensor([1, 2])}
+
+
+@pytest.mark.parametrize("name", RANKERS.names())
+def test_every_ranker_reads_the_pair_features(name):
+    rng = np.random.default_rng(0)
+    stats = PairStatistics.from_interactions(rng.integers(0, 6, 60), rng.integers(0, 8, 60), 6, 8)
+    catalog = _catalog(["popularity", "cooccurrence", "category"], stats)
+    torch.manual_seed(0)
+    ranker = build_ranker(name, catalog)
+    with torch.no_grad():  # away from the initialisation (LR's first-order weights start at 0)
+        for p in ranker.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    items = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    out = ranker(_batch(), items)
+    assert out.shape == (2, 3) and torch.isfinite(out).all()
+    # the features are an input: other statistics change the scores
+    use_statistics(ranker, PairStatistics.from_interactions(rng.integers(0, 6, 60), rng.integers(0, 8, 60), 6, 8))
+    assert not torch.allclose(ranker(_batch(), items), out)
+
+
+def test_the_retriever_feature_is_the_fused_score_and_its_rank_over_the_catalogue():
+    torch.manual_seed(0)
+    items = np.random.default_rng(0).normal(size=(8, 3)).astype(np.float32)
+    inner = build_ranker("lr", _catalog(["retriever"]))
+    seen = {}
+    original = inner.forward
+    inner.forward = lambda batch, cand: seen.update(batch) or original(batch, cand)
+    fused = RetrieverScoreFusion(inner, items, temperature=0.2)
+    query = torch.randn(2, 3)
+    candidates = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    fused({**_batch(), QUERY: query}, candidates)
+    scores = (query @ torch.as_tensor(items).T)
+    for b in range(2):
+        for j, c in enumerate(candidates[b]):
+            above = int((scores[b] > scores[b, c]).sum())
+            assert np.isclose(seen["retriever_score"][b, j].item(), scores[b, c].item(), atol=1e-6)
+            assert np.isclose(seen["retriever_rank"][b, j].item(), np.log1p(above) / np.log1p(8), atol=1e-6)
+    with pytest.raises(KeyError, match="must be fused with the retriever"):
+        build_ranker("lr", _catalog(["retriever"]))(_batch(), candidates)
+
+
+def test_the_statistics_are_buffers_a_saved_ranker_carries():
+    rng = np.random.default_rng(0)
+    stats = PairStatistics.from_interactions(rng.integers(0, 6, 60), rng.integers(0, 8, 60), 6, 8)
+    trained = build_ranker("deepfm", _catalog(["popularity", "cooccurrence"], stats))
+    rebuilt = build_ranker("deepfm", _catalog(["popularity", "cooccurrence"]))  # as served: no statistics given
+    rebuilt.load_state_dict(trained.state_dict())
+    items = torch.tensor([[0, 1, 2], [3, 4, 5]])
+    assert torch.allclose(rebuilt(_batch(), items), trained(_batch(), items))
+    assert sorted(PAIR_FEATURES.names()) == ["category", "cooccurrence", "popularity", "retriever"]
+    assert PairFeatures(_catalog(["category"]), ["category"]).width == 1
