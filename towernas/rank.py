@@ -90,7 +90,7 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
     """Train one ranker for one seed; select on validation; read test once. Returns (ranker, record)."""
     r, name = cfg.rank, cfg.ranker.name
     torch.manual_seed(seed)
-    ranker = build_ranker(name, Catalog.from_data(data), **hyperparameters(cfg.ranker))
+    ranker = build_ranker(name, Catalog.from_data(data, ratings=r.history_ratings), **hyperparameters(cfg.ranker))
     addons = ranker_addons(cfg, "rank", "bce", data, ranker)
     ranker = (RankerWithAddOns(ranker, addons) if addons else ranker).to(device)
     batches, n_batches = train_batches(data, pairs["train"], cfg, device)

@@ -114,7 +114,7 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
     the served one in validation)."""
     c = cfg.cascade
     torch.manual_seed(seed)
-    catalog = Catalog.from_data(data, c.pair_features, cands.served_statistics)
+    catalog = Catalog.from_data(data, c.pair_features, cands.served_statistics, ratings=c.history_ratings)
     ranker = build_ranker(name, catalog, **ranker_hyperparameters(cfg, name))
     if c.fuse_retriever:
         ranker = RetrieverScoreFusion(ranker, cands.train_retriever.items,

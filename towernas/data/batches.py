@@ -17,14 +17,21 @@ import torch
 from towernas.data.interactions import InteractionData
 
 
+RATINGS = "history_rating"  # the batch key of the history's explicit ratings
+
+
 def user_inputs(data: InteractionData, users: np.ndarray, positions: np.ndarray, device: torch.device | str = "cpu",
                 history: np.ndarray | None = None):
     """Query-side tensors for ``users`` whose histories end right before rows ``positions`` (``history``: those
-    histories already read, e.g. after ``drop_history``)."""
+    histories already read, e.g. after ``drop_history``); with explicit ratings also ``history_rating`` (B, L), the
+    ratings of the history's items (0 on padding; the items a ``history`` given here dropped keep theirs, unread)."""
     batch = {"user": users, "history": data.histories(positions) if history is None else history}
     for name, values in data.user_features.values.items():
         batch[f"user:{name}"] = values[users]
-    return {k: torch.as_tensor(np.asarray(v), dtype=torch.long, device=device) for k, v in batch.items()}
+    out = {k: torch.as_tensor(np.asarray(v), dtype=torch.long, device=device) for k, v in batch.items()}
+    if data.ratings is not None:
+        out[RATINGS] = torch.as_tensor(data.history_ratings(positions, out["history"].shape[1]), device=device)
+    return out
 
 
 def item_inputs(data: InteractionData, items: np.ndarray, device: torch.device | str = "cpu"):

@@ -95,6 +95,18 @@ class InteractionData:
         valid = idx >= start[:, None]
         return np.where(valid, self.items[np.maximum(idx, 0)], self.pad_item)
 
+    def history_ratings(self, positions: np.ndarray, max_len: int | None = None) -> np.ndarray:
+        """The explicit ratings of ``histories(positions)``'s items: (len(positions), max_len) float32, 0.0 on
+        padding and for a missing (NaN) rating. Needs ``ratings``."""
+        if self.ratings is None:
+            raise ValueError(f"dataset {self.name} has no ratings")
+        max_len = self.max_len if max_len is None else max_len
+        positions = np.asarray(positions, dtype=np.int64)
+        start = self.user_indptr[self.users[positions]]
+        idx = positions[:, None] - max_len + np.arange(max_len)[None, :]
+        ratings = np.where(idx >= start[:, None], self.ratings[np.maximum(idx, 0)], 0.0)
+        return np.nan_to_num(ratings, nan=0.0).astype(np.float32)
+
     def item_popularity(self, split: str = "train") -> np.ndarray:
         """(n_items,) interaction counts within ``split``."""
         return np.bincount(self.items[self.rows(split)], minlength=self.n_items)

@@ -7,7 +7,8 @@ sum over the history, weighted by an activation unit.
     logit    = MLP([user id; user features; i(u, t); t; item features])
 
 h_j is the j-th history item and t the candidate, each the sum of its id embedding and its side-feature
-embeddings (``item_features``; DIN's goods id + category); the mean-pooled history field that other rankers
+embeddings (``item_features``; DIN's goods id + category), h_j also of its rating's where the data has explicit
+ratings (``PairFields``), so the unit weighs what the user thought of each similar item; the mean-pooled history field that other rankers
 read is replaced by the attended interest. ``recency`` adds p to the attention keys only, so the unit can
 weigh the latest items more for the same item (time-aware DIN variants and BST do the same with positions);
 ``item_features=false, recency=false`` is the paper's id-only unit.
@@ -46,8 +47,10 @@ class DIN(Ranker):
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         x = self.fields(batch, items)
         b, c = items.shape
-        if self.item_features:  # id + side features, summed per item
+        if self.item_features:  # id + side features (+ the item's rating, with ratings), summed per item
             history, target = self.fields.candidates(batch["history"]).sum(2), x.items.sum(2)
+            rated = self.fields.history_ratings(batch, x.mask)
+            history = history if rated is None else history + rated
         else:
             history, target = x.history, x.items[:, :, 0]
         keys = history

@@ -5,9 +5,11 @@ side is the batch of ``towernas.data.batches.user_inputs`` (``user``, ``history`
 candidate side is only item ids: ``PairFields`` keeps the catalogue's item features as buffers and looks
 them up, so a candidate list from a retriever (or sampled negatives) needs no feature gathering outside.
 
-Fields of one pair, in order (F = F_q + F_c, F_q = 1 + F_u + 3, F_c = 1 + F_i + the pair features' width):
+Fields of one pair, in order (F = F_q + F_c, F_q = 1 + F_u + 3 (+ 1 with ratings), F_c = 1 + F_i + the pair
+features' width):
 
-    user id | user side features | history length | latest item | mean of the history | item id | item features
+    user id | user side features | [mean rating] | history length | latest item | mean of the history | item id |
+    item features | [pair features]
 
 The query side carries the order of the history: its latest item (an embedding of the item-id table; what
 comes next follows what came last: sequels, sessions) and its length (the number of real items, 0..L, its
@@ -39,6 +41,7 @@ from torch import nn
 
 from towernas.data.features import Field
 from towernas.data.interactions import InteractionData
+from towernas.data.batches import RATINGS
 from towernas.nn.embeddings import FieldEmbeddings
 from towernas.nn.pair_features import NumericFields
 from towernas.nn.pooling import masked_mean
@@ -49,8 +52,8 @@ class PairInputs:
     """Embedded inputs of B queries × C candidates (``E`` = the tables' width).
 
     Args:
-        query: (B, F_q, E) user id, user features, history length, latest item, mean-pooled history
-            (F_q = F_u + 4; the mean is last).
+        query: (B, F_q, E) user id, user features, [mean rating,] history length, latest item, mean-pooled
+            history (F_q = F_u + 4, + 1 with ratings; the mean is last).
         history: (B, L, E) the history's item embeddings (padding rows are zero).
         mask: (B, L) True where the history holds an item.
         items: (B, C, F_c, E) candidate item id and item features (F_c = F_i + 1).
@@ -85,6 +88,9 @@ class Catalog:
         pair_features: names of ``towernas.rankers.pair_features.PAIR_FEATURES`` every pair also gets, as
             numeric fields after the item's fields (none by default).
         pair_statistics: the ``PairStatistics`` they read (None when rebuilt: the checkpoint holds them).
+        rating_mean: with explicit ratings, the train split's mean rating: every history item's embedding
+            then carries its rating (centred; ``batch["history_rating"]``, a missing one counts as the mean) and
+            the query the mean centred rating of its history (how generously this user rates). None: no ratings.
     """
 
     n_users: int
@@ -95,15 +101,23 @@ class Catalog:
     item_values: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
     pair_features: tuple[str, ...] = ()
     pair_statistics: Any = field(default=None, compare=False, repr=False)
+    rating_mean: float | None = None
 
     @classmethod
-    def from_data(cls, data: InteractionData, pair_features: Sequence[str] = (), statistics: Any = None) -> Catalog:
-        """``data``'s catalogue; with ``pair_features``, their ``statistics`` (default: of ``data``'s train split)."""
+    def from_data(cls, data: InteractionData, pair_features: Sequence[str] = (), statistics: Any = None,
+                  ratings: bool = True) -> Catalog:
+        """``data``'s catalogue; with ``pair_features``, their ``statistics`` (default: of ``data``'s train split);
+        with ``ratings`` and a dataset that has them, rating-aware histories."""
         from towernas.rankers.pair_features import PairStatistics
 
         stats = (statistics or PairStatistics.from_data(data)) if pair_features else None
+        mean = None
+        if ratings and data.ratings is not None:
+            train = data.ratings[data.rows("train")]
+            mean = float(np.nanmean(train)) if np.isfinite(train).any() else 0.0
         return cls(data.n_users, data.n_items, data.max_len, tuple(data.user_features.fields),
-                   tuple(data.item_features.fields), dict(data.item_features.values), tuple(pair_features), stats)
+                   tuple(data.item_features.fields), dict(data.item_features.values), tuple(pair_features), stats,
+                   mean)
 
     def codes(self, f: Field) -> torch.Tensor:
         """(n_items + 1, ...) codes of ``f``; the last row (the padding id) is 0 = missing. Zeros if not given."""
@@ -136,6 +150,9 @@ class PairFields(nn.Module):
         with torch.no_grad():
             self.item_ids.weight[catalog.n_items].zero_()
             self.user_ids.weight[catalog.n_users].zero_()
+        self.rating_mean = catalog.rating_mean
+        if self.rating_mean is not None:  # the history item's rating and the history's mean rating
+            self.item_rating, self.user_rating = NumericFields(1, dim), NumericFields(1, dim)
         self.pair = None
         if catalog.pair_features:  # numeric fields of the pair, after the item's own
             from towernas.rankers.pair_features import PairFeatures
@@ -150,7 +167,20 @@ class PairFields(nn.Module):
     @property
     def n_fields(self) -> int:
         """F, the number of fields of a pair."""
-        return len(self.user_fields.fields) + len(self.item_fields.fields) + 5 + (self.pair.width if self.pair else 0)
+        return (len(self.user_fields.fields) + len(self.item_fields.fields) + 5 + (self.pair.width if self.pair else 0)
+                + (self.rating_mean is not None))
+
+    def history_ratings(self, batch: dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor | None:
+        """(B, L, E) the rating part of every history item's embedding (0 on padding), or None without ratings."""
+        if self.rating_mean is None:
+            return None
+        return self.item_rating(self._centred(batch, mask).unsqueeze(-1))[..., 0, :] * mask.unsqueeze(-1)
+
+    def _centred(self, batch: dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
+        ratings = batch.get(RATINGS)
+        if ratings is None:  # served without ratings: every item at the mean
+            return torch.zeros(mask.shape, device=mask.device)
+        return torch.where(mask & (ratings != 0), ratings.float() - self.rating_mean, 0.0)
 
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> PairInputs:
         history = batch["history"]  # (B, L)
@@ -159,6 +189,10 @@ class PairFields(nn.Module):
         parts = [self.user_ids(batch["user"]).unsqueeze(1)]  # (B, 1, E)
         if self.user_fields.fields:
             parts.append(self.user_fields(batch))  # (B, F_u, E)
+        if self.rating_mean is not None:
+            seq = seq + self.history_ratings(batch, mask)
+            generosity = self._centred(batch, mask).sum(1) / mask.sum(1).clamp_min(1)  # (B,) the mean centred rating
+            parts.append(self.user_rating(generosity[:, None]))  # (B, 1, E)
         length = mask.sum(1).clamp_max(self.lengths.num_embeddings - 1)  # (B,)
         parts += [self.lengths(length).unsqueeze(1), seq[:, -1:],  # right-aligned: the latest item is last
                   masked_mean(seq, mask).unsqueeze(1)]

@@ -1,0 +1,70 @@
+"""Rating-aware histories: the ratings a batch carries, and every ranker reading them (``Catalog.rating_mean``)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from towernas.data import RawDataset
+from towernas.data.batches import RATINGS, user_inputs
+from towernas.data.preprocess import Preprocessing, preprocess
+from towernas.rankers import RANKERS, Catalog, build_ranker
+
+
+def _data(with_ratings=True):
+    rng = np.random.default_rng(0)
+    n = 120
+    df = pd.DataFrame({"user": rng.integers(0, 6, n), "item": rng.integers(0, 15, n), "timestamp": np.arange(n)})
+    if with_ratings:
+        df["rating"] = rng.integers(1, 6, n).astype(float)
+        df.loc[5, "rating"] = np.nan
+    return preprocess(RawDataset(df), Preprocessing(), "toy",
+                      max_len=4)
+
+
+def test_history_ratings_are_the_ratings_of_the_history_items_zero_on_padding_and_missing():
+    data = _data()
+    positions = np.arange(data.n_interactions)
+    history, ratings = data.histories(positions), data.history_ratings(positions)
+    for p in positions:
+        start = data.user_indptr[data.users[p]]
+        for slot, row in enumerate(range(p - 4, p)):
+            if row < start:
+                assert history[p, slot] == data.pad_item and ratings[p, slot] == 0.0
+            else:
+                assert history[p, slot] == data.items[row]
+                expected = data.ratings[row]
+                assert ratings[p, slot] == (0.0 if np.isnan(expected) else expected)
+    batch = user_inputs(data, data.users[:3], positions[:3])
+    assert batch[RATINGS].dtype == torch.float32 and batch[RATINGS].shape == batch["history"].shape
+    assert RATINGS not in user_inputs(_data(False), np.array([0]), np.array([0]))
+
+
+def test_the_catalogue_centres_on_the_train_mean_and_only_with_ratings():
+    data = _data()
+    catalog = Catalog.from_data(data)
+    train = data.ratings[data.rows("train")]
+    assert catalog.rating_mean == pytest.approx(np.nanmean(train))
+    assert Catalog.from_data(data, ratings=False).rating_mean is None
+    assert Catalog.from_data(_data(False)).rating_mean is None
+
+
+@pytest.mark.parametrize("name", RANKERS.names())
+def test_every_ranker_reads_the_history_ratings(name):
+    data = _data()
+    torch.manual_seed(0)
+    ranker = build_ranker(name, Catalog.from_data(data))
+    with torch.no_grad():  # away from the initialisation (LR's first-order weights start at 0)
+        for p in ranker.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    rows = np.flatnonzero(data.histories(np.arange(data.n_interactions))[:, -1] != data.pad_item)[:4]
+    batch = user_inputs(data, data.users[rows], rows)
+    items = torch.as_tensor(data.items[rows, None].repeat(3, 1))
+    out = ranker(batch, items)
+    changed = ranker({**batch, RATINGS: torch.where(batch["history"] != data.pad_item, 5.0, 0.0)}, items)
+    assert out.shape == (4, 3) and not torch.allclose(out, changed)
+    # served without ratings: every history item at the mean rating, which is what centred zeros give
+    at_mean = {**batch, RATINGS: torch.where(batch["history"] != data.pad_item, Catalog.from_data(data).rating_mean,
+                                             0.0)}
+    no_key = {k: v for k, v in batch.items() if k != RATINGS}
+    assert torch.allclose(ranker(no_key, items), ranker(at_mean, items), atol=1e-5)
