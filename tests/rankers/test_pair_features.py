@@ -87,5 +87,54 @@ def test_the_statistics_are_buffers_a_saved_ranker_carries():
     rebuilt.load_state_dict(trained.state_dict())
     items = torch.tensor([[0, 1, 2], [3, 4, 5]])
     assert torch.allclose(rebuilt(_batch(), items), trained(_batch(), items))
-    assert sorted(PAIR_FEATURES.names()) == ["category", "cooccurrence", "popularity", "retriever"]
+    assert sorted(PAIR_FEATURES.names()) == ["category", "cooccurrence", "item_rating", "popularity", "retriever",
+                                             "trend"]
     assert PairFeatures(_catalog(["category"]), ["category"]).width == 1
+
+
+def _timed_data():
+    import pandas as pd
+
+    from towernas.data import RawDataset
+    from towernas.data.preprocess import Preprocessing, preprocess
+
+    rng = np.random.default_rng(2)
+    n = 300
+    df = pd.DataFrame({"user": rng.integers(0, 8, n), "item": rng.integers(0, 10, n),
+                       "timestamp": rng.integers(0, 1000, n), "rating": rng.integers(1, 6, n).astype(float)})
+    return preprocess(RawDataset(df), Preprocessing(), "toy", max_len=4)
+
+
+def test_time_aware_features_count_only_train_rows_before_the_query_time():
+    from towernas.data.batches import user_inputs
+
+    data = _timed_data()
+    catalog = Catalog.from_data(data, ["item_rating", "trend"])
+    features = PairFeatures(catalog, ["item_rating", "trend"])
+    train = data.rows("train")
+    queries = np.arange(0, data.n_interactions, 7)
+    batch = user_inputs(data, data.users[queries], queries)
+    items = torch.as_tensor(np.tile(np.arange(data.n_items), (len(queries), 1)))
+    out = features(batch, items).numpy()
+    t_all = data.timestamps[train]
+    window = max(1, (int(t_all.max()) - int(t_all.min())) // 20)
+    norm = np.log1p(np.bincount(data.items[train], minlength=data.n_items).max())
+    for q, row in enumerate(queries):
+        t = data.timestamps[row]
+        for i in range(data.n_items):
+            mine = train[(data.items[train] == i) & (t_all < t)]
+            mean = data.ratings[mine].mean() - catalog.rating_mean if len(mine) else 0.0
+            recent = ((data.items[train] == i) & (t_all < t) & (t_all >= t - window)).sum()
+            assert np.allclose(out[q, i], [mean, np.log1p(len(mine)) / norm, np.log1p(recent) / norm,
+                                           recent / max(len(mine), 1)], atol=1e-5), (row, i)
+    # served without a time: every train row counts
+    served = features({k: v for k, v in batch.items() if k != "time"}, items[:1]).numpy()
+    for i in range(data.n_items):
+        mine = train[data.items[train] == i]
+        assert np.isclose(served[0, i, 0], data.ratings[mine].mean() - catalog.rating_mean if len(mine) else 0.0,
+                          atol=1e-5)
+    # saved and rebuilt without statistics (as served): the same buffers, sized as saved
+    rebuilt = PairFeatures(Catalog(data.n_users, data.n_items, data.max_len, pair_features=("item_rating", "trend"),
+                                   rating_mean=catalog.rating_mean), ["item_rating", "trend"])
+    rebuilt.load_state_dict(features.state_dict())
+    assert np.allclose(rebuilt(batch, items).numpy(), out)

@@ -38,7 +38,8 @@ MATMUL_OPS = frozenset({"mm", "addmm", "bmm", "baddbmm", "matmul", "linear", "mv
 COMPUTING_OPS = frozenset({
     "add", "sub", "mul", "div", "neg", "relu", "tanh", "sigmoid", "exp", "sqrt", "rsqrt", "maximum",
     "minimum", "masked_fill", "clamp", "clamp_min", "clamp_max", "nan_to_num", "softmax", "_softmax",
-    "sum", "mean", "prod", "amax", "amin", "linalg_vector_norm", "norm",
+    "sum", "mean", "prod", "amax", "amin", "linalg_vector_norm", "norm", "where", "log1p", "scatter_add_",
+    "scatter_add", "searchsorted",
 })
 # Free: data movement, dtype conversion, shape bookkeeping, boolean mask logic, table lookups (a ranker
 # reads its embeddings inside forward; a tower is handed them).
@@ -49,6 +50,8 @@ FREE_OPS = frozenset({
     "unsqueeze", "squeeze", "cat", "stack", "clone", "contiguous", "_to_copy", "to", "copy_", "detach",
     "alias", "lift_fresh", "size", "int", "numtotensor", "bitwise_not", "logical_not", "eq", "ne",
     "gt", "lt", "ge", "le", "constant", "listconstruct", "listunpack", "tupleconstruct",
+    "bitwise_and", "logical_and", "scalar_tensor", "zeros", "zeros_like", "ones_like", "full", "new_zeros", "gather",
+    "fill_", "detach_", "_local_scalar_dense", "item",
 })
 _FLOATING_JIT = frozenset({"float", "double", "half", "bfloat16"})
 

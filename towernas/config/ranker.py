@@ -143,6 +143,7 @@ class RankConfig:
     negatives: int = 1  # dataset.ctr.label=implicit: uniform negatives sampled per positive pair
     addons: list[str] = field(default_factory=list)  # ips relmf pda macr dice (options: addon.<name>)
     history_ratings: bool = True  # with explicit ratings, every ranker sees the history's (rankers.inputs.Catalog)
+    pair_features: list[str] = field(default_factory=list)  # popularity cooccurrence category item_rating trend
 
 
 def hyperparameters(ranker_cfg) -> dict:

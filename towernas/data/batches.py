@@ -18,19 +18,25 @@ from towernas.data.interactions import InteractionData
 
 
 RATINGS = "history_rating"  # the batch key of the history's explicit ratings
+RATING_BEFORE = "rating_before"  # the mean of all the user's ratings before the query
+TIME = "time"  # the query's timestamp
 
 
 def user_inputs(data: InteractionData, users: np.ndarray, positions: np.ndarray, device: torch.device | str = "cpu",
                 history: np.ndarray | None = None):
     """Query-side tensors for ``users`` whose histories end right before rows ``positions`` (``history``: those
     histories already read, e.g. after ``drop_history``); with explicit ratings also ``history_rating`` (B, L), the
-    ratings of the history's items (0 on padding; the items a ``history`` given here dropped keep theirs, unread)."""
+    ratings of the history's items (0 on padding; the items a ``history`` given here dropped keep theirs, unread)
+    and ``rating_before`` (B,), the mean of all the user's ratings before the query (0 with none); and ``time``
+    (B,), the query row's timestamp (what time-aware ranker features count up to)."""
     batch = {"user": users, "history": data.histories(positions) if history is None else history}
     for name, values in data.user_features.values.items():
         batch[f"user:{name}"] = values[users]
     out = {k: torch.as_tensor(np.asarray(v), dtype=torch.long, device=device) for k, v in batch.items()}
+    out[TIME] = torch.as_tensor(data.timestamps[np.asarray(positions, dtype=np.int64)], device=device)
     if data.ratings is not None:
         out[RATINGS] = torch.as_tensor(data.history_ratings(positions, out["history"].shape[1]), device=device)
+        out[RATING_BEFORE] = torch.as_tensor(data.mean_rating_before(positions)[0], device=device)
     return out
 
 

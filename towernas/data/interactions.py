@@ -107,6 +107,20 @@ class InteractionData:
         ratings = np.where(idx >= start[:, None], self.ratings[np.maximum(idx, 0)], 0.0)
         return np.nan_to_num(ratings, nan=0.0).astype(np.float32)
 
+    def mean_rating_before(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Over all of each user's rows before ``positions`` (not only the last ``max_len``): the mean rating
+        (0.0 with none) and how many ratings it averages, (len(positions),) float32 each. Needs ``ratings``."""
+        if self.ratings is None:
+            raise ValueError(f"dataset {self.name} has no ratings")
+        known = np.isfinite(self.ratings)
+        sums = np.r_[0.0, np.cumsum(np.where(known, self.ratings, 0.0))]
+        counts = np.r_[0, np.cumsum(known)]
+        positions = np.asarray(positions, dtype=np.int64)
+        start = self.user_indptr[self.users[positions]]
+        n = counts[positions] - counts[start]
+        total = sums[positions] - sums[start]
+        return (np.where(n > 0, total / np.maximum(n, 1), 0.0).astype(np.float32), n.astype(np.float32))
+
     def item_popularity(self, split: str = "train") -> np.ndarray:
         """(n_items,) interaction counts within ``split``."""
         return np.bincount(self.items[self.rows(split)], minlength=self.n_items)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from towernas.complexity.counting import count_ops
+from towernas.data.batches import RATING_BEFORE, RATINGS, TIME
 from towernas.rankers.base import Ranker
 
 
@@ -42,6 +43,10 @@ def probe_batch(ranker: Ranker, history_len: int, device: torch.device | str = "
              "history": torch.zeros(1, history_len, dtype=torch.long, device=device)}
     for f in ranker.catalog.user_fields:
         batch[f"user:{f.name}"] = torch.ones(1, *((f.width,) if f.multi else ()), dtype=torch.long, device=device)
+    batch[TIME] = torch.zeros(1, dtype=torch.long, device=device)
+    if getattr(ranker.catalog, "rating_mean", None) is not None:  # every history item rated
+        batch[RATINGS] = torch.ones(1, history_len, device=device)
+        batch[RATING_BEFORE] = torch.ones(1, device=device)
     return batch
 
 

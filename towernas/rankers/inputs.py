@@ -41,7 +41,7 @@ from torch import nn
 
 from towernas.data.features import Field
 from towernas.data.interactions import InteractionData
-from towernas.data.batches import RATINGS
+from towernas.data.batches import RATING_BEFORE, RATINGS
 from towernas.nn.embeddings import FieldEmbeddings
 from towernas.nn.pair_features import NumericFields
 from towernas.nn.pooling import masked_mean
@@ -90,7 +90,8 @@ class Catalog:
         pair_statistics: the ``PairStatistics`` they read (None when rebuilt: the checkpoint holds them).
         rating_mean: with explicit ratings, the train split's mean rating: every history item's embedding
             then carries its rating (centred; ``batch["history_rating"]``, a missing one counts as the mean) and
-            the query the mean centred rating of its history (how generously this user rates). None: no ratings.
+            the query the user's mean centred rating so far (``batch["rating_before"]``, else the history's: how
+            generously this user rates). None: no ratings.
     """
 
     n_users: int
@@ -191,7 +192,11 @@ class PairFields(nn.Module):
             parts.append(self.user_fields(batch))  # (B, F_u, E)
         if self.rating_mean is not None:
             seq = seq + self.history_ratings(batch, mask)
-            generosity = self._centred(batch, mask).sum(1) / mask.sum(1).clamp_min(1)  # (B,) the mean centred rating
+            if RATING_BEFORE in batch:  # all the user's ratings so far, not only the window's
+                before = batch[RATING_BEFORE].float()
+                generosity = torch.where(before != 0, before - self.rating_mean, 0.0)
+            else:
+                generosity = self._centred(batch, mask).sum(1) / mask.sum(1).clamp_min(1)  # the window's mean
             parts.append(self.user_rating(generosity[:, None]))  # (B, 1, E)
         length = mask.sum(1).clamp_max(self.lengths.num_embeddings - 1)  # (B,)
         parts += [self.lengths(length).unsqueeze(1), seq[:, -1:],  # right-aligned: the latest item is last

@@ -10,6 +10,12 @@ Registered in ``PAIR_FEATURES`` (config: ``cascade.pair_features=[…]``):
   (``towernas.nn.pair_features.NeighbourAffinity`` over every item's top-50 neighbours).
 - ``category``: per item side field, the share of the history carrying the candidate's codes
   (``CodeAffinity``).
+- ``item_rating``: the candidate's mean rating before the query time (centred) and how many it averages.
+- ``trend``: the candidate's consumption in the last twentieth of the log's time span before the query, and
+  that share of all its consumption before it.
+
+Time-aware features count only rows before the query's time (``batch["time"]``), so a training query never
+counts its own target; served without a time they count everything.
 
 Counts and co-occurrences are ``PairStatistics`` of a set of interactions: the train split for validation,
 test and serving, and for a ranker trained on out-of-sample lists the same part of train its lists'
@@ -35,12 +41,40 @@ PAIR_FEATURES: Registry[type[nn.Module]] = Registry("pair feature", key="cascade
 
 
 @dataclass
+class TimedRows:
+    """Rows sorted by (item, time): ``keys = item * span + time``, every item's first row ``starts`` (N + 1,),
+    cumulative ratings ``rating_sums`` (R + 1,) (0 without ratings); ``window``: the trend's time window."""
+
+    keys: np.ndarray
+    starts: np.ndarray
+    rating_sums: np.ndarray
+    span: int
+    window: int
+
+    @classmethod
+    def from_rows(cls, items: np.ndarray, times: np.ndarray, ratings: np.ndarray | None, n_items: int) -> TimedRows:
+        times = np.asarray(times, np.int64)
+        low = int(times.min(initial=0))
+        times = times - low
+        span = int(times.max(initial=0)) + 2  # one past any query time clipped into range
+        order = np.lexsort((times, items))
+        keys = np.asarray(items, np.int64)[order] * span + times[order]
+        values = np.zeros(len(order)) if ratings is None else np.nan_to_num(np.asarray(ratings, np.float64)[order])
+        starts = np.searchsorted(keys, np.arange(n_items + 1, dtype=np.int64) * span)
+        window = max(1, (span - 2) // 20)  # the last twentieth of the log's time span
+        return cls(keys, starts, np.r_[0.0, np.cumsum(values)], span, window)
+
+
+@dataclass
 class PairStatistics:
-    """Item counts (N,) and every item's top-M co-occurring items (N, M) with their cosine (-1 = none)."""
+    """Item counts (N,), every item's top-M co-occurring items (N, M) with their cosine (-1 = none), and the rows
+    by item and time (``TimedRows``) with the time offset ``t0`` their keys start from."""
 
     counts: np.ndarray
     neighbours: np.ndarray
     weights: np.ndarray
+    timed: TimedRows | None = None
+    t0: int = 0
 
     @classmethod
     def from_interactions(cls, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int,
@@ -71,7 +105,11 @@ class PairStatistics:
     @classmethod
     def from_data(cls, data, split: str = "train", m: int = NEIGHBOURS) -> PairStatistics:
         rows = data.rows(split)
-        return cls.from_interactions(data.users[rows], data.items[rows], data.n_users, data.n_items, m)
+        stats = cls.from_interactions(data.users[rows], data.items[rows], data.n_users, data.n_items, m)
+        ratings = None if data.ratings is None else data.ratings[rows]
+        stats.timed = TimedRows.from_rows(data.items[rows], data.timestamps[rows], ratings, data.n_items)
+        stats.t0 = int(data.timestamps[rows].min(initial=0))
+        return stats
 
 
 @PAIR_FEATURES.register("retriever")
@@ -134,6 +172,96 @@ class CategoryFeature(nn.Module):
         if not self.parts:
             return items.new_zeros(*items.shape, 0, dtype=torch.float32)
         return torch.stack([part(batch["history"], items) for part in self.parts], -1)
+
+
+class _Timed(nn.Module):
+    """Buffers of ``TimedRows`` and the counts of each candidate's rows before the query time (``batch["time"]``;
+    without it, all of them). Their length is the statistics' row count: a saved ranker's are taken as saved."""
+
+    def __init__(self, catalog) -> None:
+        super().__init__()
+        self.register_buffer("keys", torch.zeros(0, dtype=torch.long))
+        self.register_buffer("starts", torch.zeros(catalog.n_items + 2, dtype=torch.long))
+        self.register_buffer("rating_sums", torch.zeros(1, dtype=torch.float64))
+        self.register_buffer("scalars", torch.tensor([2, 1, 0]))  # span, window, t0
+
+    def use(self, stats: PairStatistics) -> None:
+        t = stats.timed
+        if t is None:
+            raise ValueError("time-aware pair features need statistics with timestamps (PairStatistics.from_data)")
+        device = self.keys.device
+        self.keys = torch.as_tensor(t.keys, device=device)
+        self.starts = torch.as_tensor(np.r_[t.starts, t.starts[-1]], device=device)
+        self.rating_sums = torch.as_tensor(t.rating_sums, device=device)
+        self.scalars = torch.tensor([t.span, t.window, stats.t0], device=device)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        for name in ("keys", "rating_sums"):  # sized by the statistics they were saved with
+            if prefix + name in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[prefix + name], device=getattr(self, name).device))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def before(self, batch: dict[str, torch.Tensor], items: torch.Tensor, back: int = 0) -> torch.Tensor:
+        """(B, C) the index of each candidate's first row at or after (query time - ``back``)."""
+        span, _, t0 = self.scalars.tolist()
+        if "time" in batch:
+            t = (batch["time"].long() - t0 - back).clamp(0, span - 1).unsqueeze(1)
+        else:  # served without a time: everything counted
+            t = torch.full((items.shape[0], 1), span - 1, dtype=torch.long, device=items.device)
+        return torch.searchsorted(self.keys, items.long() * span + t)
+
+
+@PAIR_FEATURES.register("item_rating")
+class ItemRatingFeature(nn.Module):
+    """The candidate's mean rating before the query time, centred on the train mean (0 with none), and how many
+    ratings it averages (``log(1 + n) / log(1 + max n)``): the item bias of a rating model, counted honestly."""
+
+    width = 2
+
+    def __init__(self, catalog) -> None:
+        super().__init__()
+        if catalog.rating_mean is None:
+            raise ValueError("pair feature 'item_rating' needs explicit ratings (a dataset with a rating column)")
+        self.mean = catalog.rating_mean
+        self.timed = _Timed(catalog)
+        self.register_buffer("norm", torch.ones(()))
+
+    def use(self, stats: PairStatistics) -> None:
+        self.timed.use(stats)
+        self.norm.fill_(float(np.log1p(stats.counts.max(initial=1))))
+
+    def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
+        end = self.timed.before(batch, items)
+        start = self.timed.starts[items]
+        n = (end - start).double()
+        total = self.timed.rating_sums[end] - self.timed.rating_sums[start]
+        mean = torch.where(n > 0, total / n.clamp_min(1) - self.mean, 0.0)
+        return torch.stack([mean, torch.log1p(n) / self.norm], -1).float()
+
+
+@PAIR_FEATURES.register("trend")
+class TrendFeature(nn.Module):
+    """How many times the candidate was consumed in the last twentieth of the log's time span before the query,
+    ``log(1 + n) / log(1 + max count)``, and that share of all its consumption before the query (rising or
+    fading)."""
+
+    width = 2
+
+    def __init__(self, catalog) -> None:
+        super().__init__()
+        self.timed = _Timed(catalog)
+        self.register_buffer("norm", torch.ones(()))
+
+    def use(self, stats: PairStatistics) -> None:
+        self.timed.use(stats)
+        self.norm.fill_(float(np.log1p(stats.counts.max(initial=1))))
+
+    def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
+        window = int(self.timed.scalars[1])
+        end = self.timed.before(batch, items)
+        recent = (end - self.timed.before(batch, items, back=window)).float()
+        total = (end - self.timed.starts[items]).float()
+        return torch.stack([torch.log1p(recent) / self.norm, recent / total.clamp_min(1)], -1)
 
 
 class PairFeatures(nn.Module):
