@@ -7,6 +7,7 @@ import torch
 
 from towernas.data import RawDataset
 from towernas.data.batches import RATINGS, user_inputs
+from towernas.data.interactions import TRAIN
 from towernas.data.preprocess import Preprocessing, preprocess
 from towernas.rankers import RANKERS, Catalog, build_ranker
 
@@ -22,7 +23,7 @@ def _data(with_ratings=True):
                       max_len=4)
 
 
-def test_history_ratings_are_the_ratings_of_the_history_items_zero_on_padding_and_missing():
+def test_history_ratings_are_the_train_ratings_of_the_history_items_zero_on_padding_missing_and_held_out():
     data = _data()
     positions = np.arange(data.n_interactions)
     history, ratings = data.histories(positions), data.history_ratings(positions)
@@ -33,8 +34,15 @@ def test_history_ratings_are_the_ratings_of_the_history_items_zero_on_padding_an
                 assert history[p, slot] == data.pad_item and ratings[p, slot] == 0.0
             else:
                 assert history[p, slot] == data.items[row]
-                expected = data.ratings[row]
+                expected = data.ratings[row] if data.split[row] == TRAIN else np.nan  # a label never an input
                 assert ratings[p, slot] == (0.0 if np.isnan(expected) else expected)
+    # the mean over all earlier train rows, however long the history
+    means, counts = data.mean_rating_before(positions)
+    for p in positions:
+        rows = np.arange(data.user_indptr[data.users[p]], p)
+        known = [data.ratings[r] for r in rows if data.split[r] == TRAIN and not np.isnan(data.ratings[r])]
+        assert counts[p] == len(known) and np.isclose(means[p], np.mean(known) if known else 0.0)
+    assert (data.split != TRAIN).any() and np.isnan(data.train_ratings()[data.split != TRAIN]).all()
     batch = user_inputs(data, data.users[:3], positions[:3])
     assert batch[RATINGS].dtype == torch.float32 and batch[RATINGS].shape == batch["history"].shape
     assert RATINGS not in user_inputs(_data(False), np.array([0]), np.array([0]))

@@ -95,25 +95,32 @@ class InteractionData:
         valid = idx >= start[:, None]
         return np.where(valid, self.items[np.maximum(idx, 0)], self.pad_item)
 
+    def train_ratings(self) -> np.ndarray:
+        """``ratings`` with every non-train row's set to NaN: the feedback a model may read as an input. The
+        ratings of validation and test rows are the labels of the CTR task (and the targets' feedback), so no
+        input ever carries them, even for a later query."""
+        if self.ratings is None:
+            raise ValueError(f"dataset {self.name} has no ratings")
+        return np.where(self.split == TRAIN, self.ratings, np.nan).astype(np.float32)
+
     def history_ratings(self, positions: np.ndarray, max_len: int | None = None) -> np.ndarray:
-        """The explicit ratings of ``histories(positions)``'s items: (len(positions), max_len) float32, 0.0 on
-        padding and for a missing (NaN) rating. Needs ``ratings``."""
+        """The train-split ratings (``train_ratings``) of ``histories(positions)``'s items: (len(positions),
+        max_len) float32, 0.0 on padding, for a missing (NaN) rating and for a validation or test row's."""
         if self.ratings is None:
             raise ValueError(f"dataset {self.name} has no ratings")
         max_len = self.max_len if max_len is None else max_len
         positions = np.asarray(positions, dtype=np.int64)
         start = self.user_indptr[self.users[positions]]
         idx = positions[:, None] - max_len + np.arange(max_len)[None, :]
-        ratings = np.where(idx >= start[:, None], self.ratings[np.maximum(idx, 0)], 0.0)
+        ratings = np.where(idx >= start[:, None], self.train_ratings()[np.maximum(idx, 0)], 0.0)
         return np.nan_to_num(ratings, nan=0.0).astype(np.float32)
 
     def mean_rating_before(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Over all of each user's rows before ``positions`` (not only the last ``max_len``): the mean rating
-        (0.0 with none) and how many ratings it averages, (len(positions),) float32 each. Needs ``ratings``."""
-        if self.ratings is None:
-            raise ValueError(f"dataset {self.name} has no ratings")
-        known = np.isfinite(self.ratings)
-        sums = np.r_[0.0, np.cumsum(np.where(known, self.ratings, 0.0))]
+        """Over all of each user's train rows before ``positions`` (not only the last ``max_len``): the mean rating
+        (0.0 with none) and how many ratings it averages, (len(positions),) float32 each (``train_ratings``)."""
+        ratings = self.train_ratings()
+        known = np.isfinite(ratings)
+        sums = np.r_[0.0, np.cumsum(np.where(known, ratings, 0.0))]
         counts = np.r_[0, np.cumsum(known)]
         positions = np.asarray(positions, dtype=np.int64)
         start = self.user_indptr[self.users[positions]]
