@@ -11,7 +11,7 @@ from tests.conftest import compose_config
 from towernas import retrain
 from towernas.cascade import run as cascade
 from towernas.data import load_dataset
-from towernas.cascade.stages import Cascade, RankerStage
+from towernas.cascade.stages import Cascade, RankerStage, rerank
 from towernas.cascade.queries import split_queries, train_queries
 from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.rankers import Catalog, build_ranker
@@ -135,12 +135,14 @@ def test_no_retrain_export_says_what_to_run(tmp_path, monkeypatch):
     assert np is not None
 
 
-def test_the_served_cascade_equals_the_in_process_pipeline(env, tmp_path):
+@pytest.mark.parametrize("features", ["[]", "[retriever,popularity,cooccurrence,category,item_rating,trend]"])
+def test_the_served_cascade_equals_the_in_process_pipeline(env, tmp_path, features):
     from towernas.serving import Cascade as ServedCascade
 
     root, artifact, _ = env
     out = cascade.run_cascade(_cfg(f"cascade.retriever={artifact}", "cascade.negatives=[top]", "cascade.k0=40",
                                    "cascade.k1=15", "ranker=deepfm", "cascade.rankers=[deepfm]",
+                                   f"cascade.pair_features={features}",
                                    small=("ranker.embed=4", "ranker.hidden=[8]")), tmp_path / "run")
     served = ServedCascade.load(out["cascade_dir"])
     cfg = _cfg()
@@ -149,13 +151,23 @@ def test_the_served_cascade_equals_the_in_process_pipeline(env, tmp_path):
     [(name, ranker, k)] = served.rankers
     assert (name, k) == ("deepfm", 15)
     queries = split_queries(data, "test")
-    expected = Cascade(retriever, 40, [RankerStage(name, ranker, k)]).topk(data, queries)[-1].ids
+    first, vectors = Cascade(retriever, 40, []).retrieve(data, queries)
+    expected, expected_scores = rerank(ranker, data, queries, first.ids, k, vectors=vectors)
+    ratings = data.train_ratings()  # what the rankers read in-process: train feedback only
     for i in range(0, len(queries.users), 7):
         u, p = queries.users[i], queries.positions[i]
         history = [data.item_ids[j] for j in data.histories(np.array([p]))[0] if j != data.pad_item]
         exclude = [data.item_ids[j] for j in queries.exclude[i]]
-        ids, scores = served.recommend(str(data.user_ids[u]), history, k=10, exclude=exclude)
-        assert ids == [str(data.item_ids[j]) for j in expected[i, :10]]
+        rows = np.arange(data.user_indptr[u], p)  # the user's whole history: its mean rating reads all of it
+        ids, scores = served.recommend(str(data.user_ids[u]), [data.item_ids[j] for j in data.items[rows]], k=10,
+                                       exclude=exclude, ratings=ratings[rows], time=int(data.timestamps[p]))
+        # the same scores (the order may differ only between candidates tied to float precision: the retriever's
+        # rank of a candidate, a pair feature, counts exact comparisons of scores computed in other batch shapes)
+        assert np.allclose(scores, expected_scores[i, :10], atol=1e-4)
+        mine = dict(zip((str(data.item_ids[j]) for j in expected[i]), expected_scores[i]))
+        assert all(abs(mine[x] - s) < 1e-4 for x, s in zip(ids, scores))
+        if features == "[]":
+            assert ids == [str(data.item_ids[j]) for j in expected[i, :10]]
         assert list(scores) == sorted(scores, reverse=True)
     cold, _ = served.recommend({"age": "3"}, history[:3], k=5)  # raw features: unknown to the rankers
     assert len(cold) == 5

@@ -72,7 +72,7 @@ def test_the_retriever_feature_is_the_fused_score_and_its_rank_over_the_catalogu
     scores = (query @ torch.as_tensor(items).T)
     for b in range(2):
         for j, c in enumerate(candidates[b]):
-            above = int((scores[b] > scores[b, c]).sum())
+            above = int((scores[b] > scores[b, c] + 1e-5).sum())
             assert np.isclose(seen["retriever_score"][b, j].item(), scores[b, c].item(), atol=1e-6)
             assert np.isclose(seen["retriever_rank"][b, j].item(), np.log1p(above) / np.log1p(8), atol=1e-6)
     with pytest.raises(KeyError, match="must be fused with the retriever"):

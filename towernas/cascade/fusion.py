@@ -23,6 +23,7 @@ from torch import nn
 from towernas.rankers.pair_features import RANK, SCORE
 
 QUERY = "retriever_query"  # the batch key of the retriever's query vectors
+TIE = 1e-5  # retriever scores (inner products of unit vectors) closer than this count as equal in a rank
 
 
 class RetrieverScoreFusion(nn.Module):
@@ -53,7 +54,9 @@ class RetrieverScoreFusion(nn.Module):
         query = batch[QUERY]
         everything = query @ self.items.T if query.dim() == 2 else torch.einsum("bkd,nd->bkn", query, self.items).amax(1)
         ascending = everything.sort(dim=1).values.contiguous()
-        above = everything.shape[1] - torch.searchsorted(ascending, scores.contiguous(), right=True)  # (B, C)
+        # items within TIE of the candidate's score tie with it: float noise (other batch shapes, a served process)
+        # never moves a rank
+        above = everything.shape[1] - torch.searchsorted(ascending, (scores + TIE).contiguous(), right=True)
         return torch.log1p(above.float()) / math.log1p(everything.shape[1])
 
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:

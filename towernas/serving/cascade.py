@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from towernas.data.batches import RATING_BEFORE, RATINGS, TIME
 from towernas.data.features import Field
 from towernas.cascade.export import FORMAT, META, RETRIEVER, SCHEMA
 from towernas.cascade.stages import rerank_batch
@@ -68,20 +69,25 @@ class ServingCascade:
             rankers.append((stage["name"], ranker.eval(), stage["k"]))
         return cls(meta, retriever, rankers)
 
-    def recommend(self, user: User, history: Sequence = (), k: int = 10, exclude: Sequence | None = None):
-        """Top-k raw item ids and the last stage's scores for one user (see ``ServingRetriever.recommend``)."""
-        return self.recommend_batch([user], [history], k, None if exclude is None else [exclude])[0]
+    def recommend(self, user: User, history: Sequence = (), k: int = 10, exclude: Sequence | None = None,
+                  ratings: Sequence[float] | None = None, time: int | None = None):
+        """Top-k raw item ids and the last stage's scores for one user (see ``ServingRetriever.recommend``).
+        ``ratings``: the user's explicit ratings of ``history``'s items (NaN: unknown), for rankers that read them;
+        ``time``: the request's timestamp, for time-aware pair features (None: everything they learnt counts)."""
+        return self.recommend_batch([user], [history], k, None if exclude is None else [exclude],
+                                    None if ratings is None else [ratings], None if time is None else [time])[0]
 
     @torch.no_grad()
     def recommend_batch(self, users: Sequence[User], histories: Sequence[Sequence], k: int = 10,
-                        exclude: Sequence[Sequence] | None = None) -> list[tuple[list[str], np.ndarray]]:
+                        exclude: Sequence[Sequence] | None = None, ratings: Sequence[Sequence[float]] | None = None,
+                        times: Sequence[int] | None = None) -> list[tuple[list[str], np.ndarray]]:
         r = self.retriever
         lists = r.recommend_batch(users, histories, self.k0, exclude)
         candidates = np.full((len(users), self.k0), -1, dtype=np.int64)
         for b, (ids, _) in enumerate(lists):
             rows = r._item_rows(ids)
             candidates[b, : len(rows)] = rows
-        batch = self._batch(users, histories)
+        batch = self._batch(users, histories, ratings, times)
         batch[QUERY] = torch.as_tensor(r.encode(users, histories))  # for rankers fused with the retriever
         scores = np.zeros(candidates.shape, np.float32)
         for _, ranker, stage_k in self.rankers:
@@ -90,8 +96,11 @@ class ServingCascade:
         return [([r.item_ids[i] for i in row[:k][row[:k] >= 0]], sc[:k][row[:k] >= 0])
                 for row, sc in zip(candidates, scores)]
 
-    def _batch(self, users: Sequence[User], histories: Sequence[Sequence]) -> dict[str, torch.Tensor]:
-        """The rankers' query inputs: user rows (unknown: ``n_users``), left-padded history rows, field codes."""
+    def _batch(self, users: Sequence[User], histories: Sequence[Sequence], ratings=None,
+               times=None) -> dict[str, torch.Tensor]:
+        """The rankers' query inputs: user rows (unknown: ``n_users``), left-padded history rows, field codes; with
+        ``ratings`` the history's ratings and the mean of all of them, with ``times`` the request times (as
+        ``towernas.data.batches.user_inputs`` gives them in training)."""
         r = self.retriever
         rows = [r._user_row.get(str(u), self.n_users) if u is not None and not isinstance(u, dict) else self.n_users
                 for u in users]
@@ -102,6 +111,21 @@ class ServingCascade:
         batch = {"user": torch.as_tensor(rows), "history": torch.from_numpy(history)}
         for f in r.fields:
             batch[f"user:{f['name']}"] = torch.from_numpy(r._field_codes(f, users))
+        if times is not None:
+            batch[TIME] = torch.as_tensor(np.asarray(times, dtype=np.int64))
+        if ratings is not None:
+            rated = np.zeros(history.shape, np.float32)
+            before = np.zeros(len(users), np.float32)
+            for b, (items, values) in enumerate(zip(histories, ratings)):
+                values = np.asarray(values, dtype=np.float64)
+                if len(values) != len(items):
+                    raise ValueError(f"user {b}: {len(values)} ratings for a history of {len(items)} items")
+                known = values[np.isfinite(values)]
+                before[b] = known.mean() if len(known) else 0.0
+                known_items = np.array([str(x) in r._item_row for x in items], dtype=bool)  # as _item_rows keeps
+                tail = np.nan_to_num(values[known_items], nan=0.0)[-r.max_len:]
+                rated[b, r.max_len - len(tail):] = tail
+            batch[RATINGS], batch[RATING_BEFORE] = torch.from_numpy(rated), torch.from_numpy(before)
         return batch
 
 
