@@ -34,6 +34,7 @@ from towernas.data.ctr import CtrPairs, ctr_pairs, with_sampled_negatives
 from towernas.eval.ctr_eval import evaluate_ctr
 from towernas.rankers import RANKERS, Catalog, build_ranker
 from towernas.rankers.cost import ranker_cost
+from towernas.rankers.inputs import RATING_INPUTS
 from towernas.rankers.pair_features import PAIR_FEATURES
 from towernas.runs import tables
 from towernas.runs.cli import run_entry, validation_entry
@@ -63,6 +64,8 @@ def check_rank_values(cfg: DictConfig) -> None:
     if not r.seeds:
         raise ValueError("rank.seeds=[]: expected at least one seed")
     ranker_addons(cfg, "rank", "bce")  # names, options and the loss, before any data
+    if r.ratings not in RATING_INPUTS:
+        raise ValueError(f"rank.ratings={r.ratings!r}: expected one of {list(RATING_INPUTS)}")
     for feature in r.pair_features:
         PAIR_FEATURES.get(feature, key="rank.pair_features")
     if "retriever" in r.pair_features:
@@ -95,7 +98,7 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
     """Train one ranker for one seed; select on validation; read test once. Returns (ranker, record)."""
     r, name = cfg.rank, cfg.ranker.name
     torch.manual_seed(seed)
-    catalog = Catalog.from_data(data, r.pair_features, ratings=r.history_ratings)
+    catalog = Catalog.from_data(data, r.pair_features, ratings=r.ratings)
     ranker = build_ranker(name, catalog, **hyperparameters(cfg.ranker))
     addons = ranker_addons(cfg, "rank", "bce", data, ranker)
     ranker = (RankerWithAddOns(ranker, addons) if addons else ranker).to(device)

@@ -9,7 +9,7 @@ from towernas.data import RawDataset
 from towernas.data.batches import RATINGS, user_inputs
 from towernas.data.interactions import TRAIN
 from towernas.data.preprocess import Preprocessing, preprocess
-from towernas.rankers import RANKERS, Catalog, build_ranker
+from towernas.rankers import RANKERS, Catalog, PairFields, build_ranker
 
 
 def _data(with_ratings=True):
@@ -48,20 +48,24 @@ def test_history_ratings_are_the_train_ratings_of_the_history_items_zero_on_padd
     assert RATINGS not in user_inputs(_data(False), np.array([0]), np.array([0]))
 
 
-def test_the_catalogue_centres_on_the_train_mean_and_only_with_ratings():
+def test_the_catalogue_centres_on_the_train_mean_and_reads_ratings_only_where_there_are_some():
     data = _data()
-    catalog = Catalog.from_data(data)
+    catalog = Catalog.from_data(data, ratings="history")
     train = data.ratings[data.rows("train")]
-    assert catalog.rating_mean == pytest.approx(np.nanmean(train))
-    assert Catalog.from_data(data, ratings=False).rating_mean is None
-    assert Catalog.from_data(_data(False)).rating_mean is None
+    assert catalog.rating_mean == pytest.approx(np.nanmean(train)) and catalog.ratings == "history"
+    assert Catalog.from_data(data).ratings == "none"
+    assert Catalog.from_data(_data(False), ratings="mean").ratings == "none"  # no ratings to read
+    with pytest.raises(ValueError, match=r"ratings='all': expected one of \['none', 'mean', 'history'\]"):
+        Catalog.from_data(data, ratings="all")
+    fields = {mode: PairFields(Catalog.from_data(data, ratings=mode), 4).n_fields for mode in ("none", "mean", "history")}
+    assert fields["mean"] == fields["history"] == fields["none"] + 1  # the user's mean rating, one query field
 
 
 @pytest.mark.parametrize("name", RANKERS.names())
 def test_every_ranker_reads_the_history_ratings(name):
     data = _data()
     torch.manual_seed(0)
-    ranker = build_ranker(name, Catalog.from_data(data))
+    ranker = build_ranker(name, Catalog.from_data(data, ratings="history"))
     with torch.no_grad():  # away from the initialisation (LR's first-order weights start at 0)
         for p in ranker.parameters():
             p.add_(torch.randn_like(p) * 0.1)

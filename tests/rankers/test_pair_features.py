@@ -135,6 +135,6 @@ def test_time_aware_features_count_only_train_rows_before_the_query_time():
                           atol=1e-5)
     # saved and rebuilt without statistics (as served): the same buffers, sized as saved
     rebuilt = PairFeatures(Catalog(data.n_users, data.n_items, data.max_len, pair_features=("item_rating", "trend"),
-                                   rating_mean=catalog.rating_mean), ["item_rating", "trend"])
+                                   ratings="mean", rating_mean=catalog.rating_mean), ["item_rating", "trend"])
     rebuilt.load_state_dict(features.state_dict())
     assert np.allclose(rebuilt(batch, items).numpy(), out)

@@ -40,7 +40,8 @@ def export_cascade(directory: str | Path, retriever_dir: str | Path, k0: int, st
                 "catalog": {"n_users": catalog.n_users, "n_items": catalog.n_items, "max_len": catalog.max_len,
                             "user_fields": [vars(f) for f in catalog.user_fields],
                             "item_fields": [vars(f) for f in catalog.item_fields],
-                            "pair_features": list(catalog.pair_features), "rating_mean": catalog.rating_mean},
+                            "pair_features": list(catalog.pair_features), "ratings": catalog.ratings,
+                            "rating_mean": catalog.rating_mean},
                 "metadata": metadata or {}}
         (tmp / META).write_text(json.dumps(meta, indent=1))
         if directory.exists():

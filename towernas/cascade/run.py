@@ -40,6 +40,7 @@ from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
 from towernas.config.validate import CASCADE_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
 from towernas.rankers import RANKERS, Catalog, build_ranker
+from towernas.rankers.inputs import RATING_INPUTS
 from towernas.rankers.pair_features import PAIR_FEATURES, use_statistics
 from towernas.runs.cli import validation_entry
 from towernas.runs.device import resolve_device
@@ -75,6 +76,8 @@ def check_cascade_values(cfg: DictConfig) -> None:
     TRAIN_LISTS.get(c.train_lists)
     if c.window_anchor not in ANCHORS:
         raise ValueError(f"cascade.window_anchor={c.window_anchor!r}: expected one of {list(ANCHORS)}")
+    if c.ratings not in RATING_INPUTS:
+        raise ValueError(f"cascade.ratings={c.ratings!r}: expected one of {list(RATING_INPUTS)}")
     for feature in c.pair_features:
         PAIR_FEATURES.get(feature)
     if "retriever" in c.pair_features and not c.fuse_retriever:
@@ -114,7 +117,7 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
     the served one in validation)."""
     c = cfg.cascade
     torch.manual_seed(seed)
-    catalog = Catalog.from_data(data, c.pair_features, cands.served_statistics, ratings=c.history_ratings)
+    catalog = Catalog.from_data(data, c.pair_features, cands.served_statistics, ratings=c.ratings)
     ranker = build_ranker(name, catalog, **ranker_hyperparameters(cfg, name))
     if c.fuse_retriever:
         ranker = RetrieverScoreFusion(ranker, cands.train_retriever.items,

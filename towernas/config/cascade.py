@@ -21,7 +21,7 @@ class CascadeConfig:
     mask_known_positives: bool = True  # list negatives skip items the user consumes later in the train split
     dns_pool: int = 32  # dns: candidates scored per query before the hardest n_negatives are kept
     fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.cascade.fusion); false: ranker alone
-    history_ratings: bool = True  # with explicit ratings, rankers see the history's (rankers.inputs.Catalog)
+    ratings: str = "mean"  # what rankers read of explicit ratings: none | mean | history (rankers.inputs.Catalog)
     pair_features: list[str] = field(default_factory=list)  # retriever popularity cooccurrence category
     retriever_temperature: Optional[float] = None  # a starts at 1 / it; None: the retriever's training temperature
     loss: str = "softmax"  # softmax (listwise over the positive and its negatives) | bce

@@ -142,7 +142,7 @@ class RankConfig:
     select: str = "auc"  # validation metric for early stopping: auc | gauc | logloss (lower is better)
     negatives: int = 1  # dataset.ctr.label=implicit: uniform negatives sampled per positive pair
     addons: list[str] = field(default_factory=list)  # ips relmf pda macr dice (options: addon.<name>)
-    history_ratings: bool = True  # with explicit ratings, every ranker sees the history's (rankers.inputs.Catalog)
+    ratings: str = "mean"  # what rankers read of explicit ratings: none | mean | history (rankers.inputs.Catalog)
     pair_features: list[str] = field(default_factory=list)  # popularity cooccurrence category item_rating trend
 
 

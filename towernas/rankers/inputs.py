@@ -75,6 +75,9 @@ class PairInputs:
         return self.query.shape[1] + self.items.shape[2]
 
 
+RATING_INPUTS = ("none", "mean", "history")  # what rankers read of explicit ratings (Catalog.ratings)
+
+
 @dataclass(frozen=True)
 class Catalog:
     """What a ranker is built for: id ranges, side fields and every item's feature codes.
@@ -88,10 +91,11 @@ class Catalog:
         pair_features: names of ``towernas.rankers.pair_features.PAIR_FEATURES`` every pair also gets, as
             numeric fields after the item's fields (none by default).
         pair_statistics: the ``PairStatistics`` they read (None when rebuilt: the checkpoint holds them).
-        rating_mean: with explicit ratings, the train split's mean rating: every history item's embedding
-            then carries its rating (centred; ``batch["history_rating"]``, a missing one counts as the mean) and
-            the query the user's mean centred rating so far (``batch["rating_before"]``, else the history's: how
-            generously this user rates). None: no ratings.
+        ratings: what a ranker reads of explicit ratings (``RATING_INPUTS``): "none"; "mean": the query gets the
+            user's mean centred rating so far (``batch["rating_before"]``, else the history's: how generously
+            this user rates); "history": also every history item's embedding carries its rating (centred;
+            ``batch["history_rating"]``, a missing one counts as the mean).
+        rating_mean: the train split's mean rating (the centre), None without ratings.
     """
 
     n_users: int
@@ -102,23 +106,30 @@ class Catalog:
     item_values: dict[str, np.ndarray] = field(default_factory=dict, compare=False, repr=False)
     pair_features: tuple[str, ...] = ()
     pair_statistics: Any = field(default=None, compare=False, repr=False)
+    ratings: str = "none"
     rating_mean: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.ratings not in RATING_INPUTS:
+            raise ValueError(f"ratings={self.ratings!r}: expected one of {list(RATING_INPUTS)}")
+        if self.ratings != "none" and self.rating_mean is None:
+            raise ValueError(f"ratings={self.ratings!r} needs the ratings' mean (a dataset with explicit ratings)")
 
     @classmethod
     def from_data(cls, data: InteractionData, pair_features: Sequence[str] = (), statistics: Any = None,
-                  ratings: bool = True) -> Catalog:
+                  ratings: str = "none") -> Catalog:
         """``data``'s catalogue; with ``pair_features``, their ``statistics`` (default: of ``data``'s train split);
-        with ``ratings`` and a dataset that has them, rating-aware histories."""
+        ``ratings`` (``RATING_INPUTS``) applies to a dataset with explicit ratings ("none" for any other)."""
         from towernas.rankers.pair_features import PairStatistics
 
         stats = (statistics or PairStatistics.from_data(data)) if pair_features else None
         mean = None
-        if ratings and data.ratings is not None:
+        if data.ratings is not None:
             train = data.ratings[data.rows("train")]
             mean = float(np.nanmean(train)) if np.isfinite(train).any() else 0.0
         return cls(data.n_users, data.n_items, data.max_len, tuple(data.user_features.fields),
                    tuple(data.item_features.fields), dict(data.item_features.values), tuple(pair_features), stats,
-                   mean)
+                   ratings if mean is not None else "none", mean)
 
     def codes(self, f: Field) -> torch.Tensor:
         """(n_items + 1, ...) codes of ``f``; the last row (the padding id) is 0 = missing. Zeros if not given."""
@@ -151,9 +162,11 @@ class PairFields(nn.Module):
         with torch.no_grad():
             self.item_ids.weight[catalog.n_items].zero_()
             self.user_ids.weight[catalog.n_users].zero_()
-        self.rating_mean = catalog.rating_mean
-        if self.rating_mean is not None:  # the history item's rating and the history's mean rating
-            self.item_rating, self.user_rating = NumericFields(1, dim), NumericFields(1, dim)
+        self.rating_inputs, self.rating_mean = catalog.ratings, catalog.rating_mean
+        if self.rating_inputs != "none":  # the user's mean rating (and with "history" each history item's)
+            self.user_rating = NumericFields(1, dim)
+        if self.rating_inputs == "history":
+            self.item_rating = NumericFields(1, dim)
         self.pair = None
         if catalog.pair_features:  # numeric fields of the pair, after the item's own
             from towernas.rankers.pair_features import PairFeatures
@@ -169,11 +182,11 @@ class PairFields(nn.Module):
     def n_fields(self) -> int:
         """F, the number of fields of a pair."""
         return (len(self.user_fields.fields) + len(self.item_fields.fields) + 5 + (self.pair.width if self.pair else 0)
-                + (self.rating_mean is not None))
+                + (self.rating_inputs != "none"))
 
     def history_ratings(self, batch: dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor | None:
-        """(B, L, E) the rating part of every history item's embedding (0 on padding), or None without ratings."""
-        if self.rating_mean is None:
+        """(B, L, E) the rating part of every history item's embedding (0 on padding), or None without them."""
+        if self.rating_inputs != "history":
             return None
         return self.item_rating(self._centred(batch, mask).unsqueeze(-1))[..., 0, :] * mask.unsqueeze(-1)
 
@@ -190,8 +203,9 @@ class PairFields(nn.Module):
         parts = [self.user_ids(batch["user"]).unsqueeze(1)]  # (B, 1, E)
         if self.user_fields.fields:
             parts.append(self.user_fields(batch))  # (B, F_u, E)
-        if self.rating_mean is not None:
+        if self.rating_inputs == "history":
             seq = seq + self.history_ratings(batch, mask)
+        if self.rating_inputs != "none":
             if RATING_BEFORE in batch:  # all the user's ratings so far, not only the window's
                 before = batch[RATING_BEFORE].float()
                 generosity = torch.where(before != 0, before - self.rating_mean, 0.0)

@@ -51,7 +51,7 @@ class ServingCascade:
                                 f"the retriever artifact has {retriever.meta['n_items']} and {len(retriever.user_ids)}")
         catalog = Catalog(c["n_users"], c["n_items"], c["max_len"], tuple(Field(**f) for f in c["user_fields"]),
                           tuple(Field(**f) for f in c["item_fields"]), pair_features=tuple(c.get("pair_features", ())),
-                          rating_mean=c.get("rating_mean"))
+                          ratings=c.get("ratings", "none"), rating_mean=c.get("rating_mean"))
         rankers = []
         for stage in meta["stages"]:
             path = directory / stage["file"]
