@@ -68,6 +68,11 @@ bench-protocol: install
 bench-recipe: install
 	$(PY) -m benchmarks.bench_recipe $(ARGS)
 
+# Does the cascade's ranker help, and which ranker training (lists, inputs) does? (both datasets: run it twice)
+.PHONY: bench-cascade
+bench-cascade: install
+	$(PY) -m benchmarks.bench_cascade $(ARGS)
+
 # Bayes ceilings of the embedded dataset (top-k and CTR) from the generator's hidden structure, ~1 min per
 # seed: what a retriever, a cascade or a ranker can still win. Writes bench_results/ceiling.{json,md}.
 .PHONY: bench-ceiling

@@ -1,7 +1,7 @@
 """``make bench-cascade``: does the cascade's second stage help on a dataset, and which ranker training does?
 
     python -m benchmarks.bench_cascade [--dataset ml-100k] [--seeds 0,1,2] [--rankers lr,deepfm,din]
-                                       [--setup NAME=KEY=VALUE[;KEY=VALUE...] ...] [--out bench_results]
+                                       [--setup NAME=KEY=VALUE[;KEY=VALUE...] ...] [--out bench_results] [--quick]
 
 Stage 1 is the in-budget BST sized and trained by ``towernas.retrain`` (seed 0; the retrieval issue's best on
 validation), exported once per dataset. Every (setup, ranker) is a ``towernas.cascade`` run over ``--seeds``
@@ -60,14 +60,19 @@ def parse_setup(text: str) -> tuple[str, list[str]]:
     return name, [f"cascade.{part}" for part in body.split(";")]
 
 
-def retriever(dataset: str, root: Path) -> Path:
+QUICK = {"retrain": ["retrain.max_epochs=2", "retrain.sizing_epochs=1", "retrain.batch_size=128"],
+         "cascade": ["cascade.max_epochs=2", "cascade.k0=40", "cascade.k1=20", "cascade.train_queries=600",
+                     "cascade.patience=1"]}  # --quick: seconds on the tiny dataset (the tests)
+
+
+def retriever(dataset: str, root: Path, quick: bool = False) -> Path:
     """The dataset's stage 1: ``retrain`` of the in-budget BST (seed 0), exported once and reused."""
     from towernas.retrain import run_retrain
 
     run = root / "retriever"
     if not (run / "retriever" / "meta.json").exists():
         run_retrain(compose("retrain", f"dataset={dataset}", "retrain.baselines=[bst]", "retrain.seeds=[0]",
-                            "progress=false", "device=cpu"), run)
+                            "progress=false", "device=cpu", *(QUICK["retrain"] if quick else [])), run)
     return run / "retriever"
 
 
@@ -89,7 +94,7 @@ def run(args) -> dict:
     from towernas.cascade.run import run_cascade
 
     root = Path(args.out) / "cascade-runs" / args.dataset
-    artifact = retriever(args.dataset, root)
+    artifact = retriever(args.dataset, root, args.quick)
     setups = dict(SETUPS) if not args.setup else dict(parse_setup(s) for s in args.setup)
     rows = []
     for name, overrides in setups.items():
@@ -98,7 +103,7 @@ def run(args) -> dict:
             cfg = compose("cascade", f"dataset={args.dataset}", f"ranker={ranker}", f"cascade.rankers=[{ranker}]",
                           f"cascade.retriever={artifact}", "cascade.negatives=[top_random]",
                           f"cascade.seeds=[{','.join(map(str, args.seeds))}]", "cascade.export=false",
-                          "progress=false", "device=cpu", *overrides)
+                          "progress=false", "device=cpu", *(QUICK["cascade"] if args.quick else []), *overrides)
             results = run_cascade(cfg, root / f"{name}-{ranker}")
             rows.append({"setup": name, "ranker": ranker, "overrides": overrides, **summarise(results),
                          "seconds": time.perf_counter() - started})
@@ -130,6 +135,7 @@ def main(argv=None) -> None:
     parser.add_argument("--rankers", default="lr,deepfm,din", type=lambda s: s.split(","))
     parser.add_argument("--setup", action="append", help="NAME=KEY=VALUE[;KEY=VALUE...] (repeatable)")
     parser.add_argument("--out", default="bench_results")
+    parser.add_argument("--quick", action="store_true", help="tiny schedules (for tests)")
     args = parser.parse_args(argv)
     out = run(args)
     Path(args.out).mkdir(parents=True, exist_ok=True)
