@@ -143,7 +143,9 @@ class RankConfig:
     negatives: int = 1  # dataset.ctr.label=implicit: uniform negatives sampled per positive pair
     addons: list[str] = field(default_factory=list)  # ips relmf pda macr dice (options: addon.<name>)
     ratings: str = "mean"  # what rankers read of explicit ratings: none | mean | history (rankers.inputs.Catalog)
-    pair_features: list[str] = field(default_factory=list)  # popularity cooccurrence category item_rating trend
+    # rankers.pair_features; the five raised validation AUC of fm and din on ML-100K and the embedded set
+    pair_features: list[str] = field(default_factory=lambda: ["popularity", "cooccurrence", "category", "item_rating",
+                                                              "trend"])
 
 
 def hyperparameters(ranker_cfg) -> dict:
