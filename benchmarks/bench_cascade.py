@@ -1,15 +1,16 @@
 """``make bench-cascade``: does the cascade's second stage help on a dataset, and which ranker training does?
 
     python -m benchmarks.bench_cascade [--dataset ml-100k] [--seeds 0,1,2] [--rankers lr,deepfm,din]
-                                       [--setup NAME=KEY=VALUE[;KEY=VALUE...] ...] [--out bench_results] [--quick]
+                                       [--setups previous,in_sample,time_split | --setup NAME=KEY=VALUE[;...] ...]
+                                       [--out bench_results] [--quick]
 
 Stage 1 is the in-budget BST sized and trained by ``towernas.retrain`` (seed 0; the retrieval issue's best on
 validation), exported once per dataset. Every (setup, ranker) is a ``towernas.cascade`` run over ``--seeds``
 (negatives ``top_random``); a setup is a set of ``cascade.*`` overrides. The default setups:
 
-- ``previous``: the defaults before this benchmark (in-sample training lists, lr 1e-3, no ratings, no pair
+- ``previous``: the defaults before this benchmark (in-sample training lists, lr 1e-3, no rating inputs, no pair
   features);
-- ``in_sample``: in-sample lists with the rankers' new inputs (history ratings, every pair feature) at lr 1e-4;
+- ``in_sample``: in-sample lists with the rankers' new inputs (the user's mean rating, every pair feature) at lr 1e-4;
 - ``time_split``: out-of-sample lists (a retriever refitted on the earlier 80% of each user's train, one query
   before every held-out item) with the same inputs.
 
@@ -32,12 +33,12 @@ from towernas.runs.tables import delta_pct, markdown
 
 FEATURES = "[retriever,popularity,cooccurrence,category,item_rating,trend]"
 SETUPS = {
-    "previous": ["cascade.train_lists=in_sample", "cascade.lr=0.001", "cascade.history_ratings=false",
+    "previous": ["cascade.train_lists=in_sample", "cascade.lr=0.001", "cascade.ratings=none",
                  "cascade.pair_features=[]"],
-    "in_sample": ["cascade.train_lists=in_sample", "cascade.lr=0.0001", "cascade.history_ratings=true",
+    "in_sample": ["cascade.train_lists=in_sample", "cascade.lr=0.0001", "cascade.ratings=mean",
                   f"cascade.pair_features={FEATURES}"],
     "time_split": ["cascade.train_lists=time_split", "cascade.window_anchor=each", "cascade.lr=0.0001",
-                   "cascade.history_ratings=true", f"cascade.pair_features={FEATURES}"],
+                   "cascade.ratings=mean", f"cascade.pair_features={FEATURES}"],
 }
 
 
@@ -95,7 +96,7 @@ def run(args) -> dict:
 
     root = Path(args.out) / "cascade-runs" / args.dataset
     artifact = retriever(args.dataset, root, args.quick)
-    setups = dict(SETUPS) if not args.setup else dict(parse_setup(s) for s in args.setup)
+    setups = dict(parse_setup(s) for s in args.setup) if args.setup else {name: SETUPS[name] for name in args.setups}
     rows = []
     for name, overrides in setups.items():
         for ranker in args.rankers:
@@ -133,7 +134,10 @@ def main(argv=None) -> None:
     parser.add_argument("--dataset", default="ml-100k")
     parser.add_argument("--seeds", default="0,1,2", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--rankers", default="lr,deepfm,din", type=lambda s: s.split(","))
-    parser.add_argument("--setup", action="append", help="NAME=KEY=VALUE[;KEY=VALUE...] (repeatable)")
+    parser.add_argument("--setups", default=",".join(SETUPS), type=lambda s: s.split(","),
+                        help=f"named setups among {list(SETUPS)}")
+    parser.add_argument("--setup", action="append",
+                        help="NAME=KEY=VALUE[;KEY=VALUE...] (repeatable; replaces --setups)")
     parser.add_argument("--out", default="bench_results")
     parser.add_argument("--quick", action="store_true", help="tiny schedules (for tests)")
     args = parser.parse_args(argv)

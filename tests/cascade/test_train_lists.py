@@ -97,7 +97,8 @@ def test_an_artifact_that_does_not_record_its_model_says_what_to_do(env, tmp_pat
 def test_the_cascade_trains_on_either_list_source(env, tmp_path, lists):
     _, artifact, _, _ = env
     cfg = compose_config("ranker=lr", "cascade.rankers=[lr]", "cascade.negatives=[top_random]",
-                         f"cascade.retriever={artifact}", f"cascade.train_lists={lists}", "cascade.joint=[none,distill]",
+                         f"cascade.retriever={artifact}", f"cascade.train_lists={lists}",
+                         "cascade.joint=[none,distill]",
                          "cascade.distill_epochs=1", name="cascade")
     out = cascade.run_cascade(cfg, tmp_path / "run")
     assert (tmp_path / "run" / "train_lists_retriever" / "meta.json").exists() == (lists == "time_split")

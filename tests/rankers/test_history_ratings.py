@@ -57,7 +57,8 @@ def test_the_catalogue_centres_on_the_train_mean_and_reads_ratings_only_where_th
     assert Catalog.from_data(_data(False), ratings="mean").ratings == "none"  # no ratings to read
     with pytest.raises(ValueError, match=r"ratings='all': expected one of \['none', 'mean', 'history'\]"):
         Catalog.from_data(data, ratings="all")
-    fields = {mode: PairFields(Catalog.from_data(data, ratings=mode), 4).n_fields for mode in ("none", "mean", "history")}
+    fields = {mode: PairFields(Catalog.from_data(data, ratings=mode), 4).n_fields
+              for mode in ("none", "mean", "history")}
     assert fields["mean"] == fields["history"] == fields["none"] + 1  # the user's mean rating, one query field
 
 

@@ -65,8 +65,8 @@ def _padded(ids: np.ndarray, k: int) -> np.ndarray:
 
 def evaluate_stages(outputs: list[StageOutput], queries: EvalQueries, ks: Sequence[int] = (10, 20, 50),
                     item_counts: np.ndarray | None = None) -> list[dict]:
-    """``[{"name", "k", **metrics, **limits}, …]`` in pipeline order; with the train ``item_counts``, also each stage's
-    ``arp@50``, ``coverage@50``, ``tail_share@50`` and ``unbiased/recall@50``, ``unbiased/ndcg@50``
+    """``[{"name", "k", **metrics, **limits}, …]`` in pipeline order; with the train ``item_counts``, also each
+    stage's ``arp@50``, ``coverage@50``, ``tail_share@50`` and ``unbiased/recall@50``, ``unbiased/ndcg@50``
     (``towernas.eval.bias``; at the stage's k when it keeps fewer than 50)."""
     return [{"name": o.name, "k": o.k, **stage_metrics(o, queries, ks, item_counts), **limit}
             for o, limit in zip(outputs, limits(outputs, queries))]
