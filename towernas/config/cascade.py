@@ -22,10 +22,11 @@ class CascadeConfig:
     dns_pool: int = 32  # dns: candidates scored per query before the hardest n_negatives are kept
     fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.cascade.fusion); false: ranker alone
     ratings: str = "mean"  # what rankers read of explicit ratings: none | mean | history (rankers.inputs.Catalog)
-    pair_features: list[str] = field(default_factory=list)  # retriever popularity cooccurrence category
+    pair_features: list[str] = field(default_factory=lambda: [  # rankers.pair_features (bench-cascade)
+        "retriever", "popularity", "cooccurrence", "category", "item_rating", "trend"])
     retriever_temperature: Optional[float] = None  # a starts at 1 / it; None: the retriever's training temperature
     loss: str = "softmax"  # softmax (listwise over the positive and its negatives) | bce
-    train_lists: str = "time_split"  # in_sample | time_split: where rankers' training lists come from
+    train_lists: str = "in_sample"  # in_sample | time_split: where rankers' training lists come from (bench-cascade)
     holdout: float = 0.2  # time_split: the latest share of each user's train interactions the rankers train on
     window_anchor: str = "boundary"  # time_split queries: at the window's start (boundary) or before each item
     train_queries: Optional[int] = 20000  # training queries sampled (one per target); None: all
@@ -34,7 +35,7 @@ class CascadeConfig:
     max_epochs: int = 20
     patience: int = 3
     batch_size: int = 256  # training queries per batch (each with 1 + n_negatives candidates)
-    lr: float = 0.001
+    lr: float = 0.0001  # at 1e-3 deep rankers overfit their lists within an epoch (best epoch 0-2)
     weight_decay: float = 0.0
     select: str = "ndcg@10"  # validation metric of the reranked list, for early stopping and the best pipeline
     joint: list[str] = field(default_factory=lambda: ["none"])  # none | distill (the ranker teaches the retriever)

@@ -10,7 +10,8 @@ Registered in ``PAIR_FEATURES`` (config: ``cascade.pair_features=[…]``):
   (``towernas.nn.pair_features.NeighbourAffinity`` over every item's top-50 neighbours).
 - ``category``: per item side field, the share of the history carrying the candidate's codes
   (``CodeAffinity``).
-- ``item_rating``: the candidate's mean rating before the query time (centred) and how many it averages.
+- ``item_rating``: the candidate's mean rating before the query time (centred; 0 without ratings) and how many
+  interactions it had before then.
 - ``trend``: the candidate's consumption in the last twentieth of the log's time span before the query, and
   that share of all its consumption before it.
 
@@ -220,9 +221,8 @@ class ItemRatingFeature(nn.Module):
 
     def __init__(self, catalog) -> None:
         super().__init__()
-        if catalog.rating_mean is None:
-            raise ValueError("pair feature 'item_rating' needs explicit ratings (a dataset with a rating column)")
-        self.mean = catalog.rating_mean
+        self.mean = catalog.rating_mean or 0.0  # without ratings the mean part is 0: only the count is read
+        self.rated = catalog.rating_mean is not None
         self.timed = _Timed(catalog)
         self.register_buffer("norm", torch.ones(()))
 
@@ -235,7 +235,7 @@ class ItemRatingFeature(nn.Module):
         start = self.timed.starts[items]
         n = (end - start).double()
         total = self.timed.rating_sums[end] - self.timed.rating_sums[start]
-        mean = torch.where(n > 0, total / n.clamp_min(1) - self.mean, 0.0)
+        mean = torch.where((n > 0) & self.rated, total / n.clamp_min(1) - self.mean, 0.0)
         return torch.stack([mean, torch.log1p(n) / self.norm], -1).float()
 
 
