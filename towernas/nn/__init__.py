@@ -12,6 +12,8 @@ these; a model file says which layers it uses and how they connect, not how a la
   ``BilinearInteraction`` (FiBiNET), ``CIN`` (xDeepFM), ``InteractingLayer`` (AutoInt).
 - ``cross``: over flat vectors (B, D): ``CrossNet`` (DCN), ``CrossNetV2`` (DCN-V2, full or low rank).
 - ``target_attention``: ``TargetAttention`` (DIN's activation unit, one target or C candidates), ``PReLU``.
+- ``pair_features``: ``NumericFields`` (scalar features as field embeddings), ``NeighbourAffinity`` and
+  ``CodeAffinity`` (a candidate's closeness to the history through item neighbours / shared categories).
 """
 
 from towernas.nn.attention import MultiHeadSelfAttention
