@@ -16,7 +16,7 @@ def test_numeric_fields_are_x_times_w_plus_b():
 
 def test_neighbour_affinity_is_the_mean_similarity_over_the_history_and_its_latest_items():
     rng = np.random.default_rng(0)
-    n, m, length = 12, 4, 6
+    n, m = 12, 4
     sim = rng.random((n, n)).astype(np.float32)
     neighbours = np.argsort(-sim, axis=1)[:, :m]
     weights = np.take_along_axis(sim, neighbours, 1)
