@@ -185,6 +185,7 @@ class _Timed(nn.Module):
         self.register_buffer("starts", torch.zeros(catalog.n_items + 2, dtype=torch.long))
         self.register_buffer("rating_sums", torch.zeros(1, dtype=torch.float64))
         self.register_buffer("scalars", torch.tensor([2, 1, 0]))  # span, window, t0
+        self.register_buffer("norm", torch.ones(()))  # log(1 + the largest item count): counts' scale
 
     def use(self, stats: PairStatistics) -> None:
         t = stats.timed
@@ -195,6 +196,7 @@ class _Timed(nn.Module):
         self.starts = torch.as_tensor(np.r_[t.starts, t.starts[-1]], device=device)
         self.rating_sums = torch.as_tensor(t.rating_sums, device=device)
         self.scalars = torch.tensor([t.span, t.window, stats.t0], device=device)
+        self.norm.fill_(float(np.log1p(stats.counts.max(initial=1))))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         for name in ("keys", "rating_sums"):  # sized by the statistics they were saved with
@@ -212,23 +214,28 @@ class _Timed(nn.Module):
         return torch.searchsorted(self.keys, items.long() * span + t)
 
 
+class _TimedFeature(nn.Module):
+    """A feature over ``_Timed`` rows: ``use`` points them at new statistics."""
+
+    def __init__(self, catalog) -> None:
+        super().__init__()
+        self.timed = _Timed(catalog)
+
+    def use(self, stats: PairStatistics) -> None:
+        self.timed.use(stats)
+
+
 @PAIR_FEATURES.register("item_rating")
-class ItemRatingFeature(nn.Module):
+class ItemRatingFeature(_TimedFeature):
     """The candidate's mean rating before the query time, centred on the train mean (0 with none), and how many
     ratings it averages (``log(1 + n) / log(1 + max n)``): the item bias of a rating model, counted honestly."""
 
     width = 2
 
     def __init__(self, catalog) -> None:
-        super().__init__()
+        super().__init__(catalog)
         self.mean = catalog.rating_mean or 0.0  # without ratings the mean part is 0: only the count is read
         self.rated = catalog.rating_mean is not None
-        self.timed = _Timed(catalog)
-        self.register_buffer("norm", torch.ones(()))
-
-    def use(self, stats: PairStatistics) -> None:
-        self.timed.use(stats)
-        self.norm.fill_(float(np.log1p(stats.counts.max(initial=1))))
 
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         end = self.timed.before(batch, items)
@@ -236,32 +243,23 @@ class ItemRatingFeature(nn.Module):
         n = (end - start).double()
         total = self.timed.rating_sums[end] - self.timed.rating_sums[start]
         mean = torch.where((n > 0) & self.rated, total / n.clamp_min(1) - self.mean, 0.0)
-        return torch.stack([mean, torch.log1p(n) / self.norm], -1).float()
+        return torch.stack([mean, torch.log1p(n) / self.timed.norm], -1).float()
 
 
 @PAIR_FEATURES.register("trend")
-class TrendFeature(nn.Module):
+class TrendFeature(_TimedFeature):
     """How many times the candidate was consumed in the last twentieth of the log's time span before the query,
     ``log(1 + n) / log(1 + max count)``, and that share of all its consumption before the query (rising or
     fading)."""
 
     width = 2
 
-    def __init__(self, catalog) -> None:
-        super().__init__()
-        self.timed = _Timed(catalog)
-        self.register_buffer("norm", torch.ones(()))
-
-    def use(self, stats: PairStatistics) -> None:
-        self.timed.use(stats)
-        self.norm.fill_(float(np.log1p(stats.counts.max(initial=1))))
-
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         window = int(self.timed.scalars[1])
         end = self.timed.before(batch, items)
         recent = (end - self.timed.before(batch, items, back=window)).float()
         total = (end - self.timed.starts[items]).float()
-        return torch.stack([torch.log1p(recent) / self.norm, recent / total.clamp_min(1)], -1)
+        return torch.stack([torch.log1p(recent) / self.timed.norm, recent / total.clamp_min(1)], -1)
 
 
 class PairFeatures(nn.Module):
