@@ -11,6 +11,7 @@ demand, so memory stays O(interactions).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -88,40 +89,46 @@ class InteractionData:
 
         Right-aligned (most recent last); slots before the user's first interaction hold ``pad_item``.
         """
+        idx, valid = self._history_rows(positions, max_len)
+        return np.where(valid, self.items[idx], self.pad_item)
+
+    def _history_rows(self, positions: np.ndarray, max_len: int | None) -> tuple[np.ndarray, np.ndarray]:
+        """(B, L) rows of the items right before ``positions`` (right-aligned; clipped to 0 where ``valid`` is
+        False, before the user's first interaction) and ``valid``."""
         max_len = self.max_len if max_len is None else max_len
         positions = np.asarray(positions, dtype=np.int64)
         start = self.user_indptr[self.users[positions]]  # (B,) first row of each user
         idx = positions[:, None] - max_len + np.arange(max_len)[None, :]  # (B, L)
         valid = idx >= start[:, None]
-        return np.where(valid, self.items[np.maximum(idx, 0)], self.pad_item)
+        return np.maximum(idx, 0), valid
 
     def train_ratings(self) -> np.ndarray:
         """``ratings`` with every non-train row's set to NaN: the feedback a model may read as an input. The
         ratings of validation and test rows are the labels of the CTR task (and the targets' feedback), so no
         input ever carries them, even for a later query."""
+        return self._train_feedback[0]
+
+    @cached_property
+    def _train_feedback(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``train_ratings`` and their prefix sums and counts over rows (index p: the rows before p), computed once:
+        every batch reads them (``dataclasses.replace`` with another split gives a new object, a new cache)."""
         if self.ratings is None:
             raise ValueError(f"dataset {self.name} has no ratings")
-        return np.where(self.split == TRAIN, self.ratings, np.nan).astype(np.float32)
+        ratings = np.where(self.split == TRAIN, self.ratings, np.nan).astype(np.float32)
+        known = np.isfinite(ratings)
+        return ratings, np.r_[0.0, np.cumsum(np.where(known, ratings, 0.0))], np.r_[0, np.cumsum(known)]
 
     def history_ratings(self, positions: np.ndarray, max_len: int | None = None) -> np.ndarray:
         """The train-split ratings (``train_ratings``) of ``histories(positions)``'s items: (len(positions),
         max_len) float32, 0.0 on padding, for a missing (NaN) rating and for a validation or test row's."""
-        if self.ratings is None:
-            raise ValueError(f"dataset {self.name} has no ratings")
-        max_len = self.max_len if max_len is None else max_len
-        positions = np.asarray(positions, dtype=np.int64)
-        start = self.user_indptr[self.users[positions]]
-        idx = positions[:, None] - max_len + np.arange(max_len)[None, :]
-        ratings = np.where(idx >= start[:, None], self.train_ratings()[np.maximum(idx, 0)], 0.0)
+        idx, valid = self._history_rows(positions, max_len)
+        ratings = np.where(valid, self.train_ratings()[idx], 0.0)
         return np.nan_to_num(ratings, nan=0.0).astype(np.float32)
 
     def mean_rating_before(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Over all of each user's train rows before ``positions`` (not only the last ``max_len``): the mean rating
         (0.0 with none) and how many ratings it averages, (len(positions),) float32 each (``train_ratings``)."""
-        ratings = self.train_ratings()
-        known = np.isfinite(ratings)
-        sums = np.r_[0.0, np.cumsum(np.where(known, ratings, 0.0))]
-        counts = np.r_[0, np.cumsum(known)]
+        _, sums, counts = self._train_feedback
         positions = np.asarray(positions, dtype=np.int64)
         start = self.user_indptr[self.users[positions]]
         n = counts[positions] - counts[start]
