@@ -27,7 +27,7 @@ class Candidates:
                  device="cpu") -> None:
         c = cfg.cascade
         lists = TRAIN_LISTS.get(c.train_lists)(retriever, data, cfg, run_dir, device)
-        self.retriever, self.train_retriever = retriever, lists.retriever
+        self.train_retriever = lists.retriever
         self.queries = {"train": lists.queries, "valid": split_queries(data, "valid"),
                         "test": split_queries(data, "test")}
         self.outputs: dict[str, StageOutput] = {}

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from towernas.cascade.queries import rows_as_queries, train_queries
+from towernas.cascade.queries import rows_as_queries, subset, train_queries
 from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.complexity.budgets import Budget
 from towernas.data.interactions import TEST, TRAIN, VALID, EvalQueries, InteractionData
@@ -110,10 +110,9 @@ def window_queries(split_data: InteractionData, limit: int | None = None, seed: 
         keep = np.sort(np.random.default_rng(seed).choice(len(index), limit, replace=False))
     else:
         keep = np.arange(len(index))
-    index, targets = index[keep], per_user.targets.values[keep]
-    return EvalQueries(users=per_user.users[index], positions=per_user.positions[index],
-                       targets=Ragged.from_lengths(np.ones(len(keep), np.int64), targets),
-                       exclude=Ragged.from_lists(per_user.exclude[i] for i in index))
+    chosen = subset(per_user, index[keep])  # each user's query once per target kept ...
+    targets = Ragged.from_lengths(np.ones(len(keep), np.int64), per_user.targets.values[keep])
+    return dataclasses.replace(chosen, targets=targets)  # ... with that one target
 
 
 def refit_retriever(served: RetrieverStage, split_data: InteractionData, cfg: DictConfig, directory: Path,
