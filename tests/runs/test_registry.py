@@ -6,14 +6,17 @@ from towernas.data.errors import DataError
 from towernas.data.readers import READERS
 from towernas.eval.backends import BACKENDS
 from towernas.cascade.negatives import MODES
+from towernas.cascade.train_lists import TRAIN_LISTS
 from towernas.rankers import RANKERS
+from towernas.rankers.pair_features import PAIR_FEATURES
 from towernas.retrievers import MODELS
 from towernas.runs.registry import Registry, UnknownNameError
 from towernas.serving.index import INDEX_KINDS
 from towernas.space import OPS, POOLINGS
 
 ALL = {"block": OPS, "pooling": POOLINGS, "reader": READERS, "baseline": MODELS, "top-k backend": BACKENDS,
-       "index kind": INDEX_KINDS, "ranker": RANKERS, "negative mode": MODES}
+       "index kind": INDEX_KINDS, "ranker": RANKERS, "negative mode": MODES, "pair feature": PAIR_FEATURES,
+       "training-list source": TRAIN_LISTS}
 
 
 def test_register_get_build_names():
