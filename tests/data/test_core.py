@@ -108,7 +108,7 @@ def test_bad_config_values_give_one_line_errors(tmp_path):
         (dict(reader="nope"), "unknown reader"),
         (dict(options={"n_user": 3}), "unknown key(s) ['n_user']"),
         (dict(options={"n_users": "many"}), "expected a number"),
-        (dict(split=SplitConfig(method="random")), "expected 'ratio' or 'leave_one_out'"),
+        (dict(split=SplitConfig(method="random")), "expected one of ratio, leave_one_out, given"),
         (dict(split=SplitConfig(valid=0.6, test=0.5)), "summing below 1"),
         (dict(max_len=0), "dataset.max_len=0"),
     ]

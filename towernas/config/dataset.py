@@ -11,11 +11,15 @@ from omegaconf import MISSING, DictConfig
 @dataclass
 class SplitConfig:
     """Per-user chronological split. ``ratio``: first (1 - valid - test) train, then valid, then test;
-    ``leave_one_out``: last interaction test, the one before validation, the rest train."""
+    ``leave_one_out``: last interaction test, the one before validation, the rest train; ``given``: the files
+    fix the split (RecBole ``benchmark_filename`` parts, LightGCN ``train.txt``/``test.txt``, a table's split
+    column); without a validation part, a random ``valid`` share of each user's train rows (``seed``) is
+    carved out as validation. A split the files fix is never replaced: any other method then fails."""
 
     method: str = "ratio"
     valid: float = 0.25
     test: float = 0.25
+    seed: int = 0  # method=given: the carving of validation out of train
 
 
 @dataclass

@@ -42,6 +42,8 @@ def _load(cfg: DatasetConfig | DictConfig, progress: bool) -> InteractionData:
         cfg = OmegaConf.to_object(cfg) if OmegaConf.get_type(cfg) is DatasetConfig else DatasetConfig(**cfg)
     reader = get_reader(cfg.reader)
     options = parse_options(reader, dict(cfg.options))
+    if getattr(options, "name", "") is None:
+        options = dataclasses.replace(options, name=cfg.name)
     prep = preprocessing(cfg)
     if cfg.max_len < 1:
         raise DataError(f"dataset.max_len={cfg.max_len}: expected a positive integer")
@@ -54,6 +56,7 @@ def _load(cfg: DatasetConfig | DictConfig, progress: bool) -> InteractionData:
     if required:
         ensure_files(directory, required, reader.sources, reader.manual, download=cfg.download, progress=progress)
     files = [directory / f for f in required]
+    files += [directory / f for f in reader.optional(options) if (directory / f).exists()]
     description = {"reader": reader.name, "options": dataclasses.asdict(options), "prep": dataclasses.asdict(prep)}
     entry = root / "processed" / f"{cfg.name}-{cache.cache_key(description, files)}"
     if cfg.cache:
@@ -62,7 +65,8 @@ def _load(cfg: DatasetConfig | DictConfig, progress: bool) -> InteractionData:
             log.info("loaded %s from cache %s", cfg.name, entry)
             return cached
     start = time.perf_counter()
-    data = preprocess(reader.read(directory, options), prep, cfg.name, cfg.max_len)
+    raw = reader.read(directory, options, progress=progress) if reader.progress else reader.read(directory, options)
+    data = preprocess(raw, prep, cfg.name, cfg.max_len)
     log.info("processed %s in %.1fs: %s", cfg.name, time.perf_counter() - start, data.summary())
     if cfg.cache:
         cache.save(data, entry)
@@ -90,7 +94,8 @@ def generated_files(settings: Any, reader: Reader, directory, options: Any, *, p
 def preprocessing(cfg: DatasetConfig) -> Preprocessing:
     """The preprocessing steps ``cfg`` asks for (filters and the split)."""
     return Preprocessing(min_rating=cfg.min_rating, k_core_user=cfg.k_core_user, k_core_item=cfg.k_core_item,
-                         split=cfg.split.method, valid=cfg.split.valid, test=cfg.split.test)
+                         split=cfg.split.method, valid=cfg.split.valid, test=cfg.split.test,
+                         seed=cfg.split.seed)
 
 
 def parse_options(reader: Reader, options: dict[str, Any]) -> Any:

@@ -6,6 +6,7 @@ for a repeated pair) into ``InteractionData.ratings``.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -17,6 +18,11 @@ from towernas.data.interactions import TEST, TRAIN, VALID, InteractionData
 from towernas.data.raw import RawDataset
 
 
+log = logging.getLogger(__name__)
+
+SPLITS = ("ratio", "leave_one_out", "given")
+
+
 @dataclass(frozen=True)
 class Preprocessing:
     """Everything that changes the processed data (and therefore the cache key).
@@ -25,8 +31,10 @@ class Preprocessing:
         min_rating: keep interactions with ``rating >= min_rating`` (None keeps all).
         k_core_user, k_core_item: iterate until every user has >= k_core_user interactions and every
             item >= k_core_item (0 disables).
-        split: "ratio" or "leave_one_out".
-        valid, test: fractions of each user's interactions for the ratio split.
+        split: "ratio", "leave_one_out" or "given" (the reader's files fix the split: ``RawDataset.given_split``).
+        valid, test: fractions of each user's interactions for the ratio split; with a given split that has no
+            validation part, ``valid`` is the share of each user's train rows carved out at random as validation.
+        seed: seeds that carving.
     """
 
     min_rating: float | None = None
@@ -35,10 +43,11 @@ class Preprocessing:
     split: str = "ratio"
     valid: float = 0.25
     test: float = 0.25
+    seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.split not in ("ratio", "leave_one_out"):
-            raise DataError(f"dataset.split.method={self.split!r}: expected 'ratio' or 'leave_one_out'")
+        if self.split not in SPLITS:
+            raise DataError(f"dataset.split.method={self.split!r}: expected one of {', '.join(SPLITS)}")
         if not (0 < self.valid < 1 and 0 < self.test < 1 and self.valid + self.test < 1):
             raise DataError(
                 f"dataset.split: valid={self.valid}, test={self.test}: expected fractions in (0, 1) summing below 1"
@@ -53,6 +62,10 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int) ->
     missing = {"user", "item", "timestamp"} - set(df.columns)
     if missing:
         raise DataError(f"dataset {name}: reader returned no column(s) {sorted(missing)}")
+    _check_split_method(raw, prep, name)
+    if not raw.timed:
+        log.warning("dataset %s has no timestamps: file order is the order (order-aware poolings and time-aware "
+                    "features see file order)", name)
     if prep.min_rating is not None:
         if "rating" not in df.columns:
             raise DataError(f"dataset {name}: min_rating={prep.min_rating} set but the reader gives no ratings")
@@ -60,6 +73,7 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int) ->
     user_codes, user_ids = pd.factorize(df["user"])
     item_codes, item_ids = pd.factorize(df["item"])
     timestamps = df["timestamp"].to_numpy(dtype=np.int64)
+    given = df["split"].to_numpy(dtype=np.int8) if raw.given_split else None
     ratings = _ratings(df, name)
     # row indices into df survive de-duplication and k-core, so every per-row column follows them
     rows = _first_occurrences(user_codes, item_codes, timestamps, len(item_ids))
@@ -73,12 +87,19 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int) ->
     users, kept_users = _reindex(user_codes[rows].astype(np.int64))
     items, kept_items = _reindex(item_codes[rows].astype(np.int64))
     timestamps = timestamps[rows]
-    order = np.lexsort((timestamps, users))  # lexsort is stable: file order breaks time ties
+    if given is None:
+        order = np.lexsort((timestamps, users))  # lexsort is stable: file order breaks time ties
+    else:  # a given split: each user's train rows, then validation, then test (each part in time order)
+        given = given[rows]
+        if not (given == VALID).any():
+            given = carve_validation(users, given, prep.valid, prep.seed)
+        order = np.lexsort((timestamps, given, users))
     users, items, timestamps = users[order], items[order], timestamps[order]
     ratings = None if ratings is None else ratings[rows[order]]
     n_users, n_items = len(kept_users), len(kept_items)
     user_indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(users, minlength=n_users), out=user_indptr[1:])
+    split = assign_splits(user_indptr, prep) if given is None else given[order]
     raw_user_ids = np.asarray(user_ids)[kept_users]
     raw_item_ids = np.asarray(item_ids)[kept_items]
     return InteractionData(
@@ -89,7 +110,7 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int) ->
         items=items,
         timestamps=timestamps,
         user_indptr=user_indptr,
-        split=assign_splits(user_indptr, prep),
+        split=split,
         user_features=encode_features(raw.user_features, raw_user_ids, raw.multi_valued),
         item_features=encode_features(raw.item_features, raw_item_ids, raw.multi_valued),
         user_ids=raw_user_ids.astype(str),
@@ -124,6 +145,39 @@ def assign_splits(user_indptr: np.ndarray, prep: Preprocessing) -> np.ndarray:
     split[rank_from_end < valid_cut] = VALID
     split[rank_from_end < test_cut] = TEST
     return split
+
+
+def carve_validation(users: np.ndarray, split: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """``split`` with ``max(1, floor(n * share))`` of each user's ``n`` train rows turned into VALID, chosen at
+    random (``seed``), for users with at least 2 train rows; at least one train row always stays."""
+    rng = np.random.default_rng(seed)
+    train = np.flatnonzero(split == TRAIN)
+    owners = users[train]
+    shuffled = train[np.lexsort((rng.random(len(train)), owners))]  # each user's train rows in random order
+    counts = np.bincount(owners, minlength=int(users.max()) + 1 if len(users) else 0)
+    n_valid = np.where(counts >= 2, np.minimum(np.maximum(1, np.floor(counts * share + 1e-9)), counts - 1), 0)
+    starts = np.cumsum(counts) - counts
+    owner = users[shuffled]
+    rank = np.arange(len(shuffled)) - starts[owner]
+    out = split.copy()
+    out[shuffled[rank < n_valid[owner]]] = VALID
+    return out
+
+
+def _check_split_method(raw: RawDataset, prep: Preprocessing, name: str) -> None:
+    """A split the files fix is used, never silently replaced; ``given`` needs one."""
+    if raw.given_split and prep.split != "given":
+        raise DataError(f"dataset {name}: the files fix the split (train/valid/test parts), but "
+                        f"dataset.split.method={prep.split!r} would replace it; set dataset.split.method=given")
+    if prep.split == "given" and not raw.given_split:
+        raise DataError(f"dataset {name}: dataset.split.method=given, but the reader's files carry no split "
+                        "(no train/valid/test parts); use dataset.split.method=ratio or leave_one_out")
+    if raw.given_split:
+        codes = raw.interactions["split"].to_numpy()
+        bad = ~np.isin(codes, (TRAIN, VALID, TEST))
+        if bad.any():
+            raise DataError(f"dataset {name}: split code {codes[bad][0]!r} in the reader's 'split' column; expected "
+                            f"{TRAIN} (train), {VALID} (valid) or {TEST} (test)")
 
 
 def _ratings(df: pd.DataFrame, name: str) -> np.ndarray | None:

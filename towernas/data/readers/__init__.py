@@ -6,12 +6,14 @@ from towernas.data.errors import DataError
 from towernas.data.readers.amazon import AMAZON
 from towernas.data.readers.base import Reader
 from towernas.data.readers.movielens import ML_1M, ML_100K
+from towernas.data.readers.recbole import RECBOLE
 from towernas.data.readers.synthetic import SYNTHETIC
+from towernas.data.readers.table import TABLE
 from towernas.data.readers.yelp import YELP
 from towernas.runs.registry import Registry
 
 READERS: Registry[Reader] = Registry("reader", key="dataset.reader", error=DataError)
-for _reader in (SYNTHETIC, ML_100K, ML_1M, YELP, AMAZON):
+for _reader in (SYNTHETIC, ML_100K, ML_1M, YELP, AMAZON, TABLE, RECBOLE):
     READERS.register(_reader.name, _reader)
 
 
