@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 register_configs()
 DELTA = "delta_recall@50_vs_google_dnn_pct"  # vs tables.REFERENCE_MODEL, the in-budget google_dnn
 REPORTED = ("recall@10", "recall@20", "recall@50", "ndcg@10", "ndcg@20", "ndcg@50")
+HEADLINE = ("recall@20", "ndcg@20")  # the BARS protocol's metrics: results.md's first table, test next to validation
 BIAS = ("arp@50", "coverage@50", "tail_share@50", "unbiased/recall@50", "unbiased/ndcg@50")  # towernas.eval.bias
 
 
@@ -176,9 +177,22 @@ def aggregate(records: list[dict]) -> list[dict]:
         for metric in (*REPORTED, *BIAS):
             if all(metric in r["test"] for r in mine):
                 row[metric], row[f"{metric}_std"] = tables.mean_std([r["test"][metric] for r in mine])
+        for metric in HEADLINE:
+            if all(metric in r["valid"] for r in mine):
+                row[f"valid/{metric}"], row[f"valid/{metric}_std"] = tables.mean_std([r["valid"][metric] for r in mine])
         rows.append(row)
     tables.add_deltas(rows, "recall@50", tables.REFERENCE_MODEL, DELTA)
     return rows
+
+
+def headline_table(rows: list[dict]) -> str:
+    """Markdown: model → test and validation Recall@20 / NDCG@20 (mean ± std): full ranking with the seen items
+    masked, the numbers a BARS table reports (test masks every item of train and validation)."""
+    metrics = [m for m in HEADLINE if all(m in r and f"valid/{m}" in r for r in rows)]
+    names = {"recall@20": "R@20", "ndcg@20": "N@20"}
+    return tables.markdown(["model", *(f"test {names[m]}" for m in metrics), *(f"valid {names[m]}" for m in metrics)],
+                           [[tables.model_cell(r), *(tables.mean_std_cell(r, m) for m in metrics),
+                             *(tables.mean_std_cell(r, f"valid/{m}") for m in metrics)] for r in rows])
 
 
 def results_table(rows: list[dict]) -> str:
@@ -279,7 +293,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
                                           "recipe": OmegaConf.to_container(cfg.retrain, resolve=True)})
         results["retriever"] = {"directory": str(run_dir / "retriever"), "model": best[1]["model"],
                                 "index": meta["index"]}
-    write_results(run_dir, results, results_table(rows), results_csv(rows))
+    write_results(run_dir, results, headline_table(rows) + "\n\n" + results_table(rows), results_csv(rows))
     return results
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from towernas.data.errors import DataError
 from towernas.data.readers.amazon import AMAZON
 from towernas.data.readers.base import Reader
+from towernas.data.readers.lightgcn import LIGHTGCN
 from towernas.data.readers.movielens import ML_1M, ML_100K
 from towernas.data.readers.recbole import RECBOLE
 from towernas.data.readers.synthetic import SYNTHETIC
@@ -13,7 +14,7 @@ from towernas.data.readers.yelp import YELP
 from towernas.runs.registry import Registry
 
 READERS: Registry[Reader] = Registry("reader", key="dataset.reader", error=DataError)
-for _reader in (SYNTHETIC, ML_100K, ML_1M, YELP, AMAZON, TABLE, RECBOLE):
+for _reader in (SYNTHETIC, ML_100K, ML_1M, YELP, AMAZON, TABLE, RECBOLE, LIGHTGCN):
     READERS.register(_reader.name, _reader)
 
 

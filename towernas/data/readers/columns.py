@@ -189,8 +189,8 @@ def check_unseen(rows: Rows, policy: str, option: str) -> Rows:
     train = split == TRAIN
     unseen = np.zeros(len(split), dtype=bool)
     for column in ("user", "item"):
-        values = rows.frame[column].to_numpy()
-        unseen |= ~train & ~pd.Index(values[train]).get_indexer(values).__ge__(0)
+        values = rows.frame[column]
+        unseen |= ~train & ~values.isin(pd.unique(values[train])).to_numpy()
     if not unseen.any():
         return rows
     if policy == "refuse":
@@ -199,7 +199,7 @@ def check_unseen(rows: Rows, policy: str, option: str) -> Rows:
         known_users = set(rows.frame["user"].to_numpy()[train])
         column = "user" if rows.frame["user"].iloc[i] not in known_users else "item"
         train_files = sorted({str(rows.files[s]) for s in np.unique(rows.source[train])})
-        raise DataError.at(path, line, f"{column} {rows.frame[column].iloc[i]!r} never appears in the train part "
+        raise DataError.at(path, line, f"{column} '{rows.frame[column].iloc[i]}' never appears in the train part "
                                        f"({', '.join(Path(f).name for f in train_files) or 'none'}); "
                                        f"{int(unseen.sum())} such row(s); {option}=drop drops them")
     log.warning("dropped %d validation/test row(s) whose user or item never appears in train (%s=refuse refuses "

@@ -1,0 +1,219 @@
+"""Readers of users' own data (``dataset=table``, ``recbole``, ``lightgcn``) on generated files in each format."""
+
+import logging
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.fakes.own_data import generated, interactions_frame, write_lightgcn, write_recbole, write_table
+from towernas.config import DatasetConfig
+from towernas.data import load_dataset
+from towernas.data.errors import DataError
+from towernas.data.interactions import TEST, TRAIN, VALID
+
+
+@pytest.fixture(scope="module")
+def source():
+    return generated(n_users=60, n_items=120, mean_length=15)
+
+
+def _load(root, name, reader, split=None, **options):
+    cfg = DatasetConfig(name=name, reader=reader, root=str(root), cache=False, options=options)
+    if split:
+        cfg.split.method = split
+    return load_dataset(cfg, progress=False)
+
+
+def _pairs(data):
+    """(user id, item id, time, rating) rows as original ids, sorted: the data independent of re-indexing."""
+    frame = pd.DataFrame({"u": data.user_ids[data.users], "i": data.item_ids[data.items], "t": data.timestamps,
+                          "r": data.ratings})
+    return frame.sort_values(["u", "t", "i"]).reset_index(drop=True)
+
+
+def _labels(table, name):
+    return np.array([None, *table.vocab[name]], dtype=object)[table.values[name]]
+
+
+# ------------------------------------------------------------------------------------------------- table
+@pytest.mark.parametrize("parquet", [False, True])
+def test_a_table_reads_back_the_generators_interactions_by_original_id_with_typed_features(tmp_path, source, parquet,
+                                                                                          caplog):
+    options = write_table(tmp_path / "raw" / "shop", source, parquet=parquet)
+    with caplog.at_level(logging.INFO):
+        data = _load(tmp_path, "shop", "table", **options)
+    expected = pd.DataFrame({"u": np.char.add("u", source.user_ids[source.users].astype(str)),
+                             "i": np.char.add("sku-", source.item_ids[source.items].astype(str)),
+                             "t": source.timestamps, "r": source.ratings})
+    expected = expected.sort_values(["u", "t", "i"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(_pairs(data), expected, check_dtype=False)
+    assert data.summary()["train"] + data.summary()["valid"] + data.summary()["test"] == source.n_interactions
+    # features: each user's gender is the generator's; the multi-valued field is split by ";"; numeric -> 4 buckets
+    rows = {u: i for i, u in enumerate(data.user_ids)}
+    for field in (f.name for f in source.user_features.fields if not f.multi):
+        mine = _labels(data.user_features, field)[[rows[f"u{u}"] for u in source.user_ids]]
+        assert list(mine) == list(_labels(source.user_features, field)), field
+    multi = next(f for f in data.item_features.fields if f.multi)
+    assert multi.width > 1 and ";" not in "".join(data.item_features.vocab[multi.name])
+    assert data.item_features.vocab["popularity"] == ["0", "1", "2", "3"]
+    ignored = [r.message for r in caplog.records if "ignored undeclared columns" in r.message]
+    assert len(ignored) == 1 and "session" in ignored[0]
+
+
+def test_dates_numbers_and_file_order_become_time_and_a_split_column_is_a_given_split(tmp_path, caplog):
+    raw = tmp_path / "raw" / "t"
+    raw.mkdir(parents=True)
+    rows = [("a", "x", "2024-01-02", "train"), ("a", "y", "1704067200", "train"), ("a", "z", "2024-01-03", "test"),
+            ("b", "x", "2024-01-01", "train"), ("b", "y", "2024-01-05", "train"), ("b", "z", "2024-01-04", "valid"),
+            ("b", "w", "2024-01-09", "test"), ("a", "w", "2024-01-08", "train"), ("c", "z", "2024-01-01", "train")]
+    pd.DataFrame(rows, columns=["uid", "sku", "when", "fold"]).to_csv(raw / "log.csv", index=False)
+    data = _load(tmp_path, "t", "table", "given", interactions="log.csv",
+                 columns={"user": "uid", "item": "sku", "timestamp": "when", "split": "fold"})
+    a = data.user_ids.tolist().index("a")
+    mine = slice(data.user_indptr[a], data.user_indptr[a + 1])
+    # 1704067200 = 2024-01-01: train rows in time order, then test (the file has a validation part: nothing carved)
+    assert data.timestamps[mine][0] == 1704067200
+    assert data.split[mine].tolist() == [TRAIN, TRAIN, TRAIN, TEST]
+    assert data.item_ids[data.items[mine][-1]] == "z"
+    b = data.user_ids.tolist().index("b")
+    assert data.split[data.user_indptr[b]:data.user_indptr[b + 1]].tolist() == [TRAIN, TRAIN, VALID, TEST]
+    # without a timestamp column: file order is the order, and the log says so
+    with caplog.at_level(logging.WARNING):
+        plain = _load(tmp_path, "t", "table", interactions="log.csv", columns={"user": "uid", "item": "sku"})
+    assert "file order is the order" in caplog.text
+    b = plain.user_ids.tolist().index("b")
+    assert plain.item_ids[plain.items[plain.user_indptr[b]:plain.user_indptr[b + 1]]].tolist() == ["x", "y", "z", "w"]
+
+
+# ----------------------------------------------------------------------------------------------- recbole
+def test_recbole_atomic_files_give_the_generators_data_and_parts_are_the_split(tmp_path, source):
+    write_recbole(tmp_path / "raw" / "rb", "rb", source)
+    data = _load(tmp_path, "rb", "recbole")
+    assert data.n_interactions == source.n_interactions and np.array_equal(data.split, source.split)
+    assert np.array_equal(data.timestamps, source.timestamps) and np.allclose(data.ratings, source.ratings)
+    assert data.user_ids[0] == f"u{source.user_ids[0]}"
+    names = {f.name: f for f in data.item_features.fields}
+    assert names[next(f.name for f in source.item_features.fields if f.multi)].multi and "score" in names
+    write_recbole(tmp_path / "raw" / "parts", "parts", source, parts=True)
+    given = _load(tmp_path, "parts", "recbole", "given", benchmark_filename=["train", "valid", "test"],
+                  load_col={"user": [], "item": []}, unseen="drop")
+    # the ratio split's validation / test rows of items no train row holds are dropped (unseen=drop), the rest kept
+    seen = np.isin(source.items, source.items[source.split == TRAIN])
+    assert np.array_equal(given.split, source.split[seen]) and not given.user_features.fields
+    with pytest.raises(DataError, match="parts.valid.inter:[0-9]+: item 'i[0-9]+' never appears in the train part"):
+        _load(tmp_path, "parts", "recbole", "given", benchmark_filename=["train", "valid", "test"])
+    with pytest.raises(DataError, match="would replace it; set dataset.split.method=given"):
+        _load(tmp_path, "parts", "recbole", benchmark_filename=["train", "valid", "test"], unseen="drop")
+
+
+# ---------------------------------------------------------------------------------------------- lightgcn
+def test_lightgcn_files_give_test_txt_as_test_and_a_seeded_random_validation_share(tmp_path, source):
+    write_lightgcn(tmp_path / "raw" / "lg", source)
+    cfg = DatasetConfig(name="lg", reader="lightgcn", root=str(tmp_path), cache=False)
+    cfg.split.method, cfg.split.valid = "given", 0.1
+    data = load_dataset(cfg, progress=False)
+    lines = [line.split() for line in (tmp_path / "raw" / "lg" / "test.txt").read_text().splitlines()]
+    expected_test = sorted((u, i) for u, *items in lines for i in items)
+    test = np.flatnonzero(data.split == TEST)
+    assert sorted(zip(data.user_ids[data.users[test]], data.item_ids[data.items[test]])) == expected_test
+    n_train = np.bincount(data.users[data.split != TEST], minlength=data.n_users)
+    n_valid = np.bincount(data.users[data.split == VALID], minlength=data.n_users)
+    assert np.array_equal(n_valid, np.where(n_train >= 2, np.minimum(np.maximum(1, n_train // 10), n_train - 1), 0))
+    again = load_dataset(cfg, progress=False)
+    assert np.array_equal(again.items[again.split == VALID], data.items[data.split == VALID])  # the carving is seeded
+    cfg.split.seed = 1
+    other = load_dataset(cfg, progress=False)
+    assert not np.array_equal(other.items[other.split == VALID], data.items[data.split == VALID])
+    # the test queries mask every train.txt item (train + carved validation), as the BARS protocol does
+    queries = data.queries("test")
+    u = 0
+    assert sorted(queries.exclude[u].tolist()) == sorted(data.items[(data.users == queries.users[u])
+                                                                    & (data.split != TEST)].tolist())
+
+
+# --------------------------------------------------------------------------------------------- bad input
+def _write(tmp_path, name, text):
+    path = tmp_path / "raw" / "bad" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+CSV = "uid,sku,ts\nu1,a,1\nu1,b,2\nu2,a,3\n"
+
+
+@pytest.mark.parametrize("files, reader, split, options, message", [
+    ({"i.csv": CSV, "items.csv": "sku,brand\na,x\n"}, "table", None,
+     {"interactions": "i.csv", "columns": {"user": "uid", "item": "sku"}, "items": "items.csv",
+      "features": {"brand": "colour"}}, "dataset.options.features.brand: unknown feature type 'colour'"),
+    ({"i.csv": CSV}, "table", None, {"interactions": "i.csv", "columns": {"user": "uid", "item": "item_id"}},
+     "i.csv:1: no column 'item_id' (dataset.options.columns.item: the item id); the file has 'uid', 'sku', 'ts'"),
+    ({"i.csv": CSV.replace(",", "\t")}, "table", None, {"interactions": "i.csv", "columns": {"user": "uid", "item": "sku"}},
+     "i.csv:1: the separator ',' does not split the header 'uid\\tsku\\tts'; tab would"),
+    ({"i.csv": ""}, "table", None, {"interactions": "i.csv", "columns": {"user": "uid", "item": "sku"}},
+     "i.csv: file is empty; expected a header line"),
+    ({"i.csv": "uid,sku\n"}, "table", None, {"interactions": "i.csv", "columns": {"user": "uid", "item": "sku"}},
+     "i.csv: no data rows (empty file)"),
+    ({"i.csv": CSV + "u2,a,3\n"}, "table", None,
+     {"interactions": "i.csv", "columns": {"user": "uid", "item": "sku", "timestamp": "ts"}, "duplicates": "refuse"},
+     "i.csv:5: duplicate row (the same as line 4); 1 duplicate row(s) in all; dataset.options.duplicates=drop"),
+    ({"i.csv": "uid,sku,ts\nu1,a,1\nu1,b,x\n"}, "table", None,
+     {"interactions": "i.csv", "columns": {"user": "uid", "item": "sku", "timestamp": "ts"}},
+     "i.csv:3: column 'ts': expected unix seconds or a date/time, got 'x'"),
+    ({"i.csv": "uid,sku\nu1,a\n,b\n"}, "table", None, {"interactions": "i.csv", "columns": {"user": "uid", "item": "sku"}},
+     "i.csv:3: empty user id in column 'uid'"),
+    ({"bad.inter": "user_id\titem_id:token\n1\t2\n"}, "recbole", None, {},
+     "bad.inter:1: header column 'user_id' has no ':type'; expected name:type with type one of token, token_seq"),
+    ({"bad.inter": "user_id:token\titem_id:id\n1\t2\n"}, "recbole", None, {},
+     "bad.inter:1: header column 'item_id:id': unknown feature type 'id'"),
+    ({"bad.inter": "user_id:token,item_id:token\n1,2\n"}, "recbole", None, {},
+     "bad.inter:1: the separator tab does not split the header 'user_id:token,item_id:token'; ',' would"),
+    ({"bad.inter": "uid:token\titem_id:token\n1\t2\n"}, "recbole", None, {},
+     "bad.inter:1: no field 'user_id' (dataset.options.user_id_field); the header has uid, item_id"),
+    ({"bad.train.inter": "user_id:token\titem_id:token\n1\t2\n1\t3\n",
+      "bad.test.inter": "user_id:token\titem_id:token\n1\t3\n9\t2\n"}, "recbole", "given",
+     {"benchmark_filename": ["train", "test"]},
+     "bad.test.inter:3: user '9' never appears in the train part (bad.train.inter); 1 such row(s); "
+     "dataset.options.unseen=drop drops them"),
+    ({"train.txt": "0 1 2\n1 2 3\n", "test.txt": "0 3\n1 7\n"}, "lightgcn", "given", {},
+     "test.txt:2: item '7' never appears in the train part (train.txt)"),
+    ({"train.txt": "0 1 2\n1 2 x\n", "test.txt": "0 3\n"}, "lightgcn", "given", {},
+     "train.txt:2: expected whitespace-separated integer ids (user item item ...), got 'x'"),
+    ({"train.txt": "", "test.txt": "0 3\n"}, "lightgcn", "given", {}, "train.txt: file is empty"),
+    ({"train.txt": "0 1 2\n1 2 3\n", "test.txt": "0 3\n"}, "lightgcn", None, {},
+     "the files fix the split (train/valid/test parts), but dataset.split.method='ratio' would replace it"),
+])
+def test_bad_input_is_one_line_naming_file_line_or_column(tmp_path, files, reader, split, options, message):
+    for name, text in files.items():
+        _write(tmp_path, name, text)
+    with pytest.raises(DataError) as err:
+        _load(tmp_path, "bad", reader, split, **options)
+    assert message in str(err.value) and "\n" not in str(err.value), str(err.value)
+    assert not (tmp_path / "processed").exists()
+
+
+def test_duplicate_rows_are_counted_and_dropped_by_default_and_unseen_rows_dropped_on_request(tmp_path, caplog):
+    _write(tmp_path, "i.csv", CSV + "u2,a,3\nu2,a,3\n")
+    with caplog.at_level(logging.WARNING):
+        data = _load(tmp_path, "bad", "table", interactions="i.csv",
+                     columns={"user": "uid", "item": "sku", "timestamp": "ts"})
+    assert data.n_interactions == 3 and "dropped 2 duplicate row(s)" in caplog.text
+    _write(tmp_path, "train.txt", "0 1 2\n1 2 3\n")
+    _write(tmp_path, "test.txt", "0 3\n1 7\n")
+    data = _load(tmp_path, "bad", "lightgcn", "given", unseen="drop")
+    assert data.n_interactions == 5 and "7" not in data.item_ids.tolist()
+
+
+def test_readers_for_users_files_are_registered_with_their_configs():
+    from tests.conftest import compose_config
+
+    for name, reader in (("table", "table"), ("recbole", "recbole"), ("lightgcn", "lightgcn")):
+        cfg = compose_config(f"dataset={name}", "dataset.name=x", tiny=False)
+        assert cfg.dataset.reader == reader
+    assert compose_config("dataset=lightgcn", "dataset.name=x", tiny=False).dataset.split.method == "given"
+
+
+def test_the_interactions_frame_of_the_fake_is_shuffled(source):
+    frame = interactions_frame(source)
+    assert not frame["ts"].is_monotonic_increasing
