@@ -139,7 +139,17 @@ def test_cache_round_trip_keeps_ratings(tmp_path):
     assert cache.load(tmp_path / "plain", max_len=2).ratings is None
 
 
-@pytest.mark.parametrize("name", READERS.names())
+IMPLICIT = {"lightgcn"}  # formats without ratings: every interaction is a positive
+
+
+def test_readers_of_formats_without_ratings_give_none(tmp_path):
+    for name in IMPLICIT:
+        FAKES[name](tmp_path / name)
+        reader = READERS.get(name)
+        assert "rating" not in reader.read(tmp_path / name, reader.options(**SMALL.get(name, {}))).interactions
+
+
+@pytest.mark.parametrize("name", sorted(set(READERS.names()) - IMPLICIT))
 def test_every_reader_gives_ratings_that_reach_the_data(tmp_path, name):
     reader = READERS.get(name)
     FAKES[name](tmp_path / name)
@@ -159,8 +169,11 @@ DATASETS = sorted(p.stem for p in (CONF_DIR / "dataset").glob("*.yaml"))
 
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_every_shipped_dataset_labels_ratings_of_4_and_above_as_positive(dataset):
-    ctr = compose_config(f"dataset={dataset}", tiny=False).dataset.ctr
-    assert (ctr.label, ctr.threshold) == ("rating", 4.0)
+    ctr = compose_config(f"dataset={dataset}", "dataset.name=x", tiny=False).dataset.ctr
+    if dataset in IMPLICIT:
+        assert ctr.label == "implicit"
+    else:
+        assert (ctr.label, ctr.threshold) == ("rating", 4.0)
 
 
 def test_the_label_is_set_from_the_command_line():

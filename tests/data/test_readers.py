@@ -20,14 +20,33 @@ def _amazon(directory: Path) -> None:
     write_amazon_meta(directory / "meta_Books.json.gz", amazon_ids(40, 60)[1])
 
 
+def _own(kind: str):
+    """A writer of the embedded generator's data in one of the formats of users' own data."""
+
+    def write(directory: Path) -> None:
+        from tests.fakes.own_data import generated, write_lightgcn, write_recbole, write_table
+
+        data = generated(n_users=30, n_items=80, mean_length=10)
+        {"table": lambda: write_table(directory, data), "recbole": lambda: write_recbole(directory, "rb", data),
+         "lightgcn": lambda: write_lightgcn(directory, data)}[kind]()
+
+    return write
+
+
 FAKES = {  # reader name -> writes that reader's files into a directory
     "synthetic": lambda d: d.mkdir(parents=True),
     "ml-100k": lambda d: write_ml100k(d, n_users=30, n_items=40, n_ratings=300),
     "ml-1m": lambda d: write_ml1m(d, n_users=30, n_items=40, n_ratings=300),
     "yelp": lambda d: write_yelp(d, n_users=30, n_items=40, n_reviews=300),
     "amazon": _amazon,
+    "table": _own("table"),
+    "recbole": _own("recbole"),
+    "lightgcn": _own("lightgcn"),
 }
-SMALL = {"synthetic": {"n_users": 20, "n_items": 80, "mean_length": 10}}
+SMALL = {"synthetic": {"n_users": 20, "n_items": 80, "mean_length": 10},
+         "table": {"columns": {"user": "uid", "item": "sku", "timestamp": "ts", "rating": "stars"},
+                   "users": "users.csv", "items": "items.tsv", "features": {"gender": "categorical"}},
+         "recbole": {"name": "rb"}}
 
 
 def test_every_registered_reader_has_a_fake_and_a_config():

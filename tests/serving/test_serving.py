@@ -130,8 +130,11 @@ def test_empty_history_and_missing_features(model, data, served):
 def test_history_is_truncated_to_max_len_and_bad_users_fail(data, served):
     long = [str(x) for x in data.item_ids[:60]]
     assert served.encode([None], [long]).tolist() == served.encode([None], [long[-data.max_len:]]).tolist()
-    with pytest.raises(ValueError, match="not known at export"):
-        served.recommend("no-such-user", [], K)
+    with pytest.raises(ValueError, match="user 'no-such-user' is unknown to the model and none of its 1 history item"):
+        served.recommend("no-such-user", ["not-an-item"], K)
+    # a cold user with a known history: served from it, its features missing (as None's)
+    history = [str(x) for x in data.item_ids[:4]]
+    assert_same(served.recommend("no-such-user", history, K), served.recommend(None, history, K))
     with pytest.raises(ValueError, match="unknown user field"):
         served.recommend({"agee": "25"}, [], K)
 

@@ -12,7 +12,7 @@
 exact evaluation retriever over item indices.
 """
 
-from towernas.serving.retriever import ArtifactError, ServingRetriever
+from towernas.serving.retriever import ArtifactError, ColdUserError, ServingRetriever
 
 Retriever = ServingRetriever
 
@@ -35,5 +35,5 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'towernas.serving' has no attribute {name!r}")
 
 
-__all__ = ["ArtifactError", "Cascade", "Retriever", "ServingCascade", "ServingRetriever", "export_cascade",
+__all__ = ["ArtifactError", "ColdUserError", "Cascade", "Retriever", "ServingCascade", "ServingRetriever", "export_cascade",
            "export_retriever"]

@@ -16,6 +16,7 @@ Example (``directory`` written by ``towernas.serving.export_retriever``)::
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,8 @@ from towernas.runs.errors import UserError, one_line
 from towernas.runs.files import sha256_file
 from towernas.serving.index import configure, index_kind, place, search
 
+log = logging.getLogger(__name__)
+
 FORMAT = "towernas.retriever"
 SCHEMA = 1
 META = "meta.json"
@@ -37,6 +40,10 @@ ITEM_IDS, USER_IDS, USER_FEATURES = "item_ids.json", "user_ids.json", "user_feat
 FILES = (PROGRAM, ITEMS, INDEX, ITEM_IDS, USER_IDS, USER_FEATURES)
 
 User = str | int | Mapping[str, Any] | None
+
+
+class ColdUserError(UserError, ValueError):
+    """A user the model cannot serve: unknown at export, and nothing known in its history (one line)."""
 
 
 class ArtifactError(UserError):
@@ -125,6 +132,7 @@ class ServingRetriever:
             raise ValueError(f"{len(users)} users need as many histories (and exclude lists), got {len(histories)}")
         if k < 1:
             raise ValueError(f"k={k}: expected a positive integer")
+        self.check_servable(users, histories)
         queries = self.encode(users, histories)
         masks = histories if exclude is None else exclude
         rows = Ragged.from_lists([np.unique(self._item_rows(m)) for m in masks])
@@ -141,6 +149,22 @@ class ServingRetriever:
         fields = {f["name"]: torch.from_numpy(self._field_codes(f, users)) for f in self.fields}
         return self.program(torch.from_numpy(history), fields).float().numpy()
 
+    def check_servable(self, users: Sequence[User], histories: Sequence[Sequence]) -> None:
+        """A user id unknown at export is a cold user: served from its history (features missing) when the history
+        holds an item the model knows, refused otherwise (``ColdUserError``, one line). History items unknown to the
+        model are skipped, and the log says how many."""
+        for user, items in zip(users, histories):
+            known = self._item_rows(items)
+            if len(known) < len(items):
+                unknown = [x for x in items if str(x) not in self._item_row]
+                log.warning("user %r: skipped %d history item id(s) unknown to the model (e.g. %r)", user,
+                            len(unknown), unknown[0])
+            if user is None or isinstance(user, Mapping) or str(user) in self._user_row or len(known):
+                continue
+            raise ColdUserError(f"user {user!r} is unknown to the model and none of its {len(items)} history item(s) "
+                                "is known: nothing to serve from; pass a history of known item ids, or the user's raw "
+                                "features as a dict")
+
     def _item_rows(self, raw_ids: Sequence) -> np.ndarray:
         rows = [self._item_row.get(str(x)) for x in raw_ids]
         return np.array([r for r in rows if r is not None], dtype=np.int64)
@@ -154,9 +178,8 @@ class ServingRetriever:
                 continue
             if not isinstance(user, Mapping):
                 row = self._user_row.get(str(user))
-                if row is None:
-                    raise ValueError(f"user {user!r} was not known at export; pass a dict of raw feature values")
-                out[b] = self.user_features[name][row]
+                if row is not None:  # unknown: a cold user, its features missing (``check_servable``)
+                    out[b] = self.user_features[name][row]
                 continue
             unknown = sorted(set(map(str, user)) - set(self._codes))
             if unknown:
