@@ -114,6 +114,12 @@ clean-venv:
 bench-scale: install
 	$(PY) -m benchmarks.bench_scale $(ARGS)
 
+# Users' own data at scale: a generated 10M-row interactions table (CSV and Parquet) -> processed dataset, peak
+# memory over the processed arrays (~3 min): writes bench_results/own-data.{json,md}. ARGS="--quick" for 1M rows.
+.PHONY: bench-own-data
+bench-own-data: install
+	$(PY) -m benchmarks.bench_own_data $(ARGS)
+
 # Supernet steps/s and loss at precision=fp32, bf16, fp16 on the paper-sized dataset (~3 min on 2 cores):
 # writes bench_results/precision.{json,md}. ARGS="--dataset synthetic" for the embedded set, "--device cuda" on a GPU.
 .PHONY: bench-precision

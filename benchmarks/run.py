@@ -18,6 +18,7 @@ from pathlib import Path
 
 BENCHMARKS = {
     "data": "benchmarks.bench_data",
+    "own_data": "benchmarks.bench_own_data",
     "eval": "benchmarks.bench_eval",
     "complexity": "benchmarks.bench_complexity",
     "search": "benchmarks.bench_search",

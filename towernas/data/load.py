@@ -62,15 +62,22 @@ def _load(cfg: DatasetConfig | DictConfig, progress: bool) -> InteractionData:
     if cfg.cache:
         cached = cache.load(entry, cfg.max_len)
         if cached is not None:
-            log.info("loaded %s from cache %s", cfg.name, entry)
+            log.info("loaded %s from cache %s: %s", cfg.name, entry, describe(cached, cfg.split.method))
             return cached
     start = time.perf_counter()
     raw = reader.read(directory, options, progress=progress) if reader.progress else reader.read(directory, options)
     data = preprocess(raw, prep, cfg.name, cfg.max_len)
-    log.info("processed %s in %.1fs: %s", cfg.name, time.perf_counter() - start, data.summary())
+    log.info("processed %s in %.1fs: %s", cfg.name, time.perf_counter() - start, describe(data, cfg.split.method))
     if cfg.cache:
         cache.save(data, entry)
     return data
+
+
+def describe(data: InteractionData, split: str) -> str:
+    """The processed dataset in one line: sizes, density and the split's parts."""
+    s = data.summary()
+    return (f"{s['users']:,} users, {s['items']:,} items, {s['interactions']:,} interactions (density "
+            f"{100 * s['density']:.3g}%); split ({split}): train {s['train']:,}, valid {s['valid']:,}, test {s['test']:,}")
 
 
 def generated_files(settings: Any, reader: Reader, directory, options: Any, *, progress: bool) -> None:

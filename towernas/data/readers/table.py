@@ -45,7 +45,15 @@ from towernas.data.readers.columns import (
     feature_frame,
     parse_feature_types,
 )
-from towernas.data.readers.delimited import TextFormat, check_columns, default_separator, header, is_parquet, read_columns
+from towernas.data.readers.delimited import (
+    TextFormat,
+    check_columns,
+    default_separator,
+    header,
+    is_parquet,
+    read_columns,
+    release_unused,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,7 +168,9 @@ def read_interactions(path: Path, fmt: TextFormat | None, columns: dict[str, str
     if "split" in columns:
         out["split"] = split_codes(path, table.column(columns["split"]), columns["split"], first_line)
     files = files or [path]
-    return Rows(pd.DataFrame(out), files, np.full(n, source, dtype=np.int16), np.arange(n, dtype=np.int64) + first_line)
+    del table, column
+    release_unused()
+    return Rows(pd.DataFrame(out, copy=False), files, np.full(n, source, dtype=np.int16), np.arange(n, dtype=np.int64) + first_line)
 
 
 def _empty_ids(column: pa.ChunkedArray) -> np.ndarray:
