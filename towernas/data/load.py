@@ -66,7 +66,7 @@ def _load(cfg: DatasetConfig | DictConfig, progress: bool) -> InteractionData:
             return cached
     start = time.perf_counter()
     raw = reader.read(directory, options, progress=progress) if reader.progress else reader.read(directory, options)
-    data = preprocess(raw, prep, cfg.name, cfg.max_len)
+    data = preprocess(raw, prep, cfg.name, cfg.max_len, consume=True)
     log.info("processed %s in %.1fs: %s", cfg.name, time.perf_counter() - start, describe(data, cfg.split.method))
     if cfg.cache:
         cache.save(data, entry)

@@ -163,20 +163,53 @@ class Rows:
 def drop_duplicates(rows: Rows, policy: str, option: str) -> Rows:
     """Rows repeating an earlier row in every column: counted and dropped (``drop``) or refused (``refuse``)."""
     check_choice(option, policy, DUPLICATES)
-    repeated = rows.frame.duplicated(keep="first").to_numpy()
+    repeated, first_of = _repeated(rows.frame)
     if not repeated.any():
         return rows
     if policy == "refuse":
         i = int(np.flatnonzero(repeated)[0])
-        same = (rows.frame == rows.frame.iloc[i]).all(axis=1).to_numpy()
         path, line = rows.where(i)
-        first_path, first_line = rows.where(int(np.flatnonzero(same)[0]))
+        first_path, first_line = rows.where(first_of(i))
         first = f"line {first_line}" if first_path == path else f"{first_path}:{first_line}"
         raise DataError.at(path, line, f"duplicate row (the same as {first}); {int(repeated.sum())} duplicate "
                                        f"row(s) in all; {option}=drop counts and drops them")
     log.warning("dropped %d duplicate row(s) (repeating an earlier row in every column; %s=refuse refuses them)",
                 int(repeated.sum()), option)
     return rows.keep(~repeated)
+
+
+def _repeated(frame: pd.DataFrame):
+    """(mask of the rows equal in every column to an earlier row, ``first_of(row)``: that earlier row's index).
+
+    One stable sort over all columns, then one column at a time compared with its sorted neighbour, so the
+    memory is a sort order and one column, not pandas' hash of every column at once."""
+    columns = [_comparable(frame[name]) for name in frame.columns]
+    order = np.lexsort(columns[::-1]) if len(frame) else np.zeros(0, dtype=np.int64)
+    same = np.zeros(len(order), dtype=bool)
+    same[1:] = True
+    for values in columns:
+        ordered = values[order]
+        same[1:] &= ordered[1:] == ordered[:-1]
+        del ordered
+    repeated = np.zeros(len(order), dtype=bool)
+    repeated[order[same]] = True
+
+    def first_of(row: int) -> int:
+        position = int(np.flatnonzero(order == row)[0])
+        while same[position]:
+            position -= 1
+        return int(order[position])
+
+    return repeated, first_of
+
+
+def _comparable(column: pd.Series) -> np.ndarray:
+    """A column as numbers that compare like its values (a categorical's codes, else factorized codes)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return column.cat.codes.to_numpy()
+    if column.dtype.kind in "biuf":
+        return column.to_numpy()
+    return pd.factorize(column)[0]
 
 
 def check_unseen(rows: Rows, policy: str, option: str) -> Rows:

@@ -120,9 +120,11 @@ def read_columns(path: Path, wanted: dict[str, pa.DataType | None], *, fmt: Text
     total = path.stat().st_size
     with tqdm(total=total, unit="B", unit_scale=True, desc=f"reading {path.name}", disable=not progress,
               leave=False) as bar:
-        for batch, done in _batches(path, wanted, fmt or TextFormat(), names):
+        for n, (batch, done) in enumerate(_batches(path, wanted, fmt or TextFormat(), names), 1):
             columns.add(batch)
             bar.update(done - bar.n)
+            if n % 16 == 0:
+                release_unused()
     table = columns.table(pa.schema([(n, k or pa.string()) for n, k in wanted.items()]))
     release_unused()  # the blocks' text and per-block dictionaries: freed, but kept by Arrow's allocator until now
     if table.num_rows == 0:

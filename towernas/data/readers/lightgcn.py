@@ -79,7 +79,7 @@ def read_lightgcn(directory: Path, options: LightGCNOptions, progress: bool = Fa
     split = np.concatenate([np.full(len(p[0]), code, dtype=np.int8) for p, code in zip(parts, (TRAIN, TEST))])
     frame = pd.DataFrame({"user": users, "item": items, "timestamp": np.arange(len(users), dtype=np.int64),
                           "split": split})
-    source = np.concatenate([np.full(len(p[0]), i, dtype=np.int16) for i, p in enumerate(parts)])
+    source = np.concatenate([np.full(len(p[0]), i, dtype=np.int8) for i, p in enumerate(parts)])
     rows = Rows(frame, files, source, np.concatenate([p[2] for p in parts]))
     rows = drop_duplicates(_without_time(rows), options.duplicates, "dataset.options.duplicates")
     rows.frame["timestamp"] = np.arange(len(rows.frame), dtype=np.int64)  # file order is the order

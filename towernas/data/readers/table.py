@@ -157,20 +157,35 @@ def read_interactions(path: Path, fmt: TextFormat | None, columns: dict[str, str
         column = table.column(columns[role])
         empty = _empty_ids(column)
         _refuse(path, first_line, empty, f"empty {role} id in column {columns[role]!r}")
-        out[role] = column.to_pandas()
+        out[role] = categorical(column)
     n = table.num_rows
     out["timestamp"] = (timestamps(path, table.column(columns["timestamp"]), columns["timestamp"], first_line)
                         if "timestamp" in columns else np.arange(n, dtype=np.int64))
     if "rating" in columns:
         rating = table.column(columns["rating"])
         _refuse(path, first_line, pc.is_null(rating), f"empty rating in column {columns['rating']!r}")
-        out["rating"] = rating.to_numpy()
+        out["rating"] = np.array(rating.to_numpy(), dtype=np.float64)  # owned by numpy, not Arrow (see below)
     if "split" in columns:
         out["split"] = split_codes(path, table.column(columns["split"]), columns["split"], first_line)
     files = files or [path]
-    del table, column
+    del table, column  # every column above is a numpy copy, so this hands all of Arrow's memory back
     release_unused()
-    return Rows(pd.DataFrame(out, copy=False), files, np.full(n, source, dtype=np.int16), np.arange(n, dtype=np.int64) + first_line)
+    lines = np.arange(first_line, n + first_line, dtype=np.int32 if n + first_line < 2**31 else np.int64)
+    return Rows(pd.DataFrame(out, copy=False), files, np.full(n, source, dtype=np.int8), lines)
+
+
+def categorical(column: pa.ChunkedArray) -> pd.Categorical:
+    """A dictionary-encoded id column as a pandas Categorical whose codes numpy owns (a copy of Arrow's indices),
+    so that dropping the Arrow table frees its memory."""
+    array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if not pa.types.is_dictionary(array.type):
+        array = array.dictionary_encode()
+    values = pd.Index(array.dictionary.to_numpy(zero_copy_only=False))
+    if not values.is_unique:  # dictionaries of merged blocks may repeat a value: encode once more
+        array = pc.cast(array, pa.string()).dictionary_encode()
+        values = pd.Index(array.dictionary.to_numpy(zero_copy_only=False))
+    codes = np.array(array.indices.to_numpy(zero_copy_only=False), dtype=np.int32)
+    return pd.Categorical.from_codes(codes, categories=values)
 
 
 def _empty_ids(column: pa.ChunkedArray) -> np.ndarray:
