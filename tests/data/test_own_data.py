@@ -217,3 +217,58 @@ def test_readers_for_users_files_are_registered_with_their_configs():
 def test_the_interactions_frame_of_the_fake_is_shuffled(source):
     frame = interactions_frame(source)
     assert not frame["ts"].is_monotonic_increasing
+
+
+# ------------------------------------------------------------------------------- RecBole ml-100k == ml-100k
+def _as_recbole(grouplens, out, name):
+    """GroupLens ml-100k files rewritten as RecBole writes its ml-100k atomic files (its conversion script's
+    fields: ``class`` the genre names, ``release_year`` the date's year, ``zip_code`` the whole code)."""
+    from tests.fakes.movielens import GENRES
+
+    out.mkdir(parents=True)
+    rows = [line.split("\t") for line in (grouplens / "u.data").read_text().splitlines()]
+    (out / f"{name}.inter").write_text("user_id:token\titem_id:token\trating:float\ttimestamp:float\n" +
+                                       "".join(f"{u}\t{i}\t{r}\t{t}\n" for u, i, r, t in rows))
+    users = [line.split("|") for line in (grouplens / "u.user").read_text().splitlines()]
+    (out / f"{name}.user").write_text("user_id:token\tage:token\tgender:token\toccupation:token\tzip_code:token\n" +
+                                      "".join("\t".join(u) + "\n" for u in users))
+    items = [line.split("|") for line in (grouplens / "u.item").read_text(encoding="latin-1").splitlines()]
+    lines = []
+    for item in items:
+        genres = " ".join(g for g, flag in zip(GENRES, item[5:]) if flag == "1")
+        lines.append(f"{item[0]}\t{item[1]}\t{item[2][-4:]}\t{genres}\n")
+    (out / f"{name}.item").write_text("item_id:token\tmovie_title:token_seq\trelease_year:token\tclass:token_seq\n" +
+                                      "".join(lines), encoding="utf-8")
+
+
+def test_recboles_ml100k_atomic_files_give_the_processed_data_of_the_ml100k_reader(tmp_path):
+    from tests.fakes.movielens import write_ml100k
+
+    write_ml100k(tmp_path / "raw" / "ml-100k", n_users=40, n_items=60, n_ratings=800)
+    _as_recbole(tmp_path / "raw" / "ml-100k", tmp_path / "raw" / "rb", "rb")
+    ml = _load(tmp_path, "ml-100k", "ml-100k")
+    rb = _load(tmp_path, "rb", "recbole")
+    for name in ("users", "items", "timestamps", "user_indptr", "split", "ratings", "user_ids", "item_ids"):
+        assert np.array_equal(getattr(ml, name), getattr(rb, name)), name
+    for name in ("gender", "occupation"):  # the user columns both carry in the same form
+        assert list(_labels(ml.user_features, name)) == list(_labels(rb.user_features, name)), name
+    genres = [sorted(set(v) - {None}) for v in np.array([None, *ml.item_features.vocab["genres"]], dtype=object)[
+        ml.item_features.values["genres"]]]
+    classes = [sorted(set(v) - {None}) for v in np.array([None, *rb.item_features.vocab["class"]], dtype=object)[
+        rb.item_features.values["class"]]]
+    assert genres == classes
+
+
+def test_ml100k_fixed_split_files_are_a_given_split(tmp_path):
+    from tests.fakes.movielens import write_ml100k
+
+    raw = write_ml100k(tmp_path / "raw" / "ml-100k", n_users=40, n_items=60, n_ratings=800)
+    data = _load(tmp_path, "ml-100k", "ml-100k", "given", split_files="u2")
+    test = {tuple(line.split("\t")[:2]) for line in (raw / "u2.test").read_text().splitlines()}
+    rows = np.flatnonzero(data.split == TEST)
+    assert set(zip(data.user_ids[data.users[rows]], data.item_ids[data.items[rows]])) == test
+    assert (data.split == VALID).any() and data.n_interactions == 800  # validation carved from u2.base
+    with pytest.raises(DataError, match="would replace it"):
+        _load(tmp_path, "ml-100k", "ml-100k", split_files="u2")
+    with pytest.raises(DataError, match="dataset.options.split_files='u9': expected one of u1, u2"):
+        _load(tmp_path, "ml-100k", "ml-100k", "given", split_files="u9")

@@ -32,7 +32,8 @@ OCCUPATIONS_100K = ("administrator", "artist", "doctor", "educator", "engineer",
                     "other", "programmer", "retired", "salesman", "scientist", "student", "technician",
                     "writer")  # fmt: skip
 AGES_1M = (1, 18, 25, 35, 45, 50, 56)
-FILES_100K = ("u.data", "u.user", "u.item")
+SPLITS_100K = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")  # GroupLens' fixed splits: <name>.base / <name>.test
+FILES_100K = ("u.data", "u.user", "u.item", *(f"{s}.{part}" for s in SPLITS_100K for part in ("base", "test")))
 FILES_1M = ("ratings.dat", "users.dat", "movies.dat")
 FIRST_RATING = (1, 3, 5, 881250949)
 
@@ -61,11 +62,35 @@ def write_ml100k(directory: Path | str, n_users: int = 50, n_items: int = 80, n_
         flags = "|".join("1" if g in genres else "0" for g in GENRES)
         url = "" if not date else f"http://us.imdb.com/M/title-exact?{title.replace(' ', '%20')}"
         items.append(f"{i}|{title}|{date}||{url}|{flags}")
-    ratings = ["\t".join(map(str, row)) for row in _ratings(rng, n_users, n_items, n_ratings)]
+    rows = _ratings(rng, n_users, n_items, n_ratings)
+    ratings = ["\t".join(map(str, row)) for row in rows]
     _write(directory / "u.data", ratings, "ascii")
     _write(directory / "u.user", users, "ascii")
     _write(directory / "u.item", items, "latin-1")
+    _write_splits(directory, rows, rng)
     return directory
+
+
+def _write_splits(directory: Path, rows: list[tuple[int, ...]], rng: np.random.Generator) -> None:
+    """GroupLens' fixed splits, sorted by (user, item) as theirs are: u1-u5 the 5 folds of a random permutation as
+    test (the rest base), ua / ub 2 (GroupLens: 10) random ratings of each user with at least 4 as test."""
+    fold = rng.permutation(len(rows)) % 5
+    users = np.array([r[0] for r in rows])
+    for k in range(5):
+        _write_split(directory, f"u{k + 1}", rows, fold == k)
+    for name in ("ua", "ub"):
+        test = np.zeros(len(rows), dtype=bool)
+        for u in np.unique(users):
+            mine = np.flatnonzero(users == u)
+            if len(mine) >= 4:
+                test[rng.choice(mine, 2, replace=False)] = True
+        _write_split(directory, name, rows, test)
+
+
+def _write_split(directory: Path, name: str, rows: list[tuple[int, ...]], test: np.ndarray) -> None:
+    for part, mask in (("base", ~test), ("test", test)):
+        chosen = sorted(r for r, m in zip(rows, mask) if m)
+        _write(directory / f"{name}.{part}", ["\t".join(map(str, r)) for r in chosen], "ascii")
 
 
 def write_ml1m(directory: Path | str, n_users: int = 50, n_items: int = 80, n_ratings: int = 1000,

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 FEATURE_TYPES = ("categorical", "multi", "numeric", "numeric_multi")
 DUPLICATES = ("drop", "refuse")
-UNSEEN = ("refuse", "drop")
+UNSEEN = ("refuse", "drop", "keep")
 SPLIT_CODES = {"train": TRAIN, "valid": VALID, "validation": VALID, "test": TEST}
 
 
@@ -214,7 +214,8 @@ def _comparable(column: pd.Series) -> np.ndarray:
 
 def check_unseen(rows: Rows, policy: str, option: str) -> Rows:
     """Validation / test rows whose user or item never appears in a train row: refused (one line naming the
-    file, line and id) or, with ``drop``, counted and dropped. Rows without a ``split`` column pass."""
+    file, line and id) or, with ``drop``, counted and dropped, or with ``keep`` counted and kept (such an item is in
+    the catalogue with an untrained id embedding). Rows without a ``split`` column pass."""
     check_choice(option, policy, UNSEEN)
     if "split" not in rows.frame.columns:
         return rows
@@ -235,6 +236,10 @@ def check_unseen(rows: Rows, policy: str, option: str) -> Rows:
         raise DataError.at(path, line, f"{column} '{rows.frame[column].iloc[i]}' never appears in the train part "
                                        f"({', '.join(Path(f).name for f in train_files) or 'none'}); "
                                        f"{int(unseen.sum())} such row(s); {option}=drop drops them")
+    if policy == "keep":
+        log.warning("kept %d validation/test row(s) whose user or item never appears in train (%s=drop drops them)",
+                    int(unseen.sum()), option)
+        return rows
     log.warning("dropped %d validation/test row(s) whose user or item never appears in train (%s=refuse refuses "
                 "them)", int(unseen.sum()), option)
     return rows.keep(~unseen)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -37,7 +38,9 @@ import pandas as pd
 from towernas.data.download import Source
 from towernas.data.errors import DataError
 from towernas.data.raw import RawDataset
+from towernas.data.interactions import TEST, TRAIN
 from towernas.data.readers.base import NoOptions, Reader
+from towernas.data.readers.columns import Rows, check_choice, check_unseen
 
 _GROUPLENS = "https://files.grouplens.org/datasets/movielens"
 
@@ -58,10 +61,30 @@ _TITLE_YEAR = re.compile(r"\((\d{4})\)\s*$")
 # --- ml-100k -------------------------------------------------------------------------------------
 
 
-def read_ml100k(directory: Path, options: Any = None) -> RawDataset:
-    """Read ``u.data``, ``u.user`` and ``u.item`` from ``directory``."""
+@dataclass
+class ML100KOptions:
+    """Settings of the ml-100k reader (``dataset.options``).
+
+    Args:
+        split_files: None reads ``u.data`` (split by ``dataset.split``); one of GroupLens' fixed splits ``u1`` …
+            ``u5`` (5-fold, random 80/20) or ``ua`` / ``ub`` (10 ratings per user in test) reads ``<name>.base`` as
+            train and ``<name>.test`` as test (``dataset.split.method=given``; validation is carved from train).
+        unseen: test users or items that ``<name>.base`` lacks (the random folds have some): ``keep`` (counted in
+            the log), ``drop`` or ``refuse``.
+    """
+
+    split_files: str | None = None
+    unseen: str = "keep"
+
+
+def read_ml100k(directory: Path, options: ML100KOptions | None = None) -> RawDataset:
+    """Read ``u.data`` (or a fixed split's ``.base`` / ``.test``), ``u.user`` and ``u.item`` from ``directory``."""
     directory = Path(directory)
-    ratings = _read_ratings(directory / "u.data", "\t")
+    options = options or ML100KOptions()
+    if options.split_files is None:
+        interactions = _interactions(_read_ratings(directory / "u.data", "\t"))
+    else:
+        interactions = _given_split(directory, options)
     users_path = directory / "u.user"
     users = _read_table(users_path, "|", ("user", "age", "gender", "occupation", "zip"), ints=("user", "age"))
     _check_unique(users_path, users["user"], "user")
@@ -96,7 +119,19 @@ def read_ml100k(directory: Path, options: Any = None) -> RawDataset:
         raise DataError.at(items_path, i + 1, problem)
     year = [text[-4:] if text else None for text in release]
     item_features = _item_frame(items["item"], genres, year)
-    return RawDataset(_interactions(ratings), user_features, item_features, frozenset({"genres"}))
+    return RawDataset(interactions, user_features, item_features, frozenset({"genres"}))
+
+
+def _given_split(directory: Path, options: ML100KOptions) -> pd.DataFrame:
+    check_choice("dataset.options.split_files", options.split_files, SPLITS_100K)
+    files = [directory / f"{options.split_files}.{part}" for part in ("base", "test")]
+    parts = [_interactions(_read_ratings(path, "\t")) for path in files]
+    for part, code in zip(parts, (TRAIN, TEST)):
+        part["split"] = np.int8(code)
+    frame = pd.concat(parts, ignore_index=True)
+    source = np.repeat(np.arange(2, dtype=np.int8), [len(p) for p in parts])
+    lines = np.concatenate([np.arange(1, len(p) + 1) for p in parts])
+    return check_unseen(Rows(frame, files, source, lines), options.unseen, "dataset.options.unseen").frame
 
 
 # --- ml-1m ---------------------------------------------------------------------------------------
@@ -272,6 +307,9 @@ def _manual(name: str, files: Sequence[str]) -> str:
 
 
 _FILES_100K = ["u.data", "u.user", "u.item"]
+#: GroupLens' fixed splits of ml-100k: <name>.base (train) and <name>.test (test), in the same archive
+SPLITS_100K = ("u1", "u2", "u3", "u4", "u5", "ua", "ub")
+_SPLIT_FILES_100K = [f"{name}.{part}" for name in SPLITS_100K for part in ("base", "test")]
 _FILES_1M = ["ratings.dat", "users.dat", "movies.dat"]
 
 
@@ -281,13 +319,21 @@ def _source(name: str, files: Sequence[str]) -> Source:
     return Source(url=url, filename=f"{name}.zip", checksum_url=url + ".md5", members=members)
 
 
+def _files_100k(options: ML100KOptions) -> list[str]:
+    if options.split_files is None:
+        return list(_FILES_100K)
+    check_choice("dataset.options.split_files", options.split_files, SPLITS_100K)
+    return [f"{options.split_files}.base", f"{options.split_files}.test", "u.user", "u.item"]
+
+
 ML_100K = Reader(
     name="ml-100k",
     read=read_ml100k,
-    files=lambda options: list(_FILES_100K),
-    options=NoOptions,
-    sources=(_source("ml-100k", _FILES_100K),),
-    manual=_manual("ml-100k", _FILES_100K),
+    files=_files_100k,
+    options=ML100KOptions,
+    sources=(_source("ml-100k", _FILES_100K + _SPLIT_FILES_100K),),
+    manual=_manual("ml-100k", _FILES_100K) + " With dataset.options.split_files=<u1..u5|ua|ub>, copy that split's "
+                                              ".base and .test files too.",
 )
 ML_1M = Reader(
     name="ml-1m",
