@@ -272,3 +272,37 @@ def test_ml100k_fixed_split_files_are_a_given_split(tmp_path):
         _load(tmp_path, "ml-100k", "ml-100k", split_files="u2")
     with pytest.raises(DataError, match="dataset.options.split_files='u9': expected one of u1, u2"):
         _load(tmp_path, "ml-100k", "ml-100k", "given", split_files="u9")
+
+
+def test_multi_character_separators_gzip_and_bad_lines_found_behind_arrow(tmp_path):
+    import gzip
+
+    raw = tmp_path / "raw" / "t"
+    raw.mkdir(parents=True)
+    (raw / "log.dat").write_text("uid::sku::ts::stars\nu1::a::1::5\nu1::b::2::4\nu2::a::3::3\n")
+    data = _load(tmp_path, "t", "table", interactions="log.dat", sep="::",
+                 columns={"user": "uid", "item": "sku", "timestamp": "ts", "rating": "stars"})
+    assert data.n_interactions == 3 and sorted(data.ratings.tolist()) == [3.0, 4.0, 5.0]
+    with gzip.open(raw / "log.csv.gz", "wt") as f:
+        f.write("uid,sku,stars\nu1,a,5\nu2,b,4\n")
+    data = _load(tmp_path, "t", "table", interactions="log.csv.gz", columns={"user": "uid", "item": "sku",
+                                                                                 "rating": "stars"})
+    assert data.n_interactions == 2
+    # a bad number deep in a file: Arrow refuses the block, the scan names the line
+    lines = "".join(f"u{i % 7},i{i % 11},{i}\n" for i in range(5000))
+    (raw / "big.csv").write_text("uid,sku,stars\n" + lines + "u1,i1,five\n")
+    with pytest.raises(DataError, match=r"big.csv:5002: column 'stars': expected a number, got 'five'"):
+        _load(tmp_path, "t", "table", interactions="big.csv", columns={"user": "uid", "item": "sku", "rating": "stars"})
+    (raw / "ragged.csv").write_text("uid,sku\nu1,a\nu2,b,c\n")
+    with pytest.raises(DataError, match=r"ragged.csv:3: expected 2 ','-separated columns \(as the header\), got 3"):
+        _load(tmp_path, "t", "table", interactions="ragged.csv", columns={"user": "uid", "item": "sku"})
+
+
+def test_reading_shows_a_progress_bar_when_asked(tmp_path, capsys):
+    raw = tmp_path / "raw" / "t"
+    raw.mkdir(parents=True)
+    (raw / "log.csv").write_text("uid,sku\nu1,a\nu1,b\nu2,a\n")
+    cfg = DatasetConfig(name="t", reader="table", root=str(tmp_path), cache=False,
+                        options={"interactions": "log.csv", "columns": {"user": "uid", "item": "sku"}})
+    load_dataset(cfg, progress=True)
+    assert "reading log.csv" in capsys.readouterr().err

@@ -109,18 +109,18 @@ def _listing(names: Sequence[str]) -> str:
 
 
 def read_columns(path: Path, wanted: dict[str, pa.DataType | None], *, fmt: TextFormat | None, encode: Sequence[str] = (),
-                 names: Sequence[str] | None = None, progress: bool = False) -> pa.Table:
+                 progress: bool = False) -> pa.Table:
     """The ``wanted`` columns of ``path`` (``{name: type}``; ``pa.string()`` for text, None: inferred), in file order.
 
-    ``encode`` columns are dictionary-encoded block by block. ``names`` replaces a text file's header line
-    (read without one then); ``fmt`` is ignored for Parquet. Empty files and files without data rows raise.
+    ``encode`` columns are dictionary-encoded block by block; ``fmt`` is ignored for Parquet. Files without data
+    rows raise.
     """
     require_file(path)
     columns = Columns(encode=encode)
     total = path.stat().st_size
     with tqdm(total=total, unit="B", unit_scale=True, desc=f"reading {path.name}", disable=not progress,
               leave=False) as bar:
-        for n, (batch, done) in enumerate(_batches(path, wanted, fmt or TextFormat(), names), 1):
+        for n, (batch, done) in enumerate(_batches(path, wanted, fmt or TextFormat()), 1):
             columns.add(batch)
             bar.update(done - bar.n)
             if n % 16 == 0:
@@ -138,8 +138,7 @@ def release_unused() -> None:
     pa.default_memory_pool().release_unused()
 
 
-def _batches(path: Path, wanted: dict[str, pa.DataType], fmt: TextFormat,
-             names: Sequence[str] | None) -> Iterator[tuple[pa.RecordBatch, int]]:
+def _batches(path: Path, wanted: dict[str, pa.DataType], fmt: TextFormat) -> Iterator[tuple[pa.RecordBatch, int]]:
     if is_parquet(path):
         file = pq.ParquetFile(path)
         done, per_group = 0, path.stat().st_size / max(1, file.metadata.num_row_groups)
@@ -148,9 +147,9 @@ def _batches(path: Path, wanted: dict[str, pa.DataType], fmt: TextFormat,
             yield _cast(path, batch, wanted), int(min(done, path.stat().st_size))
         return
     if len(fmt.sep) > 1:
-        yield from _multi_char(path, wanted, fmt, names)
+        yield from _multi_char(path, wanted, fmt)
         return
-    read = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True, column_names=list(names) if names else None)
+    read = pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=True)
     parse = pacsv.ParseOptions(delimiter=fmt.sep, quote_char='"' if fmt.quoted else False)
     convert = pacsv.ConvertOptions(include_columns=list(wanted), column_types=_known(wanted), null_values=[""],
                                    strings_can_be_null=False, quoted_strings_can_be_null=False)
@@ -161,20 +160,20 @@ def _batches(path: Path, wanted: dict[str, pa.DataType], fmt: TextFormat,
         with stream:
             yield from pacsv.open_csv(stream, read_options=read, parse_options=parse, convert_options=convert)
 
-    for batch in guarded(path, batches, lambda: scan_text(path, fmt, list(wanted), wanted, names)):
+    for batch in guarded(path, batches, lambda: scan_text(path, fmt, wanted)):
         yield batch, (raw.tell() if not raw.closed else path.stat().st_size)
 
 
-def _multi_char(path: Path, wanted, fmt: TextFormat, names) -> Iterator[tuple[pa.RecordBatch, int]]:
+def _multi_char(path: Path, wanted, fmt: TextFormat) -> Iterator[tuple[pa.RecordBatch, int]]:
     """``::``-style separators: each block's lines are rewritten to tabs and parsed by Arrow."""
     import io
 
     opener = gzip.open if path.suffix == ".gz" else open
-    read = pacsv.ReadOptions(use_threads=True, column_names=list(names) if names else None)
+    read = pacsv.ReadOptions(use_threads=True)
     parse = pacsv.ParseOptions(delimiter="\t", quote_char=False)
     convert = pacsv.ConvertOptions(include_columns=list(wanted), column_types=_known(wanted), null_values=[""])
     with opener(path, "rb") as f:
-        head = b"" if names else f.readline()
+        head = f.readline()
         done = len(head)
         while True:
             block = f.readlines(BLOCK_SIZE)
@@ -188,7 +187,7 @@ def _multi_char(path: Path, wanted, fmt: TextFormat, names) -> Iterator[tuple[pa
                 table = pacsv.read_csv(io.BytesIO(data), read_options=read, parse_options=parse,
                                        convert_options=convert)
             except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
-                found = scan_text(path, fmt, list(wanted), wanted, names)
+                found = scan_text(path, fmt, wanted)
                 raise DataError.at(path, *(found or (None, str(err)))) from None
             for batch in table.to_batches():
                 yield batch, done
@@ -218,25 +217,20 @@ def _kind(kind: pa.DataType) -> str:
     return "numbers" if pa.types.is_floating(kind) else "text"
 
 
-def scan_text(path: Path, fmt: TextFormat, used: list[str], types: dict[str, pa.DataType],
-              names: Sequence[str] | None) -> tuple[int, str] | None:
-    """First ``(line, problem)`` of a delimited file for the ``used`` columns (the slow path behind Arrow)."""
+def scan_text(path: Path, fmt: TextFormat, types: dict[str, pa.DataType | None]) -> tuple[int, str] | None:
+    """First ``(line, problem)`` of a delimited file for the ``types`` columns (the slow path behind Arrow)."""
     with open_text(path) as text:
         lines = iter(text)
-        number = 0
-        if names is None:
-            first = next(lines, "")
-            number = 1
-            names = _split_header(first, fmt)
+        names = _split_header(next(lines, ""), fmt)
         position = {name: i for i, name in enumerate(names)}
-        for number, line in enumerate(lines, number + 1):
+        for number, line in enumerate(lines, 2):
             if not line.strip():
                 continue
             values = _split_header(line, fmt) if fmt.quoted and len(fmt.sep) == 1 else line.rstrip("\r\n").split(fmt.sep)
             if len(values) != len(names):
                 return number, (f"expected {len(names)} {separator_name(fmt.sep)}-separated columns (as the header), "
                                 f"got {len(values)}")
-            for name in used:
+            for name in types:
                 value = values[position[name]].strip()
                 kind = types[name]
                 if value == "" or kind is None or pa.types.is_string(kind) or pa.types.is_dictionary(kind):
@@ -246,5 +240,6 @@ def scan_text(path: Path, fmt: TextFormat, used: list[str], types: dict[str, pa.
                     if pa.types.is_integer(kind) and not number_value.is_integer():
                         raise ValueError
                 except ValueError:
-                    return number, f"column {name!r}: expected {_kind(kind)[:-1]}, got {value[:30]!r}"
+                    what = "an integer" if pa.types.is_integer(kind) else "a number"
+                    return number, f"column {name!r}: expected {what}, got {value[:30]!r}"
     return None

@@ -139,7 +139,7 @@ def _column_map(columns: Any) -> dict[str, str]:
     return {role: str(name) for role, name in columns.items() if name}
 
 
-def read_interactions(path: Path, fmt: TextFormat | None, columns: dict[str, str], *, names=None,
+def read_interactions(path: Path, fmt: TextFormat | None, columns: dict[str, str], *,
                       progress: bool = False, source: int = 0, files: list[Path] | None = None) -> Rows:
     """The mapped columns of one interactions file as ``Rows`` (roles as column names, file order)."""
     wanted: dict[str, pa.DataType | None] = {columns["user"]: pa.string(), columns["item"]: pa.string()}
@@ -149,9 +149,8 @@ def read_interactions(path: Path, fmt: TextFormat | None, columns: dict[str, str
         wanted[columns["timestamp"]] = None  # integers, floats or dates: converted below
     if "split" in columns:
         wanted[columns["split"]] = pa.string()
-    table = read_columns(path, wanted, fmt=fmt, encode=(columns["user"], columns["item"]), names=names,
-                         progress=progress)
-    first_line = 1 if names is not None or fmt is None else 2
+    table = read_columns(path, wanted, fmt=fmt, encode=(columns["user"], columns["item"]), progress=progress)
+    first_line = 2 if fmt is not None else 1  # text: below the header; Parquet: the row number
     out: dict[str, Any] = {}
     for role in ("user", "item"):
         column = table.column(columns[role])
