@@ -306,3 +306,87 @@ def test_reading_shows_a_progress_bar_when_asked(tmp_path, capsys):
                         options={"interactions": "log.csv", "columns": {"user": "uid", "item": "sku"}})
     load_dataset(cfg, progress=True)
     assert "reading log.csv" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------- what users' files really hold
+def test_lines_bom_spaces_and_subsecond_times_are_read_as_written(tmp_path):
+    raw = tmp_path / "raw" / "t"
+    raw.mkdir(parents=True)
+    # blank lines: Arrow skips them, the error still names the right line
+    (raw / "blank.csv").write_text("uid,sku\nu1,a\n\nu1,b\nu2,\n")
+    with pytest.raises(DataError, match=r"blank.csv:5: empty item id in column 'sku'"):
+        _load(tmp_path, "t", "table", interactions="blank.csv", columns={"user": "uid", "item": "sku"})
+    # Excel's "CSV UTF-8" starts with a byte order mark; a header with spaces gets a hint
+    (raw / "bom.csv").write_bytes("\ufeffuid,sku\nu1,a\nu1,b\nu2,a\n".encode("utf-8"))
+    assert _load(tmp_path, "t", "table", interactions="bom.csv", columns={"user": "uid", "item": "sku"}).n_users == 2
+    (raw / "spaced.csv").write_text("uid, sku\nu1,a\n")
+    with pytest.raises(DataError, match=r"no column 'sku' .*' sku' has surrounding spaces"):
+        _load(tmp_path, "t", "table", interactions="spaced.csv", columns={"user": "uid", "item": "sku"})
+    # sub-second times: text with milliseconds and a Parquet timestamp[ms] column are floored to seconds
+    (raw / "ms.csv").write_text("uid,sku,ts\nu1,a,2024-01-01T00:00:00.500\nu1,b,2024-01-01T00:00:01.900\n"
+                                "u1,c,2024-01-01T00:00:02\n")
+    data = _load(tmp_path, "t", "table", interactions="ms.csv", columns={"user": "uid", "item": "sku", "timestamp": "ts"})
+    assert data.timestamps.tolist() == [1704067200, 1704067201, 1704067202]
+    frame = pd.DataFrame({"uid": ["u1", "u1", "u1"], "sku": ["a", "b", "c"],
+                          "ts": pd.to_datetime(["2024-01-01 00:00:00.5", "2024-01-01 00:00:01.9", "2024-01-01 00:00:02.0"])})
+    frame["ts"] = frame["ts"].astype("datetime64[ms]")
+    frame.to_parquet(raw / "ms.parquet", index=False)
+    data = _load(tmp_path, "t", "table", interactions="ms.parquet",
+                 columns={"user": "uid", "item": "sku", "timestamp": "ts"})
+    assert data.timestamps.tolist() == [1704067200, 1704067201, 1704067202]
+
+
+def test_side_tables_keep_text_as_written_and_refuse_ids_that_match_nothing(tmp_path):
+    raw = tmp_path / "raw" / "t"
+    raw.mkdir(parents=True)
+    (raw / "log.csv").write_text("uid,sku\nu1,a\nu1,b\nu2,a\nu2,b\n")
+    (raw / "users.csv").write_text("uid,zip,income\nu1,02139,nan\nu2,2139,50\n")
+    data = _load(tmp_path, "t", "table", interactions="log.csv", users="users.csv",
+                 columns={"user": "uid", "item": "sku"}, features={"zip": "categorical", "income": "numeric"})
+    assert sorted(data.user_features.vocab["zip"]) == ["02139", "2139"]  # two zip codes, not one number
+    assert sorted(data.user_features.values["income"].tolist()) == [0, 1]  # "nan" is missing (code 0)
+    (raw / "users.csv").write_text("uid,zip\n1,02139\n2,2139\n")
+    with pytest.raises(DataError, match=r"users.csv: none of its 2 user ids is a user id of the interactions"):
+        _load(tmp_path, "t", "table", interactions="log.csv", users="users.csv",
+              columns={"user": "uid", "item": "sku"}, features={"zip": "categorical"})
+    # a Parquet list column declared multi is taken as it is
+    pd.DataFrame({"sku": ["a", "b"], "tags": [["x", "y"], ["y"]]}).to_parquet(raw / "items.parquet", index=False)
+    data = _load(tmp_path, "t", "table", interactions="log.csv", items="items.parquet",
+                 columns={"user": "uid", "item": "sku"}, features={"tags": "multi"})
+    assert data.item_features.vocab["tags"] == ["x", "y"] and data.item_features.fields[0].width == 2
+
+
+def test_recbole_load_col_parts_without_time_and_header_only_side_files(tmp_path):
+    raw = tmp_path / "raw" / "rb"
+    raw.mkdir(parents=True)
+    head = "user_id:token\titem_id:token\n"
+    (raw / "rb.train.inter").write_text(head + "1\ta\n1\tb\n1\tc\n2\ta\n2\tb\n2\td\n")
+    (raw / "rb.test.inter").write_text(head + "1\td\n2\tc\n")
+    (raw / "rb.item").write_text("item_id:token\tgenre:token_seq\tprice:float\n"
+                                 "a\tx y\t1.5\nb\ty\t2\nc\tx\t3\nd\tz\t4\n")
+    (raw / "rb.user").write_text("user_id:token\tage:token\n")  # header only: RecBole accepts it
+    data = _load(tmp_path, "rb", "recbole", "given", benchmark_filename=["train", "test"])
+    # without a time field, file order is the order across the parts: train rows, then test rows
+    assert data.split[data.user_indptr[0]:data.user_indptr[1]].tolist()[-1] == TEST
+    assert {f.name for f in data.item_features.fields} == {"genre", "price"} and not data.user_features.fields
+    only = _load(tmp_path, "rb", "recbole", "given", benchmark_filename=["train", "test"], load_col={"inter": "*"})
+    assert not only.item_features.fields  # a file type load_col leaves out is not loaded, as in RecBole
+    some = _load(tmp_path, "rb", "recbole", "given", benchmark_filename=["train", "test"],
+                 load_col={"inter": "*", "item": ["genre"]})
+    assert [f.name for f in some.item_features.fields] == ["genre"]
+    (raw / "rb.test.inter").write_text("user_id:token\titem_id:token\ttimestamp:float\n1\td\t5\n2\tc\t6\n")
+    with pytest.raises(DataError, match=r"rb.train.inter:1: no time field 'timestamp', which the other parts have"):
+        _load(tmp_path, "rb", "recbole", "given", benchmark_filename=["train", "test"])
+
+
+def test_a_pair_in_train_and_test_keeps_its_train_copy_and_huge_ids_are_one_line(tmp_path, caplog):
+    _write(tmp_path, "train.txt", "0 1 2 3\n1 1 2\n")
+    _write(tmp_path, "test.txt", "0 3 4\n1 2 4\n")
+    with caplog.at_level(logging.INFO):
+        data = _load(tmp_path, "bad", "lightgcn", "given", unseen="drop")
+    test = data.items[data.split == TEST]
+    assert data.item_ids[test].tolist() == [] and "2 later row(s) dropped" in caplog.text
+    assert (data.split == TRAIN).sum() + (data.split == VALID).sum() == 5
+    _write(tmp_path, "train.txt", "0 1 99999999999999999999\n")
+    with pytest.raises(DataError, match=r"train.txt:1: an id does not fit in 64 bits"):
+        _load(tmp_path, "bad", "lightgcn", "given")

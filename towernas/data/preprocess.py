@@ -83,7 +83,11 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int, *,
     if consume:  # from here on the arrays above hold the only references to the columns' memory
         raw.interactions = df = None
     # row indices into the frame survive de-duplication and k-core, so every per-row column follows them
-    rows = _first_occurrences(user_codes, item_codes, timestamps)
+    rows = _first_occurrences(user_codes, item_codes, timestamps, given)
+    if len(rows) < len(timestamps):
+        log.info("dataset %s: kept the first of each repeated (user, item) pair, %d later row(s) dropped%s", name,
+                 len(timestamps) - len(rows), " (with a given split: the copy in the earliest part)" if given is not None
+                 else "")
     rows = rows[_k_core(user_codes[rows], item_codes[rows], prep.k_core_user, prep.k_core_item)]
     if len(rows) == 0:
         raise DataError(
@@ -212,9 +216,11 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques)
 
 
-def _first_occurrences(users, items, timestamps) -> np.ndarray:
-    """Rows (file order) of the earliest interaction of each (user, item) pair; file order breaks time ties."""
-    order = np.lexsort((timestamps, items, users))  # stable: within a pair, by time, then file order
+def _first_occurrences(users, items, timestamps, given=None) -> np.ndarray:
+    """Rows (file order) of the earliest interaction of each (user, item) pair; file order breaks time ties. With a
+    given split (``given``), the copy in the earliest part wins (train before validation before test), then time."""
+    keys = (timestamps, items, users) if given is None else (timestamps, given, items, users)
+    order = np.lexsort(keys)  # stable: within a pair, by (part,) time, then file order
     first = np.ones(len(order), dtype=bool)
     u, i = users[order], items[order]
     first[1:] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])

@@ -76,6 +76,7 @@ class ServingRetriever:
         self._item_row = {raw: i for i, raw in enumerate(item_ids)}
         self._user_row = {raw: i for i, raw in enumerate(user_ids)}
         self._codes = {f["name"]: {v: c + 1 for c, v in enumerate(f["vocab"])} for f in self.fields}
+        self._warned = False  # about unknown history ids
 
     @classmethod
     def load(cls, directory: str | Path, device: torch.device | str = "cpu") -> ServingRetriever:
@@ -155,10 +156,12 @@ class ServingRetriever:
         model are skipped, and the log says how many."""
         for user, items in zip(users, histories):
             known = self._item_rows(items)
-            if len(known) < len(items):
+            if len(known) < len(items):  # a warning the first time, then at debug level (a serving path)
                 unknown = [x for x in items if str(x) not in self._item_row]
-                log.warning("user %r: skipped %d history item id(s) unknown to the model (e.g. %r)", user,
-                            len(unknown), unknown[0])
+                log.log(logging.DEBUG if self._warned else logging.WARNING, "user %r: skipped %d history item id(s) "
+                        "unknown to the model (e.g. %r); later ones are logged at debug level", user, len(unknown),
+                        unknown[0])
+                self._warned = True
             if user is None or isinstance(user, Mapping) or str(user) in self._user_row or len(known):
                 continue
             raise ColdUserError(f"user {user!r} is unknown to the model and none of its {len(items)} history item(s) "

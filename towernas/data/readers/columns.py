@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from pandas.api.types import union_categoricals
 
 from towernas.data.errors import DataError
 from towernas.data.interactions import TEST, TRAIN, VALID
@@ -31,7 +32,7 @@ log = logging.getLogger(__name__)
 FEATURE_TYPES = ("categorical", "multi", "numeric", "numeric_multi")
 DUPLICATES = ("drop", "refuse")
 UNSEEN = ("refuse", "drop", "keep")
-SPLIT_CODES = {"train": TRAIN, "valid": VALID, "validation": VALID, "test": TEST}
+SPLIT_CODES = {"train": TRAIN, "valid": VALID, "validation": VALID, "val": VALID, "test": TEST}
 
 
 @dataclass(frozen=True)
@@ -74,52 +75,63 @@ def parse_feature_types(declared: Mapping[str, Any] | None, where: str, buckets:
 
 
 def feature_frame(table: pa.Table, key: str, types: Mapping[str, FeatureType], path: Path, what: str,
-                  first_line: int = 2) -> pd.DataFrame:
+                  locate: Callable[[int], int]) -> pd.DataFrame:
     """Side features of one table, indexed by the raw id in column ``key`` (as text), one column per typed field.
 
-    ``first_line`` is the file line of the first row (2 below a header), for the one-line errors.
+    ``locate(row)`` is the file line of data row ``row`` (``delimited.line_of``), for the one-line errors.
     """
     ids = pc.cast(table.column(key), pa.string()).to_numpy(zero_copy_only=False)
-    if pd.isna(ids).any():
-        raise DataError.at(path, first_line + int(np.flatnonzero(pd.isna(ids))[0]), f"empty {what} id in column {key!r}")
+    empty = pd.isna(ids) | (pd.Series(ids, dtype=object).fillna("").str.strip() == "").to_numpy()
+    if empty.any():
+        raise DataError.at(path, locate(int(np.flatnonzero(empty)[0])), f"empty {what} id in column {key!r}")
     duplicated = pd.Index(ids).duplicated()
     if duplicated.any():
         i = int(np.flatnonzero(duplicated)[0])
         first = int(np.flatnonzero(ids == ids[i])[0])
-        raise DataError.at(path, first_line + i, f"duplicate {what} id {ids[i]!r} in column {key!r} "
-                                                 f"(first on line {first_line + first})")
-    columns = {name: _encode(table.column(name), kind, path, name, first_line) for name, kind in types.items()}
+        raise DataError.at(path, locate(i), f"duplicate {what} id {ids[i]!r} in column {key!r} "
+                                            f"(first on line {locate(first)})")
+    columns = {name: _encode(table.column(name), kind, path, name, locate) for name, kind in types.items()}
     return pd.DataFrame({name: pd.Series(values, dtype=object) for name, values in columns.items()}
                         ).set_axis(pd.Index(ids, name=what))
 
 
-def _encode(column: pa.ChunkedArray, kind: FeatureType, path: Path, name: str, first_line: int) -> Any:
+def _encode(column: pa.ChunkedArray, kind: FeatureType, path: Path, name: str, locate: Callable[[int], int]) -> Any:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     if kind.kind == "categorical":
-        text = pc.cast(column, pa.string())
-        empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(text), ""), True)
-        return as_labels(pc.utf8_trim_whitespace(text).to_numpy(zero_copy_only=False), np.asarray(empty))
+        text = pc.utf8_trim_whitespace(pc.cast(column, pa.string()))
+        empty = pc.fill_null(pc.equal(text, ""), True)
+        return as_labels(text.to_numpy(zero_copy_only=False), np.asarray(empty))
     if kind.kind == "numeric":
-        values = _numbers(column, path, name, first_line)
-        return bucketize(values, kind.buckets)
-    lists = pc.split_pattern(pc.cast(column, pa.string()), kind.sep)
+        return bucketize(_numbers(column, path, name, locate), kind.buckets)
+    if pa.types.is_list(column.type) or pa.types.is_large_list(column.type):  # Parquet list columns: as they are
+        lists = pc.cast(column, pa.list_(pa.string()))
+    else:
+        lists = pc.split_pattern(pc.cast(column, pa.string()), kind.sep)
     if kind.kind == "multi":
         return lists_of_strings(lists)
-    flat = pc.list_flatten(lists)
-    numbers = _numbers(pa.chunked_array([flat]), path, name, first_line, lines=np.asarray(pc.list_parent_indices(lists)))
-    labels = bucketize(numbers, kind.buckets)
+    parents = np.asarray(pc.list_parent_indices(lists))
+    labels = bucketize(_numbers(pc.list_flatten(lists), path, name, locate, parents), kind.buckets)
     counts = np.asarray(pc.fill_null(pc.list_value_length(lists), 0))
     return [[x for x in chunk if x is not None] for chunk in np.split(labels, np.cumsum(counts)[:-1])]
 
 
-def _numbers(column: pa.ChunkedArray, path: Path, name: str, first_line: int, lines: np.ndarray | None = None):
+MISSING_TEXT = ("", "nan", "null", "none", "na", "n/a")  # numeric cells read as missing
+
+
+def _numbers(column: pa.Array, path: Path, name: str, locate: Callable[[int], int],
+             rows: np.ndarray | None = None) -> np.ndarray:
+    """Float64 values of a numeric column (NaN = missing); text that is neither a number nor a missing marker is one
+    line naming its file line (``rows``: the data row of each value, for list values)."""
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
-        return np.asarray(column.to_numpy(), dtype=np.float64)
-    text = pc.utf8_trim_whitespace(pc.cast(column, pa.string())).to_numpy(zero_copy_only=False)
-    values = pd.to_numeric(pd.Series(text, dtype=object).replace("", None), errors="coerce").to_numpy(np.float64)
-    bad = np.flatnonzero(np.isnan(values) & ~pd.isna(pd.Series(text).replace("", None)).to_numpy())
+        return np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    text = pd.Series(pc.utf8_trim_whitespace(pc.cast(column, pa.string())).to_numpy(zero_copy_only=False), dtype=object)
+    missing = text.isna() | text.str.lower().isin(MISSING_TEXT)
+    values = pd.to_numeric(text.where(~missing, None), errors="coerce").to_numpy(np.float64)
+    bad = np.flatnonzero(np.isnan(values) & ~missing.to_numpy())
     if len(bad):
-        row = int(bad[0]) if lines is None else int(lines[bad[0]])
-        raise DataError.at(path, first_line + row, f"column {name!r} is declared numeric, got {text[bad[0]]!r}")
+        row = int(bad[0]) if rows is None else int(rows[bad[0]])
+        raise DataError.at(path, locate(row), f"column {name!r} is declared numeric, got {text[bad[0]]!r}")
     return values
 
 
@@ -145,19 +157,35 @@ class Rows:
 
     Args:
         frame: ``user``, ``item``, ``timestamp`` (+ optional ``rating``, ``split``) in file order.
-        files: the files the rows came from; ``source[r]`` indexes it and ``line[r]`` is the 1-based line.
+        files: the files the rows came from; ``source[r]`` indexes it.
+        position: ``position[r]``: the row's data row in its file (0-based).
+        locate: per file, ``locate[f](position) -> line`` (``delimited.line_of``: blank lines skipped).
     """
 
     frame: pd.DataFrame
     files: list[Path]
     source: np.ndarray
-    line: np.ndarray
+    position: np.ndarray
+    locate: list[Callable[[int], int]]
 
     def where(self, row: int) -> tuple[Path, int]:
-        return self.files[int(self.source[row])], int(self.line[row])
+        source = int(self.source[row])
+        return self.files[source], self.locate[source](int(self.position[row]))
 
     def keep(self, mask: np.ndarray) -> "Rows":
-        return Rows(self.frame[mask].reset_index(drop=True), self.files, self.source[mask], self.line[mask])
+        return Rows(self.frame[mask].reset_index(drop=True), self.files, self.source[mask], self.position[mask],
+                    self.locate)
+
+    @classmethod
+    def concat(cls, parts: list["Rows"]) -> "Rows":
+        """One file's rows after another's (each part's ``files`` has one file)."""
+        frame = pd.concat([p.frame for p in parts], ignore_index=True)
+        for column in ("user", "item"):  # one set of categories across the parts, without building strings
+            if all(isinstance(p.frame[column].dtype, pd.CategoricalDtype) for p in parts):
+                frame[column] = union_categoricals([p.frame[column] for p in parts])
+        source = np.concatenate([np.full(len(p.frame), i, dtype=np.int8) for i, p in enumerate(parts)])
+        return cls(frame, [p.files[0] for p in parts], source, np.concatenate([p.position for p in parts]),
+                   [p.locate[0] for p in parts])
 
 
 def drop_duplicates(rows: Rows, policy: str, option: str) -> Rows:

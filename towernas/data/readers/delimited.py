@@ -14,7 +14,7 @@ import csv
 import gzip
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -65,17 +65,37 @@ def header(path: Path, fmt: TextFormat | None) -> list[str]:
         except (pa.ArrowInvalid, OSError) as err:
             raise DataError.at(path, None, f"not a readable Parquet file ({err})") from None
     with open_text(path) as text:
-        first = text.readline()
+        first = text.readline().lstrip("\ufeff")  # a UTF-8 byte order mark (Excel's "CSV UTF-8"), as Arrow skips it
     if not first.strip():
         raise DataError.at(path, 1 if first else None, "file is empty; expected a header line naming the columns")
-    return _split_header(first, fmt or TextFormat())
+    return split_line(first, fmt or TextFormat())
 
 
-def _split_header(line: str, fmt: TextFormat) -> list[str]:
+def split_line(line: str, fmt: TextFormat) -> list[str]:
+    """The fields of one line, exactly as Arrow names them (surrounding spaces kept)."""
     line = line.rstrip("\r\n")
     if fmt.quoted and len(fmt.sep) == 1:
-        return [name.strip() for name in next(csv.reader([line], delimiter=fmt.sep))]
-    return [name.strip() for name in line.split(fmt.sep)]
+        return next(csv.reader([line], delimiter=fmt.sep))
+    return line.split(fmt.sep)
+
+
+def line_of(path: Path, fmt: TextFormat | None) -> Callable[[int], int]:
+    """``line_of(k)``: the file line of data row ``k`` (0-based), for error messages. Arrow skips blank lines, so
+    rows and lines part after one; the file is scanned only when an error needs a line. Parquet: the row number."""
+    if fmt is None:
+        return lambda k: k + 1
+
+    def find(k: int) -> int:
+        with open_text(path) as text:
+            next(text, None)  # the header
+            row = -1
+            for number, line in enumerate(text, 2):
+                row += bool(line.strip("\r\n"))
+                if row == k:
+                    return number
+        return k + 2
+
+    return find
 
 
 def check_columns(path: Path, names: Sequence[str], wanted: dict[str, str], fmt: TextFormat | None) -> None:
@@ -93,14 +113,16 @@ def check_columns(path: Path, names: Sequence[str], wanted: dict[str, str], fmt:
         for sep in CANDIDATE_SEPARATORS:
             if sep == fmt.sep:
                 continue
-            split = _split_header(line, TextFormat(sep, fmt.quoted))
+            split = split_line(line, TextFormat(sep, fmt.quoted))
             if len(split) > 1 and all(c in split for c in wanted):
                 raise DataError.at(path, 1, f"the separator {separator_name(fmt.sep)} does not split the header "
                                             f"{line.strip()[:60]!r}; {separator_name(sep)} would "
                                             f"(set the reader's separator option to {sep!r})")
     column = missing[0]
+    spaced = [n for n in names if n.strip() == column]
+    hint = f" ({spaced[0]!r} has surrounding spaces: map that exact name)" if spaced else ""
     raise DataError.at(path, 1 if not is_parquet(path) else None,
-                       f"no column {column!r} ({wanted[column]}); the file has {_listing(names)}")
+                       f"no column {column!r} ({wanted[column]}); the file has {_listing(names)}{hint}")
 
 
 def _listing(names: Sequence[str]) -> str:
@@ -109,11 +131,11 @@ def _listing(names: Sequence[str]) -> str:
 
 
 def read_columns(path: Path, wanted: dict[str, pa.DataType | None], *, fmt: TextFormat | None, encode: Sequence[str] = (),
-                 progress: bool = False) -> pa.Table:
+                 progress: bool = False, allow_empty: bool = False) -> pa.Table:
     """The ``wanted`` columns of ``path`` (``{name: type}``; ``pa.string()`` for text, None: inferred), in file order.
 
     ``encode`` columns are dictionary-encoded block by block; ``fmt`` is ignored for Parquet. Files without data
-    rows raise.
+    rows raise unless ``allow_empty``.
     """
     require_file(path)
     columns = Columns(encode=encode)
@@ -127,7 +149,7 @@ def read_columns(path: Path, wanted: dict[str, pa.DataType | None], *, fmt: Text
                 release_unused()
     table = columns.table(pa.schema([(n, k or pa.string()) for n, k in wanted.items()]))
     release_unused()  # the blocks' text and per-block dictionaries: freed, but kept by Arrow's allocator until now
-    if table.num_rows == 0:
+    if table.num_rows == 0 and not allow_empty:
         raise DataError.at(path, None, "no data rows (empty file)")
     return table.select(list(wanted))
 
@@ -221,12 +243,12 @@ def scan_text(path: Path, fmt: TextFormat, types: dict[str, pa.DataType | None])
     """First ``(line, problem)`` of a delimited file for the ``types`` columns (the slow path behind Arrow)."""
     with open_text(path) as text:
         lines = iter(text)
-        names = _split_header(next(lines, ""), fmt)
+        names = split_line(next(lines, "").lstrip("\ufeff"), fmt)
         position = {name: i for i, name in enumerate(names)}
         for number, line in enumerate(lines, 2):
             if not line.strip():
                 continue
-            values = _split_header(line, fmt) if fmt.quoted and len(fmt.sep) == 1 else line.rstrip("\r\n").split(fmt.sep)
+            values = split_line(line, fmt)
             if len(values) != len(names):
                 return number, (f"expected {len(names)} {separator_name(fmt.sep)}-separated columns (as the header), "
                                 f"got {len(values)}")

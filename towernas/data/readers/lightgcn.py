@@ -54,6 +54,9 @@ def read_lines(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 continue
             try:
                 ids = np.array(fields, dtype=np.int64)
+            except OverflowError:
+                raise DataError.at(path, number, "an id does not fit in 64 bits; expected contiguous integer ids") \
+                    from None
             except ValueError:
                 bad = next(f for f in fields if not f.lstrip("-").isdigit())
                 raise DataError.at(path, number, f"expected whitespace-separated integer ids (user item item ...), "
@@ -80,7 +83,8 @@ def read_lightgcn(directory: Path, options: LightGCNOptions, progress: bool = Fa
     frame = pd.DataFrame({"user": users, "item": items, "timestamp": np.arange(len(users), dtype=np.int64),
                           "split": split})
     source = np.concatenate([np.full(len(p[0]), i, dtype=np.int8) for i, p in enumerate(parts)])
-    rows = Rows(frame, files, source, np.concatenate([p[2] for p in parts]))
+    line = lambda number: number  # noqa: E731  (positions are line numbers already: one line holds many rows)
+    rows = Rows(frame, files, source, np.concatenate([p[2] for p in parts]), [line, line])
     rows = drop_duplicates(_without_time(rows), options.duplicates, "dataset.options.duplicates")
     rows.frame["timestamp"] = np.arange(len(rows.frame), dtype=np.int64)  # file order is the order
     rows = check_unseen(rows, options.unseen, "dataset.options.unseen")
@@ -89,7 +93,7 @@ def read_lightgcn(directory: Path, options: LightGCNOptions, progress: bool = Fa
 
 def _without_time(rows: Rows) -> Rows:
     """The rows without the position column, so that a repeated (user, item, part) counts as a duplicate."""
-    return Rows(rows.frame.drop(columns="timestamp"), rows.files, rows.source, rows.line)
+    return Rows(rows.frame.drop(columns="timestamp"), rows.files, rows.source, rows.position, rows.locate)
 
 
 LIGHTGCN = Reader(

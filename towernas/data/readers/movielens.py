@@ -130,8 +130,10 @@ def _given_split(directory: Path, options: ML100KOptions) -> pd.DataFrame:
         part["split"] = np.int8(code)
     frame = pd.concat(parts, ignore_index=True)
     source = np.repeat(np.arange(2, dtype=np.int8), [len(p) for p in parts])
-    lines = np.concatenate([np.arange(1, len(p) + 1) for p in parts])
-    return check_unseen(Rows(frame, files, source, lines), options.unseen, "dataset.options.unseen").frame
+    positions = np.concatenate([np.arange(len(p)) for p in parts])
+    line = lambda row: row + 1  # noqa: E731  (headerless files, one rating a line: _read_table refuses blank lines)
+    rows = Rows(frame, files, source, positions, [line, line])
+    return check_unseen(rows, options.unseen, "dataset.options.unseen").frame
 
 
 # --- ml-1m ---------------------------------------------------------------------------------------

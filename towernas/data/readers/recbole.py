@@ -12,8 +12,9 @@ number, bucketized as a feature), ``float_seq`` (several numbers). Fields are se
 - ``benchmark_filename`` (e.g. ``[train, valid, test]``) reads the pre-split parts ``<name>.train.inter``,
   ``<name>.valid.inter``, ``<name>.test.inter`` as the split (``dataset.split.method=given``); with two
   parts (train, test), validation is carved from train (``dataset.split.valid``, ``dataset.split.seed``).
-- ``load_col`` (``{inter: [...], user: [...], item: [...]}``, RecBole's key) keeps only the named columns;
-  None keeps every column. Every ``.user`` / ``.item`` column but the id becomes a feature of its type.
+- ``load_col`` (``{inter: [...], user: [...], item: [...]}``, RecBole's key and meaning) keeps only the named
+  fields (``'*'``: all) and skips a file type it leaves out; None keeps every field of every file. Every kept
+  ``.user`` / ``.item`` field but the id becomes a feature of its type.
 
 RecBole's own ml-100k files (in the recbole wheel) give the interactions, ratings, times and split of
 ``dataset=ml-100k``; its features differ in form (exact ages, full zip codes, ``class`` for ``genres``).
@@ -26,15 +27,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from towernas.data.errors import DataError
-from towernas.data.interactions import SPLIT_NAMES
+from towernas.data.interactions import TEST, TRAIN, VALID
 from towernas.data.raw import RawDataset
 from towernas.data.readers.base import Reader
-from towernas.data.readers.columns import FeatureType, Rows, check_unseen, drop_duplicates, feature_frame
-from towernas.data.readers.delimited import TextFormat, check_columns, header, read_columns
+from towernas.data.readers.columns import (
+    SPLIT_CODES,
+    FeatureType,
+    Rows,
+    check_unseen,
+    drop_duplicates,
+    feature_frame,
+)
+from towernas.data.readers.delimited import TextFormat, check_columns, header, line_of, read_columns
 from towernas.data.readers.table import plain, read_interactions
 
 log = logging.getLogger(__name__)
@@ -71,8 +80,8 @@ def _parts(options: RecBoleOptions) -> list[str]:
     if isinstance(parts, str) or not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
         raise DataError(f"dataset.options.benchmark_filename={parts!r}: expected a list of part names such as "
                         "[train, valid, test]")
-    known = {"train": "train", "valid": "valid", "validation": "valid", "val": "valid", "test": "test"}
-    if len(parts) not in (2, 3) or [known.get(p) for p in parts] not in (["train", "test"], ["train", "valid", "test"]):
+    codes = [SPLIT_CODES.get(p) for p in parts]
+    if codes not in ([TRAIN, TEST], [TRAIN, VALID, TEST]):
         raise DataError(f"dataset.options.benchmark_filename={parts}: expected [train, valid, test] or "
                         "[train, test] (the parts <name>.<part>.inter, in that order)")
     return parts
@@ -111,40 +120,46 @@ def typed_header(path: Path, fmt: TextFormat) -> dict[str, tuple[str, str]]:
 def read_recbole(directory: Path, options: RecBoleOptions, progress: bool = False) -> RawDataset:
     directory = Path(directory)
     fmt = TextFormat(options.field_separator, quoted=False)
-    load_col = plain(options.load_col) or {}
-    if not isinstance(load_col, dict) or set(load_col) - {"inter", "user", "item"}:
-        raise DataError(f"dataset.options.load_col={load_col!r}: expected a mapping with keys among inter, user, "
-                        "item, each a list of field names")
+    load_col = _load_col(plain(options.load_col))
     files = [directory / f for f in recbole_files(options)]
     parts = _parts(options)
     rows: list[Rows] = []
-    timed = True
+    timed = []
     for index, path in enumerate(files):
         fields = typed_header(path, fmt)
-        roles = _roles(path, fields, options, load_col.get("inter"))
-        timed = "timestamp" in roles
-        part = read_interactions(path, fmt, roles, progress=progress, source=index, files=files)
+        roles = _roles(path, fields, options, load_col.get("inter", [options.user_id_field, options.item_id_field]))
+        part = read_interactions(path, fmt, roles, progress=progress)
+        timed.append("timestamp" in roles)
+        if not timed[-1]:  # file order across the parts: positions continue from the previous part's
+            part.frame["timestamp"] += sum(len(r.frame) for r in rows)
         if parts:
-            part.frame["split"] = SPLIT_NAMES[{"validation": "valid", "val": "valid"}.get(parts[index], parts[index])]
+            part.frame["split"] = np.int8(SPLIT_CODES[parts[index]])
         rows.append(part)
-    merged = Rows(pd.concat([r.frame for r in rows], ignore_index=True), files,
-                  *(pd.concat([pd.Series(getattr(r, a)) for r in rows]).to_numpy() for a in ("source", "line")))
-    if parts:
-        merged.frame["split"] = merged.frame["split"].astype("int8")
-        for column in ("user", "item"):  # one set of categories across the parts
-            merged.frame[column] = merged.frame[column].astype(str).astype("category")
+    if len(set(timed)) > 1:
+        untimed = files[timed.index(False)]
+        raise DataError.at(untimed, 1, f"no time field {options.time_field!r}, which the other parts have; give every "
+                                       "part the same fields")
+    merged = Rows.concat(rows)
     merged = drop_duplicates(merged, options.duplicates, "dataset.options.duplicates")
     merged = check_unseen(merged, options.unseen, "dataset.options.unseen")
-    users = _features(directory / f"{options.name}.user", fmt, options, options.user_id_field, "user",
-                      load_col.get("user"))
-    items = _features(directory / f"{options.name}.item", fmt, options, options.item_id_field, "item",
-                      load_col.get("item"))
-    multi = frozenset(n for frame in (users, items) for n in frame.columns if _is_multi(frame[n]))
-    return RawDataset(merged.frame, users, items, multi, timed=timed)
+    users, user_multi = _features(directory / f"{options.name}.user", fmt, options, options.user_id_field, "user",
+                                  load_col)
+    items, item_multi = _features(directory / f"{options.name}.item", fmt, options, options.item_id_field, "item",
+                                  load_col)
+    return RawDataset(merged.frame, users, items, user_multi | item_multi, timed=timed[0])
 
 
-def _is_multi(column: pd.Series) -> bool:
-    return any(isinstance(v, list) for v in column.head(1000))
+def _load_col(load_col: Any) -> dict[str, list[str] | None]:
+    """RecBole's ``load_col``: None loads every field of every file; a mapping loads, per file type (``inter``,
+    ``user``, ``item``), the fields listed (``"*"``: all of them) and nothing of a file type it leaves out (the
+    interactions then keep their ids). Returned: ``{file type: [fields] or None (all)}``."""
+    if load_col is None:
+        return {"inter": None, "user": None, "item": None}
+    if not isinstance(load_col, dict) or set(load_col) - {"inter", "user", "item"} or not all(
+            v == "*" or (isinstance(v, list) and all(isinstance(f, str) for f in v)) for v in load_col.values()):
+        raise DataError(f"dataset.options.load_col={load_col!r}: expected a mapping with keys among inter, user, item, "
+                        "each a list of field names or '*'")
+    return {kind: None if fields == "*" else fields for kind, fields in load_col.items()}
 
 
 def _roles(path: Path, fields: dict[str, tuple[str, str]], options: RecBoleOptions, keep) -> dict[str, str]:
@@ -153,7 +168,7 @@ def _roles(path: Path, fields: dict[str, tuple[str, str]], options: RecBoleOptio
     option = {"user": "user_id_field", "item": "item_id_field", "rating": "rating_field", "timestamp": "time_field"}
     roles = {}
     for role, name in (*wanted.items(), ("rating", options.rating_field), ("timestamp", options.time_field)):
-        if name is None or (role in ("rating", "timestamp") and (name not in fields or (keep and name not in keep))):
+        if name is None or (role in ("rating", "timestamp") and (name not in fields or (keep is not None and name not in keep))):
             continue
         if name not in fields:
             raise DataError.at(path, 1, f"no field {name!r} (dataset.options.{option[role]}); the header has "
@@ -165,9 +180,12 @@ def _roles(path: Path, fields: dict[str, tuple[str, str]], options: RecBoleOptio
     return roles
 
 
-def _features(path: Path, fmt: TextFormat, options: RecBoleOptions, key: str, role: str, keep) -> pd.DataFrame:
-    if not path.exists():
-        return pd.DataFrame()
+def _features(path: Path, fmt: TextFormat, options: RecBoleOptions, key: str, role: str,
+              load_col: dict) -> tuple[pd.DataFrame, frozenset[str]]:
+    """The ``.user`` / ``.item`` features (every field but the id, typed by its header) and the multi-valued ones."""
+    if not path.exists() or role not in load_col:
+        return pd.DataFrame(), frozenset()
+    keep = load_col[role]
     fields = typed_header(path, fmt)
     if key not in fields:
         raise DataError.at(path, 1, f"no field {key!r} (the {role} id, dataset.options.{role}_id_field); the header "
@@ -178,11 +196,11 @@ def _features(path: Path, fmt: TextFormat, options: RecBoleOptions, key: str, ro
         if unknown:
             raise DataError(f"dataset.options.load_col.{role}: no field {unknown[0]!r} in {path} (it has "
                             f"{', '.join(fields)})")
-    table = read_columns(path, {fields[n][0]: None if fields[n][1] == "float" else pa.string() for n in [key, *names]},
-                         fmt=fmt)
+    table = read_columns(path, {fields[n][0]: pa.string() for n in [key, *names]}, fmt=fmt, allow_empty=True)
     table = table.rename_columns([key, *names])
     types = {n: FeatureType(TYPES[fields[n][1]], options.seq_separator, options.numeric_buckets) for n in names}
-    return feature_frame(table, key, types, path, role)
+    multi = frozenset(n for n, kind in types.items() if kind.multi)
+    return feature_frame(table, key, types, path, role, line_of(path, fmt)), multi
 
 
 RECBOLE = Reader(

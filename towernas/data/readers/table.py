@@ -23,6 +23,7 @@ Interactions stream block by block through Arrow with the ids dictionary-encoded
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,9 +52,12 @@ from towernas.data.readers.delimited import (
     default_separator,
     header,
     is_parquet,
+    line_of,
     read_columns,
     release_unused,
+    split_line,
 )
+from towernas.data.readers._arrow import open_text
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +114,7 @@ def read_table(directory: Path, options: TableOptions, progress: bool = False) -
             continue
         side = Path(directory) / file
         frame, unused = read_side_table(side, options.sep, columns[role], role, types)
+        check_coverage(side, frame, rows.frame[role], role)
         used |= set(frame.columns)
         multi |= {name for name in frame.columns if types[name].multi}
         ignored[side.name] = unused
@@ -139,38 +144,50 @@ def _column_map(columns: Any) -> dict[str, str]:
     return {role: str(name) for role, name in columns.items() if name}
 
 
-def read_interactions(path: Path, fmt: TextFormat | None, columns: dict[str, str], *,
-                      progress: bool = False, source: int = 0, files: list[Path] | None = None) -> Rows:
-    """The mapped columns of one interactions file as ``Rows`` (roles as column names, file order)."""
+def read_interactions(path: Path, fmt: TextFormat | None, columns: dict[str, str], *, progress: bool = False) -> Rows:
+    """The mapped columns of one interactions file as ``Rows`` (roles as column names, file order).
+
+    Text columns get explicit types (ids, split: text; rating: number; timestamp: what its first rows hold), so a
+    value that does not fit is found on its line, never guessed differently block by block."""
     wanted: dict[str, pa.DataType | None] = {columns["user"]: pa.string(), columns["item"]: pa.string()}
     if "rating" in columns:
         wanted[columns["rating"]] = pa.float64()
     if "timestamp" in columns:
-        wanted[columns["timestamp"]] = None  # integers, floats or dates: converted below
+        wanted[columns["timestamp"]] = None if fmt is None else _time_type(path, fmt, columns["timestamp"])
     if "split" in columns:
         wanted[columns["split"]] = pa.string()
     table = read_columns(path, wanted, fmt=fmt, encode=(columns["user"], columns["item"]), progress=progress)
-    first_line = 2 if fmt is not None else 1  # text: below the header; Parquet: the row number
+    locate = line_of(path, fmt)
     out: dict[str, Any] = {}
     for role in ("user", "item"):
         column = table.column(columns[role])
-        empty = _empty_ids(column)
-        _refuse(path, first_line, empty, f"empty {role} id in column {columns[role]!r}")
+        _refuse(path, locate, _empty_ids(column), f"empty {role} id in column {columns[role]!r}")
         out[role] = categorical(column)
     n = table.num_rows
-    out["timestamp"] = (timestamps(path, table.column(columns["timestamp"]), columns["timestamp"], first_line)
+    out["timestamp"] = (timestamps(path, table.column(columns["timestamp"]), columns["timestamp"], locate)
                         if "timestamp" in columns else np.arange(n, dtype=np.int64))
     if "rating" in columns:
         rating = table.column(columns["rating"])
-        _refuse(path, first_line, pc.is_null(rating), f"empty rating in column {columns['rating']!r}")
+        _refuse(path, locate, pc.is_null(rating), f"empty rating in column {columns['rating']!r}")
         out["rating"] = np.array(rating.to_numpy(), dtype=np.float64)  # owned by numpy, not Arrow (see below)
     if "split" in columns:
-        out["split"] = split_codes(path, table.column(columns["split"]), columns["split"], first_line)
-    files = files or [path]
+        out["split"] = split_codes(path, table.column(columns["split"]), columns["split"], locate)
     del table, column  # every column above is a numpy copy, so this hands all of Arrow's memory back
     release_unused()
-    lines = np.arange(first_line, n + first_line, dtype=np.int32 if n + first_line < 2**31 else np.int64)
-    return Rows(pd.DataFrame(out, copy=False), files, np.full(n, source, dtype=np.int8), lines)
+    position = np.arange(n, dtype=np.int32 if n < 2**31 else np.int64)
+    return Rows(pd.DataFrame(out, copy=False), [path], np.zeros(n, dtype=np.int8), position, [locate])
+
+
+def _time_type(path: Path, fmt: TextFormat, column: str, sample: int = 1000) -> pa.DataType:
+    """int64 when the first ``sample`` values are integers, float64 when numbers, else text (dates, parsed later)."""
+    with open_text(path) as text:
+        index = split_line(text.readline().lstrip("\ufeff"), fmt).index(column)
+        rows = (split_line(line, fmt) for line in text if line.strip("\r\n"))
+        values = pd.Series([r[index].strip() if index < len(r) else "" for r in itertools.islice(rows, sample)],
+                           dtype=object)
+    if len(values) and pd.to_numeric(values, errors="coerce").notna().all():
+        return pa.int64() if values.str.fullmatch(r"[+-]?\d+").all() else pa.float64()
+    return pa.string()
 
 
 def categorical(column: pa.ChunkedArray) -> pd.Categorical:
@@ -202,22 +219,29 @@ def _empty_ids(column: pa.ChunkedArray) -> np.ndarray:
     return out
 
 
-def _refuse(path: Path, first_line: int, bad: pa.Array | pa.ChunkedArray, problem: str) -> None:
+def _refuse(path: Path, locate, bad: pa.Array | pa.ChunkedArray | np.ndarray, problem: str) -> None:
     bad = bad if isinstance(bad, np.ndarray) else np.asarray(pc.fill_null(bad, True))
     if bad.any():
-        raise DataError.at(path, first_line + int(np.flatnonzero(bad)[0]), problem)
+        raise DataError.at(path, locate(int(np.flatnonzero(bad)[0])), problem)
 
 
-def timestamps(path: Path, column: pa.ChunkedArray, name: str, first_line: int) -> np.ndarray:
-    """Unix seconds (int64) from integers, floats (floored), Arrow timestamps or date texts."""
-    _refuse(path, first_line, pc.is_null(column), f"empty timestamp in column {name!r}")
+_UNIT_SECONDS = {"s": 1, "ms": 10**3, "us": 10**6, "ns": 10**9}
+
+
+def timestamps(path: Path, column: pa.ChunkedArray, name: str, locate) -> np.ndarray:
+    """Unix seconds (int64, floored) from integers, floats, Arrow timestamps / dates of any unit, or date texts."""
+    _refuse(path, locate, pc.is_null(column), f"empty timestamp in column {name!r}")
     kind = column.type
     if pa.types.is_integer(kind):
         return column.to_numpy().astype(np.int64)
     if pa.types.is_floating(kind):
         return np.floor(column.to_numpy()).astype(np.int64)
-    if pa.types.is_timestamp(kind) or pa.types.is_date(kind):
-        return pc.cast(pc.cast(column, pa.timestamp("s")), pa.int64()).to_numpy()
+    if pa.types.is_date(kind):
+        kind = pa.timestamp("s")
+        column = pc.cast(column, kind)
+    if pa.types.is_timestamp(kind):  # in its own unit, then floored to seconds (a cast to seconds would refuse ms)
+        ticks = pc.cast(column, pa.int64()).to_numpy()
+        return np.floor_divide(ticks, _UNIT_SECONDS[kind.unit]).astype(np.int64)
     text = pd.Series(pc.cast(column, pa.string()).to_numpy(zero_copy_only=False)).str.strip()
     seconds = np.floor(pd.to_numeric(text, errors="coerce").to_numpy(np.float64))
     dates = ~np.isfinite(seconds)
@@ -225,32 +249,48 @@ def timestamps(path: Path, column: pa.ChunkedArray, name: str, first_line: int) 
         parsed = pd.to_datetime(text[dates], errors="coerce", utc=True, format="mixed")
         bad = np.flatnonzero(dates)[parsed.isna().to_numpy()]
         if len(bad):
-            raise DataError.at(path, first_line + int(bad[0]), f"column {name!r}: expected unix seconds or a "
-                                                               f"date/time, got {text[bad[0]]!r}")
+            raise DataError.at(path, locate(int(bad[0])), f"column {name!r}: expected unix seconds or a "
+                                                          f"date/time, got {text[bad[0]]!r}")
         epoch = pd.Timestamp(0, tz="UTC")
         seconds[dates] = ((parsed - epoch) // pd.Timedelta(seconds=1)).to_numpy(np.float64)
     return seconds.astype(np.int64)
 
 
-def split_codes(path: Path, column: pa.ChunkedArray, name: str, first_line: int) -> np.ndarray:
+def split_codes(path: Path, column: pa.ChunkedArray, name: str, locate) -> np.ndarray:
     text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.cast(column, pa.string()))).to_numpy(zero_copy_only=False)
     codes = pd.Series(text).map(SPLIT_CODES)
     bad = np.flatnonzero(codes.isna().to_numpy())
     if len(bad):
-        raise DataError.at(path, first_line + int(bad[0]), f"column {name!r}: expected train, valid or test, "
-                                                           f"got {text[bad[0]]!r}")
+        raise DataError.at(path, locate(int(bad[0])), f"column {name!r}: expected train, valid or test, "
+                                                      f"got {text[bad[0]]!r}")
     return codes.to_numpy(np.int8)
 
 
 def read_side_table(path: Path, sep: str | None, key: str, role: str, types: dict) -> tuple[pd.DataFrame, list[str]]:
-    """The declared feature columns of a user / item table keyed by ``key``, and its undeclared columns."""
+    """The declared feature columns of a user / item table keyed by ``key``, and its undeclared columns. Text
+    columns are read as text (``02139`` stays ``02139``); a numeric one is parsed where it is declared numeric."""
     fmt = text_format(path, sep)
     names = header(path, fmt)
     check_columns(path, names, {key: f"the {role} id, named as in the interactions"}, fmt)
     declared = {name: kind for name, kind in types.items() if name in names and name != key}
-    table = read_columns(path, {key: pa.string(), **{name: None for name in declared}}, fmt=fmt)
-    frame = feature_frame(table, key, declared, path, role, first_line=2 if fmt else 1)
+    text = pa.string() if fmt is not None else None
+    table = read_columns(path, {key: pa.string(), **{name: text for name in declared}}, fmt=fmt, allow_empty=True)
+    frame = feature_frame(table, key, declared, path, role, line_of(path, fmt))
     return frame, [c for c in names if c != key and c not in declared]
+
+
+def check_coverage(path: Path, frame: pd.DataFrame, ids: pd.Series, role: str) -> None:
+    """A side table none of whose ids is an interaction's is a mistake (``1`` vs ``u1``); a partial one is logged."""
+    if frame.empty:
+        return
+    known = pd.Index(ids.cat.categories if isinstance(ids.dtype, pd.CategoricalDtype) else pd.unique(ids)).astype(str)
+    covered = known.isin(frame.index)
+    if not covered.any():
+        raise DataError.at(path, None, f"none of its {len(frame)} {role} ids is a {role} id of the interactions "
+                                       f"(e.g. {frame.index[0]!r} vs {known[0]!r}): check the id column")
+    if not covered.all():
+        log.info("%s: features for %d of %d %ss (the others' are missing)", path.name, int(covered.sum()),
+                 len(known), role)
 
 
 TABLE = Reader(
