@@ -6,7 +6,7 @@ import pytest
 
 from tests.conftest import compose_config
 from tests.fakes.own_data import generated, write_lightgcn, write_recbole, write_table
-from towernas import retrain
+from towernas import rank, retrain
 from towernas.cascade import run as cascade
 from towernas.search import run as search
 
@@ -62,3 +62,8 @@ def test_search_retrain_and_cascade_run_on_each_format_and_serve_original_ids(ki
     assert len(ids) == 5 and set(ids) <= set(served.retriever.item_ids) and not set(ids) & set(history)
     if kind == "table":  # the user's own string ids, end to end
         assert user.startswith("u") and all(i.startswith("sku-") for i in ids)
+    # the CTR task reads the same files: ratings >= 4 positive where the format has ratings, sampled negatives else
+    label = "rating" if kind != "lightgcn" else "implicit"
+    ctr = rank.run_rank(compose_config(*dataset, "ranker=fm", "ranker.embed=4", f"dataset.ctr.label={label}",
+                                       name="rank"), tmp_path / "rank")
+    assert 0.0 <= ctr["records"][0]["test"]["auc"] <= 1.0
