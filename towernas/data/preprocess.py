@@ -82,37 +82,42 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int, *,
     ratings = _ratings(df, name)
     if consume:  # from here on the arrays above hold the only references to the columns' memory
         raw.interactions = df = None
-    # row indices into the frame survive de-duplication and k-core, so every per-row column follows them
+    # ``rows`` (file order) index the frame's rows that survive de-duplication and k-core; None: all of them.
+    # Every column is gathered from the frame once, in its final order, and dropped then (the peak memory).
+    n_read = len(timestamps)
     rows = _first_occurrences(user_codes, item_codes, timestamps, given)
-    if len(rows) < len(timestamps):
+    if rows is not None:
         log.info("dataset %s: kept the first of each repeated (user, item) pair, %d later row(s) dropped%s", name,
-                 len(timestamps) - len(rows), " (with a given split: the copy in the earliest part)" if given is not None
-                 else "")
-    rows = rows[_k_core(user_codes[rows], item_codes[rows], prep.k_core_user, prep.k_core_item)]
-    if len(rows) == 0:
+                 n_read - len(rows), " (with a given split: the copy in the earliest part)" if given is not None else "")
+    kept = _k_core(_take(user_codes, rows), _take(item_codes, rows), prep.k_core_user, prep.k_core_item)
+    if kept is not None:
+        rows = kept if rows is None else rows[kept]
+    if rows is not None and len(rows) == 0:
         raise DataError(
             f"dataset {name}: no interactions left after filtering (min_rating={prep.min_rating}, "
             f"k_core_user={prep.k_core_user}, k_core_item={prep.k_core_item}); relax the filters"
         )
     # re-index to 0..n-1 in order of first appearance, then sort by (user, time, file order)
-    users, kept_users = _reindex(user_codes[rows])
-    del user_codes
-    items, kept_items = _reindex(item_codes[rows])
-    del item_codes
-    timestamps = timestamps[rows]
-    ratings = None if ratings is None else ratings[rows]
-    given = None if given is None else given[rows]
-    del rows
+    user_table, kept_users = _renumber(_take(user_codes, rows), len(user_ids))
+    users = user_table[_take(user_codes, rows)]
+    del user_codes, user_table
+    item_table, kept_items = _renumber(_take(item_codes, rows), len(item_ids))
+    timestamps = _take(timestamps, rows)
+    given = _take(given, rows)
     if given is None:
         order = np.lexsort((timestamps, users))  # lexsort is stable: file order breaks time ties
     else:  # a given split: each user's train rows, then validation, then test (each part in time order)
         if not (given == VALID).any():
             given = carve_validation(users, given, prep.valid, prep.seed)
         order = np.lexsort((timestamps, given, users))
-    users, items, timestamps = users[order], items[order], timestamps[order]
-    ratings = None if ratings is None else ratings[order]
+    users, timestamps = users[order], timestamps[order]
     given = None if given is None else given[order]
-    del order
+    frame_rows = order if rows is None else rows[order]  # the final order, as rows of the frame
+    del order, rows
+    items = item_table[item_codes[frame_rows]]
+    del item_codes, item_table
+    ratings = None if ratings is None else ratings[frame_rows]
+    del frame_rows
     n_users, n_items = len(kept_users), len(kept_items)
     user_indptr = np.zeros(n_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(users, minlength=n_users), out=user_indptr[1:])
@@ -216,26 +221,36 @@ def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes, np.asarray(uniques)
 
 
-def _first_occurrences(users, items, timestamps, given=None) -> np.ndarray:
+def _take(values: np.ndarray | None, rows: np.ndarray | None) -> np.ndarray | None:
+    """``values[rows]``; ``values`` itself when ``rows`` is None (every row)."""
+    return values if values is None or rows is None else values[rows]
+
+
+def _first_occurrences(users, items, timestamps, given=None) -> np.ndarray | None:
     """Rows (file order) of the earliest interaction of each (user, item) pair; file order breaks time ties. With a
-    given split (``given``), the copy in the earliest part wins (train before validation before test), then time."""
+    given split (``given``), the copy in the earliest part wins (train before validation before test), then time.
+    None when every row is the first of its pair (the common case: no index array, no copies)."""
     keys = (timestamps, items, users) if given is None else (timestamps, given, items, users)
     order = np.lexsort(keys)  # stable: within a pair, by (part,) time, then file order
-    first = np.ones(len(order), dtype=bool)
-    u, i = users[order], items[order]
-    first[1:] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
-    del u, i
+    first = np.zeros(len(order), dtype=bool)
+    first[:1] = True
+    for codes in (users, items):  # a pair starts where the user or the item changes; one gathered column at a time
+        ordered = codes[order]
+        first[1:] |= ordered[1:] != ordered[:-1]
+        del ordered
+    if first.all():
+        return None
     rows = order[first]
     rows.sort()  # back to file order
     return rows
 
 
-def _k_core(users, items, k_user: int, k_item: int) -> np.ndarray:
+def _k_core(users, items, k_user: int, k_item: int) -> np.ndarray | None:
     """Positions of the rows kept when users with < k_user and items with < k_item interactions are dropped
-    until nothing changes."""
-    kept = np.arange(len(users))
+    until nothing changes; None when the filter is off."""
     if k_user <= 1 and k_item <= 1:
-        return kept
+        return None
+    kept = np.arange(len(users))
     while True:
         u, i = users[kept], items[kept]
         keep = (np.bincount(u)[u] >= k_user) & (np.bincount(i)[i] >= k_item)
@@ -244,7 +259,10 @@ def _k_core(users, items, k_user: int, k_item: int) -> np.ndarray:
         kept = kept[keep]
 
 
-def _reindex(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Map codes to 0..n-1 by first appearance; also return the old code of each new id."""
-    new, old = pd.factorize(codes)
-    return new.astype(np.int64, copy=False), np.asarray(old)
+def _renumber(codes: np.ndarray, n_codes: int) -> tuple[np.ndarray, np.ndarray]:
+    """New ids 0..n-1 by first appearance in ``codes`` (values in ``0..n_codes-1``) as a lookup table over the old
+    codes, and the old code of each new id. A hash of the distinct codes, no per-row temporaries."""
+    old = pd.unique(codes)  # in order of appearance
+    table = np.full(n_codes, -1, dtype=np.int64)
+    table[old] = np.arange(len(old))
+    return table, np.asarray(old)
