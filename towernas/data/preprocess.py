@@ -61,8 +61,8 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int, *,
     """Turn ``raw`` into InteractionData. Raises DataError if nothing survives the filters.
 
     With ``consume`` (``load_dataset``: the reader's frame is read once), ``raw.interactions`` is taken out of
-    ``raw`` and each column's memory is freed as soon as its rows are gathered, so the peak stays near twice the
-    processed arrays (``make bench-own-data``)."""
+    ``raw`` and each column's memory is freed as soon as its rows are gathered (``make bench-own-data`` measures the
+    peak)."""
     df = raw.interactions
     missing = {"user", "item", "timestamp"} - set(df.columns)
     if missing:
@@ -98,9 +98,10 @@ def preprocess(raw: RawDataset, prep: Preprocessing, name: str, max_len: int, *,
             f"k_core_user={prep.k_core_user}, k_core_item={prep.k_core_item}); relax the filters"
         )
     # re-index to 0..n-1 in order of first appearance, then sort by (user, time, file order)
-    user_table, kept_users = _renumber(_take(user_codes, rows), len(user_ids))
-    users = user_table[_take(user_codes, rows)]
-    del user_codes, user_table
+    kept_codes = _take(user_codes, rows)
+    user_table, kept_users = _renumber(kept_codes, len(user_ids))
+    users = user_table[kept_codes]
+    del user_codes, user_table, kept_codes
     item_table, kept_items = _renumber(_take(item_codes, rows), len(item_ids))
     timestamps = _take(timestamps, rows)
     given = _take(given, rows)
@@ -214,7 +215,7 @@ def _ratings(df: pd.DataFrame, name: str) -> np.ndarray | None:
 
 def _codes(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Integer codes of a column of ids and the id of each code: a categorical's own codes (no copy, the
-    streaming readers' ids), else ``pd.factorize``'s. Any codes do: ``_reindex`` renumbers the kept rows."""
+    streaming readers' ids), else ``pd.factorize``'s. Any codes do: ``_renumber`` renumbers the kept rows."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return column.cat.codes.to_numpy(), np.asarray(column.cat.categories)
     codes, uniques = pd.factorize(column)

@@ -37,7 +37,6 @@ from towernas.data.raw import RawDataset
 from towernas.data.readers._arrow import (
     BLOCK_SIZE,
     Columns,
-    as_labels,
     guarded,
     json_batches,
     lists_of_strings,
@@ -47,6 +46,7 @@ from towernas.data.readers._arrow import (
     required_check,
 )
 from towernas.data.readers.base import Reader
+from towernas.data.readers.columns import bucketize
 
 _BASE = "https://mcauleylab.ucsd.edu/public_datasets/data/amazon_v2"
 # ids are parsed as strings and dictionary-encoded per block (faster than Arrow's dictionary conversion)
@@ -168,12 +168,7 @@ def _price_buckets(prices: pa.Array, buckets: int) -> np.ndarray:
     """Quantile bucket labels of the first ``$`` amount in each string; None when unparsable."""
     amount = pc.struct_field(pc.extract_regex(prices, _PRICE), "amount")
     value = pc.cast(pc.replace_substring(amount, ",", ""), pa.float64())
-    value = np.asarray(value.to_numpy(zero_copy_only=False), dtype=np.float64)
-    valid = np.isfinite(value)
-    if not valid.any():
-        return np.full(len(value), None, dtype=object)
-    edges = np.unique(np.quantile(value[valid], np.linspace(0, 1, buckets + 1)[1:-1]))
-    return as_labels(np.searchsorted(edges, np.where(valid, value, 0.0), side="right"), ~valid)
+    return bucketize(value.to_numpy(zero_copy_only=False), buckets)
 
 
 AMAZON = Reader(

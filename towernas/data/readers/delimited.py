@@ -162,11 +162,11 @@ def release_unused() -> None:
 
 def _batches(path: Path, wanted: dict[str, pa.DataType], fmt: TextFormat) -> Iterator[tuple[pa.RecordBatch, int]]:
     if is_parquet(path):
-        file = pq.ParquetFile(path)
-        done, per_group = 0, path.stat().st_size / max(1, file.metadata.num_row_groups)
+        file, size = pq.ParquetFile(path), path.stat().st_size
+        rows = 0
         for batch in file.iter_batches(columns=list(wanted), batch_size=1 << 16):
-            done += per_group * batch.num_rows / max(1, file.metadata.num_rows / max(1, file.metadata.num_row_groups))
-            yield _cast(path, batch, wanted), int(min(done, path.stat().st_size))
+            rows += batch.num_rows
+            yield _cast(path, batch, wanted), int(size * rows / max(1, file.metadata.num_rows))  # bytes, pro rata
         return
     if len(fmt.sep) > 1:
         yield from _multi_char(path, wanted, fmt)

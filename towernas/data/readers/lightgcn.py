@@ -34,7 +34,7 @@ class LightGCNOptions:
     Args:
         train_file, test_file: the split files in the dataset directory.
         duplicates: an item repeated on a user's line: ``drop`` (counted in the log) or ``refuse``.
-        unseen: test users or items never in ``train.txt``: ``refuse`` or ``drop``.
+        unseen: test users or items never in ``train.txt``: ``refuse``, ``drop`` or ``keep`` (counted in the log).
     """
 
     train_file: str = "train.txt"
