@@ -39,7 +39,7 @@ class Budget:
     Args:
         name: label used in reports ("L", "M", "H", ...).
         params, flops: limits on user + item tower (counts; Python callers may pass a float such as 1e9).
-        Integers in the schema, so a resolved config (and its hash) keeps the YAML values verbatim.
+            Integers in the schema, so a resolved config (and its hash) keeps the YAML values verbatim.
         user_params, user_flops, item_params, item_flops: optional per-tower limits (None: none).
     """
 
