@@ -6,12 +6,13 @@ PY := $(VENV)/bin/python
 # torch is pinned: an unpinned torch pulls a multi-GB CUDA build. On a CUDA machine, override
 # TORCH_SPEC (e.g. TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu124").
 TORCH_SPEC ?= torch==2.13.0
-# faiss-cpu by default; EXTRAS=gpu,dev,tune,distributed installs faiss-gpu instead (same `faiss` module). tune:
-# the Optuna sweeper (recipes/tune/); distributed: Ray for independent jobs (jobs.engine=ray).
-EXTRAS ?= cpu,dev,tune,distributed
+# faiss-cpu by default; EXTRAS=gpu,dev,tune,distributed,docs installs faiss-gpu instead (same `faiss` module). tune:
+# the Optuna sweeper (recipes/tune/); distributed: Ray for independent jobs (jobs.engine=ray); docs: MkDocs +
+# mkdocstrings (make docs, and tests/test_docs.py builds the site).
+EXTRAS ?= cpu,dev,tune,distributed,docs
 PYTEST_ARGS ?= -n 2
 
-.PHONY: install test search retrain rank cascade bench bench-fidelity clean-venv
+.PHONY: install test search retrain rank cascade bench bench-fidelity docs clean-venv
 
 install: $(VENV)/.installed
 
@@ -37,6 +38,10 @@ rank: install
 # Retrieve -> rank on the latest `make retrain` export (ARGS="cascade.negatives=[uniform,top,top_random,dns]").
 cascade: install
 	$(PY) -m towernas.cascade $(ARGS)
+
+# The documentation site (docs/ + the API pages from the docstrings) -> site/index.html; fails on any warning.
+docs: install
+	$(PY) -m mkdocs build --strict -d site
 
 bench: install
 	$(PY) -m benchmarks.run $(ARGS)
