@@ -91,8 +91,23 @@ def test_every_make_bench_target_is_documented():
     assert targets and not [t for t in sorted(targets) if f"make {t}" not in documented]
 
 
-@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None or importlib.util.find_spec("mkdocstrings") is None,
-                    reason="mkdocs / mkdocstrings not installed (the `docs` extra: pip install -e '.[docs]')")
+MKDOCS_MISSING = [m for m in ("mkdocs", "mkdocstrings", "mkdocstrings_handlers", "griffe") if importlib.util.find_spec(m) is None]
+
+
+def test_doctests_in_docstrings_render_as_code():
+    """The API pages' griffe extension fences doctests, whose brackets Markdown would read as links."""
+    if "griffe" in MKDOCS_MISSING:
+        pytest.skip("griffe not installed (the `docs` extra: pip install -e '.[docs]')")
+    spec = importlib.util.spec_from_file_location("griffe_doctests", DOCS / "griffe_doctests.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = 'Build one.\n\n    >>> OPS["SA-2"](5, Dims()).shape\n    torch.Size([3, 32])\n\nAfter.\n```\n>>> fenced\n```'
+    assert module.fence_doctests(text) == ('Build one.\n\n    ```pycon\n    >>> OPS["SA-2"](5, Dims()).shape\n'
+                                           '    torch.Size([3, 32])\n    ```\n\nAfter.\n```\n>>> fenced\n```')
+
+
+@pytest.mark.skipif(bool(MKDOCS_MISSING), reason=f"{', '.join(MKDOCS_MISSING)} not installed "
+                    "(the `docs` extra: pip install -e '.[docs]')")
 def test_the_site_builds_strictly(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet",
                            "--config-file", str(REPO / "mkdocs.yml"), "--site-dir", str(tmp_path / "site")],
