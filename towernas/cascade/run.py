@@ -36,7 +36,7 @@ from towernas.cascade.stages import Cascade, RankerStage
 from towernas.cascade.train import candidate_batches, rerank_metrics
 from towernas.cascade.train_lists import ANCHORS, TRAIN_LISTS
 from towernas.config import register_configs
-from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
+from towernas.config.ranker import hyperparameters, ranker_schema
 from towernas.config.validate import CASCADE_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
 from towernas.rankers import RANKERS, Catalog, build_ranker
@@ -107,7 +107,7 @@ def ranker_hyperparameters(cfg: DictConfig, name: str) -> dict:
     """``ranker=`` configures the ranker of its name; any other ranker gets its schema defaults."""
     if cfg.ranker.name == name:
         return hyperparameters(cfg.ranker)
-    return hyperparameters(OmegaConf.structured(RANKER_SCHEMAS[name]))
+    return hyperparameters(OmegaConf.structured(ranker_schema(name)))
 
 
 def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: InteractionData, cands: Candidates,
