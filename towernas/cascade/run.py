@@ -5,7 +5,7 @@ own candidates, every stage evaluated.
    for this dataset and budget): exact top-``k0`` with the protocol's masking, for training queries (train
    interactions: "what came next", ``cascade.train_queries`` of them), validation and test.
 2. For every ranker of ``cascade.rankers`` (``ranker=<name>`` configures that one; others use their
-   ``conf/ranker`` defaults) and every mode of ``cascade.negatives`` (``towernas.cascade.negatives``), for
+   constructor's defaults) and every mode of ``cascade.negatives`` (``towernas.cascade.negatives``), for
    every seed: the ranker trains on its training queries' positives and negatives (listwise softmax by
    default), early-stopped on the validation NDCG@10 of its reranked list, keeps its top ``k1``
    (an optional ``cascade.second_ranker``, trained the same way, keeps its top ``k2`` of that).

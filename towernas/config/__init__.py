@@ -94,4 +94,5 @@ def store_roots(*_: object) -> None:
 register_configs()  # schemas are available as soon as the config module is imported
 
 __all__ = ["AddonConfig", "SamplerConfig", "BaseConfig", "BudgetConfig", "CascadeConfig", "CascadeRootConfig", "RankConfig", "RankRootConfig", "RankerConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "JobsConfig", "RetrainConfig",
-           "SearchConfig", "SpaceConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs", "store_roots"]
+           "SearchConfig", "SpaceConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs",
+           "store_roots"]

@@ -4,8 +4,9 @@ baselines, faiss index kinds, top-k backends, and (with their issues) rankers, s
 ``register(name)`` adds an entry (directly, or as a class/function decorator), ``get(name)`` returns it,
 ``build(name, *args, **kwargs)`` calls it after checking the arguments against its signature, and
 ``names()`` lists what is known; ``subscribe(listener)`` calls a listener for every entry, now and on each
-later registration (the config package derives and stores each entry's options this way). An unknown name, or an argument the entry does not take, is one error
-format everywhere: ``<key>=<name>: unknown <kind>; expected one of [...]``.
+later registration (the config package derives and stores each entry's options this way). An unknown name,
+or an argument the entry does not take, is one error format everywhere: ``<key>=<name>: unknown <kind>;
+expected one of [...]``.
 
 Example:
     >>> SHAPES = Registry("shape", key="model.shape")
