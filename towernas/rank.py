@@ -4,7 +4,7 @@ test once.
 Labels come from ``dataset.ctr`` (``rating``: rating >= threshold; ``implicit``: every interaction is positive
 and ``rank.negatives`` uniform negatives per positive are sampled, afresh each training epoch and once, with a
 fixed seed, for validation and test). Pairs follow the dataset's per-user chronological split; a pair's query
-is the user with the history right before it. The ranker (``ranker=<name>``, ``conf/ranker/``) trains with
+is the user with the history right before it. The ranker (``ranker=<name>``, ``towernas/rankers/``) trains with
 pointwise BCE and Adam, early-stopped on validation ``rank.select`` (AUC by default), for every seed of
 ``rank.seeds``. Reported per split: AUC, GAUC (pair-weighted per-user AUC; users whose pairs hold one class
 only are skipped and counted in ``gauc_users_skipped``), logloss. Writes ``results.{json,md,csv}`` in the run

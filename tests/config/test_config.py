@@ -1,16 +1,15 @@
 """Config schemas: derived from their value classes, every reader option settable without Hydra's ``+``,
-unknown keys failing with the list of valid ones, and the search keys handed to the evolution by name."""
+unknown keys failing with the list of valid ones, and the evolution's settings handed back to it by name."""
 
 import dataclasses
 
 import pytest
 import yaml
 
-from evolution import EvolutionConfig
 from tests.conftest import CONF_DIR, compose_config
 from towernas.complexity.budgets import Budget
 from towernas.config import BudgetConfig, DimsConfig, SearchConfig
-from towernas.config.search import SEARCH_ONLY
+from towernas.config.search import EvolutionSettings
 from towernas.data.errors import DataError
 from towernas.data.load import parse_options
 from towernas.data.readers import READERS
@@ -31,13 +30,9 @@ def test_value_classes_and_their_schemas_have_the_same_fields_and_defaults():
     assert Dims(**cfg.space.dims).block == 48 and Budget.from_config(cfg.budget).item_flops == 40000
 
 
-def test_search_keys_reach_the_evolution_by_name_with_the_same_defaults():
-    search_fields = {f.name: f for f in dataclasses.fields(SearchConfig)}
-    evolution_fields = {f.name: f for f in dataclasses.fields(EvolutionConfig)}
-    shared = set(search_fields) - set(SEARCH_ONLY)
-    assert shared <= set(evolution_fields), shared - set(evolution_fields)
-    for name in shared:
-        assert search_fields[name].default == evolution_fields[name].default, name
+def test_the_evolution_settings_are_derived_from_the_evolution_and_reach_it_by_name():
+    assert issubclass(SearchConfig, EvolutionSettings)
+    assert not {"seed"} & {f.name for f in dataclasses.fields(SearchConfig)}  # the run's seed, not a search key
     built = evolution_config(compose_config("search.population=12", "search.mutation_prob=0.3").search, seed=7)
     assert (built.population, built.mutation_prob, built.seed, built.generations) == (12, 0.3, 7, 2)
 

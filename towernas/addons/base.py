@@ -126,8 +126,12 @@ def check_range(key: str, value: float, low: float | None = None, high: float | 
 
 
 class PropensityAddOn(AddOn):
-    """An add-on built on exposure propensities theta_i (``propensity``): ``addon.<name>.exponent`` in [0, 1]
-    and ``addon.<name>.min_propensity`` (the clip) as options, theta fitted on the train counts."""
+    """An add-on built on exposure propensities theta_i (``propensity``), fitted on the train counts.
+
+    Args:
+        exponent: in [0, 1]; theta_i = (count_i / max count) ** exponent.
+        min_propensity: the clip: theta_i >= min_propensity, so weights 1 / theta are at most 1 / min_propensity.
+    """
 
     def __init__(self, exponent: float = 0.5, min_propensity: float = 0.05) -> None:
         super().__init__()

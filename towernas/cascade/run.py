@@ -5,7 +5,7 @@ own candidates, every stage evaluated.
    for this dataset and budget): exact top-``k0`` with the protocol's masking, for training queries (train
    interactions: "what came next", ``cascade.train_queries`` of them), validation and test.
 2. For every ranker of ``cascade.rankers`` (``ranker=<name>`` configures that one; others use their
-   ``conf/ranker`` defaults) and every mode of ``cascade.negatives`` (``towernas.cascade.negatives``), for
+   constructor's defaults) and every mode of ``cascade.negatives`` (``towernas.cascade.negatives``), for
    every seed: the ranker trains on its training queries' positives and negatives (listwise softmax by
    default), early-stopped on the validation NDCG@10 of its reranked list, keeps its top ``k1``
    (an optional ``cascade.second_ranker``, trained the same way, keeps its top ``k2`` of that).
@@ -36,7 +36,7 @@ from towernas.cascade.stages import Cascade, RankerStage
 from towernas.cascade.train import candidate_batches, rerank_metrics
 from towernas.cascade.train_lists import ANCHORS, TRAIN_LISTS
 from towernas.config import register_configs
-from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
+from towernas.config.ranker import hyperparameters, ranker_schema
 from towernas.config.validate import CASCADE_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
 from towernas.rankers import RANKERS, Catalog, build_ranker
@@ -107,7 +107,7 @@ def ranker_hyperparameters(cfg: DictConfig, name: str) -> dict:
     """``ranker=`` configures the ranker of its name; any other ranker gets its schema defaults."""
     if cfg.ranker.name == name:
         return hyperparameters(cfg.ranker)
-    return hyperparameters(OmegaConf.structured(RANKER_SCHEMAS[name]))
+    return hyperparameters(OmegaConf.structured(ranker_schema(name)))
 
 
 def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: InteractionData, cands: Candidates,

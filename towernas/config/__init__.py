@@ -1,5 +1,6 @@
 """Typed Hydra config schemas, one module per config group. A typo'd or mistyped key fails at
-composition, not at run time.
+composition, not at run time. The options of rankers, samplers and add-ons are derived from their constructors
+(``ranker``, ``addons``), so each default is written once, where the class is defined.
 
 Only entry functions (``run_*(cfg)``) read configs; library code takes plain values.
 """
@@ -11,11 +12,11 @@ from dataclasses import dataclass, field
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from towernas.config.addons import AddonConfig, SamplerConfig
+from towernas.config.addons import AddonConfig, SamplerConfig, addon_options, sampler_options
 from towernas.config.budget import BudgetConfig
 from towernas.config.cascade import CascadeConfig
 from towernas.config.dataset import DatasetConfig, SplitConfig
-from towernas.config.ranker import RANKER_SCHEMAS, RankConfig, RankerConfig
+from towernas.config.ranker import RankConfig, RankerConfig, store_ranker_option
 from towernas.config.retrain import RetrainConfig
 from towernas.config.run import EvalConfig, JobsConfig, TrackingConfig
 from towernas.config.search import SearchConfig
@@ -33,8 +34,8 @@ class BaseConfig:
     supernet: SupernetConfig = field(default_factory=SupernetConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     retrain: RetrainConfig = field(default_factory=RetrainConfig)
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    addon: AddonConfig = field(default_factory=AddonConfig)
+    sampler: SamplerConfig = field(default_factory=sampler_options)  # + sampler.<name> of every registered one
+    addon: AddonConfig = field(default_factory=addon_options)  # addon.<name> of every registered one
     eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     jobs: JobsConfig = field(default_factory=JobsConfig)
@@ -61,16 +62,37 @@ class CascadeRootConfig(RankRootConfig):
 
 
 def register_configs() -> None:
-    """Register schemas so ``conf/`` YAML files are validated against them."""
+    """Register schemas so ``conf/`` YAML files are validated against them; every ranker of ``RANKERS`` (now
+    and registered later) as the group option ``ranker=<name>``, and the roots again whenever a sampler or add-on
+    registers (their ``sampler`` and ``addon`` sections hold every registered one's options)."""
+    from towernas.addons import ADDONS
+    from towernas.rankers import RANKERS
+    from towernas.samplers import SAMPLERS
+
+    store_roots()
+    RANKERS.subscribe(store_ranker_option)
+    SAMPLERS.subscribe(store_roots)
+    ADDONS.subscribe(store_roots)
+
+
+_STORED_SECTIONS: list[tuple[type, type]] = []
+
+
+def store_roots(*_: object) -> None:
+    """Store the root schemas (``base_config`` and the rank and cascade roots) unless they are stored with the
+    current ``sampler`` and ``addon`` sections already (a ``SAMPLERS`` / ``ADDONS`` listener)."""
+    sections = (type(sampler_options()), type(addon_options()))
+    if _STORED_SECTIONS == [sections]:
+        return
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=BaseConfig)
     cs.store(name="rank_base_config", node=RankRootConfig)
     cs.store(name="cascade_base_config", node=CascadeRootConfig)
-    for name, schema in RANKER_SCHEMAS.items():  # conf/ranker/<name>.yaml: defaults [<name>_schema]
-        cs.store(group="ranker", name=f"{name}_schema", node=schema)
+    _STORED_SECTIONS[:] = [sections]
 
 
 register_configs()  # schemas are available as soon as the config module is imported
 
 __all__ = ["AddonConfig", "SamplerConfig", "BaseConfig", "BudgetConfig", "CascadeConfig", "CascadeRootConfig", "RankConfig", "RankRootConfig", "RankerConfig", "DatasetConfig", "DimsConfig", "EvalConfig", "JobsConfig", "RetrainConfig",
-           "SearchConfig", "SpaceConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs"]
+           "SearchConfig", "SpaceConfig", "SplitConfig", "SupernetConfig", "TrackingConfig", "register_configs",
+           "store_roots"]

@@ -1,112 +1,92 @@
-"""Schemas of ``conf/sampler/*.yaml`` and ``conf/addon/*.yaml``: the options of every sampler and add-on.
+"""The ``sampler`` and ``addon`` sections: the options of every registered sampler and add-on, derived from their
+constructors.
 
 A trainer names what it uses (``retrain.sampler=dns``, ``'retrain.addons=[pda]'``, the same keys under
-``supernet.`` and ``rank.`` / ``cascade.``); the options live here once, under ``sampler.<name>`` and
-``addon.<name>``, with the fields and defaults of the constructors (``tests/config`` checks they agree).
+``supernet.`` and ``rank.`` / ``cascade.``); the options live once, in each constructor's typed signature, and
+appear under ``sampler.<name>`` and ``addon.<name>`` (a sampler's parameters after ``seed`` and ``device``, an
+add-on's but ``seed``: the trainer supplies those)::
+
+    python -m towernas.retrain retrain.sampler=dns sampler.dns.pool=2048
+    python -m towernas.retrain 'retrain.addons=[pda]' addon.pda.gamma=0.2
+
+The root schemas' ``sampler`` and ``addon`` fields default to ``sampler_options()`` and ``addon_options()``, and
+``register_configs`` stores the roots again whenever a sampler or add-on registers, so one registered later is
+part of every config composed after that.
+
+Example:
+    >>> options = sampler_options()
+    >>> options.n_negatives, options.dns.pool, addon_options().pda.gamma
+    (128, 1024, 0.1)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
+from typing import Callable
 
+from towernas.config.schema import derived_schema
 
-@dataclass
-class InBatchOptions:
-    alpha: float = 0.01  # EMA rate of the streaming frequency estimate of q
-
-
-@dataclass
-class UniformOptions:
-    pass
-
-
-@dataclass
-class PopularityOptions:
-    exponent: float = 0.75  # q proportional to (count + smoothing) ** exponent, exponent in [0, 1]
-    smoothing: float = 1.0
-
-
-@dataclass
-class MixedOptions:
-    alpha: float = 0.01
-
-
-@dataclass
-class DNSOptions:
-    pool: int = 1024  # uniform candidates scored per step; each row keeps its n_negatives hardest
-
-
-@dataclass
-class ClusterOptions:
-    n_clusters: int = 64
-    refresh_every: int = 200  # steps between two k-means refits of the item vectors
-    temperature: float = 0.1
-    kmeans_iters: int = 10
+SAMPLER_ARGUMENTS = ("seed", "device")  # what ``build_sampler`` supplies: not options
+ADDON_ARGUMENTS = ("seed",)  # what ``build_addons`` supplies
 
 
 @dataclass
 class SamplerConfig:
-    """``sampler.n_negatives`` and the options of each sampler, by name."""
+    """``sampler.n_negatives``; the composed config adds ``sampler.<name>`` for every registered sampler."""
 
-    n_negatives: int = 128  # per step (shared pool) or per row (dns, cluster); in_batch uses the batch
-    in_batch: InBatchOptions = field(default_factory=InBatchOptions)
-    uniform: UniformOptions = field(default_factory=UniformOptions)
-    popularity: PopularityOptions = field(default_factory=PopularityOptions)
-    mixed: MixedOptions = field(default_factory=MixedOptions)
-    dns: DNSOptions = field(default_factory=DNSOptions)
-    cluster: ClusterOptions = field(default_factory=ClusterOptions)
-
-
-@dataclass
-class PropensityOptions:
-    exponent: float = 0.5  # theta_i = (count_i / max count) ** exponent, in [0, 1]
-    min_propensity: float = 0.05  # clip: weights 1 / theta are at most 1 / min_propensity
-
-
-@dataclass
-class PDAOptions:
-    gamma: float = 0.1  # training: logit + gamma * log popularity share
-    inference_gamma: float = 0.0  # 0: PD (deconfounded); > 0: PDA with recent popularity
-
-
-@dataclass
-class MACROptions:
-    alpha: float = 0.01  # item branch loss weight
-    beta: float = 0.001  # user branch loss weight
-    c: float = 10.0  # reference matching logit of counterfactual inference
-
-
-@dataclass
-class DICEOptions:
-    dim: int = 16  # conformity embedding width
-    alpha: float = 0.1  # cause-specific BPR terms
-    beta: float = 0.01  # discrepancy (squared correlation of interest and conformity logits)
-
-
-@dataclass
-class CL4SRecOptions:
-    weight: float = 0.1  # lambda of the InfoNCE term
-    temperature: float = 0.2
-    crop: float = 0.6
-    mask: float = 0.3
-    reorder: float = 0.3
-
-
-@dataclass
-class CoSeRecOptions(CL4SRecOptions):
-    substitute: float = 0.3
-    insert: float = 0.3
+    n_negatives: int = 128  # per step (shared pool: uniform, popularity, mixed) or per row (dns, cluster)
 
 
 @dataclass
 class AddonConfig:
-    """The options of each add-on, by name."""
+    """The composed config has ``addon.<name>`` for every registered add-on."""
 
-    ips: PropensityOptions = field(default_factory=PropensityOptions)
-    relmf: PropensityOptions = field(default_factory=PropensityOptions)
-    ubpr: PropensityOptions = field(default_factory=PropensityOptions)
-    pda: PDAOptions = field(default_factory=PDAOptions)
-    macr: MACROptions = field(default_factory=MACROptions)
-    dice: DICEOptions = field(default_factory=DICEOptions)
-    cl4srec: CL4SRecOptions = field(default_factory=CL4SRecOptions)
-    coserec: CoSeRecOptions = field(default_factory=CoSeRecOptions)
+
+def sampler_schema(name: str) -> type:
+    """The options schema of the sampler registered as ``name`` (from its constructor)."""
+    from towernas.samplers import SAMPLERS
+
+    return _schema(SAMPLERS.get(name, key="sampler"), SAMPLER_ARGUMENTS)
+
+
+def addon_schema(name: str) -> type:
+    """The options schema of the add-on registered as ``name`` (from its constructor)."""
+    from towernas.addons import ADDONS
+
+    return _schema(ADDONS.get(name, key="addons"), ADDON_ARGUMENTS)
+
+
+def sampler_options() -> SamplerConfig:
+    """The ``sampler`` section's defaults: ``n_negatives`` and every registered sampler's options by name."""
+    from towernas.samplers import SAMPLERS
+
+    return _section(SamplerConfig, "SamplerOptions", SAMPLERS.names(), sampler_schema)()
+
+
+def addon_options() -> AddonConfig:
+    """The ``addon`` section's defaults: every registered add-on's options by name."""
+    from towernas.addons import ADDONS
+
+    return _section(AddonConfig, "AddonOptions", ADDONS.names(), addon_schema)()
+
+
+def _schema(target: type, framework: tuple[str, ...]) -> type:
+    return derived_schema(target, f"{target.__name__}Options", module=__name__, skip=framework)
+
+
+_SECTIONS: dict[str, tuple[tuple, type]] = {}
+
+
+def _section(base: type, name: str, names: tuple[str, ...], schema_of_name: Callable[[str], type]) -> type:
+    """``base`` with one field per name, its options schema (rebuilt when the registry changed)."""
+    schemas = tuple((n, schema_of_name(n)) for n in names)
+    known = _SECTIONS.get(name)
+    if known is None or known[0] != schemas:
+        spec = [(n, schema, dataclasses.field(default_factory=schema)) for n, schema in schemas]
+        section = dataclasses.make_dataclass(name, spec, bases=(base,))
+        section.__doc__ = f"{base.__doc__.splitlines()[0]} (the registered ones)"
+        section.__module__ = __name__
+        globals()[name] = section  # so a config holding it pickles
+        known = _SECTIONS[name] = (schemas, section)
+    return known[1]

@@ -14,7 +14,7 @@ class CascadeConfig:
     k0: int = 200  # stage 1 list length
     k1: int = 50  # the ranker keeps its top k1
     rankers: list[str] = field(default_factory=lambda: ["din"])  # `ranker=` configures the one of that name
-    second_ranker: Optional[str] = None  # optional stage 3 (its conf/ranker defaults), keeps its top k2
+    second_ranker: Optional[str] = None  # optional stage 3 (its constructor's defaults), keeps its top k2
     k2: int = 20
     negatives: list[str] = field(default_factory=lambda: ["uniform", "top_random"])  # uniform|top|top_random|dns
     n_negatives: int = 8  # per training query

@@ -1,21 +1,27 @@
-"""Schemas of ``conf/ranker/*.yaml`` (one dataclass per ranker, the same fields as its constructor) and of
-``conf/rank.yaml``'s ``rank`` section (training a ranker on the CTR task).
+"""The ``ranker`` group and ``conf/rank.yaml``'s ``rank`` section (training a ranker on the CTR task).
 
-``ranker.name`` picks the registered class (``towernas.rankers.RANKERS``); every other key of the option is
-a constructor argument, so a misspelt key fails at composition (the schema) and a schema out of step with
-its class fails in ``tests/config`` (fields == constructor parameters, defaults equal).
+Every registered ranker is the group option ``ranker=<name>``: a ``RankerConfig`` with ``name`` set and one field
+per constructor parameter after ``catalog``, of its annotation and default (``towernas.config.schema``). So a
+ranker's defaults are written once, in its signature; ``ranker=din ranker.embed=32`` overrides one, and a
+misspelt key fails at composition. ``ranker.name`` picks the class (``towernas.rankers.RANKERS``).
+
+Example:
+    >>> from omegaconf import OmegaConf
+    >>> din = OmegaConf.structured(ranker_schema("din"))
+    >>> din.name, din.embed, din.hidden, hyperparameters(din)["recency"]
+    ('din', 16, [200, 80], True)
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
+from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from towernas.config.schema import derived_schema
 
-def _widths(*values: int):
-    return field(default_factory=lambda: list(values))
+RANKER_ARGUMENTS = ("catalog",)  # what ``build_ranker`` supplies: not options
 
 
 @dataclass
@@ -25,108 +31,18 @@ class RankerConfig:
     name: str = MISSING
 
 
-@dataclass
-class LRConfig(RankerConfig):
-    name: str = "lr"
+def ranker_schema(name: str) -> type[RankerConfig]:
+    """The config schema of the ranker registered as ``name``, derived from its constructor."""
+    from towernas.rankers import RANKERS
+
+    cls = RANKERS.get(name)
+    return derived_schema(cls, f"{cls.__name__}Config", module=__name__, skip=RANKER_ARGUMENTS,
+                          bases=(RankerConfig,), extra=(("name", str, name),))
 
 
-@dataclass
-class FMConfig(RankerConfig):
-    name: str = "fm"
-    embed: int = 16
-
-
-@dataclass
-class WideDeepConfig(RankerConfig):
-    name: str = "wide_deep"
-    embed: int = 16
-    hidden: list[int] = _widths(256, 128)
-    dropout: float = 0.0
-
-
-@dataclass
-class DeepFMConfig(RankerConfig):
-    name: str = "deepfm"
-    embed: int = 16
-    hidden: list[int] = _widths(256, 128)
-    dropout: float = 0.0
-
-
-@dataclass
-class DCNConfig(RankerConfig):
-    name: str = "dcn"
-    embed: int = 16
-    cross_layers: int = 3
-    hidden: list[int] = _widths(256, 128)
-    dropout: float = 0.0
-
-
-@dataclass
-class DCNv2Config(RankerConfig):
-    name: str = "dcnv2"
-    embed: int = 16
-    cross_layers: int = 3
-    rank: Optional[int] = None
-    hidden: list[int] = _widths(256, 128)
-    dropout: float = 0.0
-    structure: str = "stacked"
-
-
-@dataclass
-class XDeepFMConfig(RankerConfig):
-    name: str = "xdeepfm"
-    embed: int = 16
-    cin_layers: list[int] = _widths(64, 64)
-    split_half: bool = True
-    hidden: list[int] = _widths(256, 128)
-    dropout: float = 0.0
-
-
-@dataclass
-class AutoIntConfig(RankerConfig):
-    name: str = "autoint"
-    embed: int = 16
-    attention_layers: int = 3
-    heads: int = 2
-    head_dim: int = 16
-    hidden: list[int] = _widths()
-    dropout: float = 0.0
-
-
-@dataclass
-class FiBiNETConfig(RankerConfig):
-    name: str = "fibinet"
-    embed: int = 16
-    reduction: int = 3
-    bilinear_type: str = "field_interaction"
-    hidden: list[int] = _widths(256, 128)
-    dropout: float = 0.0
-
-
-@dataclass
-class DINConfig(RankerConfig):
-    name: str = "din"
-    embed: int = 16
-    attention_hidden: list[int] = _widths(36)
-    attention_activation: str = "prelu"
-    hidden: list[int] = _widths(200, 80)
-    dropout: float = 0.0
-    item_features: bool = True  # history items and the candidate include their side features
-    recency: bool = True  # a learned recency embedding in the attention keys
-
-
-@dataclass
-class TwoTowerRankerConfig(RankerConfig):
-    name: str = "two_tower"
-    embed: int = 16
-    hidden: list[int] = _widths(128, 64)
-    dropout: float = 0.0
-
-
-RANKER_SCHEMAS: dict[str, type[RankerConfig]] = {
-    c.name: c for c in (LRConfig, FMConfig, WideDeepConfig, DeepFMConfig, DCNConfig, DCNv2Config, XDeepFMConfig,
-                        AutoIntConfig, FiBiNETConfig, DINConfig, TwoTowerRankerConfig)
-}
+def store_ranker_option(name: str, cls: type) -> None:
+    """Store ``ranker_schema(name)`` as Hydra's group option ``ranker/<name>`` (a ``RANKERS`` listener)."""
+    ConfigStore.instance().store(group="ranker", name=name, node=ranker_schema(name))
 
 
 @dataclass

@@ -1,9 +1,9 @@
 """Schema of ``conf/search/*.yaml``: the complexity-aware evolution and what the search reports.
 
-The evolution keys (``mode``, ``population``, ``generations``, ``mutation_prob``, ``crossover_prob``,
-``top_k``) are handed to ``evolution.EvolutionConfig`` by name (``towernas.search``); the library
-packages never import ``evolution``, and ``tests/config`` checks that the shared keys keep the same
-types and defaults.
+The evolution keys (``mode``, ``population``, ``generations``, ``mutation_prob``, ``crossover_prob``, ``top_k``,
+``max_init_attempts``, ``stall_generations``, ``min_improvement``) are ``evolution.EvolutionConfig``'s own fields,
+derived from it (``EvolutionSettings``), and handed back to it by name (``towernas.search.run.evolution_config``);
+``SearchConfig`` adds what the search itself reads.
 """
 
 from __future__ import annotations
@@ -11,29 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from evolution import EvolutionConfig
 from towernas.config.budget import BudgetConfig
+from towernas.config.schema import schema_of
+
+# the seed is the run's (``seed``); the operators' internals keep EvolutionConfig's defaults
+EvolutionSettings = schema_of(EvolutionConfig, "EvolutionSettings", module=__name__,
+                              exclude=("seed", "tournament_size", "repair_attempts", "novelty_retries"))
 
 
 @dataclass
-class SearchConfig:
-    """Complexity-aware evolution (paper: population 50, 50 generations, mutation 0.1)."""
+class SearchConfig(EvolutionSettings):  # type: ignore[valid-type, misc]
+    """Complexity-aware evolution (paper: population 50, 50 generations, mutation 0.1): ``EvolutionConfig``'s
+    settings, then the search's own."""
 
-    mode: str = "single"  # single | pareto
     strategy: str = "evolution"  # evolution | random (the control: random feasible archs, same final selection)
     random_seconds: float = 0.0  # strategy=random: compute for short retrains (match an evolutionary run's)
-    population: int = 50
-    generations: int = 50
-    stall_generations: int = 0  # stop once the best fitness improved by <= min_improvement over this many (0: off)
-    min_improvement: float = 0.0  # relative to |best fitness|
-    mutation_prob: float = 0.1
-    crossover_prob: float = 0.5
-    top_k: int = 5
     fitness: str = "recall"  # recall: minus full-ranking validation Recall@50 via the supernet | loss: in-batch loss
     fitness_users: Optional[int] = 2000  # recall fitness on a fixed sample of this many validation users (None: all)
     val_batches: int = 4
     val_batch_size: int = 1024
     random_baseline: int = 20  # random feasible archs scored for the "best vs random" summary
-    max_init_attempts: int = 200000  # uniform draws to find a feasible initial population
     seed_mlp: bool = True  # the space's in-budget MLP towers (MLP-w, then skips) seed the population, and the
     # one of the pooling that retrained best is always short-retrained (random search too)
     # final selection: supernet fitness only orders candidates; short retrains rank, full retrains decide
@@ -59,7 +57,3 @@ class SearchConfig:
     # pareto mode: the budgets to report the best architecture for (composed from conf/budget/)
     budgets: dict[str, BudgetConfig] = field(default_factory=dict)  # type: ignore[valid-type]
 
-
-SEARCH_ONLY = ("strategy", "random_seconds", "fitness", "fitness_users", "val_batches", "val_batch_size", "random_baseline", "budgets",
-               "seed_mlp", "propose", "final_candidates", "min_distance", "short_epochs", "final_top", "final_seeds", "baselines", "hand_built_finalists",
-               "hparams", "hparam_trials", "hparam_epochs")  # not evolution settings

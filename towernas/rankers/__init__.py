@@ -1,7 +1,8 @@
 """Rankers: models that rescore a query's candidates, ``score(batch, items (B, C)) -> (B, C)`` logits.
 
 One file per model, composed from ``towernas.nn`` layers over the shared pair fields (``inputs``), each
-registered in ``RANKERS`` under its ``conf/ranker/<name>.yaml`` name:
+registered in ``RANKERS`` under its config name (``ranker=<name>``; its options are its constructor's
+typed parameters, ``towernas.config.ranker``):
 
 | name | model | interaction |
 |---|---|---|

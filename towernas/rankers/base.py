@@ -6,8 +6,8 @@ the CTR task (one labelled pair per row); C = K0 is a cascade stage rescoring a 
 pre-sigmoid, so ``sigmoid(score)`` is a click probability when the ranker was trained pointwise.
 
 Every ranker file registers its class in ``RANKERS`` under its config name; the constructor takes the
-``Catalog`` first and then only typed hyperparameters (no ``**kwargs``), so ``RANKERS.build`` rejects a
-misspelt one and the config dataclass of ``towernas.config.ranker`` has the same fields.
+``Catalog`` first and then only typed hyperparameters with defaults (no ``**kwargs``): they are the ranker's
+config (``ranker=<name>``, derived by ``towernas.config.ranker``), and ``RANKERS.build`` rejects a misspelt one.
 
 Example:
     >>> from towernas.rankers import RANKERS

@@ -20,7 +20,8 @@ from towernas.rankers.inputs import Catalog, PairFields
 
 @RANKERS.register("fibinet")
 class FiBiNET(Ranker):
-    """Args: catalog; embed; reduction: the SENET squeeze ratio; bilinear_type; hidden: MLP widths."""
+    """Args: catalog; embed; reduction: the SENET squeeze ratio; bilinear_type: "field_all" | "field_each" |
+    "field_interaction"; hidden: MLP widths."""
 
     def __init__(self, catalog: Catalog, embed: int = 16, reduction: int = 3,
                  bilinear_type: str = "field_interaction", hidden: Sequence[int] = (256, 128), dropout: float = 0.0) -> None:

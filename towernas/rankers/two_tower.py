@@ -23,7 +23,8 @@ from towernas.rankers.inputs import Catalog, PairFields
 
 @RANKERS.register("two_tower")
 class TwoTower(Ranker):
-    """Args: catalog; embed; hidden: each tower's widths (the last is the output width d)."""
+    """The no-interaction control. Args: catalog; embed; hidden: each tower's widths (the last is the output
+    width d)."""
 
     def __init__(self, catalog: Catalog, embed: int = 16, hidden: Sequence[int] = (128, 64), dropout: float = 0.0) -> None:
         super().__init__(catalog)

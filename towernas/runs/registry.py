@@ -3,8 +3,10 @@ baselines, faiss index kinds, top-k backends, and (with their issues) rankers, s
 
 ``register(name)`` adds an entry (directly, or as a class/function decorator), ``get(name)`` returns it,
 ``build(name, *args, **kwargs)`` calls it after checking the arguments against its signature, and
-``names()`` lists what is known. An unknown name, or an argument the entry does not take, is one error
-format everywhere: ``<key>=<name>: unknown <kind>; expected one of [...]``.
+``names()`` lists what is known; ``subscribe(listener)`` calls a listener for every entry, now and on each
+later registration (the config package derives and stores each entry's options this way). An unknown name,
+or an argument the entry does not take, is one error format everywhere: ``<key>=<name>: unknown <kind>;
+expected one of [...]``.
 
 Example:
     >>> SHAPES = Registry("shape", key="model.shape")
@@ -26,7 +28,7 @@ Example:
 from __future__ import annotations
 
 import inspect
-from typing import Generic, Iterator, TypeVar
+from typing import Callable, Generic, Iterator, TypeVar
 
 from towernas.runs.errors import UserError
 
@@ -50,6 +52,7 @@ class Registry(Generic[T]):
     def __init__(self, kind: str, key: str | None = None, error: type[ValueError] = UnknownNameError) -> None:
         self.kind, self.key, self.error = kind, key or kind, error
         self._entries: dict[str, T] = {}
+        self._listeners: list[Callable[[str, T], None]] = []
 
     def register(self, name: str, entry: T | None = None):
         """Register ``entry`` under ``name``; without ``entry``, return a decorator that registers its target."""
@@ -64,7 +67,22 @@ class Registry(Generic[T]):
         if name in self._entries:
             raise ValueError(f"{self.kind} {name!r} is registered twice")
         self._entries[name] = entry
+        try:
+            for listener in self._listeners:
+                listener(name, entry)
+        except Exception:  # an entry a listener refuses (e.g. options without a config form) is not registered
+            del self._entries[name]
+            raise
         return entry
+
+    def subscribe(self, listener: Callable[[str, T], None]) -> None:
+        """Call ``listener(name, entry)`` for every entry now and for every later ``register`` (once per listener,
+        however often it subscribes)."""
+        if listener in self._listeners:
+            return
+        self._listeners.append(listener)
+        for name, entry in list(self._entries.items()):
+            listener(name, entry)
 
     def get(self, name: str, key: str | None = None) -> T:
         """The entry called ``name``; an unknown name raises ``error`` listing the known names."""

@@ -27,7 +27,8 @@ class ClusterSampler(Sampler):
     """Per row, ``n`` ids from the query-aware cluster proposal.
 
     Args:
-        n_clusters: k-means centroids (capped at the catalogue size).
+        n_clusters: faiss k-means centroids over the item vectors (capped at the catalogue size);
+            q(j | u) proportional to exp(<u, centroid(j)> / temperature).
         refresh_every: steps between two re-clusterings of the item vectors.
         temperature: tau of P(c | u) (the cosine scale of the query and centroid vectors).
         kmeans_iters: faiss k-means iterations per refresh.

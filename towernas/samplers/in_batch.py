@@ -17,7 +17,7 @@ class InBatchSampler(Sampler):
     """The batch's own positives as the shared pool; ``n`` is ignored (the pool is the batch).
 
     Args:
-        alpha: EMA rate of the streaming frequency estimator (0 < alpha <= 1).
+        alpha: EMA rate of the streaming frequency estimate of q (0 < alpha <= 1; Yi et al. 2019).
     """
 
     name = "in_batch"  # of its options' config key

@@ -15,7 +15,11 @@ from towernas.samplers.in_batch import InBatchSampler
 
 @SAMPLERS.register("mixed")
 class MixedSampler(InBatchSampler):
-    """The batch's positives followed by ``n`` uniform ids; log q of the mixture."""
+    """The batch's positives followed by ``n`` uniform ids; log q of the mixture (Yang et al. 2020).
+
+    Args:
+        alpha: EMA rate of the in-batch part's streaming frequency estimator (0 < alpha <= 1).
+    """
 
     name = "mixed"
 

@@ -22,7 +22,7 @@ class PopularitySampler(Sampler):
     """``n`` ids per step, shared by every row, from the smoothed popularity distribution.
 
     Args:
-        exponent: in [0, 1]; q proportional to (count + smoothing) ** exponent.
+        exponent: in [0, 1]; q proportional to (count + smoothing) ** exponent (0: uniform, 1: unigram).
         smoothing: added to every train count (> 0, so unseen items can be drawn).
     """
 

@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 from supernet import RecallFitness, Supernet, fixed_batches, train_supernet, validation_loss, validation_recall
 from towernas.complexity import CostModel
 from towernas.complexity.budgets import Budget
-from towernas.config.addons import InBatchOptions
+from towernas.config.addons import sampler_schema
 from towernas.data.spec import DatasetSpec
 from towernas.eval.encode import sample_queries
 from towernas.runs.device import resolve_device
@@ -39,7 +39,7 @@ def supernet_objective(cfg: DictConfig, data, device):
     """The supernet's training objective from ``supernet.sampler / loss / addons``; None for the default
     in-batch softmax + logQ (then checkpoints are those of every earlier release)."""
     sn = cfg.supernet
-    default_alpha = cfg.sampler.in_batch.alpha == InBatchOptions.alpha  # the trainer's own estimator's
+    default_alpha = cfg.sampler.in_batch.alpha == sampler_schema("in_batch").alpha  # the trainer's own estimator's
     if sn.sampler == "in_batch" and sn.loss == "softmax" and not sn.addons and default_alpha:
         return None
     return build_objective(cfg, "supernet", data, seed=cfg.seed, device=device)[1]

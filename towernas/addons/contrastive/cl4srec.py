@@ -18,7 +18,15 @@ from towernas.losses.contrastive import info_nce
 
 @ADDONS.register("cl4srec")
 class CL4SRec(AddOn):
-    """Two augmented views of the history, InfoNCE between their user vectors."""
+    """Two augmented views of the history, InfoNCE between their user vectors.
+
+    Args:
+        weight: lambda of the InfoNCE term between the two views.
+        temperature: InfoNCE's temperature.
+        crop: share of the history a crop keeps (a contiguous window); mask: probability of masking each item;
+            reorder: share of the history shuffled (a contiguous window); each in [0, 1] (``augment``).
+        seed: of the augmentations' random stream (the trainer's seed; not an option).
+    """
 
     name = "cl4srec"
     operations = ("crop", "mask", "reorder")
@@ -85,7 +93,13 @@ class CL4SRec(AddOn):
 
 @ADDONS.register("coserec")
 class CoSeRec(CL4SRec):
-    """CL4SRec's augmentations plus substitute / insert with correlated items."""
+    """CL4SRec's augmentations plus substitute / insert with correlated items.
+
+    Args:
+        weight, temperature, crop, mask, reorder, seed: as ``CL4SRec``'s.
+        substitute: probability of replacing each item by its most correlated item; insert: probability of
+            inserting its most correlated item before each item (each in [0, 1]).
+    """
 
     name = "coserec"
     operations = ("crop", "mask", "reorder", "substitute", "insert")

@@ -26,7 +26,13 @@ from towernas.addons.base import ADDONS, AddOn, check_range
 
 @ADDONS.register("dice")
 class DICE(AddOn):
-    """Conformity embeddings added in training, cause-specific BPR terms, interest-only inference."""
+    """Conformity embeddings added in training, cause-specific BPR terms, interest-only inference.
+
+    Args:
+        dim: width of the conformity embeddings.
+        alpha: weight of the cause-specific BPR terms.
+        beta: weight of the discrepancy (squared correlation of the interest and conformity logits).
+    """
 
     name = "dice"
     needs_lists = True

@@ -26,7 +26,13 @@ from towernas.addons.base import ADDONS, AddOn, check_range
 
 @ADDONS.register("macr")
 class MACR(AddOn):
-    """Item and user branches, a multiplicative fusion in training, the counterfactual score at inference."""
+    """Item and user branches, a multiplicative fusion in training, the counterfactual score at inference.
+
+    Args:
+        alpha: weight of the item branch's loss.
+        beta: weight of the user branch's loss.
+        c: the counterfactual reference matching logit: rank by sigmoid(y_i) * (logit - c).
+    """
 
     name = "macr"
     changes_inference = True

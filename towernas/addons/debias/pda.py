@@ -19,7 +19,12 @@ from towernas.addons.base import ADDONS, AddOn, check_range
 
 @ADDONS.register("pda")
 class PDA(AddOn):
-    """Training logits + gamma log m_i; inference without it (PD) or with recent popularity (PDA)."""
+    """Training logits + gamma log m_i; inference without it (PD) or with recent popularity (PDA).
+
+    Args:
+        gamma: in [0, 1]; the training logit is logit + gamma * log (popularity share).
+        inference_gamma: in [0, 1]; 0: PD (rank by the deconfounded score); > 0: PDA with recent popularity.
+    """
 
     name = "pda"
 
