@@ -23,6 +23,7 @@ from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.jobs import JobsSettings
+from towernas.runs.registry import Registry
 from towernas.runs.run_dir import claim, config_hash
 from towernas.runs.tracking import Tracker
 from towernas.search.genomes import admitted_by, feasible_stream, genome_cost, mlp_seeds, random_feasible
@@ -47,8 +48,13 @@ from towernas.train.configured import check_objective
 from towernas.train.precision import resolve_precision
 
 log = logging.getLogger(__name__)
-STRATEGIES = ("evolution", "random")
-FITNESSES = ("recall", "loss")
+# what ``search.strategy`` and ``search.fitness`` name; each entry is its meaning in one line
+STRATEGIES: Registry[str] = Registry("search strategy", key="search.strategy")
+STRATEGIES.register("evolution", "supernet, evolution, then the final selection of its proposals")
+STRATEGIES.register("random", "random feasible architectures through the same final selection (the control)")
+FITNESSES: Registry[str] = Registry("fitness", key="search.fitness")
+FITNESSES.register("recall", "minus full-ranking validation Recall@50 through the supernet")
+FITNESSES.register("loss", "the in-batch validation loss through the supernet")
 NOT_READ = ("dataset.ctr",)  # config keys a search never reads: a run resumes across changes to them
 register_configs()
 
@@ -76,16 +82,13 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     check_training_values(cfg)
     check_objective(cfg, "supernet")
     check_objective(cfg, "retrain")  # the final selection's short retrains train as `make retrain` will
-    if cfg.search.strategy not in STRATEGIES:
-        raise UserError(f"search.strategy={cfg.search.strategy!r}: expected one of {list(STRATEGIES)}")
-    if cfg.search.propose not in PROPOSERS:
-        raise UserError(f"search.propose={cfg.search.propose!r}: expected one of {list(PROPOSERS)}")
+    STRATEGIES.get(cfg.search.strategy)
+    PROPOSERS.get(cfg.search.propose)
+    FITNESSES.get(cfg.search.fitness)
     check_hparams(list(cfg.search.hparams))
     if JobsSettings.from_config(cfg.jobs).engine != "local" and distributed.launched_size() > 1:
         raise UserError(f"jobs.engine={cfg.jobs.engine} under torchrun: use one of the two (torchrun parallelises "
                         "each training, jobs.engine runs the full retrains side by side)")
-    if cfg.search.fitness not in FITNESSES:
-        raise UserError(f"search.fitness={cfg.search.fitness!r}: expected one of {list(FITNESSES)}")
     if cfg.search.strategy == "random" and cfg.search.mode == "pareto":
         raise UserError("search.strategy=random runs under one budget; use search=evolution")
     config = OmegaConf.to_container(cfg, resolve=True)
