@@ -37,6 +37,7 @@ from towernas.cascade.train import candidate_batches, rerank_metrics
 from towernas.cascade.train_lists import ANCHORS, TRAIN_LISTS
 from towernas.config import register_configs
 from towernas.config.ranker import RANKER_SCHEMAS, hyperparameters
+from towernas.config.resume import RESUME
 from towernas.config.validate import CASCADE_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
 from towernas.rankers import RANKERS, Catalog, build_ranker
@@ -245,7 +246,7 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     retriever = RetrieverStage.load(directory, data)
     # the lists of rankers, modes and seeds are units of their own: extending them resumes the run
     config = OmegaConf.to_container(cfg, resolve=True)
-    claim(run_dir, config, ignore=("cascade.rankers", "cascade.negatives", "cascade.seeds"))
+    claim(run_dir, config, RESUME.ignoring("cascade.rankers", "cascade.negatives", "cascade.seeds"))
     cands = Candidates(retriever, data, cfg, run_dir, device)
     alone = [{"name": "retriever", "k": cfg.cascade.k0, **{
         split: _metrics(evaluate_stages([cands.outputs[split]], cands.queries[split], KS,

@@ -15,6 +15,7 @@ from towernas import __version__
 from towernas.complexity import CostModel
 from towernas.complexity.budgets import Budget, check_feasible
 from towernas.config import register_configs
+from towernas.config.resume import RESUME
 from towernas.config.validate import check_training_values
 from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
@@ -104,7 +105,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     space = ArchSpace.from_config(cfg.space)
     cost_model = CostModel.from_space(spec, space)
     check_feasible(cost_model, budget, skip=space.allow_skip)  # before any training
-    resumed = claim(run_dir, config, ignore=NOT_READ)
+    resumed = claim(run_dir, config, RESUME.ignoring(*NOT_READ))
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
                       name=f"{cfg.dataset.name}-{budget.name}-{cfg.search.mode}-s{cfg.seed}")
     phases: dict[str, float] = {}
@@ -124,7 +125,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         tracker.close()
 
     provenance = {"dataset": cfg.dataset.name, "budget": budget.name, "mode": s.mode, "strategy": s.strategy,
-                  "seed": cfg.seed, "config_hash": config_hash(config), "towernas": __version__}
+                  "seed": cfg.seed, "config_hash": config_hash(config, RESUME), "towernas": __version__}
     if result is not None:
         provenance.update({"supernet_steps": trained["best_step"] or trained["step"],
                            "generations": len(result.history) - 1,
