@@ -181,7 +181,7 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="rank")
 def main(cfg: DictConfig) -> float:
-    return run_entry("towernas.rank", run_rank, cfg)
+    return run_entry("towernas.rank", run_rank, cfg, distributed)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ class such as ``Dims`` or ``Budget`` cannot be a schema itself; ``schema_of`` ma
 with the same field names, types and defaults.
 
 Example:
-    >>> from towernas.space.dims import Dims
+    >>> from towernas.config.space import Dims
     >>> DimsConfig = schema_of(Dims, "DimsConfig")
     >>> DimsConfig().block == Dims().block, [f.name for f in fields(DimsConfig)] == [f.name for f in fields(Dims)]
     (True, True)
