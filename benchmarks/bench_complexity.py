@@ -1,6 +1,6 @@
 """Cost-model throughput (architectures scored per second): ``python -m benchmarks.bench_complexity``."""
 
-from towernas.complexity import benchmark_cost_model as run
+from benchmarks.cost_model import benchmark_cost_model as run
 
 if __name__ == "__main__":
     import json

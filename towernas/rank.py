@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from towernas.config import register_configs
 from towernas.config.ranker import hyperparameters
+from towernas.config.resume import RESUME
 from towernas.config.validate import RANK_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
 from towernas.data.batches import pair_batches
@@ -153,7 +154,7 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     pairs = labelled_pairs(data, cfg)
     config = OmegaConf.to_container(cfg, resolve=True)
-    claim(run_dir, config, ignore=("rank.seeds",))  # seeds: units of their own
+    claim(run_dir, config, RESUME.ignoring("rank.seeds"))  # seeds: units of their own
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
                       name=f"rank-{cfg.dataset.name}-{cfg.ranker.name}")
     done, records = RecordLog(run_dir), []
@@ -180,7 +181,7 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="rank")
 def main(cfg: DictConfig) -> float:
-    return run_entry("towernas.rank", run_rank, cfg)
+    return run_entry("towernas.rank", run_rank, cfg, distributed)
 
 
 if __name__ == "__main__":

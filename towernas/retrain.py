@@ -299,7 +299,7 @@ def run_retrain(cfg: DictConfig, run_dir: Path) -> dict:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="retrain")
 def main(cfg: DictConfig) -> float:
-    return run_entry("towernas.retrain", run_retrain, cfg)
+    return run_entry("towernas.retrain", run_retrain, cfg, distributed)
 
 
 if __name__ == "__main__":

@@ -108,6 +108,9 @@ def test_training_queries_are_train_interactions_with_their_past_masked(env):
     (["cascade.negatives=[hard]"], r"cascade.negatives='hard': unknown negative mode; expected one of \["),
     (["cascade.rankers=[deepfn]"], r"ranker.name='deepfn': unknown ranker; expected one of \["),
     (["cascade.select=ndcg@100"], r"cascade.select='ndcg@100': expected one of"),
+    (["cascade.joint=[none,distil]"], r"cascade.joint='distil': unknown joint mode; expected one of \['none', 'distill'\]"),
+    (["cascade.joint=[]"], r"cascade.joint=\[\]: expected a non-empty list of \['none', 'distill'\]"),
+    (["cascade.loss=bpr"], r"cascade.loss='bpr': unknown ranker loss; expected one of \['bce', 'softmax'\]"),
 ])
 def test_bad_cascade_values_are_one_line_and_write_nothing(env, tmp_path, overrides, message):
     root, artifact, _ = env

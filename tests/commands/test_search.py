@@ -261,12 +261,14 @@ def test_random_search_control_uses_the_same_final_selection(tmp_path):
     hand = sum(row.get("baseline") is not None for row in summary["selection"])  # as in the evolutionary search
     assert hand >= 1
     assert len(summary["selection"]) == _cfg().search.final_candidates + 1 + hand  # no time left: first N + the MLP
-    with pytest.raises(ValueError, match=r"search.strategy='grid': expected one of \['evolution', 'random'\]"):
-        search.run_search(_cfg("search.strategy=grid"), tmp_path / "other")
-    with pytest.raises(ValueError, match=r"search.fitness='auc': expected one of \['recall', 'loss'\]"):
-        search.run_search(_cfg("search.fitness=auc"), tmp_path / "other")
-    with pytest.raises(ValueError, match=r"search.propose='race': expected one of \['leaders', 'fitness'\]"):
-        search.run_search(_cfg("search.propose=race"), tmp_path / "other")
+    for override, message in [("search.strategy=grid", r"search.strategy='grid': unknown search strategy; "
+                                                       r"expected one of \['evolution', 'random'\]"),
+                              ("search.fitness=auc", r"search.fitness='auc': unknown fitness; "
+                                                     r"expected one of \['recall', 'loss'\]"),
+                              ("search.propose=race", r"search.propose='race': unknown proposer; "
+                                                      r"expected one of \['leaders', 'fitness'\]")]:
+        with pytest.raises(ValueError, match=message):
+            search.run_search(_cfg(override), tmp_path / "other")
 
 
 def test_joint_search_tunes_the_leaders_training_and_retrains_the_finalists_with_it(tmp_path, monkeypatch):

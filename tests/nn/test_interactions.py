@@ -180,7 +180,8 @@ def test_invalid_arguments_are_errors_that_list_the_choices():
     with pytest.raises(ValueError, match="must be even"):
         CIN(F, (3, 2), split_half=True)
     CIN(F, (4, 3), split_half=True)  # the last layer may be odd
-    with pytest.raises(ValueError, match="sigmoid, relu, prelu"):
+    with pytest.raises(ValueError, match=r"attention_activation='dice': unknown activation; expected one of "
+                                         r"\['sigmoid', 'relu', 'prelu'\]"):
         TargetAttention(E, activation="dice")
 
 

@@ -37,6 +37,7 @@ from towernas.cascade.train import candidate_batches, rerank_metrics
 from towernas.cascade.train_lists import ANCHORS, TRAIN_LISTS
 from towernas.config import register_configs
 from towernas.config.ranker import hyperparameters, ranker_schema
+from towernas.config.resume import RESUME
 from towernas.config.validate import CASCADE_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
 from towernas.rankers import RANKERS, Catalog, build_ranker
@@ -46,6 +47,7 @@ from towernas.runs.cli import validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results, writes_files
 from towernas.runs.records import RecordLog
+from towernas.runs.registry import Registry
 from towernas.runs.run_dir import claim, newest_run
 from towernas.runs.tracking import Tracker
 from towernas.train import distributed
@@ -56,7 +58,9 @@ from towernas.train.ranker_loop import LOSSES, fit_ranker
 log = logging.getLogger(__name__)
 register_configs()
 KS = (10, 20, 50)
-JOINT = ("none", "distill")
+JOINT: Registry[str] = Registry("joint mode", key="cascade.joint")  # each entry: its meaning in one line
+JOINT.register("none", "the retriever as exported")
+JOINT.register("distill", "the retriever fine-tuned on the ranker's scores (towernas.cascade.distill)")
 
 
 def latest_retriever(root: Path, dataset: str, budget: str) -> Path:
@@ -83,17 +87,17 @@ def check_cascade_values(cfg: DictConfig) -> None:
     if "retriever" in c.pair_features and not c.fuse_retriever:
         raise ValueError("cascade.pair_features=[retriever, …] reads the retriever's score, which only a fused ranker "
                          "has: set cascade.fuse_retriever=true")
-    unknown = sorted(set(c.joint) - set(JOINT))
-    if unknown or not c.joint:
-        raise ValueError(f"cascade.joint={list(c.joint)}: expected a non-empty list of {list(JOINT)}")
+    for joint in c.joint:
+        JOINT.get(joint)
+    if not c.joint:
+        raise ValueError(f"cascade.joint=[]: expected a non-empty list of {list(JOINT)}")
     if not c.rankers or not c.negatives or not c.seeds:
         raise ValueError("cascade.rankers, cascade.negatives and cascade.seeds need at least one entry each")
     if c.k1 >= c.k0 or (c.second_ranker and c.k2 >= c.k1) or min(c.k0, c.k1, c.k2) < 1:
         raise ValueError(f"cascade: k0={c.k0}, k1={c.k1}, k2={c.k2}: expected 1 <= k2 < k1 < k0 (each stage keeps "
                          "fewer items than it receives)")
     check_values(cfg, CASCADE_VALUES)
-    if c.loss not in LOSSES:
-        raise ValueError(f"cascade.loss={c.loss!r}: expected one of {sorted(LOSSES)}")
+    LOSSES.get(c.loss)
     allowed = {f"{m}@{k}" for m in ("recall", "ndcg", "hitrate", "mrr", "precision") for k in KS if k <= c.k1}
     if c.select not in allowed:
         raise ValueError(f"cascade.select={c.select!r}: expected one of {sorted(allowed)}")
@@ -242,7 +246,7 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     retriever = RetrieverStage.load(directory, data)
     # the lists of rankers, modes and seeds are units of their own: extending them resumes the run
     config = OmegaConf.to_container(cfg, resolve=True)
-    claim(run_dir, config, ignore=("cascade.rankers", "cascade.negatives", "cascade.seeds"))
+    claim(run_dir, config, RESUME.ignoring("cascade.rankers", "cascade.negatives", "cascade.seeds"))
     cands = Candidates(retriever, data, cfg, run_dir, device)
     alone = [{"name": "retriever", "k": cfg.cascade.k0, **{
         split: _metrics(evaluate_stages([cands.outputs[split]], cands.queries[split], KS,

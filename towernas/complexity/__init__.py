@@ -41,7 +41,7 @@ from towernas.runs.lazy import lazy_exports
 _EXPORTS = {
     "OpCount": "counting", "UnclassifiedOpError": "counting", "count_ops": "counting",
     "count_ops_torchprofile": "counting", "OpCost": "formulas", "TowerCost": "formulas", "CostModel": "model",
-    "admitted_fraction": "model", "benchmark_cost_model": "model", "random_blocks": "model",
+    "admitted_fraction": "model", "random_blocks": "model",
     "synthetic_spec": "model", "Budget": "budgets", "BudgetError": "budgets", "tower_cost": "towers",
 }
 __all__ = sorted(_EXPORTS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from typing import TYPE_CHECKING, Any, Sequence
 
 from towernas.complexity import formulas
@@ -180,29 +179,6 @@ def synthetic_spec(max_len: int = 20) -> DatasetSpec:
     user = (Field("age", 8), Field("gender", 3), Field("occupation", 22), Field("region", 11))
     item = (Field("category", 19), Field("tags", 30, 4, True), Field("price", 11), Field("year", 30))
     return DatasetSpec(user, item, n_items=1700, max_len=max_len)
-
-
-def benchmark_cost_model(quick: bool = False) -> dict[str, Any]:
-    """Throughput of ``CostModel.cost`` (for ``make bench``): archs per second, single thread."""
-    rng = random.Random(0)
-    model = CostModel(synthetic_spec(), Dims())
-    n = 2_000 if quick else 50_000
-    genomes = [(rng.choice(POOLING_NAMES), random_blocks(rng, 5), random_blocks(rng, 5)) for _ in range(n)]
-    start = time.perf_counter()
-    archs = [Arch(p, u, i) for p, u, i in genomes]
-    t_arch = time.perf_counter() - start
-    start = time.perf_counter()
-    for arch in archs:
-        model.cost(arch)
-    t_cost = time.perf_counter() - start
-    start = time.perf_counter()
-    for p, u, i in genomes:
-        model.user_cost(p, u)
-        model.item_cost(i)
-    t_fast = time.perf_counter() - start
-    return {"name": "complexity cost model", "archs": n,
-            "cost_archs_per_s": round(n / t_cost), "user_item_cost_archs_per_s": round(n / t_fast),
-            "arch_construction_per_s": round(n / t_arch)}
 
 
 def admitted_fraction(cost_model: CostModel, budget: "Budget", n: int = 100_000, seed: int = 0,

@@ -9,7 +9,7 @@ parameter's annotation and default. A ranker, sampler or add-on declares its opt
 signature, and the config is made from it (``towernas.config.options`` stores them in Hydra's ConfigStore).
 
 Example:
-    >>> from towernas.space.dims import Dims
+    >>> from towernas.config.space import Dims
     >>> DimsConfig = schema_of(Dims, "DimsConfig")
     >>> DimsConfig().block == Dims().block, [f.name for f in fields(DimsConfig)] == [f.name for f in fields(Dims)]
     (True, True)

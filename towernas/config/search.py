@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from evolution import EvolutionConfig
+from evolution.config import EvolutionConfig  # settings only: the one exception to the layering (tests/test_layout.py)
 from towernas.config.budget import BudgetConfig
 from towernas.config.schema import schema_of
 

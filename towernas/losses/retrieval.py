@@ -11,8 +11,12 @@ holding the same item as the positive of row i (accidental hits) are masked out 
 
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 import torch.nn.functional as F
+
+from towernas.runs.registry import Registry
 
 
 def in_batch_softmax(
@@ -126,5 +130,8 @@ def weighted_mean(per_row: torch.Tensor, weights: torch.Tensor | None) -> torch.
 # Losses over a (B, C) candidate matrix. ``softmax`` is the sampled softmax with the sampler's logQ
 # correction; ``infonce`` the same softmax without it (the plain contrastive InfoNCE bound over the
 # sampled candidates); ``bpr`` and ``bce`` use the uncorrected logits (logQ is a softmax correction).
-LOSSES = {"softmax": softmax_loss, "infonce": softmax_loss, "bpr": bpr_loss, "bce": bce_loss}
+# ``retrain.loss`` and ``supernet.loss`` name one of them (the key of a message is the caller's).
+LOSSES: Registry[Callable[..., torch.Tensor]] = Registry("loss", key="retrain.loss")
+for _name, _loss in (("softmax", softmax_loss), ("infonce", softmax_loss), ("bpr", bpr_loss), ("bce", bce_loss)):
+    LOSSES.register(_name, _loss)
 CORRECTED = frozenset({"softmax"})

@@ -11,6 +11,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from towernas.runs.registry import Registry
+
 
 class PReLU(nn.Module):
     """Parametric ReLU with one slope per unit: ``max(0, x) + a * min(0, x)``, a initialised to 0.25.
@@ -34,12 +36,12 @@ class PReLU(nn.Module):
         return x.clamp_min(0) + self.weight * x.clamp_max(0)
 
 
-# activation name -> factory(width); the activation unit's hidden layers use one of these
-ACTIVATIONS: dict[str, Callable[[int], nn.Module]] = {
-    "sigmoid": lambda width: nn.Sigmoid(),  # DIN's released code
-    "relu": lambda width: nn.ReLU(),
-    "prelu": PReLU,  # the DIN paper (beside Dice)
-}
+# activation name -> factory(width); the activation unit's hidden layers use one of these. The key is the
+# one config key that picks one (DIN's option).
+ACTIVATIONS: Registry[Callable[[int], nn.Module]] = Registry("activation", key="ranker.attention_activation")
+ACTIVATIONS.register("sigmoid", lambda width: nn.Sigmoid())  # DIN's released code
+ACTIVATIONS.register("relu", lambda width: nn.ReLU())
+ACTIVATIONS.register("prelu", PReLU)  # the DIN paper (beside Dice)
 
 
 class TargetAttention(nn.Module):
@@ -72,12 +74,11 @@ class TargetAttention(nn.Module):
 
     def __init__(self, dim: int, hidden: Sequence[int] = (36,), activation: str = "sigmoid") -> None:
         super().__init__()
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"TargetAttention: unknown activation {activation!r}; known: {', '.join(ACTIVATIONS)}")
+        factory = ACTIVATIONS.get(activation)
         layers: list[nn.Module] = []
         width = 4 * dim
         for size in hidden:
-            layers += [nn.Linear(width, size), ACTIVATIONS[activation](size)]
+            layers += [nn.Linear(width, size), factory(size)]
             width = size
         self.unit = nn.Sequential(*layers, nn.Linear(width, 1))
 

@@ -6,7 +6,7 @@ versions: ``<family>_paper`` at the AutoTower paper's layers per budget ("L", "M
 lists of ``dnn.BUDGET_LAYERS``, which exceed those budgets), and ``<family>`` at the size of its grid
 (``sizing.GRIDS``) that fits the budget and scores best on validation (``sizing.select_size``).
 ``build_baseline`` builds either; ``tower_cost`` costs them with the counter used for searched towers.
-Also here: ``popularity`` (most-popular ranking) and ``mean_pool`` (the data/protocol sanity model).
+Also here: ``mean_pool`` (the data/protocol sanity model).
 
 Each baseline has ``encode_users(batch)`` / ``encode_items(batch)`` like
 ``towernas.retrievers.two_tower.TwoTowerModel``; MIND's ``encode_users`` returns (B, K, D) interests and it

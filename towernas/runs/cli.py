@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Protocol
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
@@ -27,23 +27,34 @@ def validation_entry(metric: str, mean: float, of: str, *, lower_is_better: bool
     return {"metric": metric, "mean": mean, "of": of, "score": -mean if lower_is_better else mean}
 
 
-def run_entry(name: str, run: Callable[[DictConfig, Path], dict], cfg: DictConfig) -> float:
+class ProcessGroup(Protocol):
+    """How a command joins and leaves torchrun's job: ``towernas.train.distributed``, which the command passes
+    (``runs/`` is the ground floor and imports no stage package)."""
+
+    def setup(self, device: Any) -> tuple[Any, Any]: ...
+
+    def broadcast_object(self, obj: Any) -> Any: ...
+
+    def cleanup(self) -> None: ...
+
+
+def run_entry(name: str, run: Callable[[DictConfig, Path], dict], cfg: DictConfig, group: ProcessGroup) -> float:
     """Call ``run(cfg, run_dir)`` and return its results' ``validation.score``: the validation metric the command
-    selects on (never a test number), which Hydra hands to a sweeper as the job's return value.
+    selects on (never a test number), which Hydra hands to a sweeper as the job's return value. ``group``: the
+    process group every rank joins first under torchrun (``towernas.train.distributed``).
 
     A user error exits with ``<name>: error: <message>`` on stderr. In a sweep (``-m``) it is raised instead, so
     the sweeper records that one job as failed (an Optuna trial: FAIL) and goes on under its
     ``max_failure_rate``.
     """
     from towernas.runs.device import resolve_device
-    from towernas.train import distributed
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir)
     try:
-        here, _ = distributed.setup(resolve_device(cfg.device))  # torchrun: join the job (else alone)
+        here, _ = group.setup(resolve_device(cfg.device))  # torchrun: join the job (else alone)
         if here.active:  # one run directory for the job: rank 0's (a timestamp can differ by a second)
-            run_dir = _adopt(run_dir, Path(distributed.broadcast_object(str(run_dir))))
+            run_dir = _adopt(run_dir, Path(group.broadcast_object(str(run_dir))))
         results = run(cfg, run_dir)
     except USER_ERRORS as err:
         log.error("%s", err)
@@ -52,7 +63,7 @@ def run_entry(name: str, run: Callable[[DictConfig, Path], dict], cfg: DictConfi
         sys.exit(f"{name}: error: {err}")
     finally:
         if hydra_cfg.mode != RunMode.MULTIRUN:
-            distributed.cleanup()
+            group.cleanup()
     value = float(results["validation"]["score"])
     log.info("%s: validation score %.6f", name, value)
     return value

@@ -1,35 +1,56 @@
-"""Run directories: the guard that only the same config resumes a run."""
+"""Run directories: the guard that only the same config resumes a run.
+
+What may differ between a run and its resumption is the config's knowledge, not this module's: a command
+passes ``ResumeRules`` (the shared ones are ``towernas.config.resume.RESUME``), e.g.
+``claim(run_dir, config, RESUME.ignoring("rank.seeds"))``.
+
+Example:
+    >>> rules = ResumeRules(ignore=("progress",), neutral={"train.decay": 0.0})
+    >>> config_hash({"train": {"lr": 0.1}}, rules) == config_hash({"train": {"lr": 0.1, "decay": 0.0}}, rules)
+    True
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from towernas.runs.files import write_json_atomic
 
-# keys that may change between a run and its resumption (they extend or observe it)
-RESUMABLE_CHANGES = ("supernet.steps", "search.generations", "search.random_baseline", "tracking", "progress",
-                     "device", "eval", "jobs")
-# keys added after runs were made, at the value that reproduces those runs: at that value they are left out of
-# the hash and the comparison, so an earlier run still resumes (and keeps its hash) once a key is added
-NEUTRAL_WHEN = {"retrain.weight_decay": 0.0, "retrain.learn_weight_decay": False, "retrain.decay_every": 10,
-                "retrain.decay_lr": 0.05, "search.hparams": [], "search.hparam_trials": 8,
-                "search.hparam_epochs": None, "precision": "fp32"}
+
+@dataclass(frozen=True)
+class ResumeRules:
+    """Which config keys a run may change and still resume (both are left out of the hash and the comparison).
+
+    Args:
+        ignore: dotted keys (``section`` or ``section.key``) whose changes extend or observe a run, or that
+            the command never reads.
+        neutral: keys added after runs were made -> the value that reproduces those runs; at that value a key
+            counts as absent, so an earlier run still resumes (and keeps its hash) once the key is added.
+    """
+
+    ignore: tuple[str, ...] = ()
+    neutral: Mapping[str, Any] = field(default_factory=dict)
+
+    def ignoring(self, *keys: str) -> ResumeRules:
+        """These rules with ``keys`` ignored too (what one command never reads, or its units of their own)."""
+        return replace(self, ignore=self.ignore + keys)
 
 
-def config_hash(config: dict[str, Any], ignore: tuple[str, ...] = ()) -> str:
-    """Short hash of the settings that determine a run's results (``ignore``: keys the command never reads)."""
-    stable = _without(config, RESUMABLE_CHANGES + tuple(ignore))
+def config_hash(config: dict[str, Any], rules: ResumeRules) -> str:
+    """Short hash of the settings that determine a run's results: ``config`` without what ``rules`` leave out."""
+    stable = _without(config, rules)
     return hashlib.sha256(json.dumps(stable, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def claim(run_dir: Path, config: dict[str, Any], ignore: tuple[str, ...] = ()) -> bool:
+def claim(run_dir: Path, config: dict[str, Any], rules: ResumeRules) -> bool:
     """Record ``config`` in ``run_dir``; return True if this resumes an earlier run of the same config.
 
-    ``ignore``: dotted keys (``section`` or ``section.key``) the command does not read, so adding or changing
-    them neither blocks a resume nor changes the hash (a search ignores ``dataset.ctr``).
+    ``rules``: the keys that may change without blocking a resume or changing the hash (a search ignores
+    ``dataset.ctr``, which it never reads).
     The marker also records ``world_size`` (torchrun's, 1 alone): the global batch is the same at any world
     size, so a run may resume at another one. Raises a one-line ValueError if the directory holds a run of a
     different config.
@@ -38,12 +59,11 @@ def claim(run_dir: Path, config: dict[str, Any], ignore: tuple[str, ...] = ()) -
 
     world_size = dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
     marker = run_dir / "run_config.json"
-    skip = RESUMABLE_CHANGES + tuple(ignore)
-    digest = config_hash(config, ignore)
+    digest = config_hash(config, rules)
     if marker.exists():
         previous = json.loads(marker.read_text())
         if previous.get("hash") != digest:
-            changed = _diff(_without(previous.get("config", {}), skip), _without(config, skip))
+            changed = _diff(_without(previous.get("config", {}), rules), _without(config, rules))
             raise ValueError(f"{run_dir} holds a run of another config (changed: {', '.join(changed) or '?'}); "
                              "pick another directory with hydra.run.dir=... or delete it")
         write_json_atomic(marker, {"hash": digest, "world_size": world_size, "config": config})
@@ -61,14 +81,14 @@ def newest_run(root: Path, marker_glob: str, missing: str) -> Path:
     return found[-1].parent
 
 
-def _without(config: dict[str, Any], dotted: tuple[str, ...]) -> dict[str, Any]:
+def _without(config: dict[str, Any], rules: ResumeRules) -> dict[str, Any]:
     out = json.loads(json.dumps(config, default=str))
-    for key, neutral in NEUTRAL_WHEN.items():
+    for key, neutral in rules.neutral.items():
         *section, name = key.split(".")  # a root key ("precision") or a section's ("retrain.weight_decay")
         node = out.get(section[0]) if section else out
         if isinstance(node, dict) and node.get(name, neutral) == neutral:
             node.pop(name, None)
-    for key in dotted:
+    for key in rules.ignore:
         node, *rest = key.split(".")
         if not rest:
             out.pop(node, None)

@@ -9,11 +9,12 @@ from omegaconf import DictConfig
 
 from towernas.runs.cli import run_entry
 from towernas.search.run import run_search
+from towernas.train import distributed
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="config")
 def main(cfg: DictConfig) -> float:
-    return run_entry("towernas.search", run_search, cfg)
+    return run_entry("towernas.search", run_search, cfg, distributed)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
+from towernas.runs.registry import Registry
+
 Genome = tuple[str, ...]
 
 
@@ -107,7 +109,9 @@ class LeadersThenTop(TopByFitness):
         return leader if leader is not None else self._next(self.queues, proposed)
 
 
-PROPOSERS = {"leaders": LeadersThenTop, "fitness": TopByFitness}
+PROPOSERS: Registry[type[TopByFitness]] = Registry("proposer", key="search.propose")
+PROPOSERS.register("leaders", LeadersThenTop)
+PROPOSERS.register("fitness", TopByFitness)
 
 
 class RandomProposals:

@@ -15,6 +15,7 @@ from towernas import __version__
 from towernas.complexity import CostModel
 from towernas.complexity.budgets import Budget, check_feasible
 from towernas.config import register_configs
+from towernas.config.resume import RESUME
 from towernas.config.validate import check_training_values
 from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
@@ -23,6 +24,7 @@ from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.jobs import JobsSettings
+from towernas.runs.registry import Registry
 from towernas.runs.run_dir import claim, config_hash
 from towernas.runs.tracking import Tracker
 from towernas.search.genomes import admitted_by, feasible_stream, genome_cost, mlp_seeds, random_feasible
@@ -47,8 +49,13 @@ from towernas.train.configured import check_objective
 from towernas.train.precision import resolve_precision
 
 log = logging.getLogger(__name__)
-STRATEGIES = ("evolution", "random")
-FITNESSES = ("recall", "loss")
+# what ``search.strategy`` and ``search.fitness`` name; each entry is its meaning in one line
+STRATEGIES: Registry[str] = Registry("search strategy", key="search.strategy")
+STRATEGIES.register("evolution", "supernet, evolution, then the final selection of its proposals")
+STRATEGIES.register("random", "random feasible architectures through the same final selection (the control)")
+FITNESSES: Registry[str] = Registry("fitness", key="search.fitness")
+FITNESSES.register("recall", "minus full-ranking validation Recall@50 through the supernet")
+FITNESSES.register("loss", "the in-batch validation loss through the supernet")
 NOT_READ = ("dataset.ctr",)  # config keys a search never reads: a run resumes across changes to them
 register_configs()
 
@@ -76,16 +83,13 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     check_training_values(cfg)
     check_objective(cfg, "supernet")
     check_objective(cfg, "retrain")  # the final selection's short retrains train as `make retrain` will
-    if cfg.search.strategy not in STRATEGIES:
-        raise UserError(f"search.strategy={cfg.search.strategy!r}: expected one of {list(STRATEGIES)}")
-    if cfg.search.propose not in PROPOSERS:
-        raise UserError(f"search.propose={cfg.search.propose!r}: expected one of {list(PROPOSERS)}")
+    STRATEGIES.get(cfg.search.strategy)
+    PROPOSERS.get(cfg.search.propose)
+    FITNESSES.get(cfg.search.fitness)
     check_hparams(list(cfg.search.hparams))
     if JobsSettings.from_config(cfg.jobs).engine != "local" and distributed.launched_size() > 1:
         raise UserError(f"jobs.engine={cfg.jobs.engine} under torchrun: use one of the two (torchrun parallelises "
                         "each training, jobs.engine runs the full retrains side by side)")
-    if cfg.search.fitness not in FITNESSES:
-        raise UserError(f"search.fitness={cfg.search.fitness!r}: expected one of {list(FITNESSES)}")
     if cfg.search.strategy == "random" and cfg.search.mode == "pareto":
         raise UserError("search.strategy=random runs under one budget; use search=evolution")
     config = OmegaConf.to_container(cfg, resolve=True)
@@ -101,7 +105,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     space = ArchSpace.from_config(cfg.space)
     cost_model = CostModel.from_space(spec, space)
     check_feasible(cost_model, budget, skip=space.allow_skip)  # before any training
-    resumed = claim(run_dir, config, ignore=NOT_READ)
+    resumed = claim(run_dir, config, RESUME.ignoring(*NOT_READ))
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
                       name=f"{cfg.dataset.name}-{budget.name}-{cfg.search.mode}-s{cfg.seed}")
     phases: dict[str, float] = {}
@@ -121,7 +125,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         tracker.close()
 
     provenance = {"dataset": cfg.dataset.name, "budget": budget.name, "mode": s.mode, "strategy": s.strategy,
-                  "seed": cfg.seed, "config_hash": config_hash(config), "towernas": __version__}
+                  "seed": cfg.seed, "config_hash": config_hash(config, RESUME), "towernas": __version__}
     if result is not None:
         provenance.update({"supernet_steps": trained["best_step"] or trained["step"],
                            "generations": len(result.history) - 1,

@@ -196,16 +196,6 @@ def broadcast_parameters(module: torch.nn.Module) -> None:
         dist.broadcast(tensor.data, src=0)
 
 
-def all_reduce_sum(value: float | torch.Tensor) -> float:
-    """The sum of a number over ranks."""
-    if not world().active:
-        return float(value)
-    t = torch.as_tensor(float(value), dtype=torch.float64)
-    t = t.cuda() if dist.get_backend() == "nccl" else t
-    dist.all_reduce(t)
-    return float(t)
-
-
 def all_gather_object(obj: Any) -> list[Any]:
     """Every rank's ``obj``, in rank order."""
     w = world()

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from towernas.addons.base import add_extra_losses, apply_training_hooks
 from towernas.losses.retrieval import weighted_mean
+from towernas.runs.registry import Registry
 from towernas.train import distributed
 from towernas.train.early_stopping import FitResult, fit_epochs
 from towernas.train.optim import adam
@@ -90,7 +91,9 @@ def addon_loss(logits: torch.Tensor, step: RankerStep, addons, loss_fn) -> torch
     return add_extra_losses(loss_fn(logits, step.label_values, weights), step, addons)
 
 
-LOSSES: dict[str, Callable[..., torch.Tensor]] = {"bce": bce, "softmax": softmax_ce}
+LOSSES: Registry[Callable[..., torch.Tensor]] = Registry("ranker loss", key="cascade.loss")
+LOSSES.register("bce", bce)
+LOSSES.register("softmax", softmax_ce)
 
 
 def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimizer, *, total: int | None = None,
