@@ -131,6 +131,7 @@ def retrain_job(job: dict) -> dict:
     from towernas.retrievers.two_tower import build
     from towernas.space import Arch
     from towernas.train.loop import fit
+    from towernas.train.settings import FitSettings
 
     cfg, data = _data()
     spec = DatasetSpec.from_data(data)
@@ -140,9 +141,10 @@ def retrain_job(job: dict) -> dict:
     else:
         model = build_size(job["baseline"], job["size"], spec)
     started = time.perf_counter()
-    fitted = fit(model, data, max_epochs=job["epochs"], patience=job["patience"], batch_size=job["batch_size"],
-                 lr=job["lr"], temperature=job["temperature"], seed=job["seed"], device="cpu", select=job["select"],
-                 ks=tuple(cfg.eval.ks), progress=False, history_dropout=job.get("history_dropout", 0.0))
+    settings = FitSettings(max_epochs=job["epochs"], patience=job["patience"], batch_size=job["batch_size"],
+                           lr=job["lr"], temperature=job["temperature"], seed=job["seed"], select=job["select"],
+                           ks=tuple(cfg.eval.ks), history_dropout=job.get("history_dropout", 0.0))
+    fitted = fit(model, data, settings, device="cpu", progress=False)
     return {**job, "valid": fitted.best_valid, "best_epoch": fitted.best_epoch,
             "seconds": time.perf_counter() - started}
 
@@ -225,6 +227,7 @@ def tau_curve(cfg, data, archs: list, truth: list[float], steps: list[int], run_
     from towernas.eval.agreement import kendall_tau
     from towernas.search.genomes import admitted_by
     from towernas.space.arch_space import ArchSpace
+    from towernas.train.settings import SupernetSettings
 
     spec, space, sn = DatasetSpec.from_data(data), ArchSpace.from_config(cfg.space), cfg.supernet
     admits = admitted_by(CostModel.from_space(spec, space), space, [Budget.from_config(cfg.budget)])
@@ -234,9 +237,10 @@ def tau_curve(cfg, data, archs: list, truth: list[float], steps: list[int], run_
                             seed=cfg.seed)
     rows = []
     for n in steps:
-        trained = train_supernet(net, data, steps=n, batch_size=sn.batch_size, lr=sn.lr, temperature=sn.temperature,
-                                 seed=cfg.seed, device="cpu", checkpoint_dir=run_dir, progress=False,
-                                 admits=admits if sn.feasible_sampling else None, embedding_decay=sn.embedding_decay)
+        settings = SupernetSettings(steps=n, batch_size=sn.batch_size, lr=sn.lr, temperature=sn.temperature,
+                                    seed=cfg.seed, embedding_decay=sn.embedding_decay)
+        trained = train_supernet(net, data, settings, device="cpu", checkpoint_dir=run_dir, progress=False,
+                                 admits=admits if sn.feasible_sampling else None)
         signals, _ = signal_scores(cfg, data, net, archs, batches, trained["estimator"].log_q)
         rows.append({"steps": n, **{name: round(kendall_tau(values, truth), 4) for name, values in signals.items()}})
         print(json.dumps(rows[-1]), flush=True)

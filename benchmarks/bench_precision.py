@@ -43,6 +43,7 @@ def compose(overrides: list[str]):
 
 def one_run(data, cfg, precision: str, steps: int, device: str) -> dict:
     from supernet import Supernet, SupernetDivergedError, train_supernet
+    from towernas.train.settings import SupernetSettings
     from towernas.data.spec import DatasetSpec
     from towernas.space.arch_space import ArchSpace
 
@@ -56,9 +57,10 @@ def one_run(data, cfg, precision: str, steps: int, device: str) -> dict:
 
     sn = cfg.supernet
     try:
-        out = train_supernet(net, data, steps=steps, batch_size=sn.batch_size, lr=sn.lr, temperature=sn.temperature,
-                             seed=cfg.seed, device=device, progress=False, log=log, log_every=WARMUP,
-                             embedding_decay=sn.embedding_decay, precision=precision)
+        settings = SupernetSettings(steps=steps, batch_size=sn.batch_size, lr=sn.lr, temperature=sn.temperature,
+                                    seed=cfg.seed, log_every=WARMUP, embedding_decay=sn.embedding_decay,
+                                    precision=precision)
+        out = train_supernet(net, data, settings, device=device, progress=False, log=log)
     except SupernetDivergedError as err:  # fp16's forward can overflow: a result, not a crash
         return {"diverged": str(err)}
     timed = steps - WARMUP

@@ -93,13 +93,11 @@ def matched_split(data, seed: int = 0):
 
 def early_stopped(model, data, cfg, seed: int):
     """``retrain``'s trainer on ``data``: early-stopped on its validation split (the same call for every protocol)."""
-    from towernas.train.configured import regularisation
     from towernas.train.loop import fit
+    from towernas.train.settings import FitSettings
 
-    r = cfg.retrain
-    return fit(model, data, max_epochs=r.max_epochs, patience=r.patience, batch_size=r.batch_size, lr=r.lr,
-               temperature=r.temperature, seed=seed, device="cpu", select=r.select, progress=False,
-               **regularisation(r))
+    # retrain's recipe at the loop's ks and precision (fp32), as this benchmark always trained
+    return fit(model, data, FitSettings.from_config(cfg.retrain, seed=seed), device="cpu", progress=False)
 
 
 def fit_matched(model, matched, cfg, seed: int) -> dict:

@@ -24,6 +24,7 @@ from towernas.data.spec import DatasetSpec
 from towernas.losses.retrieval import in_batch_softmax
 from towernas.samplers.frequency import StreamingFrequencyEstimator
 from towernas.space import Arch, Dims
+from towernas.train.settings import SupernetSettings
 
 NAMED = {
     "cheap": Arch("avg", ("EW-sum", "MLP-16", "EW-max", "EW-avg", "MLP-16"), ("EW-sum", "MLP-16", "EW-ip", "EW-avg", "MLP-16")),
@@ -79,8 +80,8 @@ def search_costs(data, steps: int, population: int, generations: int, val_batche
     spec = DatasetSpec.from_data(data)
     sn = Supernet(spec, Dims(), 5, 5)
     t = time.perf_counter()
-    trained = train_supernet(sn, data, steps=steps, batch_size=1024, lr=2e-3, temperature=0.05, seed=0,
-                             device="cpu", progress=False)
+    settings = SupernetSettings(steps=steps, batch_size=1024, lr=2e-3, temperature=0.05, seed=0)
+    trained = train_supernet(sn, data, settings, device="cpu", progress=False)
     step_s = (time.perf_counter() - t) / steps
     batches = fixed_batches(data, "valid", n_batches=val_batches, batch_size=1024, seed=0)
     sampler = ArchSampler(sn.space, 1)

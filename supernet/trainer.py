@@ -18,15 +18,14 @@ Example:
     >>> data = load_dataset(DatasetConfig(name="doc", reader="synthetic", cache=False,
     ...                     options={"n_users": 40, "n_items": 90, "mean_length": 20}), progress=False)
     >>> net = Supernet(DatasetSpec.from_data(data), Dims(embed=16, block=16, out=16), 3, 3)
-    >>> out = train_supernet(net, data, steps=3, batch_size=32, lr=1e-3, temperature=0.1, seed=0,
-    ...                      device="cpu", progress=False)
+    >>> settings = SupernetSettings(steps=3, batch_size=32, lr=1e-3, temperature=0.1, seed=0)
+    >>> out = train_supernet(net, data, settings, device="cpu", progress=False)
     >>> out["step"]
     3
 """
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from pathlib import Path
@@ -46,10 +45,12 @@ from towernas.runs.device import resolve_device
 from towernas.samplers.frequency import StreamingFrequencyEstimator
 from towernas.space.arch import Arch
 from towernas.train import distributed
+from towernas.train.early_stopping import BestEpoch
 from towernas.train.loop import TrainingDivergedError
 from towernas.train.objective import RetrievalObjective
 from towernas.train.optim import adam
 from towernas.train.precision import Precision
+from towernas.train.settings import SupernetSettings
 
 Batch = dict[str, torch.Tensor]
 Monitor = Callable[[Supernet, StreamingFrequencyEstimator], float]
@@ -71,20 +72,20 @@ def path_loss(supernet: Supernet, arch: Arch, batch: Batch, temperature: float, 
                             temperature=temperature, log_q=log_q)
 
 
-def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, batch_size: int, lr: float,
-                   temperature: float, seed: int, device: torch.device | str, checkpoint_dir: str | Path | None = None,
-                   checkpoint_every: int = 500, progress: bool = True, log: Callable[[dict], None] | None = None,
-                   log_every: int = 50, monitor: Monitor | None = None, monitor_every: int = 0,
-                   patience: int = 0, admits: Callable[[tuple[str, ...]], bool] | None = None,
-                   embedding_decay: float = 0.0, objective: RetrievalObjective | None = None,
-                   precision: str = "fp32", history_dropout: float = 0.0) -> dict:
-    """Train ``supernet`` in place with SPOS for ``steps`` steps (resuming from ``checkpoint_dir`` if possible).
+def train_supernet(supernet: Supernet, data: InteractionData, settings: SupernetSettings, *,
+                   device: torch.device | str, checkpoint_dir: str | Path | None = None, progress: bool = True,
+                   log: Callable[[dict], None] | None = None, monitor: Monitor | None = None,
+                   admits: Callable[[tuple[str, ...]], bool] | None = None,
+                   objective: RetrievalObjective | None = None) -> dict:
+    """Train ``supernet`` in place with SPOS for ``settings.steps`` steps (resuming from ``checkpoint_dir`` if
+    possible); the hyperparameters are ``settings`` (``towernas.train.settings.SupernetSettings``; a resume must
+    use the same ones).
 
     Args:
         supernet: the model (its initial weights are replaced on resume).
         data: the dataset; batches come from its train rows.
-        steps: total number of steps, counting those of a resumed checkpoint.
-        batch_size, lr, temperature, seed: training settings (a resume must use the same ones).
+        settings: steps (the total, counting those of a resumed checkpoint), batch size, lr, temperature, seed,
+            the checkpoint / log / monitor intervals, patience, embedding decay, precision, history dropout.
         device: where the model, the estimator and the batches live ("auto" allowed).
         checkpoint_dir: where ``supernet.pt`` is written every ``checkpoint_every`` steps and at the end.
         progress: show a tqdm bar over the steps.
@@ -94,23 +95,23 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
         monitor: ``monitor(supernet, estimator) -> float``, a validation score (lower is better), e.g. the
             mean validation loss of a few fixed architectures. Called every ``monitor_every`` steps; the
             weights (and estimator) of the best score are kept (``supernet_best.pt`` in
-            ``checkpoint_dir``) and restored at the end, so the search uses the supernet at its best
-            validation point, not an overfitted one.
-        patience: stop early after this many monitoring points without improvement (0: never).
+            ``checkpoint_dir``; ``towernas.train.early_stopping.BestEpoch``) and restored at the end, so the
+            search uses the supernet at its best validation point, not an overfitted one. Training stops early
+            after ``patience`` monitoring points without improvement (0: never).
         admits: ``admits(genome) -> bool``: sample only the paths it admits (budget-feasible sampling);
             None: the whole space.
-        embedding_decay: L2 weight decay on the shared embedding tables (AutoTower regularises them so
-            the shared tables do not overfit before the candidate blocks have been trained).
         objective: the training objective of each path (sampler, loss, add-ons; ``towernas.train.objective``);
             None: the in-batch softmax with logQ. The monitor's validation loss is the in-batch softmax
             either way, so runs with different objectives are monitored alike. Add-on parameters train with
             the supernet and are checkpointed with it.
-        precision: ``fp32`` | ``bf16`` | ``fp16`` | ``auto`` (``towernas.train.precision``): the path's towers
-            under autocast, the loss in fp32; fp16's loss scale is checkpointed.
-        history_dropout: drop each history item of a training example with this probability
-            (``towernas.data.batches.drop_history``), the mask of step s drawn from (seed, s) for the global batch,
-            so a resumed or sharded run drops what an uninterrupted single process would. The monitor sees whole
-            histories.
+
+    ``embedding_decay`` is an L2 weight decay on the shared embedding tables (AutoTower regularises them so the
+    shared tables do not overfit before the candidate blocks have been trained); ``precision``: ``fp32`` |
+    ``bf16`` | ``fp16`` | ``auto`` (``towernas.train.precision``), the path's towers under autocast, the loss in
+    fp32, fp16's loss scale checkpointed; ``history_dropout``: drop each history item of a training example with
+    this probability (``towernas.data.batches.drop_history``), the mask of step s drawn from (seed, s) for the
+    global batch, so a resumed or sharded run drops what an uninterrupted single process would (the monitor sees
+    whole histories).
 
     Returns:
         ``{"step", "loss", "losses", "elapsed", "resumed_from", "checkpoint", "estimator", "best_step",
@@ -121,34 +122,37 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     Raises:
         SupernetDivergedError: the loss became NaN or infinite.
     """
+    s = settings
+    steps, lr, temperature, seed, log_every = s.steps, s.lr, s.temperature, s.seed, s.log_every
     device = resolve_device(device) if isinstance(device, str) else device
     supernet.to(device)
-    run = _Run(supernet, data, batch_size, lr, seed, device, admits, embedding_decay, objective, precision)
-    settings = {"batch_size": batch_size, "lr": lr, "temperature": temperature, "seed": seed,
-                "n_items": data.n_items, "dims": supernet.dims.to_dict(), "space": supernet.space.name,
-                "feasible_sampling": admits is not None, "embedding_decay": embedding_decay,
-                "genome_slots": [list(s) for s in supernet.space.slots()]}
+    run = _Run(supernet, data, s, device, admits, objective)
+    resumed = {"batch_size": s.batch_size, "lr": lr, "temperature": temperature, "seed": seed,
+               "n_items": data.n_items, "dims": supernet.dims.to_dict(), "space": supernet.space.name,
+               "feasible_sampling": admits is not None, "embedding_decay": s.embedding_decay,
+               "genome_slots": [list(slot) for slot in supernet.space.slots()]}
     if objective is not None:  # only then, so checkpoints of the default objective keep resuming
-        settings["objective"] = objective.describe()
-    if history_dropout > 0:  # only then, so checkpoints without it keep resuming
-        settings["history_dropout"] = history_dropout
+        resumed["objective"] = objective.describe()
+    if s.history_dropout > 0:  # only then, so checkpoints without it keep resuming
+        resumed["history_dropout"] = s.history_dropout
     if run.precision.mixed:  # only then, so fp32 checkpoints keep resuming
-        settings["precision"] = run.precision.name
+        resumed["precision"] = run.precision.name
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
     state, source = load_resumable(path, map_location=device) if path is not None else (None, None)
     start, elapsed_before = 0, 0.0
     here = distributed.world()
     # the best weights on disk on rank 0; the other ranks keep theirs in memory (rank 0 writes the files)
-    best = _Best(path.with_name(BEST_FILENAME) if path is not None and here.is_main else None)
+    best = best_point(s, path.with_name(BEST_FILENAME) if path is not None and here.is_main else None, device)
+    weights = _Weights(supernet, run.estimator)
     if state is not None:
-        if state["settings"] != settings:
-            changed = sorted(k for k in {*settings, *state["settings"]} if state["settings"].get(k) != settings.get(k))
+        if state["settings"] != resumed:
+            changed = sorted(k for k in {*resumed, *state["settings"]} if state["settings"].get(k) != resumed.get(k))
             raise ValueError(f"{source}: checkpoint was trained with other settings ({', '.join(changed)}); "
                              "use the same ones or another checkpoint_dir")
         with loading(source):
             run.load_state_dict(state)
         start, elapsed_before = int(state["step"]), float(state["elapsed"])
-        best.load_progress(state.get("monitor", {}))
+        load_progress(best, state.get("monitor", {}))
     estimator, optimizer, sampler, rows, mixed = run.estimator, run.optimizer, run.sampler, run.rows, run.precision
     distributed.broadcast_parameters(supernet)  # every rank starts from rank 0's weights
     trained = [p for group in optimizer.param_groups for p in group["params"]]
@@ -163,12 +167,13 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
     bar = tqdm(total=steps, initial=start, desc="supernet", unit="step", disable=not progress)
     last = start
     for step in range(start + 1, steps + 1):
-        if best.stopped:
+        if best.stopped_early:
             break
         arch = sampler.sample()  # the same on every rank (same seed, same stream)
         global_rows = rows.next()
-        batch = training_batch(data, distributed.shard(global_rows, here), device, history_dropout=history_dropout,
-                               seed=(seed, step), within=distributed.place(len(global_rows), here))
+        batch = training_batch(data, distributed.shard(global_rows, here), device,
+                               history_dropout=s.history_dropout, seed=(seed, step),
+                               within=distributed.place(len(global_rows), here))
         users = mixed.tower(lambda b: supernet.encode_users(b, arch))  # fp32 out, whatever the precision
         items = mixed.tower(lambda b: supernet.encode_items(b, arch))
         if objective is None:
@@ -197,25 +202,24 @@ def train_supernet(supernet: Supernet, data: InteractionData, *, steps: int, bat
                 log(record)
             interval, interval_start = [], now
         last = step
-        if monitor is not None and monitor_every and (step % monitor_every == 0 or step == steps):
+        if monitor is not None and s.monitor_every and (step % s.monitor_every == 0 or step == steps):
             value = distributed.broadcast_object(monitor(supernet, estimator))  # one decision for all ranks
-            best.offer(value, step, supernet, estimator)
-            best.stopped = bool(patience) and step - best.step >= patience * monitor_every
-            bar.set_postfix(loss=f"{value:.4f}", best=f"{best.value:.4f}@{best.step}")
+            best.update(step, {VAL_LOSS: value}, weights)
+            bar.set_postfix(loss=f"{value:.4f}", best=f"{best.best_value:.4f}@{best.best_epoch}")
             if log is not None:
-                log({"step": step, "val_loss": value, "best_val_loss": best.value, "best_step": best.step})
-        if path is not None and (step % checkpoint_every == 0 or step == steps or best.stopped):
-            save_checkpoint(path, {"step": step, "elapsed": elapsed(), "settings": settings,
-                                   "monitor": best.progress(), **run.state_dict()}, keep_previous=True)
+                log({"step": step, "val_loss": value, "best_val_loss": best.best_value, "best_step": best.best_epoch})
+        if path is not None and (step % s.checkpoint_every == 0 or step == steps or best.stopped_early):
+            save_checkpoint(path, {"step": step, "elapsed": elapsed(), "settings": resumed,
+                                   "monitor": progress_of(best), **run.state_dict()}, keep_previous=True)
             last_saved = step
     bar.close()
     if monitor is not None:
-        best.restore(supernet, estimator)
+        best.restore(weights)
     tail = losses[-min(len(losses), log_every):]
     return {"step": last, "loss": float(np.mean(tail)) if tail else None, "losses": losses,
             "elapsed": elapsed(), "resumed_from": start, "checkpoint": str(path) if path is not None else None,
-            "estimator": estimator, "best_step": best.step, "best_val_loss": best.value,
-            "stopped_early": best.stopped}
+            "estimator": estimator, "best_step": best.best_epoch, "best_val_loss": best.best_value,
+            "stopped_early": best.stopped_early}
 
 
 def _sharded_path_loss(encode_users: Callable[[Batch], torch.Tensor], encode_items: Callable[[Batch], torch.Tensor],
@@ -233,58 +237,79 @@ def _sharded_path_loss(encode_users: Callable[[Batch], torch.Tensor], encode_ite
                             offset=offset)
 
 
-class _Best:
-    """The best monitored point: its score and step (checkpointed) and its weights (kept aside)."""
+VAL_LOSS = "val_loss"  # the monitor's score (lower is better), the metric ``BestEpoch`` selects on
 
-    def __init__(self, path: Path | None) -> None:
-        self.path = path
-        self.value, self.step, self.stopped = math.inf, 0, False
-        self._in_memory: dict | None = None
 
-    def progress(self) -> dict:
-        return {"best": self.value, "best_step": self.step, "stopped": self.stopped}
+class _Weights:
+    """The supernet and its frequency estimator as the one state ``BestEpoch`` keeps and restores."""
 
-    def load_progress(self, saved: dict) -> None:
-        self.value = float(saved.get("best", math.inf))
-        self.step = int(saved.get("best_step", 0))
-        self.stopped = bool(saved.get("stopped", False))
+    def __init__(self, supernet: Supernet, estimator: StreamingFrequencyEstimator) -> None:
+        self.supernet, self.estimator = supernet, estimator
 
-    def offer(self, value: float, step: int, supernet: Supernet, estimator: StreamingFrequencyEstimator) -> None:
-        if not value < self.value:
-            return
-        self.value, self.step = value, step
-        snapshot = {"step": step, "value": value, "model": supernet.state_dict(), "estimator": estimator.state_dict()}
-        if self.path is not None:
-            save_checkpoint(self.path, snapshot)
-        else:
-            self._in_memory = copy.deepcopy(snapshot)
+    def state_dict(self) -> dict:
+        return {"model": self.supernet.state_dict(), "estimator": self.estimator.state_dict()}
 
-    def restore(self, supernet: Supernet, estimator: StreamingFrequencyEstimator) -> None:
-        device = next(supernet.parameters()).device
-        snapshot = self._in_memory if self.path is None else load_checkpoint(self.path, map_location=device)
+    def load_state_dict(self, state: dict) -> None:
+        self.supernet.load_state_dict(state["model"])
+        self.estimator.load_state_dict(state["estimator"])
+
+
+class BestFile:
+    """A ``BestEpoch`` snapshot in ``path`` (``supernet_best.pt``: step, value, model, estimator), so a resumed
+    run restores the best point of the runs before it."""
+
+    def __init__(self, path: Path, map_location: torch.device | str = "cpu") -> None:
+        self.path, self.map_location = path, map_location
+
+    def keep(self, epoch: int, valid: dict, model) -> None:
+        save_checkpoint(self.path, {"step": epoch, "value": valid[VAL_LOSS], **model.state_dict()})
+
+    def restore(self, model) -> None:
+        snapshot = load_checkpoint(self.path, map_location=self.map_location)
         if snapshot is not None:
             with loading(self.path):
-                supernet.load_state_dict(snapshot["model"])
-                estimator.load_state_dict(snapshot["estimator"])
+                model.load_state_dict(snapshot)
+
+
+def best_point(settings: SupernetSettings, path: Path | None, device: torch.device | str) -> BestEpoch:
+    """The tracker of the best monitored point: steps as epochs, so ``patience`` monitoring points are
+    ``patience * monitor_every`` steps; its state in ``path`` (None: in memory). It starts at an infinite loss,
+    which no infinite score beats."""
+    best = BestEpoch(VAL_LOSS, settings.patience * settings.monitor_every, lower_is_better=True,
+                     snapshot=BestFile(path, device) if path is not None else None)
+    load_progress(best, {})
+    return best
+
+
+def progress_of(best: BestEpoch) -> dict:
+    """The checkpoint's ``monitor`` entry: ``{"best", "best_step", "stopped"}``."""
+    return {"best": best.best_value, "best_step": best.best_epoch, "stopped": best.stopped_early}
+
+
+def load_progress(best: BestEpoch, saved: dict) -> None:
+    """Resume ``best`` from a checkpoint's ``monitor`` entry (``progress_of``; empty: nothing monitored yet)."""
+    best.load_state({"best_epoch": int(saved.get("best_step", 0)),
+                     "best_valid": {VAL_LOSS: float(saved.get("best", math.inf))},
+                     "stopped_early": bool(saved.get("stopped", False))})
 
 
 class _Run:
     """Everything a training run carries from step to step, with the (weights_only-safe) state to resume it."""
 
-    def __init__(self, supernet: Supernet, data: InteractionData, batch_size: int, lr: float, seed: int,
-                 device: torch.device, admits=None, embedding_decay: float = 0.0,
-                 objective: RetrievalObjective | None = None, precision: str = "fp32") -> None:
+    def __init__(self, supernet: Supernet, data: InteractionData, settings: SupernetSettings, device: torch.device,
+                 admits=None, objective: RetrievalObjective | None = None) -> None:
         self.supernet = supernet
-        self.precision = Precision(precision, device)
+        self.precision = Precision(settings.precision, device)
         self.objective = objective
         self.addons = torch.nn.ModuleList(objective.addons if objective is not None else []).to(device)
         tables = list(supernet.embedder.parameters())
         ids = {id(p) for p in tables}
         rest = [p for p in supernet.parameters() if id(p) not in ids] + list(self.addons.parameters())
-        self.optimizer = adam([{"params": tables, "weight_decay": embedding_decay}, {"params": rest}], lr)
+        self.optimizer = adam([{"params": tables, "weight_decay": settings.embedding_decay}, {"params": rest}],
+                              settings.lr)
         self.estimator = StreamingFrequencyEstimator(data.n_items, device=device)
-        self.sampler = ArchSampler(supernet.space, seed, admits)
-        self.rows = RowStream(data.rows("train"), batch_size, seed)
+        self.sampler = ArchSampler(supernet.space, settings.seed, admits)
+        self.rows = RowStream(data.rows("train"), settings.batch_size, settings.seed)
 
     def state_dict(self) -> dict:
         state = {"model": self.supernet.state_dict(), "optimizer": self.optimizer.state_dict(),

@@ -47,6 +47,7 @@ from towernas.train import distributed
 from towernas.train.configured import ranker_addons
 from towernas.train.precision import resolve_precision
 from towernas.train.ranker_loop import fit_ranker
+from towernas.train.settings import RankerFitSettings
 from towernas.runs.tracking import Tracker
 from towernas.addons import RankerWithAddOns
 
@@ -104,10 +105,9 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
     addons = ranker_addons(cfg, "rank", "bce", data, ranker)
     ranker = (RankerWithAddOns(ranker, addons) if addons else ranker).to(device)
     batches, n_batches = train_batches(data, pairs["train"], cfg, device)
-    fitted = fit_ranker(ranker, batches, lambda: evaluate_ctr(ranker, data, pairs["valid"], device=device),
-                        select=r.select, max_epochs=r.max_epochs, patience=r.patience, lr=r.lr,
-                        weight_decay=r.weight_decay, seed=seed, device=device, n_batches=n_batches,
-                        precision=cfg.precision, progress=cfg.progress,
+    settings = RankerFitSettings.from_config(r, seed=seed, precision=cfg.precision)
+    fitted = fit_ranker(ranker, batches, lambda: evaluate_ctr(ranker, data, pairs["valid"], device=device), settings,
+                        device=device, n_batches=n_batches, progress=cfg.progress,
                         log=lambda rec: tracker.log("rank", {"ranker": name, "seed": seed, **rec}))
     test = evaluate_ctr(ranker, data, pairs["test"], device=device)  # the one read of test
     return ranker, {"ranker": name, "seed": seed, "best_epoch": fitted.best_epoch,

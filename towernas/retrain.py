@@ -46,7 +46,7 @@ from towernas.runs.run_dir import newest_run
 from towernas.runs.tracking import Tracker
 from towernas.samplers import SamplerError
 from towernas.train import distributed
-from towernas.train.configured import build_objective, check_objective, fit_configured, regularisation
+from towernas.train.configured import build_objective, check_objective, fit_configured, retrain_settings
 from towernas.train.loop import fit
 from towernas.train.objective import check_model
 from towernas.train.precision import resolve_precision
@@ -108,13 +108,13 @@ def choose_sizes(todo: list[Candidate], data: InteractionData, cfg: DictConfig, 
         if candidate.needs_size:
             require_fit(candidate.baseline, budget, spec)  # before any training
     sized, sizing = [], {}
+    # the short schedule of every size's trial, seed retrain.seeds[0]; in fp32 whatever cfg.precision (as always)
+    sizing_settings = retrain_settings(cfg, r.seeds[0], max_epochs=r.sizing_epochs, patience=r.sizing_patience,
+                                       precision="fp32")
     for candidate in todo:
         if candidate.needs_size:
-            choice = select_size(candidate.baseline, budget, spec, data, fit, max_epochs=r.sizing_epochs,
-                                 patience=r.sizing_patience, seed=r.seeds[0], select=r.select,
-                                 log=lambda rec: tracker.log("sizing", rec), batch_size=r.batch_size, lr=r.lr,
-                                 temperature=r.temperature, device=device, ks=tuple(cfg.eval.ks),
-                                 progress=cfg.progress, **regularisation(r))
+            choice = select_size(candidate.baseline, budget, spec, data, fit, sizing_settings,
+                                 log=lambda rec: tracker.log("sizing", rec), device=device, progress=cfg.progress)
             log.info("%s: size %s (validation %s %s)", candidate.name, choice.size.label, r.select, choice.scores)
             sizing[candidate.name] = choice.to_dict()
             candidate = replace(candidate, size=choice.size)

@@ -308,14 +308,16 @@ def test_objective_state_resumes_the_supernet_identically(data, tmp_path):
     from supernet.trainer import train_supernet
     from towernas.data.spec import DatasetSpec
     from towernas.space import Dims
+    from towernas.train.settings import SupernetSettings
 
     def run(steps, directory):
         torch.manual_seed(0)
         net = Supernet(DatasetSpec.from_data(data), Dims(embed=8, block=8, out=8), 3, 3)
         objective = RetrievalObjective(data, sampler="mixed", n_negatives=16, temperature=TAU,
                                        addons=build_addons(["macr", "cl4srec"]), seed=3)
-        return train_supernet(net, data, steps=steps, batch_size=32, lr=1e-3, temperature=TAU, seed=0, device="cpu",
-                              progress=False, checkpoint_dir=directory, checkpoint_every=2, objective=objective)
+        settings = SupernetSettings(steps=steps, batch_size=32, lr=1e-3, temperature=TAU, seed=0, checkpoint_every=2)
+        return train_supernet(net, data, settings, device="cpu", progress=False, checkpoint_dir=directory,
+                              objective=objective)
 
     straight = run(4, tmp_path / "a")["losses"]
     run(2, tmp_path / "b")

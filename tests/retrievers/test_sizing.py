@@ -13,6 +13,7 @@ from towernas.retrievers.sizing import fitting_sizes, grid, grid_costs, require_
 from towernas.runs.registry import UnknownNameError
 from towernas.train import loop
 from towernas.train.loop import FitResult
+from towernas.train.settings import FitSettings
 
 PRESETS = {b: Budget.from_config(OmegaConf.load(CONF_DIR / "budget" / f"{b}.yaml")) for b in ("L", "M", "H")}
 
@@ -78,8 +79,8 @@ class FakeTrainer:
     def __init__(self, scores):
         self.scores, self.calls = list(scores), []
 
-    def __call__(self, model, data, **kwargs):
-        self.calls.append((model.layers, kwargs))
+    def __call__(self, model, data, settings, **kwargs):
+        self.calls.append((model.layers, settings, kwargs))
         score = self.scores[len(self.calls) - 1]
         return FitResult(best_epoch=2, best_valid={"recall@50": score, "recall@20": score / 2})
 
@@ -88,19 +89,20 @@ def test_selection_picks_the_argmax_of_the_validation_scores():
     spec, mid = synthetic_spec(), PRESETS["M"]
     fits = fitting_sizes("google_dnn", mid, spec)
     trainer = FakeTrainer([0.10, 0.30, 0.50, 0.20, 0.40][: len(fits)])
-    choice = select_size("google_dnn", mid, spec, None, trainer, max_epochs=3, patience=1, seed=7, lr=0.01)
+    settings = FitSettings(max_epochs=3, patience=1, seed=7, lr=0.01)
+    choice = select_size("google_dnn", mid, spec, None, trainer, settings, device="cpu")
     assert choice.size.label == "[128,128]" and choice.size.layers == (128, 128)
     assert choice.scores == dict(zip([label for label, _ in fits], trainer.scores))
-    assert [layers for layers, _ in trainer.calls] == [sizing.grid_size("google_dnn", label).layers
-                                                       for label, _ in fits]
-    assert all(kw == {"max_epochs": 3, "patience": 1, "seed": 7, "select": "recall@50", "lr": 0.01}
-               for _, kw in trainer.calls)  # the short schedule, one seed, the caller's other arguments
+    assert [layers for layers, _, _ in trainer.calls] == [sizing.grid_size("google_dnn", label).layers
+                                                          for label, _ in fits]
+    assert all(s == settings and kw == {"device": "cpu"}
+               for _, s, kw in trainer.calls)  # the short schedule, one seed, the caller's runtime arguments
     record = choice.to_dict()
     assert record["chosen"] == "[128,128]" and record["size"] == {"layers": [128, 128]} and record["seed"] == 7
     assert [g["valid/recall@50"] for g in record["grid"]] == trainer.scores
     assert [o["size"] for o in record["over_budget"]] == ["[512,256,128]"]  # dropped, never trained
-    tie = select_size("google_dnn", mid, spec, None, FakeTrainer([0.2, 0.4, 0.4, 0.1, 0.4]), max_epochs=1,
-                      patience=0)
+    tie = select_size("google_dnn", mid, spec, None, FakeTrainer([0.2, 0.4, 0.4, 0.1, 0.4]),
+                      FitSettings(max_epochs=1, patience=0))
     assert tie.size.label == "[128,64]"  # equal scores: the earlier (cheaper) member
 
 
@@ -116,8 +118,8 @@ def test_selection_never_reads_test(data, spec, monkeypatch):
 
     monkeypatch.setattr(loop, "evaluate_model", evaluate)
     logged = []
-    choice = select_size("mind", PRESETS["L"], spec, data, loop.fit, max_epochs=1, patience=1, batch_size=64,
-                         progress=False, log=logged.append)
+    short = FitSettings(max_epochs=1, patience=1, batch_size=64)
+    choice = select_size("mind", PRESETS["L"], spec, data, loop.fit, short, progress=False, log=logged.append)
     assert splits == ["valid"] * len(fitting_sizes("mind", PRESETS["L"], spec))  # one epoch per fitting size
     assert choice.size.label in choice.scores and all(0 <= v <= 1 for v in choice.scores.values())
     assert {r["size"] for r in logged} == set(choice.scores) and all(r["model"] == "mind" for r in logged)
@@ -132,7 +134,7 @@ def test_no_fitting_size_and_unknown_names_are_one_line_errors():
     assert "\n" not in str(err.value)
     trainer = FakeTrainer([])
     with pytest.raises(BudgetError, match="no size of its grid fits"):
-        select_size("bst", tiny, spec, None, trainer, max_epochs=1, patience=1)
+        select_size("bst", tiny, spec, None, trainer, FitSettings(max_epochs=1, patience=1))
     assert trainer.calls == []  # nothing trained
     for bad in ("dssm", "google_dnn_paper"):
         with pytest.raises(UnknownNameError, match=r"unknown in-budget baseline; expected one of "

@@ -1,6 +1,7 @@
 """Broken supernet checkpoints: one-line errors naming the file, and resuming from the previous intact one."""
 
 import os
+from dataclasses import replace
 
 import pytest
 import torch
@@ -10,10 +11,11 @@ from supernet.checkpoint import CheckpointError, broken_path, load_checkpoint, p
 from supernet.trainer import BEST_FILENAME
 from towernas.runs.errors import UserError
 from towernas.space import Dims
+from towernas.train.settings import SupernetSettings
 
 DIMS = Dims(embed=8, block=8, out=8, head=2, attn=8)
-SETTINGS = dict(batch_size=32, lr=3e-3, temperature=0.1, seed=3, device="cpu", progress=False)
 STEPS = 12  # checkpoints at steps 5, 10 and 12: supernet.pt holds step 12, supernet.prev.pt step 10
+SETTINGS = SupernetSettings(steps=STEPS, batch_size=32, lr=3e-3, temperature=0.1, seed=3, checkpoint_every=5)
 
 
 def make_supernet(spec, seed=0):
@@ -21,10 +23,11 @@ def make_supernet(spec, seed=0):
     return Supernet(spec, DIMS, 3, 3)
 
 
-def train(spec, data, directory, seed=0, **kwargs):
+def train(spec, data, directory, seed=0, monitor=None, **changes):
+    """``changes``: of ``SETTINGS``."""
     net = make_supernet(spec, seed)
-    return net, train_supernet(net, data, steps=STEPS, checkpoint_dir=directory, checkpoint_every=5,
-                               **{**SETTINGS, **kwargs})
+    return net, train_supernet(net, data, replace(SETTINGS, **changes), device="cpu", progress=False,
+                               checkpoint_dir=directory, monitor=monitor)
 
 
 def truncate(path):

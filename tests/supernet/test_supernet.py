@@ -2,6 +2,7 @@
 
 import copy
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -23,6 +24,7 @@ from supernet.trainer import validation_recall
 from towernas.eval.encode import evaluate_model, sample_queries
 from towernas.data.batches import training_batch
 from towernas.space import BLOCK_NAMES, POOLING_NAMES, SKIP, Arch, ArchError, Dims
+from towernas.train.settings import SupernetSettings
 
 # embed != block, so the align maps carry weights too; small widths keep the tests fast
 DIMS = Dims(embed=16, block=24, out=8, head=4, attn=8)
@@ -173,8 +175,8 @@ def test_training_lowers_the_loss(data, spec):
     initial = copy.deepcopy(net)
     batches = fixed_batches(data, "train", n_batches=3, batch_size=64, seed=0)
     records = []
-    out = train_supernet(net, data, steps=200, batch_size=64, lr=1e-2, temperature=0.05, seed=0, device="cpu",
-                         progress=False, log=records.append, log_every=80)
+    settings = SupernetSettings(steps=200, batch_size=64, lr=1e-2, temperature=0.05, seed=0, log_every=80)
+    out = train_supernet(net, data, settings, device="cpu", progress=False, log=records.append)
     log_q = out["estimator"].log_q
     gains = [validation_loss(initial, arch, batches, 0.05, log_q) - validation_loss(net, arch, batches, 0.05, log_q)
              for arch in covering_archs()[:4]]
@@ -197,44 +199,45 @@ def test_nan_loss_stops_with_a_one_line_error(data, spec, monkeypatch):
 
     monkeypatch.setattr(net, "encode_users", poisoned)
     with pytest.raises(SupernetDivergedError) as err:
-        train_supernet(net, data, steps=10, batch_size=32, lr=1e-3, temperature=0.1, seed=0, device="cpu",
-                       progress=False)
+        train_supernet(net, data, SupernetSettings(steps=10, batch_size=32, lr=1e-3, temperature=0.1, seed=0),
+                       device="cpu", progress=False)
     message = str(err.value)
     assert "\n" not in message
     assert "at step 3" in message and "user " in message and "learning rate" in message and "temperature" in message
     # a real divergence: Adam steps of 1e6 blow the weights up within two steps
     with pytest.raises(SupernetDivergedError, match=r"at step \d+ \(arch \w+ \| user .*lr=1000000.0"):
-        train_supernet(make_supernet(spec), data, steps=20, batch_size=64, lr=1e6, temperature=0.05, seed=0,
-                       device="cpu", progress=False)
+        train_supernet(make_supernet(spec), data,
+                       SupernetSettings(steps=20, batch_size=64, lr=1e6, temperature=0.05, seed=0), device="cpu",
+                       progress=False)
 
 
 def test_resumed_training_equals_uninterrupted(data, spec, tmp_path):
-    settings = dict(batch_size=32, lr=3e-3, temperature=0.1, seed=7, device="cpu", progress=False)
+    settings = SupernetSettings(steps=16, batch_size=32, lr=3e-3, temperature=0.1, seed=7, checkpoint_every=5)
+    run = dict(device="cpu", progress=False)
     straight = make_supernet(spec, allow_skip=True)
-    train_supernet(straight, data, steps=16, checkpoint_dir=tmp_path / "a", checkpoint_every=5, **settings)
+    train_supernet(straight, data, settings, checkpoint_dir=tmp_path / "a", **run)
 
     first = make_supernet(spec, allow_skip=True)
-    half = train_supernet(first, data, steps=8, checkpoint_dir=tmp_path / "b", checkpoint_every=5, **settings)
+    half = train_supernet(first, data, replace(settings, steps=8), checkpoint_dir=tmp_path / "b", **run)
     assert half["step"] == 8
     resumed = make_supernet(spec, seed=123, allow_skip=True)  # other init: everything comes from the checkpoint
-    out = train_supernet(resumed, data, steps=16, checkpoint_dir=tmp_path / "b", checkpoint_every=5, **settings)
+    out = train_supernet(resumed, data, settings, checkpoint_dir=tmp_path / "b", **run)
     assert out["resumed_from"] == 8 and len(out["losses"]) == 8
     for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
         assert torch.equal(a, b), name
     # a finished run resumes to a no-op; other settings are refused
-    again = train_supernet(make_supernet(spec, allow_skip=True), data, steps=16, checkpoint_dir=tmp_path / "b",
-                           **settings)
+    again = train_supernet(make_supernet(spec, allow_skip=True), data, settings, checkpoint_dir=tmp_path / "b", **run)
     assert again["losses"] == [] and again["estimator"].step == 16
     with pytest.raises(ValueError, match="lr"):
-        train_supernet(make_supernet(spec, allow_skip=True), data, steps=20, checkpoint_dir=tmp_path / "b",
-                       **{**settings, "lr": 1e-2})
+        train_supernet(make_supernet(spec, allow_skip=True), data, replace(settings, steps=20, lr=1e-2),
+                       checkpoint_dir=tmp_path / "b", **run)
     assert not list((tmp_path / "b").glob("*.tmp"))
 
 
 def test_validation_loss_is_a_deterministic_fitness(data, spec):
     net = make_supernet(spec)
-    out = train_supernet(net, data, steps=20, batch_size=64, lr=3e-3, temperature=0.1, seed=0, device="cpu",
-                         progress=False)
+    out = train_supernet(net, data, SupernetSettings(steps=20, batch_size=64, lr=3e-3, temperature=0.1, seed=0),
+                         device="cpu", progress=False)
     batches = fixed_batches(data, n_batches=2, batch_size=64, seed=1)
     assert batches[0]["item"].shape == (64,)
     assert all(torch.equal(a["item"], b["item"])
@@ -249,9 +252,10 @@ def test_validation_loss_is_a_deterministic_fitness(data, spec):
 
 @pytest.mark.parametrize("on_disk", [True, False])
 def test_early_stopping_keeps_the_best_validation_point(data, spec, tmp_path, on_disk):
-    settings = dict(batch_size=32, lr=3e-3, temperature=0.1, seed=5, device="cpu", progress=False)
+    settings = SupernetSettings(steps=40, batch_size=32, lr=3e-3, temperature=0.1, seed=5)
+    run = dict(device="cpu", progress=False)
     reference = make_supernet(spec)
-    train_supernet(reference, data, steps=4, **settings)  # the weights at the best monitored step
+    train_supernet(reference, data, replace(settings, steps=4), **run)  # the weights at the best monitored step
     scores = iter([3.0, 2.0, 2.5, 2.6, 2.7, 2.8, 2.9])  # checks at steps 2, 4, 6, 8, ...: best at step 4
     calls = []
 
@@ -261,16 +265,15 @@ def test_early_stopping_keeps_the_best_validation_point(data, spec, tmp_path, on
 
     net = make_supernet(spec)
     directory = tmp_path / "ck" if on_disk else None
-    out = train_supernet(net, data, steps=40, checkpoint_dir=directory, monitor=monitor, monitor_every=2,
-                         patience=2, **settings)
+    monitored = replace(settings, monitor_every=2, patience=2)
+    out = train_supernet(net, data, monitored, checkpoint_dir=directory, monitor=monitor, **run)
     assert calls == [2, 4, 6, 8] and out["stopped_early"] and out["step"] == 8
     assert out["best_step"] == 4 and out["best_val_loss"] == 2.0 and out["estimator"].step == 4
     for (name, a), (_, b) in zip(reference.named_parameters(), net.named_parameters()):
         assert torch.equal(a, b), name
     if on_disk:  # rerunning a stopped run trains nothing and restores the same best point
         again = make_supernet(spec, seed=9)
-        out2 = train_supernet(again, data, steps=40, checkpoint_dir=directory, monitor=monitor, monitor_every=2,
-                              patience=2, **settings)
+        out2 = train_supernet(again, data, monitored, checkpoint_dir=directory, monitor=monitor, **run)
         assert out2["losses"] == [] and out2["best_step"] == 4 and calls == [2, 4, 6, 8]
         for (name, a), (_, b) in zip(reference.named_parameters(), again.named_parameters()):
             assert torch.equal(a, b), name

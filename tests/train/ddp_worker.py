@@ -31,11 +31,12 @@ def supernet_losses(data) -> dict:
     from supernet import Supernet, train_supernet
     from towernas.data.spec import DatasetSpec
     from towernas.space import Dims
+    from towernas.train.settings import SupernetSettings
 
     torch.manual_seed(0)
     net = Supernet(DatasetSpec.from_data(data), Dims(embed=16, block=16, out=16), 3, 3)
-    out = train_supernet(net, data, steps=12, batch_size=64, lr=3e-3, temperature=0.1, seed=0, device="cpu",
-                         progress=False)
+    settings = SupernetSettings(steps=12, batch_size=64, lr=3e-3, temperature=0.1, seed=0)
+    out = train_supernet(net, data, settings, device="cpu", progress=False)
     return {"losses": out["losses"], "weights": weights(net)}
 
 

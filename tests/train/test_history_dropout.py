@@ -1,6 +1,8 @@
 """History dropout: each history slot of a training example dropped with the stated probability, padding and the
 rest of the batch untouched, reproducible from its seed, taken by both trainers (and the supernet's checkpoints)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,7 @@ from towernas.data.batches import drop_history, iterate_rows, training_batch
 from towernas.retrievers.mean_pool import MeanPoolTwoTower
 from towernas.runs.errors import UserError
 from towernas.train.loop import fit
+from towernas.train.settings import FitSettings, SupernetSettings
 
 
 def test_each_item_is_dropped_with_probability_p_and_padding_stays_padding():
@@ -65,30 +68,32 @@ def _model(data):
 
 
 def test_fit_with_history_dropout_is_reproducible_and_trains_otherwise(data):
-    settings = dict(max_epochs=2, patience=0, batch_size=64, seed=3, progress=False)
+    settings = FitSettings(max_epochs=2, patience=0, batch_size=64, seed=3)
+    dropping = replace(settings, history_dropout=0.3)
     a, b, plain = _model(data), _model(data), _model(data)
-    fit(a, data, history_dropout=0.3, **settings)
-    fit(b, data, history_dropout=0.3, **settings)
-    fit(plain, data, **settings)
+    fit(a, data, dropping, progress=False)
+    fit(b, data, dropping, progress=False)
+    fit(plain, data, settings, progress=False)
     assert all(torch.equal(x, y) for x, y in zip(a.parameters(), b.parameters()))
     assert any(not torch.equal(x, y) for x, y in zip(a.parameters(), plain.parameters()))
     with pytest.raises(UserError, match=r"^history_dropout=1.0: expected a probability in \[0, 1\)$"):
-        fit(_model(data), data, history_dropout=1.0, **settings)
+        fit(_model(data), data, replace(settings, history_dropout=1.0), progress=False)
 
 
 def test_the_supernet_resumes_with_the_same_masks_and_refuses_another_rate(data, spec, tmp_path):
-    settings = dict(batch_size=32, lr=3e-3, temperature=0.1, seed=7, device="cpu", progress=False,
-                    history_dropout=0.25)
+    settings = SupernetSettings(steps=10, batch_size=32, lr=3e-3, temperature=0.1, seed=7, history_dropout=0.25)
+    run = dict(device="cpu", progress=False)
 
     def net():
         return make_supernet(spec, allow_skip=True)
 
     straight = net()
-    train_supernet(straight, data, steps=10, checkpoint_dir=tmp_path / "a", checkpoint_every=4, **settings)
-    train_supernet(net(), data, steps=6, checkpoint_dir=tmp_path / "b", checkpoint_every=3, **settings)
+    train_supernet(straight, data, replace(settings, checkpoint_every=4), checkpoint_dir=tmp_path / "a", **run)
+    train_supernet(net(), data, replace(settings, steps=6, checkpoint_every=3), checkpoint_dir=tmp_path / "b", **run)
     resumed = net()
-    out = train_supernet(resumed, data, steps=10, checkpoint_dir=tmp_path / "b", checkpoint_every=3, **settings)
+    out = train_supernet(resumed, data, replace(settings, checkpoint_every=3), checkpoint_dir=tmp_path / "b", **run)
     assert out["resumed_from"] == 6
     assert all(torch.equal(x, y) for x, y in zip(straight.parameters(), resumed.parameters()))
     with pytest.raises(ValueError, match="history_dropout"):
-        train_supernet(net(), data, steps=12, checkpoint_dir=tmp_path / "b", **{**settings, "history_dropout": 0.0})
+        train_supernet(net(), data, replace(settings, steps=12, history_dropout=0.0), checkpoint_dir=tmp_path / "b",
+                       **run)

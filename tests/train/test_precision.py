@@ -1,5 +1,7 @@
 """``precision=``: towers under autocast, losses in fp32, fp16 loss-scaled and resumable; fp32 is unchanged."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -12,8 +14,10 @@ from towernas.train.loop import fit
 from towernas.train.optim import adam
 from towernas.train.precision import Precision, resolve_precision
 from towernas.train.ranker_loop import train_epoch as train_ranker_epoch
+from towernas.train.settings import FitSettings, SupernetSettings
 
-SETTINGS = dict(batch_size=64, lr=3e-3, temperature=0.1, seed=3, device="cpu", progress=False)
+SETTINGS = SupernetSettings(steps=40, batch_size=64, lr=3e-3, temperature=0.1, seed=3)
+RUN = dict(device="cpu", progress=False)
 
 
 def test_resolution_and_one_line_errors(monkeypatch):
@@ -58,7 +62,7 @@ def test_the_supernet_loss_sees_fp32_vectors_and_follows_fp32(data, spec, monkey
     runs = {}
     for name in ("fp32", "bf16"):
         net = make_supernet(spec)
-        runs[name] = np.array(trainer.train_supernet(net, data, steps=40, precision=name, **SETTINGS)["losses"])
+        runs[name] = np.array(trainer.train_supernet(net, data, replace(SETTINGS, precision=name), **RUN)["losses"])
     assert set(seen) == {(torch.float32, torch.float32, False)}  # the scores, logQ and softmax: fp32, no autocast
     gap = np.abs(runs["bf16"] - runs["fp32"]).max()
     assert 0 < gap < 0.03 * runs["fp32"].max(), gap  # bf16 rounding, not another trajectory
@@ -67,21 +71,20 @@ def test_the_supernet_loss_sees_fp32_vectors_and_follows_fp32(data, spec, monkey
 
 def test_fp16_resumes_with_its_loss_scale(data, spec, tmp_path):
     straight = make_supernet(spec)
-    whole = trainer.train_supernet(straight, data, steps=12, checkpoint_dir=tmp_path / "a", checkpoint_every=5,
-                                   precision="fp16", **SETTINGS)
+    fp16 = replace(SETTINGS, steps=12, checkpoint_every=5, precision="fp16")
+    whole = trainer.train_supernet(straight, data, fp16, checkpoint_dir=tmp_path / "a", **RUN)
     assert np.isfinite(whole["losses"]).all()
-    trainer.train_supernet(make_supernet(spec), data, steps=6, checkpoint_dir=tmp_path / "b", checkpoint_every=5,
-                           precision="fp16", **SETTINGS)
+    trainer.train_supernet(make_supernet(spec), data, replace(fp16, steps=6), checkpoint_dir=tmp_path / "b", **RUN)
     resumed = make_supernet(spec, seed=9)
-    out = trainer.train_supernet(resumed, data, steps=12, checkpoint_dir=tmp_path / "b", checkpoint_every=5,
-                                 precision="fp16", **SETTINGS)
+    out = trainer.train_supernet(resumed, data, fp16, checkpoint_dir=tmp_path / "b", **RUN)
     assert out["resumed_from"] == 6 and out["losses"] == whole["losses"][6:]
     for (name, a), (_, b) in zip(straight.named_parameters(), resumed.named_parameters()):
         assert torch.equal(a, b), name
     state = torch.load(tmp_path / "b" / "supernet.pt", weights_only=True)
     assert state["precision"]["scaler"]["scale"] > 0 and state["settings"]["precision"] == "fp16"
     with pytest.raises(ValueError, match="precision"):  # an fp16 checkpoint is not resumed at another precision
-        trainer.train_supernet(make_supernet(spec), data, steps=14, checkpoint_dir=tmp_path / "b", **SETTINGS)
+        trainer.train_supernet(make_supernet(spec), data, replace(SETTINGS, steps=14), checkpoint_dir=tmp_path / "b",
+                               **RUN)
 
 
 def test_a_forward_overflow_under_fp16_is_named_in_the_error(data, spec, monkeypatch):
@@ -89,7 +92,7 @@ def test_a_forward_overflow_under_fp16_is_named_in_the_error(data, spec, monkeyp
     original = net.encode_users
     monkeypatch.setattr(net, "encode_users", lambda batch, arch: original(batch, arch) * 1e5)  # past 65504
     with pytest.raises(trainer.SupernetDivergedError, match=r"precision=fp16 an activation past 65504 .*bf16"):
-        trainer.train_supernet(net, data, steps=3, precision="fp16", **SETTINGS)
+        trainer.train_supernet(net, data, replace(SETTINGS, steps=3, precision="fp16"), **RUN)
 
 
 def test_fp16_skips_an_overflowing_step_and_halves_the_scale():
@@ -112,8 +115,8 @@ def test_retrain_and_ranker_loops_train_in_bf16(data):
     for name in ("fp32", "bf16"):
         torch.manual_seed(0)
         model = MeanPoolTwoTower([], [], data.n_items, dim=8, hidden=(16,), out_dim=8)
-        results[name] = fit(model, data, max_epochs=3, patience=0, batch_size=64, seed=0, progress=False,
-                            precision=name).best_valid["recall@50"]
+        settings = FitSettings(max_epochs=3, patience=0, batch_size=64, seed=0, precision=name)
+        results[name] = fit(model, data, settings, progress=False).best_valid["recall@50"]
     assert abs(results["bf16"] - results["fp32"]) < 0.05, results
 
     class Ranker(torch.nn.Module):

@@ -10,6 +10,7 @@ import torch
 from towernas.data.batches import iterate_rows, training_batch
 from towernas.retrievers.mean_pool import MeanPoolTwoTower
 from towernas.train.loop import default_objective, fit
+from towernas.train.settings import FitSettings
 from towernas.train.weight_decay import HypergradientWeightDecay
 
 
@@ -53,8 +54,9 @@ def test_the_hypergradient_is_the_derivative_of_the_validation_loss_after_the_st
 
 def test_learning_moves_the_decay_and_records_it_every_epoch(data):
     model = _model(data)
-    fitted = fit(model, data, max_epochs=2, patience=0, batch_size=64, lr=0.01, progress=False, weight_decay=1e-3,
-                 learn_weight_decay=True, decay_every=2, decay_lr=0.2)
+    settings = FitSettings(max_epochs=2, patience=0, batch_size=64, lr=0.01, weight_decay=1e-3,
+                           learn_weight_decay=True, decay_every=2, decay_lr=0.2)
+    fitted = fit(model, data, settings, progress=False)
     decays = [e["valid/weight_decay"] for e in fitted.epochs]
     assert len(decays) == 2 and all(d > 0 for d in decays) and decays[-1] != pytest.approx(1e-3, rel=1e-3)
     assert fitted.best_valid["weight_decay"] in decays
@@ -65,15 +67,15 @@ def test_a_fixed_decay_uses_adamw_and_zero_is_plain_adam(data, monkeypatch):
     for name in ("Adam", "AdamW"):
         original = getattr(torch.optim, name)
         monkeypatch.setattr(torch.optim, name, lambda *a, _o=original, _n=name, **k: made.append((_n, k)) or _o(*a, **k))
-    fit(_model(data), data, max_epochs=1, batch_size=64, progress=False)
-    fit(_model(data), data, max_epochs=1, batch_size=64, progress=False, weight_decay=0.01)
+    fit(_model(data), data, FitSettings(max_epochs=1, batch_size=64), progress=False)
+    fit(_model(data), data, FitSettings(max_epochs=1, batch_size=64, weight_decay=0.01), progress=False)
     assert made[0] == ("Adam", {"lr": 1e-3, "weight_decay": 0.0, "fused": True})  # = plain Adam, one kernel
     assert made[1] == ("AdamW", {"lr": 1e-3, "weight_decay": 0.01, "fused": True})
 
 
 def test_bad_settings_fail_in_one_line(data):
     with pytest.raises(ValueError, match="weight_decay=0.0: expected >= 0, and > 0 .* when it is learned"):
-        fit(_model(data), data, max_epochs=1, progress=False, learn_weight_decay=True)
+        fit(_model(data), data, FitSettings(max_epochs=1, learn_weight_decay=True), progress=False)
     optimizer = torch.optim.Adam(_model(data).parameters())
     with pytest.raises(TypeError, match="needs AdamW"):
         HypergradientWeightDecay(_model(data), optimizer, data, initial=1e-3, temperature=0.1, batch_size=8)

@@ -54,6 +54,7 @@ from towernas.train import distributed
 from towernas.train.configured import ranker_addons
 from towernas.train.precision import resolve_precision
 from towernas.train.ranker_loop import LOSSES, fit_ranker
+from towernas.train.settings import RankerFitSettings
 
 log = logging.getLogger(__name__)
 register_configs()
@@ -147,10 +148,9 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
         finally:
             use_lists_of(stage, cands.train_retriever, cands.train_statistics)
 
-    fitted = fit_ranker(ranker, batches, validate,
-                        select=c.select, max_epochs=c.max_epochs, patience=c.patience, lr=c.lr,
-                        weight_decay=c.weight_decay, seed=seed, device=device, n_batches=n_batches, loss=c.loss,
-                        validate_initial=c.fuse_retriever, precision=cfg.precision, progress=cfg.progress,
+    settings = RankerFitSettings.from_config(c, seed=seed, precision=cfg.precision,
+                                             validate_initial=c.fuse_retriever)
+    fitted = fit_ranker(ranker, batches, validate, settings, device=device, n_batches=n_batches, progress=cfg.progress,
                         log=lambda rec: tracker.log("cascade", {"ranker": name, "negatives": mode, "seed": seed, **rec}))
     return ranker, {"best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early,
                     "early_stop_valid": fitted.best_valid}

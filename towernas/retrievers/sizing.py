@@ -52,6 +52,7 @@ from towernas.data.spec import DatasetSpec
 from towernas.runs.errors import UserError
 from towernas.runs.registry import Registry
 from towernas.space.dims import Dims
+from towernas.train.settings import FitSettings
 
 PAPER = "_paper"  # name suffix of the baselines at the paper's layer lists
 
@@ -198,38 +199,40 @@ class SizeChoice:
                 "over_budget": [{"size": s.label, "complexity": c.to_dict()} for s, c in self.over_budget]}
 
 
-def select_size(name: str, budget: Budget, spec: DatasetSpec, data: InteractionData, train_fn: Callable[..., Any], *,
-                max_epochs: int, patience: int, seed: int = 0, select: str = "recall@50", dims: Dims = Dims(),
-                log: Callable[[dict], None] | None = None, **train_kwargs) -> SizeChoice:
+def select_size(name: str, budget: Budget, spec: DatasetSpec, data: InteractionData, train_fn: Callable[..., Any],
+                settings: FitSettings, *, dims: Dims = Dims(), log: Callable[[dict], None] | None = None,
+                **runtime) -> SizeChoice:
     """Train every size of ``grid(name)`` that fits ``budget`` and keep the best on validation.
 
     Args:
-        train_fn: the trainer, called as ``train_fn(model, data, max_epochs=, patience=, seed=, select=,
-            **train_kwargs)`` (e.g. ``towernas.train.loop.fit``); it returns a ``FitResult`` (``best_valid``:
-            the validation metrics of its selected epoch, ``best_epoch``). Test is never read here.
-        max_epochs, patience: the (short) schedule of each trial. seed: the one selection seed.
+        train_fn: the trainer, called as ``train_fn(model, data, settings, **runtime)`` (e.g.
+            ``towernas.train.loop.fit``); it returns a ``FitResult`` (``best_valid``: the validation metrics of its
+            selected epoch, ``best_epoch``). Test is never read here.
+        settings: the trials' ``FitSettings``: their (short) schedule, their one selection ``seed``, the
+            ``select`` metric that picks the size.
         log: called with each epoch record of ``train_fn``, tagged with ``model`` and ``size``.
 
     Returns:
         The winner (highest validation ``select``; ties go to the earlier, cheaper member) and all trials.
     """
+    max_epochs, seed, select = settings.max_epochs, settings.seed, settings.select
     if max_epochs < 1:
         raise UserError(f"{name}: sizing max_epochs={max_epochs}: expected a positive integer")
     costs = grid_costs(name, spec, dims)
-    trials = [_trial(name, member, cost, spec, data, train_fn, dims, log, max_epochs=max_epochs, patience=patience,
-                     seed=seed, select=select, **train_kwargs) for member, cost in _admitted(name, budget, costs)]
+    trials = [_trial(name, member, cost, spec, data, train_fn, settings, dims, log, **runtime)
+              for member, cost in _admitted(name, budget, costs)]
     best = max(trials, key=lambda t: t.valid[select])  # max keeps the first of equal scores
     over = tuple((s, c) for s, c in costs if not budget.admits(c))
     return SizeChoice(name, best.size, select, seed, tuple(trials), over)
 
 
 def _trial(name: str, member: Size, cost: TowerCost, spec: DatasetSpec, data: InteractionData,
-           train_fn: Callable[..., Any], dims: Dims, log: Callable[[dict], None] | None, *, seed: int,
-           **train_kwargs) -> Trial:
-    """Train ``name`` at ``member`` from a ``seed``-determined initialisation; keep its validation metrics."""
-    torch.manual_seed(seed)
+           train_fn: Callable[..., Any], settings: FitSettings, dims: Dims, log: Callable[[dict], None] | None,
+           **runtime) -> Trial:
+    """Train ``name`` at ``member`` from a ``settings.seed``-determined initialisation; keep its validation metrics."""
+    torch.manual_seed(settings.seed)
     model = build_size(name, member, spec, dims)
     if log is not None:
-        train_kwargs["log"] = lambda record: log({"model": name, "size": member.label, **record})
-    result = train_fn(model, data, seed=seed, **train_kwargs)
+        runtime["log"] = lambda record: log({"model": name, "size": member.label, **record})
+    result = train_fn(model, data, settings, **runtime)
     return Trial(member, cost, dict(result.best_valid), result.best_epoch)

@@ -32,7 +32,7 @@ from towernas.search.hparams import Tuned, configured_values, tune_training, wit
 from towernas.search.proposals import Proposer
 from towernas.space import Arch
 from towernas.space.arch_space import ArchSpace
-from towernas.train.configured import build_objective, regularisation
+from towernas.train.configured import build_objective, retrain_settings
 from towernas.train.loop import fit
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,8 @@ def retrain_score(tower: Arch | HandBuilt, data, cfg: DictConfig, *, epochs: int
     device = resolve_device(cfg.device)
     addons, objective = build_objective(cfg, "retrain", data, seed=seed, device=device)  # what retraining will use
     model = WithAddOns(model, addons) if addons else model
-    fitted = fit(model, data, max_epochs=epochs, patience=patience, batch_size=r.batch_size, lr=r.lr,
-                 temperature=r.temperature, seed=seed, device=device, select=r.select,
-                 ks=tuple(cfg.eval.ks), progress=False, objective=objective, precision=cfg.precision,
-                 **regularisation(r))
+    fitted = fit(model, data, retrain_settings(cfg, seed, max_epochs=epochs, patience=patience), device=device,
+                 progress=False, objective=objective)
     return float(fitted.best_valid[r.select])
 
 

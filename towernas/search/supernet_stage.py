@@ -22,6 +22,7 @@ from towernas.space import Arch
 from towernas.space.arch_space import ArchSpace
 from towernas.train import distributed
 from towernas.train.configured import build_objective
+from towernas.train.settings import SupernetSettings
 
 
 @dataclass
@@ -72,13 +73,11 @@ def prepare_supernet(cfg: DictConfig, data, run_dir: Path, admitting: Sequence[B
         return sum(distributed.map_split(lambda a: score(net, a, estimator.log_q), probes)) / len(probes)
 
     log = (lambda r: tracker.log("supernet", r)) if tracker is not None else None
-    trained = train_supernet(supernet, data, steps=sn.steps, batch_size=sn.batch_size, lr=sn.lr,
-                             temperature=sn.temperature, seed=cfg.seed, device=device, checkpoint_dir=run_dir,
-                             checkpoint_every=sn.checkpoint_every, progress=cfg.progress, log=log,
-                             monitor=monitor if probes else None, monitor_every=sn.monitor_every,
-                             patience=sn.patience, admits=admits if sn.feasible_sampling else None,
-                             embedding_decay=sn.embedding_decay, history_dropout=sn.history_dropout,
-                             objective=supernet_objective(cfg, data, device), precision=cfg.precision)
+    settings = SupernetSettings.from_config(sn, seed=cfg.seed, precision=cfg.precision)
+    trained = train_supernet(supernet, data, settings, device=device, checkpoint_dir=run_dir, progress=cfg.progress,
+                             log=log, monitor=monitor if probes else None,
+                             admits=admits if sn.feasible_sampling else None,
+                             objective=supernet_objective(cfg, data, device))
     log_q = trained["estimator"].log_q
     if cfg.search.fitness == "recall":  # frozen weights from here on: item vectors are shared across paths
         return PreparedSupernet(supernet, batches, log_q, trained,

@@ -15,6 +15,7 @@ from towernas.losses.retrieval import LOSSES
 from towernas.samplers import SAMPLERS, SamplerError
 from towernas.samplers.base import build_sampler
 from towernas.train.objective import RetrievalObjective
+from towernas.train.settings import FitSettings
 
 
 def _options(node, name: str) -> dict:
@@ -89,11 +90,11 @@ def ranker_addons(cfg: DictConfig, section: str, loss: str, data=None, model=Non
     return addons
 
 
-def regularisation(r: DictConfig) -> dict:
-    """The regularisation keywords of ``towernas.train.loop.fit`` (weight decay, history dropout) from a
-    ``retrain`` section."""
-    return {"weight_decay": r.weight_decay, "learn_weight_decay": r.learn_weight_decay,
-            "decay_every": r.decay_every, "decay_lr": r.decay_lr, "history_dropout": r.history_dropout}
+def retrain_settings(cfg: DictConfig, seed: int, **changes) -> FitSettings:
+    """The ``fit`` settings of ``cfg.retrain`` at ``seed`` (with ``cfg.eval.ks`` and ``cfg.precision``);
+    ``changes``: fields to replace, e.g. a shorter schedule (any of the above too)."""
+    return FitSettings.from_config(cfg.retrain, **{"seed": seed, "ks": cfg.eval.ks, "precision": cfg.precision,
+                                                   **changes})
 
 
 def fit_configured(backbone, data, cfg: DictConfig, *, seed: int, device, log=None):
@@ -103,11 +104,8 @@ def fit_configured(backbone, data, cfg: DictConfig, *, seed: int, device, log=No
     from towernas.addons import WithAddOns
     from towernas.train.loop import fit
 
-    r = cfg.retrain
     addons, objective = build_objective(cfg, "retrain", data, seed=seed, device=device)
     model = WithAddOns(backbone, addons) if addons else backbone
-    fitted = fit(model, data, objective=objective, max_epochs=r.max_epochs, patience=r.patience,
-                 batch_size=r.batch_size, lr=r.lr, temperature=r.temperature, seed=seed, device=device,
-                 select=r.select, ks=tuple(cfg.eval.ks), **regularisation(r), precision=cfg.precision,
-                 progress=cfg.progress, log=log)
+    fitted = fit(model, data, retrain_settings(cfg, seed), objective=objective, device=device, progress=cfg.progress,
+                 log=log)
     return model, fitted

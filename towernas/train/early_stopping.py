@@ -1,6 +1,7 @@
 """Model selection over epochs, shared by every training loop: keep the state of the epoch with the best
 validation metric, stop after ``patience`` epochs without improvement, restore the best state at the end.
-``fit_epochs`` is the epoch loop itself; a trainer supplies one training epoch and its validation.
+``fit_epochs`` is the epoch loop itself; a trainer supplies one training epoch and its validation. The supernet's
+step loop uses ``BestEpoch`` alone (its steps as epochs, its best state in a file: a ``Snapshot``).
 
 Example:
     >>> import torch
@@ -16,41 +17,88 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 LOWER_IS_BETTER = frozenset({"logloss"})
 
 
-def better(metric: str, value: float | None, best: float | None) -> bool:
-    """Whether ``value`` of ``metric`` improves on ``best`` (None: nothing yet); NaN never does."""
+def better(metric: str, value: float | None, best: float | None, *, lower: bool | None = None) -> bool:
+    """Whether ``value`` of ``metric`` improves on ``best`` (None: nothing yet); NaN never does. ``lower``: whether
+    lower is better (None: ``metric in LOWER_IS_BETTER``)."""
     if value is None or math.isnan(value):
         return False
     if best is None:
         return True
-    return value < best if metric in LOWER_IS_BETTER else value > best
+    return value < best if (metric in LOWER_IS_BETTER if lower is None else lower) else value > best
+
+
+class Snapshot(Protocol):
+    """Where ``BestEpoch`` keeps the best state: ``keep`` it (at ``epoch``, its ``valid`` metrics), ``restore`` it."""
+
+    def keep(self, epoch: int, valid: dict, model) -> None: ...
+
+    def restore(self, model) -> None: ...
+
+
+class InMemory:
+    """The best state as a deep copy of ``model.state_dict()`` (the default ``Snapshot``)."""
+
+    def __init__(self) -> None:
+        self._state = None
+
+    def keep(self, epoch: int, valid: dict, model) -> None:
+        self._state = copy.deepcopy(model.state_dict())
+
+    def restore(self, model) -> None:
+        """Load the kept state into ``model`` (nothing if none was kept)."""
+        if self._state is not None:
+            model.load_state_dict(self._state)
 
 
 class BestEpoch:
-    """Args: select: the validation metric (``LOWER_IS_BETTER`` ones decrease); patience: epochs without
-    improvement before stopping (0: never stop early)."""
+    """The best validation point of a training loop (an epoch, or a supernet's step), its state kept aside.
 
-    def __init__(self, select: str, patience: int) -> None:
+    Args:
+        select: the validation metric (``LOWER_IS_BETTER`` ones decrease, unless ``lower_is_better`` says).
+        patience: epochs without improvement before stopping (0: never stop early); a loop validating every
+            n steps passes steps as epochs and ``patience * n``.
+        lower_is_better: None: ``select in LOWER_IS_BETTER``.
+        snapshot: where the best state goes (default ``InMemory``; the supernet's: a file).
+    """
+
+    def __init__(self, select: str, patience: int, *, lower_is_better: bool | None = None,
+                 snapshot: Snapshot | None = None) -> None:
         self.select, self.patience = select, patience
+        self.lower = select in LOWER_IS_BETTER if lower_is_better is None else lower_is_better
         self.best_epoch, self.best_valid, self.stopped_early = 0, {}, False
-        self._state = None
+        self.snapshot = snapshot if snapshot is not None else InMemory()
+
+    @property
+    def best_value(self) -> float | None:
+        """The best ``select`` value so far (None: no epoch was ever best)."""
+        return self.best_valid.get(self.select)
 
     def update(self, epoch: int, valid: dict, model) -> bool:
         """Record ``epoch``'s validation metrics; keep ``model``'s state if best. True: stop training now."""
-        if better(self.select, valid.get(self.select), self.best_valid.get(self.select)):
+        if better(self.select, valid.get(self.select), self.best_value, lower=self.lower):
             self.best_epoch, self.best_valid = epoch, valid
-            self._state = copy.deepcopy(model.state_dict())
+            self.snapshot.keep(epoch, valid, model)
             return False
         self.stopped_early = bool(self.patience) and epoch - self.best_epoch >= self.patience
         return self.stopped_early
 
     def restore(self, model) -> None:
         """Load the best epoch's state into ``model`` (nothing if no epoch was ever best)."""
-        if self._state is not None:
-            model.load_state_dict(self._state)
+        self.snapshot.restore(model)
+
+    def state(self) -> dict:
+        """The progress to checkpoint (the state itself is the snapshot's): best epoch, its metrics, stopped."""
+        return {"best_epoch": self.best_epoch, "best_valid": dict(self.best_valid), "stopped_early": self.stopped_early}
+
+    def load_state(self, state: dict) -> None:
+        """Resume from ``state()`` (the snapshot must still hold that epoch's state)."""
+        self.best_epoch, self.best_valid = int(state["best_epoch"]), dict(state["best_valid"])
+        self.stopped_early = bool(state["stopped_early"])
 
 
 @dataclass

@@ -6,6 +6,7 @@ estimator), so a retrained child and its supernet path optimise the same loss, e
 (``retrain.temperature`` / ``history_dropout`` vs ``supernet.*``, measured apart in the README's "Training
 recipe"); ``objective`` swaps in another sampler, loss or add-ons (``towernas.train.objective``). Model
 selection reads the validation split only; the caller evaluates test once, after ``fit`` has restored the best epoch.
+The hyperparameters of ``fit`` are one ``towernas.train.settings.FitSettings``.
 
 A model needs ``encode_users(batch)`` and ``encode_items(batch)``; a model whose query depends on the
 candidate (MIND's label-aware attention) also defines ``train_scores(batch) -> (B, B)`` cosine scores.
@@ -27,8 +28,9 @@ from towernas.runs.errors import UserError
 from towernas.train import distributed
 from towernas.train.early_stopping import FitResult, fit_epochs
 from towernas.train.optim import adam
-from towernas.train.precision import Precision
 from towernas.train.objective import RetrievalObjective
+from towernas.train.precision import Precision
+from towernas.train.settings import FitSettings
 from towernas.train.weight_decay import HypergradientWeightDecay
 
 
@@ -80,17 +82,15 @@ def default_objective(data: InteractionData, temperature: float, seed: int, devi
     return RetrievalObjective(data, temperature=temperature, seed=seed, device=device)
 
 
-def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5, batch_size: int = 512,
-        lr: float = 1e-3, temperature: float = 0.05, seed: int = 0, device="cpu", select: str = "recall@50",
-        ks: tuple[int, ...] = (10, 20, 50), progress: bool = True,
-        log: Callable[[dict], None] | None = None, objective: RetrievalObjective | None = None,
-        weight_decay: float = 0.0, learn_weight_decay: bool = False, decay_every: int = 10,
-        decay_lr: float = 0.05, precision: str = "fp32", history_dropout: float = 0.0) -> FitResult:
-    """Train ``model`` in place, keep the epoch with the best validation ``select`` metric, restore it.
+def fit(model, data: InteractionData, settings: FitSettings = FitSettings(), *, device="cpu", progress: bool = True,
+        log: Callable[[dict], None] | None = None, objective: RetrievalObjective | None = None) -> FitResult:
+    """Train ``model`` in place by ``settings``, keep the epoch with the best validation ``settings.select`` metric,
+    restore it.
 
-    Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``). ``objective``: the
+    Stops after ``settings.patience`` epochs without improvement (0: run all ``max_epochs``). ``objective``: the
     sampler, loss and add-ons (``towernas.train.objective``; None: in-batch softmax + logQ at ``temperature``).
-    Add-on parameters train with the model when ``model`` is a ``towernas.addons.WithAddOns``.
+    Add-on parameters train with the model when ``model`` is a ``towernas.addons.WithAddOns``. ``log``: receives
+    every epoch's record.
 
     The optimiser is Adam; with ``weight_decay`` > 0 it is AdamW (decoupled decay on every parameter).
     ``learn_weight_decay``: start from ``weight_decay`` and learn it on validation by a one-step hypergradient
@@ -106,42 +106,45 @@ def fit(model, data: InteractionData, *, max_epochs: int = 30, patience: int = 5
         >>> data = load_dataset(DatasetConfig(name="doc", reader="synthetic", cache=False,
         ...                     options={"n_users": 60, "n_items": 120, "mean_length": 20}), progress=False)
         >>> model = MeanPoolTwoTower([], [], data.n_items, dim=8, hidden=(16,), out_dim=8)
-        >>> fit(model, data, max_epochs=2, batch_size=64, progress=False).best_epoch in (1, 2)
+        >>> fit(model, data, FitSettings(max_epochs=2, batch_size=64), progress=False).best_epoch in (1, 2)
         True
     """
-    if select not in {f"{m}@{k}" for m in ("recall", "ndcg", "hitrate", "mrr", "precision") for k in ks}:
-        raise ValueError(f"select={select!r}: expected a metric at one of ks={list(ks)}, e.g. 'recall@{ks[-1]}'")
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    s, ks = settings, tuple(settings.ks)
+    if s.select not in {f"{m}@{k}" for m in ("recall", "ndcg", "hitrate", "mrr", "precision") for k in ks}:
+        raise ValueError(f"select={s.select!r}: expected a metric at one of ks={list(ks)}, e.g. 'recall@{ks[-1]}'")
+    torch.manual_seed(s.seed)
+    rng = np.random.default_rng(s.seed)
     model.to(device)
-    if weight_decay < 0 or learn_weight_decay and weight_decay <= 0:
-        raise UserError(f"weight_decay={weight_decay}: expected >= 0, and > 0 (the starting value) when it is "
+    if s.weight_decay < 0 or s.learn_weight_decay and s.weight_decay <= 0:
+        raise UserError(f"weight_decay={s.weight_decay}: expected >= 0, and > 0 (the starting value) when it is "
                         "learned")
-    if not 0.0 <= history_dropout < 1.0:
-        raise UserError(f"history_dropout={history_dropout}: expected a probability in [0, 1)")
-    if learn_weight_decay and distributed.world().active:
+    if not 0.0 <= s.history_dropout < 1.0:
+        raise UserError(f"history_dropout={s.history_dropout}: expected a probability in [0, 1)")
+    if s.learn_weight_decay and distributed.world().active:
         raise UserError("retrain.learn_weight_decay=true is not supported under torchrun yet; tune "
                         "retrain.weight_decay with the Optuna sweeper instead")
     distributed.broadcast_parameters(model)  # every rank starts from rank 0's weights
-    optimizer = adam(model.parameters(), lr, weight_decay=weight_decay, decoupled=weight_decay > 0)
-    objective = default_objective(data, temperature, seed, device) if objective is None else objective
+    optimizer = adam(model.parameters(), s.lr, weight_decay=s.weight_decay, decoupled=s.weight_decay > 0)
+    objective = default_objective(data, s.temperature, s.seed, device) if objective is None else objective
     objective.check(model)
-    decay = (HypergradientWeightDecay(model, optimizer, data, initial=weight_decay, temperature=temperature,
-                                      batch_size=batch_size, every=decay_every, lr=decay_lr, seed=seed, device=device)
-             if learn_weight_decay else None)
+    decay = (HypergradientWeightDecay(model, optimizer, data, initial=s.weight_decay, temperature=s.temperature,
+                                      batch_size=s.batch_size, every=s.decay_every, lr=s.decay_lr, seed=s.seed,
+                                      device=device)
+             if s.learn_weight_decay else None)
 
-    mixed = Precision(precision, device)
+    mixed = Precision(s.precision, device)
 
     def one_epoch(epoch: int) -> float:
-        return train_epoch(model, data, optimizer, objective, batch_size=batch_size, rng=rng, device=device,
-                           progress=progress, desc=f"epoch {epoch}/{max_epochs}", decay=decay, precision=mixed,
-                           history_dropout=history_dropout)
+        return train_epoch(model, data, optimizer, objective, batch_size=s.batch_size, rng=rng, device=device,
+                           progress=progress, desc=f"epoch {epoch}/{s.max_epochs}", decay=decay, precision=mixed,
+                           history_dropout=s.history_dropout)
 
     def validate() -> dict:
         metrics = evaluate_model(model, data, "valid", ks, device=device)
         return metrics if decay is None else {**metrics, "weight_decay": decay.decay}
 
-    return fit_epochs(model, one_epoch, validate, select=select, patience=patience, max_epochs=max_epochs, log=log)
+    return fit_epochs(model, one_epoch, validate, select=s.select, patience=s.patience, max_epochs=s.max_epochs,
+                      log=log)
 
 
 def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size: int = 512, lr: float = 1e-3,

@@ -26,6 +26,7 @@ from towernas.train.early_stopping import FitResult, fit_epochs
 from towernas.train.optim import adam
 from towernas.train.precision import Precision
 from towernas.train.loop import TrainingDivergedError
+from towernas.train.settings import RankerFitSettings
 
 Batch = tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]  # query batch, items (B, C), labels (B, C)
 
@@ -131,37 +132,37 @@ def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimiz
     return loss_sum / max(n, 1)
 
 
-def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]], validate: Callable[[], dict], *,
-               select: str = "auc", max_epochs: int = 30, patience: int = 3, lr: float = 1e-3,
-               weight_decay: float = 0.0, seed: int = 0, device="cpu", n_batches: int | None = None,
-               loss: str = "bce", validate_initial: bool = False, progress: bool = True,
-               log: Callable[[dict], None] | None = None, precision: str = "fp32") -> FitResult:
-    """Train ``ranker`` in place on ``batches(rng)`` (a fresh shuffled pass per epoch), keep the epoch with the
-    best ``validate()[select]`` (``logloss``: lowest; else highest), restore it. ``loss``: a key of ``LOSSES``.
-    ``validate_initial``: the untrained model is a candidate too (epoch 0; a ranker fused with the retriever's
-    score then never ends below the retriever's own order on validation).
+def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]], validate: Callable[[], dict],
+               settings: RankerFitSettings = RankerFitSettings(), *, device="cpu", n_batches: int | None = None,
+               progress: bool = True, log: Callable[[dict], None] | None = None) -> FitResult:
+    """Train ``ranker`` in place on ``batches(rng)`` (a fresh shuffled pass per epoch, ``n_batches`` long for the
+    progress bar), keep the epoch with the best ``validate()[settings.select]`` (``logloss``: lowest; else
+    highest), restore it. ``settings.loss``: a key of ``LOSSES``. ``settings.validate_initial``: the untrained model
+    is a candidate too (epoch 0; a ranker fused with the retriever's score then never ends below the retriever's
+    own order on validation).
 
-    Stops after ``patience`` epochs without improvement (0: run all ``max_epochs``). ``precision``: fp32 | bf16 |
-    fp16 | auto (``towernas.train.precision``).
+    Stops after ``settings.patience`` epochs without improvement (0: run all ``max_epochs``).
+    ``settings.precision``: fp32 | bf16 | fp16 | auto (``towernas.train.precision``).
     """
+    s, loss = settings, settings.loss
     if loss not in LOSSES:
         raise ValueError(f"loss={loss!r}: expected one of {sorted(LOSSES)}")
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
+    torch.manual_seed(s.seed)
+    rng = np.random.default_rng(s.seed)
     ranker.to(device)
     distributed.broadcast_parameters(ranker)  # every rank starts from rank 0's weights
-    optimizer = adam(ranker.parameters(), lr, weight_decay=weight_decay)
-    mixed = Precision(precision, device)
+    optimizer = adam(ranker.parameters(), s.lr, weight_decay=s.weight_decay)
+    mixed = Precision(s.precision, device)
 
     def one_epoch(epoch: int) -> float:
         return train_epoch(ranker, batches(rng), optimizer, total=n_batches, loss_fn=LOSSES[loss], progress=progress,
-                           desc=f"epoch {epoch}/{max_epochs}", loss_name=loss, precision=mixed)
+                           desc=f"epoch {epoch}/{s.max_epochs}", loss_name=loss, precision=mixed)
 
     def checked() -> dict:
         valid = validate()
-        if select not in valid:
-            raise ValueError(f"select={select!r}: the validation metrics are {sorted(valid)}")
+        if s.select not in valid:
+            raise ValueError(f"select={s.select!r}: the validation metrics are {sorted(valid)}")
         return valid
 
-    return fit_epochs(ranker, one_epoch, checked, select=select, patience=patience, max_epochs=max_epochs,
-                      validate_initial=validate_initial, log=log)
+    return fit_epochs(ranker, one_epoch, checked, select=s.select, patience=s.patience, max_epochs=s.max_epochs,
+                      validate_initial=s.validate_initial, log=log)
