@@ -36,7 +36,7 @@ from towernas.rankers import RANKERS, Catalog, build_ranker
 from towernas.rankers.cost import ranker_cost
 from towernas.rankers.inputs import RATING_INPUTS
 from towernas.rankers.pair_features import PAIR_FEATURES
-from towernas.runs import tables
+from towernas.runs import seeds, tables
 from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
@@ -116,14 +116,9 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
 
 def aggregate(records: list[dict]) -> list[dict]:
     """Mean ± std over seeds of each ranker's test metrics."""
-    rows = []
-    for name in dict.fromkeys(r["ranker"] for r in records):
-        mine = [r for r in records if r["ranker"] == name]
-        row = {"model": name, "seeds": len(mine), "cost": mine[0]["cost"]}
-        for metric in METRICS:
-            row[metric], row[f"{metric}_std"] = tables.mean_std([r["test"][metric] for r in mine])
-        rows.append(row)
-    return rows
+    return [{"model": name, "seeds": len(mine), "cost": mine[0]["cost"],
+             **seeds.over_seeds([r["test"] for r in mine], METRICS)}
+            for name, mine in seeds.group(records, lambda r: r["ranker"]).items()]
 
 
 def results_table(rows: list[dict]) -> str:

@@ -36,7 +36,7 @@ from towernas.eval.encode import evaluate_test
 from towernas.retrievers.candidate import Candidate
 from towernas.retrievers.hand_built import HandBuilt, load_tower
 from towernas.retrievers.sizing import require_fit, select_size
-from towernas.runs import tables
+from towernas.runs import seeds, tables
 from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
@@ -170,17 +170,10 @@ def _rebuilt(candidate: Candidate, data: InteractionData, cfg: DictConfig, devic
 
 def aggregate(records: list[dict]) -> list[dict]:
     """Mean ± std over seeds of each model's test metrics (models in input order)."""
-    rows = []
-    for name in dict.fromkeys(r["model"] for r in records):
-        mine = [r for r in records if r["model"] == name]
-        row = {"model": name, "size": mine[0]["size"], "seeds": len(mine), "complexity": mine[0]["complexity"]}
-        for metric in (*REPORTED, *BIAS):
-            if all(metric in r["test"] for r in mine):
-                row[metric], row[f"{metric}_std"] = tables.mean_std([r["test"][metric] for r in mine])
-        for metric in HEADLINE:
-            if all(metric in r["valid"] for r in mine):
-                row[f"valid/{metric}"], row[f"valid/{metric}_std"] = tables.mean_std([r["valid"][metric] for r in mine])
-        rows.append(row)
+    rows = [{"model": name, "size": mine[0]["size"], "seeds": len(mine), "complexity": mine[0]["complexity"],
+             **seeds.over_seeds([r["test"] for r in mine], (*REPORTED, *BIAS)),
+             **seeds.over_seeds([r["valid"] for r in mine], HEADLINE, prefix="valid/")}
+            for name, mine in seeds.group(records, lambda r: r["model"]).items()]
     tables.add_deltas(rows, "recall@50", tables.REFERENCE_MODEL, DELTA)
     return rows
 
@@ -202,8 +195,10 @@ def results_table(rows: list[dict]) -> str:
     return tables.markdown(["model", "R@20", "R@50", "N@50", "ARP@50", "tail@50", "unbiased R@50",
                             *tables.COST_HEADER, tables.DELTA_HEADER],
                            [[tables.model_cell(r), *(tables.mean_std_cell(r, m) for m in metrics),
-                             *(f"{r[m]:.{d}f}" if m in r else "—" for m, d in (("arp@50", 1), ("tail_share@50", 3))),
-                             tables.mean_std_cell(r, "unbiased/recall@50") if "unbiased/recall@50" in r else "—",
+                             *(f"{r[m]:.{d}f}" if m in r else tables.MISSING
+                               for m, d in (("arp@50", 1), ("tail_share@50", 3))),
+                             tables.mean_std_cell(r, "unbiased/recall@50") if "unbiased/recall@50" in r
+                             else tables.MISSING,
                              *tables.cost_cells(tables.flat_cost(r["complexity"])), tables.delta_cell(r[DELTA])]
                             for r in rows])
 

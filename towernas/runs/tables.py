@@ -21,18 +21,15 @@ Example:
 
 from __future__ import annotations
 
-import statistics
 from typing import Any, Iterable, Sequence
+
+from towernas.runs.seeds import mean_std  # noqa: F401  (re-exported: the search's full retrains use it too)
 
 COST_HEADER = ["UP", "UF", "IP", "IF"]
 COST_COLUMNS = ("user_params", "user_flops", "item_params", "item_flops")  # what the header abbreviates
 REFERENCE_MODEL = "google_dnn"  # the in-budget GoogleDNN: the reference of every Δ% column
 DELTA_HEADER = "Δ R@50 vs in-budget GoogleDNN"
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation over seeds (std 0 for one value)."""
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+MISSING = "–"  # a cell without a value, in every command's table
 
 
 def thousands(value: Any) -> str:
@@ -60,10 +57,20 @@ def cost_cells(columns: dict) -> list[str]:
     return [thousands(columns.get(key)) for key in COST_COLUMNS]
 
 
+def mean_std_text(mean: float, std: float | None, fmt: str = ".4f") -> str:
+    """``'0.2295 ± 0.0042'``; the mean alone without a std (one seed, or a single evaluation).
+
+    Example:
+        >>> mean_std_text(0.22954, 0.00421), mean_std_text(12.34, None, ".1f")
+        ('0.2295 ± 0.0042', '12.3')
+    """
+    return format(mean, fmt) if std is None else f"{mean:{fmt}} ± {std:{fmt}}"
+
+
 def mean_std_cell(row: dict, metric: str, seeds: int | None = None) -> str:
     """``'0.2295 ± 0.0042'`` from ``row[metric]`` and ``row[metric + '_std']``; the mean alone for one seed."""
     n = row.get("seeds", 1) if seeds is None else seeds
-    return f"{row[metric]:.4f} ± {row[metric + '_std']:.4f}" if n > 1 else f"{row[metric]:.4f}"
+    return mean_std_text(row[metric], row[metric + "_std"] if n > 1 else None)
 
 
 def model_cell(row: dict) -> str:
