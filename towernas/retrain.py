@@ -36,7 +36,7 @@ from towernas.eval.encode import evaluate_test
 from towernas.retrievers.candidate import Candidate
 from towernas.retrievers.hand_built import HandBuilt, load_tower
 from towernas.retrievers.sizing import require_fit, select_size
-from towernas.runs import seeds, tables
+from towernas.runs import model_names, seeds, tables
 from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
@@ -77,6 +77,8 @@ def candidates(cfg: DictConfig) -> list[Candidate]:
         if not paths:
             raise FileNotFoundError(f"{run}: no archs/top*.json; is it a finished search run?")
     out = [_from_file(p) for p in paths]
+    names = model_names.unique([c.name for c in out], paths)  # the same rank of two search runs
+    out = [replace(c, name=name) for c, name in zip(out, names)]
     from towernas.retrievers import MODELS
 
     for name in r.baselines:
@@ -85,15 +87,13 @@ def candidates(cfg: DictConfig) -> list[Candidate]:
 
 
 def _from_file(path: Path) -> Candidate:
-    """A result file as a candidate: a searched architecture, or the hand-built baseline a search chose."""
+    """A result file as a candidate: a searched architecture, or the hand-built baseline a search chose; named
+    ``searched <budget> #<rank>`` if it is a search's ``archs/top<rank>.json`` (``runs.model_names``)."""
     tower = load_tower(path)
     if isinstance(tower, HandBuilt):
-        return Candidate(name=_label(path), baseline=tower.baseline, size=tower.size)
-    return Candidate(name=_label(path), arch=tower)
-
-
-def _label(path: Path) -> str:
-    return path.stem if path.parent.name != "archs" else f"{path.parent.parent.parent.name}/{path.stem}"
+        return Candidate(name=model_names.file_name(path, tower.provenance, baseline=tower.baseline),
+                         baseline=tower.baseline, size=tower.size)
+    return Candidate(name=model_names.file_name(path, tower.provenance), arch=tower)
 
 
 def choose_sizes(todo: list[Candidate], data: InteractionData, cfg: DictConfig, device,
