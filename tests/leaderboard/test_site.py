@@ -103,6 +103,9 @@ def test_every_kind_of_run_gets_its_section_and_figures(built):
     selection = page.tables["selection-1"]
     assert len(selection.rows) == 2 and selection.column("full")[0][0] == "0.3040 ± 0.0037"
     assert selection.column("user")[0][0] == "MLP-32 EW-ip MLP-64 EW-max skip"
+    assert [t for t, _ in selection.column("fitness")] == ["0.3100", "0.3000"]  # R@50 as it is (stored: -0.31)
+    text = (out / "index.html").read_text()
+    assert "supernet R@50</th>" in text and "(higher is better)" in text and "-0.31" not in text
     assert selection.column("uf")[0][0] == "60.0k" and selection.column("uf")[1][0] == "–"  # no top2.json
     assert (out / MARKER).exists() and not [p for p in out.parent.iterdir() if p.name.startswith(".site")]
 
