@@ -15,8 +15,6 @@ directory (mean ± std over seeds) and prints the table.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 
@@ -130,13 +128,9 @@ def results_table(rows: list[dict]) -> str:
 
 
 def results_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["model", "seeds", *[k for m in METRICS for k in (m, f"{m}_std")],
-                                                "params", "flops_per_pair"], extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "params": row["cost"]["params"], "flops_per_pair": row["cost"]["flops_per_pair"]})
-    return buffer.getvalue()
+    return tables.csv_text(["model", "seeds", *tables.with_std(METRICS), "params", "flops_per_pair"],
+                           ({**r, "params": r["cost"]["params"], "flops_per_pair": r["cost"]["flops_per_pair"]}
+                            for r in rows))
 
 
 def run_rank(cfg: DictConfig, run_dir: Path) -> dict:

@@ -16,8 +16,6 @@ the run directory and prints the table (mean ± std over seeds, Δ R@50 vs the i
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -204,14 +202,8 @@ def results_table(rows: list[dict]) -> str:
 
 
 def results_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    fields = ["model", "size", "seeds", *[m for metric in (*REPORTED, *BIAS) for m in (metric, f"{metric}_std")],
-              "user_params", "user_flops", "item_params", "item_flops", DELTA]
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({**r, **tables.flat_cost(r["complexity"])})
-    return buffer.getvalue()
+    fields = ["model", "size", "seeds", *tables.with_std((*REPORTED, *BIAS)), *tables.COST_COLUMNS, DELTA]
+    return tables.csv_text(fields, ({**r, **tables.flat_cost(r["complexity"])} for r in rows))
 
 
 def selected_on(records: list[dict], select: str) -> dict:

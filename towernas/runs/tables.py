@@ -21,7 +21,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+import csv
+import io
+from typing import Any, Iterable, Mapping, Sequence
 
 from towernas.runs.seeds import mean_std  # noqa: F401  (re-exported: the search's full retrains use it too)
 
@@ -94,6 +96,26 @@ def add_deltas(rows: list[dict], metric: str, reference_model: str, column: str,
     for row in rows:
         ref = next((r for r in rows if r["model"] == reference_model and all(r[g] == row[g] for g in group)), None)
         row[column] = delta_pct(row[metric], ref[metric]) if ref else None
+
+
+def with_std(metrics: Iterable[str]) -> list[str]:
+    """Every metric followed by its ``_std`` column: ``['auc', 'auc_std', ...]``."""
+    return [key for metric in metrics for key in (metric, f"{metric}_std")]
+
+
+def csv_text(fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """A CSV table of ``fields`` (header first, ``\\r\\n`` line ends as ``csv`` writes them; other keys of a row
+    ignored, a missing one empty).
+
+    Example:
+        >>> csv_text(["model", *with_std(["auc"])], [{"model": "fm", "auc": 0.7, "auc_std": 0.01, "x": 1}]).splitlines()
+        ['model,auc,auc_std', 'fm,0.7,0.01']
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def markdown(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
