@@ -65,6 +65,7 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
            state_path: str | os.PathLike | None = None, write_text: Callable[[Path, str], None] | None = None,
            progress: bool = True, seeds: Sequence[Genome] = (),
            map_fitness: Callable[[Callable[[Genome], float], list[Genome]], list[float]] | None = None,
+           show_best: Callable[[float], str] | None = None,
            ) -> EvolutionResult:
     """Search ``space`` for low-fitness feasible genomes.
 
@@ -92,6 +93,8 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
         map_fitness: ``map_fitness(fitness, genomes) -> values`` scores the distinct new genomes of a
             generation together (DEAP's ``toolbox.map`` idea): e.g. split across DDP ranks or workers. It must
             return the values in the order of ``genomes``. Default: one after the other in this process.
+        show_best: the best fitness so far as the progress bar shows it, e.g. ``lambda f: f"best R@50={-f:.4g}"``
+            for a fitness that is a negated score. Default ``best=<fitness>``.
 
     Raises:
         ValueError: no feasible genome among ``config.max_init_attempts`` uniform samples.
@@ -122,7 +125,8 @@ def evolve(space: SearchSpace, fitness: Callable[[Genome], float], cost: Callabl
             search.generation += 1
             finish_generation(stats)
             bar.update(1)
-            bar.set_postfix(best=f"{search.history[-1]['best_fitness']:.4g}", evals=len(search.memo))
+            best = search.history[-1]["best_fitness"]
+            bar.set_postfix_str(f"{show_best(best) if show_best else f'best={best:.4g}'}, evals={len(search.memo)}")
     return search.result()
 
 

@@ -15,8 +15,6 @@ directory (mean ± std over seeds) and prints the table.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from pathlib import Path
 
@@ -37,7 +35,7 @@ from towernas.rankers import RANKERS, Catalog, build_ranker
 from towernas.rankers.cost import ranker_cost
 from towernas.rankers.inputs import RATING_INPUTS
 from towernas.rankers.pair_features import PAIR_FEATURES
-from towernas.runs import tables
+from towernas.runs import seeds, tables
 from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_results
@@ -117,14 +115,9 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
 
 def aggregate(records: list[dict]) -> list[dict]:
     """Mean ± std over seeds of each ranker's test metrics."""
-    rows = []
-    for name in dict.fromkeys(r["ranker"] for r in records):
-        mine = [r for r in records if r["ranker"] == name]
-        row = {"model": name, "seeds": len(mine), "cost": mine[0]["cost"]}
-        for metric in METRICS:
-            row[metric], row[f"{metric}_std"] = tables.mean_std([r["test"][metric] for r in mine])
-        rows.append(row)
-    return rows
+    return [{"model": name, "seeds": len(mine), "cost": mine[0]["cost"],
+             **seeds.over_seeds([r["test"] for r in mine], METRICS)}
+            for name, mine in seeds.group(records, lambda r: r["ranker"]).items()]
 
 
 def results_table(rows: list[dict]) -> str:
@@ -136,13 +129,9 @@ def results_table(rows: list[dict]) -> str:
 
 
 def results_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=["model", "seeds", *[k for m in METRICS for k in (m, f"{m}_std")],
-                                                "params", "flops_per_pair"], extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({**row, "params": row["cost"]["params"], "flops_per_pair": row["cost"]["flops_per_pair"]})
-    return buffer.getvalue()
+    return tables.csv_text(["model", "seeds", *tables.with_std(METRICS), "params", "flops_per_pair"],
+                           ({**r, "params": r["cost"]["params"], "flops_per_pair": r["cost"]["flops_per_pair"]}
+                            for r in rows))
 
 
 def run_rank(cfg: DictConfig, run_dir: Path) -> dict:

@@ -2,10 +2,10 @@
 ``python -m towernas.report --html OUT RUN [RUN …]``: the static HTML leaderboard.
 
 Each RUN is a retrain run directory (its ``results.json``), typically one per budget with the searched
-towers and the human baselines. Writes ``report.md`` and ``report.csv`` (model × budget → test R@50,
-N@50, params and FLOPs per tower, Δ% R@50 vs the in-budget GoogleDNN of the same budget; in-budget
-baselines show their size) and ``recall_vs_flops.png`` (R@50 against total FLOPs, with the Pareto front
-of all points).
+towers and the human baselines, or a directory of runs (a Hydra multirun or a sweep: every run beneath it).
+Writes ``report.md`` and ``report.csv`` (model × budget → test R@50, N@50, params and FLOPs per tower, Δ% R@50
+vs the in-budget GoogleDNN of the same budget; in-budget baselines show their size) and ``recall_vs_flops.png``
+(R@50 against total FLOPs, with the Pareto front of all points).
 
 ``--html OUT`` writes a static site (``towernas.leaderboard``): ``OUT/index.html`` and its PNGs,
 openable from disk (no server, no network). There RUN may be any mix of retrain, rank (CTR), cascade and
@@ -18,6 +18,7 @@ report then reads the retrain runs among RUN. Without ``--out``, ``--html`` writ
 
     python -m towernas.report outputs/retrain/synthetic/L/<run> outputs/retrain/synthetic/M/<run> --out report/
     python -m towernas.report --html site/ outputs/retrain/synthetic/L/<run> outputs/search/synthetic/L/<run>
+    python -m towernas.report --html site/ multirun/<date>/<time>   # every job of a Hydra multirun
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pathlib import Path
 
 from towernas.leaderboard import build_site
 from towernas.leaderboard.collect import add_reference_deltas, retrain_row
+from towernas.leaderboard.kinds import detect, expand
 from towernas.leaderboard.plots import pareto_front, plot
 from towernas.runs import tables
 from towernas.runs.files import atomic_open
@@ -38,10 +40,21 @@ __all__ = ["load_rows", "main", "markdown", "pareto_front", "plot", "write_repor
 DEFAULT_OUT = Path("outputs/report")
 
 
+def retrain_runs(paths: list[Path]) -> list[Path]:
+    """The retrain runs of ``paths``: a path naming a run (or a missing one) as itself, a directory of runs (a
+    Hydra multirun or a sweep, ``leaderboard.kinds.expand``) as the retrain runs beneath it."""
+    out: list[Path] = []
+    for path in paths:
+        found = expand([path])
+        out += [path] if found == [path] else [r.path for r in map(detect, found) if r.kind == "retrain"]
+    return out
+
+
 def load_rows(runs: list[Path]) -> list[dict]:
-    """One row per (model, budget) from the runs' ``results.json`` tables."""
+    """One row per (model, budget) from the runs' ``results.json`` tables (``retrain_runs``: of every retrain run
+    beneath a directory of runs)."""
     rows = []
-    for run in runs:
+    for run in retrain_runs(runs):
         path = run / "results.json" if run.is_dir() else run
         try:
             results = json.loads(path.read_text())
@@ -77,8 +90,8 @@ def write_report(runs: list[Path], out: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("runs", nargs="+", type=Path,
-                        help="retrain run directories (or results.json files); with --html also rank, cascade and "
-                             "search run directories")
+                        help="retrain run directories (or results.json files), or directories of runs (a Hydra "
+                             "multirun: every run beneath); with --html also rank, cascade and search runs")
     parser.add_argument("--out", type=Path, default=None,
                         help=f"directory of the Markdown/CSV/PNG report (default {DEFAULT_OUT}; none with --html "
                              "alone)")

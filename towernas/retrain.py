@@ -16,8 +16,6 @@ the run directory and prints the table (mean ± std over seeds, Δ R@50 vs the i
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from dataclasses import replace
 from pathlib import Path
@@ -36,7 +34,7 @@ from towernas.eval.encode import evaluate_test
 from towernas.retrievers.candidate import Candidate
 from towernas.retrievers.hand_built import HandBuilt, load_tower
 from towernas.retrievers.sizing import require_fit, select_size
-from towernas.runs import tables
+from towernas.runs import model_names, seeds, tables
 from towernas.runs.cli import run_entry, validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
@@ -77,6 +75,8 @@ def candidates(cfg: DictConfig) -> list[Candidate]:
         if not paths:
             raise FileNotFoundError(f"{run}: no archs/top*.json; is it a finished search run?")
     out = [_from_file(p) for p in paths]
+    names = model_names.unique([c.name for c in out], paths)  # the same rank of two search runs
+    out = [replace(c, name=name) for c, name in zip(out, names)]
     from towernas.retrievers import MODELS
 
     for name in r.baselines:
@@ -85,15 +85,13 @@ def candidates(cfg: DictConfig) -> list[Candidate]:
 
 
 def _from_file(path: Path) -> Candidate:
-    """A result file as a candidate: a searched architecture, or the hand-built baseline a search chose."""
+    """A result file as a candidate: a searched architecture, or the hand-built baseline a search chose; named
+    ``searched <budget> #<rank>`` if it is a search's ``archs/top<rank>.json`` (``runs.model_names``)."""
     tower = load_tower(path)
     if isinstance(tower, HandBuilt):
-        return Candidate(name=_label(path), baseline=tower.baseline, size=tower.size)
-    return Candidate(name=_label(path), arch=tower)
-
-
-def _label(path: Path) -> str:
-    return path.stem if path.parent.name != "archs" else f"{path.parent.parent.parent.name}/{path.stem}"
+        return Candidate(name=model_names.file_name(path, tower.provenance, baseline=tower.baseline),
+                         baseline=tower.baseline, size=tower.size)
+    return Candidate(name=model_names.file_name(path, tower.provenance), arch=tower)
 
 
 def choose_sizes(todo: list[Candidate], data: InteractionData, cfg: DictConfig, device,
@@ -170,17 +168,10 @@ def _rebuilt(candidate: Candidate, data: InteractionData, cfg: DictConfig, devic
 
 def aggregate(records: list[dict]) -> list[dict]:
     """Mean ± std over seeds of each model's test metrics (models in input order)."""
-    rows = []
-    for name in dict.fromkeys(r["model"] for r in records):
-        mine = [r for r in records if r["model"] == name]
-        row = {"model": name, "size": mine[0]["size"], "seeds": len(mine), "complexity": mine[0]["complexity"]}
-        for metric in (*REPORTED, *BIAS):
-            if all(metric in r["test"] for r in mine):
-                row[metric], row[f"{metric}_std"] = tables.mean_std([r["test"][metric] for r in mine])
-        for metric in HEADLINE:
-            if all(metric in r["valid"] for r in mine):
-                row[f"valid/{metric}"], row[f"valid/{metric}_std"] = tables.mean_std([r["valid"][metric] for r in mine])
-        rows.append(row)
+    rows = [{"model": name, "size": mine[0]["size"], "seeds": len(mine), "complexity": mine[0]["complexity"],
+             **seeds.over_seeds([r["test"] for r in mine], (*REPORTED, *BIAS)),
+             **seeds.over_seeds([r["valid"] for r in mine], HEADLINE, prefix="valid/")}
+            for name, mine in seeds.group(records, lambda r: r["model"]).items()]
     tables.add_deltas(rows, "recall@50", tables.REFERENCE_MODEL, DELTA)
     return rows
 
@@ -202,21 +193,17 @@ def results_table(rows: list[dict]) -> str:
     return tables.markdown(["model", "R@20", "R@50", "N@50", "ARP@50", "tail@50", "unbiased R@50",
                             *tables.COST_HEADER, tables.DELTA_HEADER],
                            [[tables.model_cell(r), *(tables.mean_std_cell(r, m) for m in metrics),
-                             *(f"{r[m]:.{d}f}" if m in r else "—" for m, d in (("arp@50", 1), ("tail_share@50", 3))),
-                             tables.mean_std_cell(r, "unbiased/recall@50") if "unbiased/recall@50" in r else "—",
+                             *(f"{r[m]:.{d}f}" if m in r else tables.MISSING
+                               for m, d in (("arp@50", 1), ("tail_share@50", 3))),
+                             tables.mean_std_cell(r, "unbiased/recall@50") if "unbiased/recall@50" in r
+                             else tables.MISSING,
                              *tables.cost_cells(tables.flat_cost(r["complexity"])), tables.delta_cell(r[DELTA])]
                             for r in rows])
 
 
 def results_csv(rows: list[dict]) -> str:
-    buffer = io.StringIO()
-    fields = ["model", "size", "seeds", *[m for metric in (*REPORTED, *BIAS) for m in (metric, f"{metric}_std")],
-              "user_params", "user_flops", "item_params", "item_flops", DELTA]
-    writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    for r in rows:
-        writer.writerow({**r, **tables.flat_cost(r["complexity"])})
-    return buffer.getvalue()
+    fields = ["model", "size", "seeds", *tables.with_std((*REPORTED, *BIAS)), *tables.COST_COLUMNS, DELTA]
+    return tables.csv_text(fields, ({**r, **tables.flat_cost(r["complexity"])} for r in rows))
 
 
 def selected_on(records: list[dict], select: str) -> dict:

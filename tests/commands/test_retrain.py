@@ -59,8 +59,19 @@ def test_default_input_is_the_top_k_of_the_latest_search_run(tmp_path, monkeypat
     search.run_search(cfg, run)
     assert retrain.latest_search_run(Path("outputs/search"), "synthetic-tiny", "L").resolve() == run
     out = retrain.run_retrain(_cfg("retrain.top_k=2", "retrain.max_epochs=1"), tmp_path / "rt")
-    assert [r["model"] for r in out["table"]] == ["L-single/top1", "L-single/top2"]
+    assert [r["model"] for r in out["table"]] == ["searched L #1", "searched L #2"]
     assert out["records"][0]["arch"] == Arch.load(run / "archs/top1.json").to_dict()
+
+
+def test_searched_models_are_named_by_budget_and_rank_and_kept_apart_across_search_runs(tmp_path):
+    paths = []
+    for run, rank in (("L-single/seed0", 1), ("L-single/seed1", 1), ("L-single/seed0", 2)):
+        paths.append(tmp_path / run / "archs" / f"top{rank}.json")
+        ARCH.with_info(provenance={"budget": "L", "seed": 0}).save(paths[-1])
+    ARCH.save(tmp_path / "mine.json")
+    archs = ",".join(map(str, [*paths, tmp_path / "mine.json"]))
+    names = [c.name for c in retrain.candidates(_cfg(f"retrain.archs=[{archs}]", "retrain.baselines=[google_dnn]"))]
+    assert names == ["searched L #1 (seed0)", "searched L #1 (seed1)", "searched L #2", "mine", "google_dnn"]
 
 
 def test_no_search_run_and_bad_inputs_give_one_line_errors(tmp_path, monkeypatch):

@@ -97,6 +97,10 @@ def test_search_writes_a_complete_run_dir_within_budget(tmp_path, monkeypatch):
     assert won["origin"] == best["origin"] and won["validation"] == best["retrained"]
     assert won["over"] and all(m["margin"] >= 0 for m in won["over"].values())
     assert f"winner ({won['origin']})" in (run / "summary.md").read_text()
+    md = (run / "summary.md").read_text()  # the supernet's R@50 as it is (the evolution minimises its negative)
+    assert "| supernet R@50 | supernet R@50 rank |" in md and "supernet R@50: " in md and "(higher is better)" in md
+    assert f"| {-by_rank[0]['fitness']:.4f} | {by_rank[0]['fitness_rank']} |" in md and by_rank[0]["fitness"] < 0
+    assert summary["fitness_shown"] == {"name": "supernet R@50", "shown_as": "-fitness", "higher_is_better": True}
     assert set(summary["phases_seconds_this_call"]) == {"supernet", "evolution", "selection"}
     assert summary["peak_rss_mib"] > 50
     assert json.loads((run / "selection.json").read_text())  # retrain scores cached for a resumed run

@@ -334,3 +334,14 @@ def test_map_fitness_scores_each_generations_new_genomes_together_with_the_same_
     with pytest.raises(ValueError, match="returned 0 values"):
         evolve(mapped.space, mapped.fitness, mapped.cost, mapped.under(60), EvolutionConfig(population=20,
                generations=1, seed=3), progress=False, map_fitness=lambda f, genomes: [])
+
+
+def test_the_progress_bar_shows_the_best_fitness_as_the_caller_reads_it(capsys):
+    problem = Knapsack(seed=4)
+    config = EvolutionConfig(population=8, generations=2, seed=0)
+    result = evolve(problem.space, problem.fitness, problem.cost, problem.under(60), config,
+                    show_best=lambda f: f"best R@50={-f:.4g}")  # a fitness that is a negated score
+    bar = capsys.readouterr().err
+    assert f"best R@50={-result.best[1]:.4g}, evals=" in bar and "best=" not in bar
+    evolve(problem.space, problem.fitness, problem.cost, problem.under(60), config)  # default: the fitness itself
+    assert f"best={result.best[1]:.4g}, evals=" in capsys.readouterr().err

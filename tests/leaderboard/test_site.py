@@ -103,6 +103,9 @@ def test_every_kind_of_run_gets_its_section_and_figures(built):
     selection = page.tables["selection-1"]
     assert len(selection.rows) == 2 and selection.column("full")[0][0] == "0.3040 ± 0.0037"
     assert selection.column("user")[0][0] == "MLP-32 EW-ip MLP-64 EW-max skip"
+    assert [t for t, _ in selection.column("fitness")] == ["0.3100", "0.3000"]  # R@50 as it is (stored: -0.31)
+    text = (out / "index.html").read_text()
+    assert "supernet R@50</th>" in text and "(higher is better)" in text and "-0.31" not in text
     assert selection.column("uf")[0][0] == "60.0k" and selection.column("uf")[1][0] == "–"  # no top2.json
     assert (out / MARKER).exists() and not [p for p in out.parent.iterdir() if p.name.startswith(".site")]
 
@@ -182,3 +185,28 @@ def test_html_alone_writes_the_site_only_and_with_out_both(runs, tmp_path, monke
                  "--out", "md"])
     markdown = (tmp_path / "md" / "report.md").read_text()
     assert "| L | google_dnn [128,128] |" in markdown and "+20.0%" in markdown  # the retrain runs among RUN
+
+
+def test_a_multirun_directory_stands_for_every_run_beneath_it(tmp_path, monkeypatch, capsys):
+    sweep = tmp_path / "multirun" / "2026-12-07" / "07-00-00"  # Hydra's <dir>/<job>/..., jobs 0..10
+    (sweep / ".hydra").mkdir(parents=True)
+    (sweep / "multirun.yaml").write_text("hydra: {}\n")
+    for job in (0, 2, 10):
+        fake_runs.retrain_run(sweep / str(job), "L", [
+            fake_runs.table_row("google_dnn", 0.2 + job / 100, 57000, 57000, size="[64]"),
+            fake_runs.table_row("searched L #1", 0.3, 60000, 48000)])
+    fake_runs.search_run(sweep / "11" / "seed0")
+    site = build_site([sweep], tmp_path / "site")
+    assert [(r.label, r.kind) for r in site.runs] == [("0", "retrain"), ("2", "retrain"), ("10", "retrain"),
+                                                       ("11/seed0", "search")]
+    assert len(site.rows) == 6 and {r["run"] for r in site.rows} == {"0", "2", "10"}
+    monkeypatch.chdir(tmp_path)
+    report.main([str(tmp_path / "multirun"), "--out", "md"])  # the Markdown report reads the retrain runs only
+    assert (tmp_path / "md" / "report.md").read_text().count("| synthetic | L |") == 6
+    empty = tmp_path / "empty" / "job0"
+    empty.mkdir(parents=True)
+    with pytest.raises(SystemExit) as exit_:
+        report.main(["--html", str(tmp_path / "site2"), str(tmp_path / "empty")])
+    message = str(exit_.value.code)
+    assert message.startswith(f"towernas.report: error: {tmp_path / 'empty'}: no results.json or summary.json")
+    assert "beneath" in message and "\n" not in message and not (tmp_path / "site2").exists()

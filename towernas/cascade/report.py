@@ -3,7 +3,7 @@ retriever alone vs every cascade."""
 
 from __future__ import annotations
 
-from towernas.runs import tables
+from towernas.runs import seeds, tables
 
 BIAS_AT_K = ("arp@", "unbiased/")  # measured at the stage's own k when it keeps fewer than 50
 TABLE_METRICS = ("ndcg@10", "recall@10", "hitrate@10", "recall@50", "ndcg@50", "arp@50", "unbiased/recall@50")
@@ -14,17 +14,10 @@ HEADERS = {"ndcg@10": "N@10", "recall@10": "R@10", "hitrate@10": "HR@10", "recal
 def aggregate(records: list[dict]) -> list[dict]:
     """Per (ranker, mode): every stage's metrics as mean and std over seeds."""
     rows = []
-    for key in dict.fromkeys((r["ranker"], r["negatives"], r["joint"]) for r in records):
-        mine = [r for r in records if (r["ranker"], r["negatives"], r["joint"]) == key]
-        stages = []
-        for i, stage in enumerate(mine[0]["stages"]):
-            entry = {"name": stage["name"], "k": stage["k"]}
-            for split in ("valid", "test"):
-                entry[split] = {}
-                for metric in stage[split]:
-                    entry[split][metric], entry[split][f"{metric}_std"] = tables.mean_std(
-                        [r["stages"][i][split][metric] for r in mine])
-            stages.append(entry)
+    for key, mine in seeds.group(records, lambda r: (r["ranker"], r["negatives"], r["joint"])).items():
+        stages = [{"name": stage["name"], "k": stage["k"],
+                   **{split: seeds.over_seeds([r["stages"][i][split] for r in mine]) for split in ("valid", "test")}}
+                  for i, stage in enumerate(mine[0]["stages"])]
         label = f"{key[0]} ({key[1]})" + (f" + {key[2]}" if key[2] != "none" else "")
         rows.append({"name": label, "ranker": key[0], "negatives": key[1], "joint": key[2], "seeds": len(mine),
                      "stages": stages})
@@ -35,7 +28,7 @@ def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
     """Markdown: the retriever alone vs every cascade (test, last stage; mean ± std over seeds)."""
     base = retriever[0]["test"]
     header = ["pipeline", *(HEADERS[m] for m in TABLE_METRICS), "Δ N@10", "ms / 1k users"]
-    rows = [["retriever alone", *(_cell(base, m) for m in TABLE_METRICS), "–",
+    rows = [["retriever alone", *(_cell(base, m) for m in TABLE_METRICS), tables.MISSING,
              f"{1000 * base['seconds_per_1000_users']:.0f}"]]
     for p in pipelines:
         last = p["stages"][-1]["test"]
@@ -65,6 +58,5 @@ def _cell(metrics: dict, name: str) -> str:
         # a last stage keeping k < 50 reports its bias metrics at k (its recall/ndcg@50 stay "–", not @10)
         name = next((m for m in metrics if m.startswith(name[:-2]) and not m.endswith("_std")), name)
     if name not in metrics:
-        return "–"
-    std = metrics.get(f"{name}_std")
-    return f"{metrics[name]:.4f}" + (f" ± {std:.4f}" if std else "")
+        return tables.MISSING
+    return tables.mean_std_text(metrics[name], metrics.get(f"{name}_std") or None)  # a zero std: one seed

@@ -9,12 +9,12 @@ Example:
     >>> results = {"dataset": "d", "budget": "L", "table": [
     ...     {"model": "google_dnn", "size": "[64]", "seeds": 1, "recall@50": 0.2, "recall@50_std": 0.0,
     ...      "ndcg@50": 0.1, "ndcg@50_std": 0.0, "complexity": None},
-    ...     {"model": "top1", "seeds": 1, "recall@50": 0.25, "recall@50_std": 0.0, "ndcg@50": 0.1,
+    ...     {"model": "searched L #1", "seeds": 1, "recall@50": 0.25, "recall@50_std": 0.0, "ndcg@50": 0.1,
     ...      "ndcg@50_std": 0.0, "complexity": None, "arp@50": 12.5}]}
     >>> rows = [retrain_row(results, r, bias=True) for r in results["table"]]
     >>> add_reference_deltas(rows)
     >>> [(r["model"], round(r["delta_recall@50_pct"], 1), r.get("arp@50")) for r in rows]
-    [('google_dnn', 0.0, None), ('top1', 25.0, 12.5)]
+    [('google_dnn', 0.0, None), ('searched L #1', 25.0, 12.5)]
 """
 
 from __future__ import annotations

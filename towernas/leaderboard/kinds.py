@@ -6,7 +6,8 @@
 - ``search``: ``summary.json`` (``towernas.search``; its logs ``search.jsonl``, ``supernet.jsonl`` and
   ``evolution_state.json`` when the strategy trained a supernet and ran evolution).
 
-Anything else is a one-line ``ValueError`` naming the path and what was expected.
+Anything else is a one-line ``ValueError`` naming the path and what was expected. A directory holding none of
+these files, e.g. a Hydra multirun (``<dir>/<job>/...``), stands for every run directory beneath it (``expand``).
 
 Example:
     >>> import json, tempfile
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,6 +73,43 @@ def detect(path: Path) -> RunDir:
             raise ValueError(f"{path / 'summary.json'}: not a search summary (no 'selection' key)")
         return RunDir(path, "search", summary)
     raise ValueError(f"{path}: no results.json or summary.json ({EXPECTED})")
+
+
+RUN_FILES = ("results.json", "summary.json")
+
+
+def _natural(path: Path) -> list:
+    """Sort key reading digit runs as numbers: Hydra's job ``2`` before ``10``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.as_posix())]
+
+
+def expand(paths: list[Path]) -> list[Path]:
+    """Every run of ``paths``: a run directory (or its ``results.json`` / ``summary.json``) as itself; any other
+    directory, e.g. a Hydra multirun or a sweep, as every run directory beneath it, at any depth, in path
+    order (digits as numbers). A directory with no run beneath it is a one-line ``ValueError`` naming it.
+
+    Example:
+        >>> import tempfile
+        >>> sweep = Path(tempfile.mkdtemp())
+        >>> for job in ("10", "2", "2/sub"):
+        ...     (sweep / job).mkdir()
+        ...     _ = (sweep / job / "results.json").write_text("{}")
+        >>> [p.relative_to(sweep).as_posix() for p in expand([sweep])]
+        ['2', '2/sub', '10']
+        >>> expand([sweep / "2" / "sub"]) == [sweep / "2" / "sub"]
+        True
+    """
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if not path.is_dir() or any((path / name).exists() for name in RUN_FILES):
+            out.append(path)
+            continue
+        found = sorted({f.parent for name in RUN_FILES for f in path.rglob(name) if f.is_file()}, key=_natural)
+        if not found:
+            raise ValueError(f"{path}: no results.json or summary.json, here or in any directory beneath "
+                             f"({EXPECTED}, or a sweep of them)")
+        out += found
+    return list(dict.fromkeys(out))
 
 
 def label_runs(runs: list[RunDir]) -> None:

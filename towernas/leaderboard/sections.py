@@ -12,6 +12,7 @@ from pathlib import Path
 from towernas.leaderboard import collect, plots, views
 from towernas.leaderboard.html import Cell, Column, Table, esc, facts, figure, render_table, section
 from towernas.leaderboard.kinds import RunDir
+from towernas.runs import fitness_view
 
 
 @contextmanager
@@ -110,7 +111,7 @@ def _search_run(i: int, run: RunDir, site: Path) -> str:
         figures.append(figure(f"supernet-{i}.png", f"supernet loss, {run.label}",
                               "supernet training loss / validation monitor"))
     rows = collect.selection_rows(run.path, s)
-    table = _scroll(views.selection_table(f"selection-{i}", rows)) if rows else ""
+    table = _scroll(views.selection_table(f"selection-{i}", rows, fitness_view.view(s.get("fitness")))) if rows else ""
     return (f"<h3>{esc(run.label)}</h3>{info}<div class=\"figures\">{''.join(figures)}</div>"
             f"<p class=\"note\">Final selection</p>{table}")
 

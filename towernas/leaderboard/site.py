@@ -29,7 +29,7 @@ from pathlib import Path
 
 from towernas.leaderboard import sections
 from towernas.leaderboard.html import page
-from towernas.leaderboard.kinds import RunDir, detect, label_runs
+from towernas.leaderboard.kinds import RunDir, detect, expand, label_runs
 
 MARKER = ".towernas-leaderboard"  # marks a directory this module wrote (and may replace)
 # the sections in page order (their ids differ from every table's: the sort hash names a table by id)
@@ -109,10 +109,11 @@ def render(runs: list[RunDir], site: Path) -> list[dict]:
 
 
 def build_site(paths: list[Path], out: Path) -> Site:
-    """Read every run of ``paths`` (any mix of retrain, rank, cascade and search run directories) and write
-    the site to ``out``. Unknown or unreadable runs, and an ``out`` that is not a site, are one-line
-    ``ValueError``s raised before anything is written."""
-    runs = [detect(p) for p in paths]
+    """Read every run of ``paths`` (any mix of retrain, rank, cascade and search run directories, and directories
+    holding such runs at any depth, e.g. a Hydra multirun: ``kinds.expand``) and write the site to ``out``.
+    Unknown or unreadable runs, and an ``out`` that is not a site, are one-line ``ValueError``s raised before
+    anything is written."""
+    runs = [detect(p) for p in expand(paths)]
     label_runs(runs)
     out = Path(os.path.abspath(out))
     check_target(out)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from towernas.leaderboard.collect import BIAS, DELTA, stage_metric
 from towernas.leaderboard.html import Cell, Column, Table
 from towernas.runs import tables
+from towernas.runs.fitness_view import FitnessView
 
 NA = Cell("–", numeric=True)  # a number the run does not have: sorts last
 
@@ -118,15 +119,17 @@ def cascade_table(table_id: str, stages: list[dict]) -> Table:
                  row_classes=["best" if s["best"] else "" for s in stages])
 
 
-def selection_table(table_id: str, rows: list[dict]) -> Table:
-    """A search's final selection: ops, supernet fitness and rank, short / full retrain R@50, costs."""
+def selection_table(table_id: str, rows: list[dict], fitness: FitnessView) -> Table:
+    """A search's final selection: ops, the supernet's score as shown (``fitness``: R@50 positive, or the loss)
+    and its rank, short / full retrain R@50, costs; the caption says once which direction is better."""
     columns = [Column("rank", "#", "order of the final selection (archs/top<i>.json)"), Column("pooling", "pooling"),
                Column("user", "user ops"), Column("item", "item ops"),
-               Column("fitness", "fitness", "supernet fitness (lower is better)"),
-               Column("frank", "fitness rank"), Column("short", "short R@50", "validation R@50 after a short retrain"),
+               Column("fitness", fitness.header, fitness.note()),
+               Column("frank", f"{fitness.header} rank", "rank among the architectures the search scored (1: best)"),
+               Column("short", "short R@50", "validation R@50 after a short retrain"),
                Column("full", "retrained R@50", "validation R@50 of the full retrains, mean ± std"), *COST]
-    out = [[number(r["rank"], "d"), Cell(r["pooling"] or "–"), Cell(r["user"]), Cell(r["item"]),
-            number(r.get("fitness")), number(r.get("fitness_rank"), "d"), number(r.get("short")),
+    out = [[number(r["rank"], "d"), Cell(r["pooling"] or tables.MISSING), Cell(r["user"]), Cell(r["item"]),
+            number(fitness.shown(r.get("fitness"))), number(r.get("fitness_rank"), "d"), number(r.get("short")),
             mean_std({**r, "seeds": 2}, "retrained"), *(count(r.get(k)) for k in tables.COST_COLUMNS)]
            for r in rows]
-    return Table(table_id, columns, out)
+    return Table(table_id, columns, out, caption=f"{fitness.note()} R@50 columns: higher is better.")

@@ -21,18 +21,17 @@ Example:
 
 from __future__ import annotations
 
-import statistics
-from typing import Any, Iterable, Sequence
+import csv
+import io
+from typing import Any, Iterable, Mapping, Sequence
+
+from towernas.runs.seeds import mean_std  # noqa: F401  (re-exported: the search's full retrains use it too)
 
 COST_HEADER = ["UP", "UF", "IP", "IF"]
 COST_COLUMNS = ("user_params", "user_flops", "item_params", "item_flops")  # what the header abbreviates
 REFERENCE_MODEL = "google_dnn"  # the in-budget GoogleDNN: the reference of every Δ% column
 DELTA_HEADER = "Δ R@50 vs in-budget GoogleDNN"
-
-
-def mean_std(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation over seeds (std 0 for one value)."""
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+MISSING = "–"  # a cell without a value, in every command's table
 
 
 def thousands(value: Any) -> str:
@@ -60,10 +59,20 @@ def cost_cells(columns: dict) -> list[str]:
     return [thousands(columns.get(key)) for key in COST_COLUMNS]
 
 
+def mean_std_text(mean: float, std: float | None, fmt: str = ".4f") -> str:
+    """``'0.2295 ± 0.0042'``; the mean alone without a std (one seed, or a single evaluation).
+
+    Example:
+        >>> mean_std_text(0.22954, 0.00421), mean_std_text(12.34, None, ".1f")
+        ('0.2295 ± 0.0042', '12.3')
+    """
+    return format(mean, fmt) if std is None else f"{mean:{fmt}} ± {std:{fmt}}"
+
+
 def mean_std_cell(row: dict, metric: str, seeds: int | None = None) -> str:
     """``'0.2295 ± 0.0042'`` from ``row[metric]`` and ``row[metric + '_std']``; the mean alone for one seed."""
     n = row.get("seeds", 1) if seeds is None else seeds
-    return f"{row[metric]:.4f} ± {row[metric + '_std']:.4f}" if n > 1 else f"{row[metric]:.4f}"
+    return mean_std_text(row[metric], row[metric + "_std"] if n > 1 else None)
 
 
 def model_cell(row: dict) -> str:
@@ -87,6 +96,26 @@ def add_deltas(rows: list[dict], metric: str, reference_model: str, column: str,
     for row in rows:
         ref = next((r for r in rows if r["model"] == reference_model and all(r[g] == row[g] for g in group)), None)
         row[column] = delta_pct(row[metric], ref[metric]) if ref else None
+
+
+def with_std(metrics: Iterable[str]) -> list[str]:
+    """Every metric followed by its ``_std`` column: ``['auc', 'auc_std', ...]``."""
+    return [key for metric in metrics for key in (metric, f"{metric}_std")]
+
+
+def csv_text(fields: Sequence[str], rows: Iterable[Mapping[str, Any]]) -> str:
+    """A CSV table of ``fields`` (header first, ``\\r\\n`` line ends as ``csv`` writes them; other keys of a row
+    ignored, a missing one empty).
+
+    Example:
+        >>> csv_text(["model", *with_std(["auc"])], [{"model": "fm", "auc": 0.7, "auc_std": 0.01, "x": 1}]).splitlines()
+        ['model,auc,auc_std', 'fm,0.7,0.01']
+    """
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(fields), extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
 
 
 def markdown(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:

@@ -10,7 +10,8 @@ from towernas.complexity.model import CostModel
 from towernas.complexity.towers import tower_cost
 from towernas.retrievers.hand_built import HandBuilt
 from towernas.retrievers.sizing import build_size, grid_size
-from towernas.runs.tables import COST_HEADER, cost_cells, flat_cost, markdown
+from towernas.runs.tables import COST_HEADER, MISSING, cost_cells, flat_cost, markdown, mean_std_text
+from towernas.runs.fitness_view import FitnessView
 from towernas.space.arch import Arch
 from towernas.space.arch_space import ArchSpace
 
@@ -113,20 +114,42 @@ def random_comparison(best_loss: float, random_losses: list[float]) -> dict[str,
 
 
 def _cell(value, fmt: str = ".4f") -> str:
-    return "–" if value is None else format(value, fmt)
+    return MISSING if value is None else format(value, fmt)
 
 
-def summary_table(rows: list[tuple[str, Arch | HandBuilt]]) -> str:
-    """Markdown: label, supernet fitness (validation loss) and its rank, short-retrain and full-retrain
-    validation R@50 (mean ± std over the final seeds) and the short rank, params/FLOPs per tower, ops.
-    Reading down the ranks shows how far the final selection moved away from the supernet's order."""
+def summary_table(rows: list[tuple[str, Arch | HandBuilt]], fitness: FitnessView) -> str:
+    """Markdown: label, the supernet's score (``fitness``: R@50 shown positive, or the loss) and its rank,
+    short-retrain and full-retrain validation R@50 (mean ± std over the final seeds) and the short rank,
+    params/FLOPs per tower, ops; then one line saying which direction is better. Reading down the ranks shows
+    how far the final selection moved away from the supernet's order."""
     out = []
     for label, arch in rows:
         p = arch.provenance or {}
-        retrained = "–" if "retrained" not in p else f"{p['retrained']:.4f} ± {p.get('retrained_std', 0.0):.4f}"
+        retrained = MISSING if "retrained" not in p else mean_std_text(p["retrained"], p.get("retrained_std", 0.0))
         ops = (["hand-built", arch.label, ""] if isinstance(arch, HandBuilt)
                else [arch.pooling, " ".join(arch.user), " ".join(arch.item)])
-        out.append([label, _cell(p.get("fitness")), _cell(p.get("fitness_rank"), "d"), _cell(p.get("short")),
-                    _cell(p.get("short_rank"), "d"), retrained, *cost_cells(flat_cost(arch.complexity)), *ops])
-    return markdown(["arch", "fitness", "fitness rank", "short R@50", "short rank", "retrained R@50",
-                     *COST_HEADER, "pooling", "user", "item"], out)
+        out.append([label, _cell(fitness.shown(p.get("fitness"))), _cell(p.get("fitness_rank"), "d"),
+                    _cell(p.get("short")), _cell(p.get("short_rank"), "d"), retrained,
+                    *cost_cells(flat_cost(arch.complexity)), *ops])
+    table = markdown(["arch", fitness.header, f"{fitness.header} rank", "short R@50", "short rank",
+                      "retrained R@50", *COST_HEADER, "pooling", "user", "item"], out)
+    return (f"{table}\n\n{fitness.note()} Short / retrained R@50: validation Recall@50 after a short / full "
+            "retrain (higher is better); ranks: 1 is the best.")
+
+
+def random_line(comparison: dict[str, Any] | None, fitness: FitnessView) -> str:
+    """One line for the terminal: the found architecture's supernet score vs random feasible ones, as shown.
+
+    Example:
+        >>> from towernas.runs.fitness_view import view
+        >>> random_line(random_comparison(-0.3, [-0.2, -0.25, -0.31]), view("recall"))
+        'vs 3 random feasible architectures (supernet R@50, higher is better): found 0.3000; random best 0.3100, \
+median 0.2500, worst 0.2000; beats 67% of them'
+    """
+    if not comparison or not comparison.get("n_random"):
+        return "vs random feasible architectures: none scored"
+    c, shown = comparison, fitness.shown
+    return (f"vs {c['n_random']} random feasible architectures ({fitness.header}, {fitness.direction}): found "
+            f"{shown(c['best_found']):.4f}; random best {shown(c['random_best']):.4f}, median "
+            f"{shown(c['random_median']):.4f}, worst {shown(c['random_worst']):.4f}; beats "
+            f"{c['beats_random_fraction']:.0%} of them")

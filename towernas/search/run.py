@@ -19,6 +19,7 @@ from towernas.config.resume import RESUME
 from towernas.config.validate import check_training_values
 from towernas.data import load_dataset
 from towernas.data.spec import DatasetSpec
+from towernas.runs import fitness_view
 from towernas.runs.cli import validation_entry
 from towernas.runs.device import resolve_device
 from towernas.runs.errors import UserError
@@ -33,6 +34,7 @@ from towernas.search.outputs import (
     annotate,
     annotate_row,
     random_comparison,
+    random_line,
     row_origin,
     save_archs,
     summary_table,
@@ -150,6 +152,9 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         "run_dir": str(run_dir), "resumed": resumed, **distributed.world().describe(),
         "dataset": data.summary(), "budget": str(budget),
         "space": space.name, "strategy": s.strategy, "fitness": s.fitness,
+        # every stored fitness (selection, vs_random_feasible, the supernet's monitor) is minimised; this is the
+        # score summary.md, the progress bar and the leaderboard show for it
+        "fitness_shown": fitness_view.view(s.fitness).describe(),
         "supernet": None if trained is None else {
             "steps": trained["step"], "final_train_loss": trained["loss"], "best_step": trained["best_step"],
             "best_val_loss": trained["best_val_loss"], "stopped_early": trained["stopped_early"],
@@ -172,16 +177,16 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
         "validation": validation_entry(cfg.retrain.select, selection[0].get("retrained", selection[0]["short"]),
                                        "best"),
     }
+    shown = fitness_view.view(s.fitness)
     table = summary_table([(f"top{i}", a) for i, a in enumerate(ranked, 1)]
-                          + [(k, v) for k, v in named.items() if k != "best"])
+                          + [(k, v) for k, v in named.items() if k != "best"], shown)
     if summary["training"]:  # joint search: retrain the winner with these to reproduce its selection
         table += "\n\nbest retrained with: " + " ".join(f"{TRAINING_HPARAMS[k].key}={v}"
                                                       for k, v in summary["training"].items())
     table += "\n\n" + winner_line(summary["winner"])
     write_json_atomic(run_dir / "summary.json", summary)
     write_text_atomic(run_dir / "summary.md", table + "\n")
-    print(f"\n{table}\n\nvs random feasible architectures (fitness {cfg.search.fitness}): "
-          f"{summary['vs_random_feasible']}\n"
+    print(f"\n{table}\n\n{random_line(summary['vs_random_feasible'], shown)}\n"
           f"best architecture: {run_dir / 'best.json'}")
     return summary
 
@@ -204,6 +209,7 @@ def _evolutionary(cfg, data, run_dir, space, cost_model, admitting, in_budget, s
         evolution_config(s, cfg.seed), on_generation=lambda r: tracker.log("search", r),
         state_path=run_dir / "evolution_state.json", write_text=write_text_atomic, progress=cfg.progress,
         seeds=seeds, map_fitness=distributed.map_split,  # torchrun: a generation's new genomes split across ranks
+        show_best=fitness_view.view(s.fitness).postfix,  # R@50 positive on the bar; the evolution minimises -R@50
     )
     phases["evolution"] = time.perf_counter() - clock
     known = dict(result.evaluated)
