@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,7 +50,7 @@ from towernas.data.preprocess import preprocess
 from towernas.data.readers.synthetic import SyntheticOptions, _generate, _step
 from towernas.eval.ctr_metrics import auc, ctr_metrics
 from towernas.eval.metrics import mean_metrics
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import register, write_report
 
 THRESHOLD = 4.0
 SPLITS = ("valid", "test")
@@ -196,12 +195,11 @@ def main() -> None:
     parser.add_argument("--out", default="bench_results")
     args = parser.parse_args()
     result = run([int(s) for s in args.seeds.split(",")], [int(r) for r in args.rollouts.split(",")])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "ceiling.json", result)
-    write_text_atomic(out / "ceiling.md", to_markdown(result))
-    print(to_markdown(result))
+    write_report(args.out, "ceiling", result, to_markdown(result), echo=True)
 
+
+register("ceiling", "Bayes ceilings (top-k and CTR) of the embedded dataset from its generator's hidden structure",
+         make="bench-ceiling")
 
 if __name__ == "__main__":
     main()

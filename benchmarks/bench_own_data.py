@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import register, write_report
+
 _LOAD = """
 import json, resource, sys, time
 import numpy as np
@@ -112,16 +114,20 @@ def to_markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--formats", default="csv,parquet")
     parser.add_argument("--out", default="bench_results")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     res = run(args.quick, args.rows, tuple(args.formats.split(",")))
-    out = Path(args.out)
-    out.mkdir(exist_ok=True)
-    (out / "own-data.json").write_text(json.dumps(res, indent=2))
-    (out / "own-data.md").write_text(to_markdown(res))
-    print(to_markdown(res))
+    write_report(args.out, "own-data", res, to_markdown(res), echo=True)
+    return res
+
+
+register("own_data", "a generated 10M-row interactions table (CSV, Parquet) -> processed dataset, peak memory",
+         make="bench-own-data", run=run)
+
+if __name__ == "__main__":
+    main()

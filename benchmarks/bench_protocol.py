@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_fidelity import compose
+from benchmarks.common import compose, register, write_report
 from towernas.eval.agreement import kendall_tau
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.files import write_json_atomic
 from towernas.runs.tables import mean_std
 
 BASELINES = ("google_dnn", "bst", "google_dnn_paper")
@@ -312,9 +312,7 @@ def report(dataset: str, records: list[dict], sizing: dict, args, curve: dict | 
             lines.append(f"| {name} | {v['valid']:.4f} ({v['epoch']}) | {t['test']:.4f} ({t['epoch']}) | {trace} |")
         lines.append("")
     stem = "protocol-quick" if args.quick else f"protocol-{dataset}"
-    write_json_atomic(Path(args.out) / f"{stem}.json", result)
-    write_text_atomic(Path(args.out) / f"{stem}.md", "\n".join(lines))
-    print("\n".join(lines))
+    write_report(args.out, stem, result, "\n".join(lines), echo=True)
     return result
 
 
@@ -330,6 +328,9 @@ def main(argv=None) -> None:
     parser.add_argument("--override", action="append", default=[])
     run(parser.parse_args(argv))
 
+
+register("protocol", "why validation and test disagree, and which protocol makes them agree",
+         make="bench-protocol")
 
 if __name__ == "__main__":
     main()

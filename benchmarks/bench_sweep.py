@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import register, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_results"
@@ -76,9 +76,7 @@ def main() -> None:
               "best": {"params": best.params, "value": best.value}, "defaults_seed0": default0,
               "confirm_seeds": args.confirm, "defaults": default, "tuned": tuned,
               "delta_valid": tuned["valid"] - default["valid"], "delta_test": tuned["test"] - default["test"]}
-    write_json_atomic(OUT / "sweep-google_dnn.json", result)
-    write_text_atomic(OUT / "sweep-google_dnn.md", markdown(result))
-    print(markdown(result))
+    write_report(OUT, "sweep-google_dnn", result, markdown(result), echo=True)
 
 
 def markdown(r: dict) -> str:
@@ -98,6 +96,9 @@ def markdown(r: dict) -> str:
              f"Δ on the fresh seeds: validation {r['delta_valid']:+.4f}, test {r['delta_test']:+.4f}.", ""]
     return "\n".join(lines)
 
+
+register("sweep", "the GoogleDNN-L sweep recipe (20 TPE trials) confirmed on fresh seeds vs the defaults",
+         make="bench-sweep")
 
 if __name__ == "__main__":
     main()
