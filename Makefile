@@ -38,6 +38,8 @@ rank: install
 cascade: install
 	$(PY) -m towernas.cascade $(ARGS)
 
+# Every benchmark by name: ARGS=--list prints them (name, make command, what it measures), ARGS="fidelity --quick"
+# runs one; without a name the quick suite (ARGS="--quick --only data,eval") writes bench_results/results.{json,md}.
 bench: install
 	$(PY) -m benchmarks.run $(ARGS)
 

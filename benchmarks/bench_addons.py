@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import JsonlCache, compose, register, write_report
+from benchmarks.common import JsonlCache, compose, markdown_table, register, write_report
 from towernas.runs.records import append_line, read_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -158,8 +158,9 @@ def step_cost(rounds: int = 7, steps: int = 6, batch_size: int = 512) -> dict:
     result = {"batch_size": batch_size, "rounds": rounds, "steps_per_round": steps, "backbone": "searched",
               "seconds_per_step": out, "relative_to_none": {k: v / base for k, v in out.items()}}
     lines = [f"# Cost of a training step (searched towers, batch {batch_size}, one thread; variants interleaved, "
-             f"median of {rounds} x {steps} steps)", "", "| variant | ms / step | × none |", "|---|---|---|"]
-    lines += [f"| {k} | {1000 * v:.1f} | {v / base:.2f} |" for k, v in out.items()]
+             f"median of {rounds} x {steps} steps)", "",
+             markdown_table(["variant", "ms / step", "× none"],
+                            [[k, f"{1000 * v:.1f}", f"{v / base:.2f}"] for k, v in out.items()])]
     write_report(OUT, "addons-step-cost", result, "\n".join(lines) + "\n")
     return result
 
@@ -209,13 +210,12 @@ def markdown(rows: list[dict], seeds: list[int]) -> str:
     lines = [f"# Samplers and add-ons, embedded dataset, budget L, seeds {seeds} (test, mean ± std)", "",
              "Δ = paired per-seed difference to the control (`none`; `loss=bce` for relmf, `loss=bpr` for ubpr),"
              " (wins/seeds).", "",
-             "| backbone | variant | R@50 | N@50 | arp@50 | tail_share@50 | coverage@50 | unbiased R@50 | Δ R@50 | Δ unbiased R@50 | s/run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['backbone']} | {r['variant']} | {cell(r, 'recall@50')} | {cell(r, 'ndcg@50')} | "
-                     f"{r['arp@50']:.1f} | {r['tail_share@50']:.3f} | {r['coverage@50']:.3f} | "
-                     f"{cell(r, 'unbiased/recall@50')} | {delta(r, 'recall@50')} | {delta(r, 'unbiased/recall@50')} | "
-                     f"{r['seconds']:.0f} |")
+             markdown_table(["backbone", "variant", "R@50", "N@50", "arp@50", "tail_share@50", "coverage@50",
+                             "unbiased R@50", "Δ R@50", "Δ unbiased R@50", "s/run"],
+                            [[r["backbone"], r["variant"], cell(r, "recall@50"), cell(r, "ndcg@50"),
+                              f"{r['arp@50']:.1f}", f"{r['tail_share@50']:.3f}", f"{r['coverage@50']:.3f}",
+                              cell(r, "unbiased/recall@50"), delta(r, "recall@50"), delta(r, "unbiased/recall@50"),
+                              f"{r['seconds']:.0f}"] for r in rows])]
     return "\n".join(lines) + "\n"
 
 

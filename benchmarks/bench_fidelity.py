@@ -42,7 +42,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchmarks.common import JsonlCache, compose, register, write_report
+from benchmarks.common import JsonlCache, compose, markdown_table, register, write_report
 from towernas.runs.jobs import JobsSettings
 from towernas.runs.jobs import run_jobs as run_engine
 
@@ -236,30 +236,29 @@ def to_markdown(res: dict) -> str:
              f"{res['n_archs']} architectures ({res['n_stratified']} stratified + {res['n_searched']} searched "
              f"top-k), retrained with seeds {res['seeds']}; truth = mean validation R@50. "
              f"Retrained R@50 spread: {res['spread']['min']:.4f} – {res['spread']['max']:.4f} "
-             f"(std {res['spread']['std']:.4f}).", "",
-             "| signal | Kendall τ | 90% CI | precision@5 | seconds per arch |", "|---|---|---|---|---|"]
-    for name, sig in res["signals"].items():
-        lines.append(f"| {name} | {sig['tau']:+.3f} | [{sig['ci90'][0]:+.3f}, {sig['ci90'][1]:+.3f}] | "
-                     f"{sig['precision_at_5']:.2f} | {sig['seconds_per_arch']} |")
-    lines.append(f"| retrain seed vs seed (noise ceiling) | {res['noise_ceiling_tau']:+.3f} | "
-                 f"[{res['noise_ceiling_ci90'][0]:+.3f}, {res['noise_ceiling_ci90'][1]:+.3f}] | – | "
-                 f"{res['seconds']['full_retrain_per_arch']} |")
+             f"(std {res['spread']['std']:.4f}).", ""]
+    signals = [[name, f"{sig['tau']:+.3f}", f"[{sig['ci90'][0]:+.3f}, {sig['ci90'][1]:+.3f}]",
+                f"{sig['precision_at_5']:.2f}", sig["seconds_per_arch"]] for name, sig in res["signals"].items()]
+    signals.append(["retrain seed vs seed (noise ceiling)", f"{res['noise_ceiling_tau']:+.3f}",
+                    f"[{res['noise_ceiling_ci90'][0]:+.3f}, {res['noise_ceiling_ci90'][1]:+.3f}]", "–",
+                    res["seconds"]["full_retrain_per_arch"]])
+    lines.append(markdown_table(["signal", "Kendall τ", "90% CI", "precision@5", "seconds per arch"], signals))
     t = res["targets"]
     lines += ["", f"supernet_tau = {res['supernet_tau']:+.3f} ({res['supernet_signal']}), CI90 "
               f"[{res['supernet_tau_ci90'][0]:+.3f}, {res['supernet_tau_ci90'][1]:+.3f}]: target ≥ 0.3 with lower "
               f"bound > 0 → **{'met' if t['supernet_tau'] else 'not met'}**.",
               f"final_tau = {res['final_tau']:+.3f} vs 0.8 × noise ceiling = {0.8 * res['noise_ceiling_tau']:.3f} → "
               f"**{'met' if t['final_tau'] else 'not met'}**.", "",
-              "## Best architectures vs the in-budget baselines (validation R@50, mean over seeds)", "",
-              "| model | kind | val R@50 | ± std | FLOPs | params |", "|---|---|---|---|---|---|"]
-    for row in res["models"][:10] + [m for m in res["models"][10:] if m["kind"] == "baseline"]:
-        lines.append(f"| {row['name']} | {row['kind']} | {row['truth']:.4f} | {row['std']:.4f} | {row['flops']} | "
-                     f"{row['params']} |")
+              "## Best architectures vs the in-budget baselines (validation R@50, mean over seeds)", ""]
+    shown = res["models"][:10] + [m for m in res["models"][10:] if m["kind"] == "baseline"]
+    lines.append(markdown_table(["model", "kind", "val R@50", "± std", "FLOPs", "params"],
+                                [[row["name"], row["kind"], f"{row['truth']:.4f}", f"{row['std']:.4f}", row["flops"],
+                                  row["params"]] for row in shown]))
     if res.get("tau_vs_supernet_steps"):
-        lines += ["", "## τ against supernet steps (stratified architectures, no early stopping)", "",
-                  "| steps | supernet_loss τ | supernet_recall τ |", "|---|---|---|"]
-        lines += [f"| {r['steps']} | {r['supernet_loss']:+.3f} | {r['supernet_recall']:+.3f} |"
-                  for r in res["tau_vs_supernet_steps"]]
+        lines += ["", "## τ against supernet steps (stratified architectures, no early stopping)", ""]
+        lines.append(markdown_table(["steps", "supernet_loss τ", "supernet_recall τ"],
+                                    [[r["steps"], f"{r['supernet_loss']:+.3f}", f"{r['supernet_recall']:+.3f}"]
+                                     for r in res["tau_vs_supernet_steps"]]))
     lines += ["", f"Machine: {res['machine']}. Total wall time {res['seconds']['total']:.0f} s. Command: "
               f"`{res['command']}`."]
     return "\n".join(lines) + "\n"

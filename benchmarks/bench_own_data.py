@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import register, write_report
+from benchmarks.common import markdown_table, register, write_report
 
 _LOAD = """
 import json, resource, sys, time
@@ -104,12 +104,11 @@ def run(quick: bool = False, rows: int | None = None, formats=("csv", "parquet")
 
 
 def to_markdown(result: dict) -> str:
+    columns = ("file_mib", "seconds", "peak_above_start_mib", "processed_arrays_mib", "peak_over_processed")
     lines = [f"# Own data at scale: {result['rows']:,} interaction rows (`python -m benchmarks.bench_own_data`)", "",
-             "| format | file MiB | seconds | peak above start MiB | processed arrays MiB | peak / processed |",
-             "|---|---|---|---|---|---|"]
-    for kind, v in result["loads"].items():
-        lines.append(f"| {kind} | {v['file_mib']} | {v['seconds']} | {v['peak_above_start_mib']} | "
-                     f"{v['processed_arrays_mib']} | {v['peak_over_processed']} |")
+             markdown_table(["format", "file MiB", "seconds", "peak above start MiB", "processed arrays MiB",
+                             "peak / processed"], [[kind, *(v[c] for c in columns)]
+                                                   for kind, v in result["loads"].items()])]
     lines += ["", f"Target: peak / processed ≤ {result['target_peak_over_processed']}; pass: {result['pass']}.", ""]
     return "\n".join(lines)
 

@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_protocol import early_stopped, sized_models, slug
-from benchmarks.common import cached_json, compose, register, write_report
+from benchmarks.common import cached_json, compose, markdown_table, register, write_report
 from towernas.runs.tables import mean_std, model_cell
 
 RECIPES = {"default": {}, "temperature=0.2": {"temperature": 0.2}, "history_dropout=0.2": {"history_dropout": 0.2},
@@ -143,10 +143,10 @@ def markdown(result: dict, args) -> str:
              f"`python -m benchmarks.bench_recipe --dataset {result['dataset']} --seeds "
              f"{','.join(map(str, seeds))}`", "",
              "Δ: paired per-seed difference to the `default` recipe (its std is the seed noise of the difference).",
-             "", "| model | recipe | epochs | valid | Δ valid | test | Δ test |", "|---|---|---|---|---|---|---|"]
-    for row in result["rows"]:
-        lines.append(f"| {model_cell(row)} | {row['recipe']} | {row['epochs']:.1f} | {fmt(row['valid'])} | "
-                     f"{fmt(row['valid_delta'], True)} | {fmt(row['test'])} | {fmt(row['test_delta'], True)} |")
+             "", markdown_table(["model", "recipe", "epochs", "valid", "Δ valid", "test", "Δ test"],
+                                [[model_cell(row), row["recipe"], f"{row['epochs']:.1f}", fmt(row["valid"]),
+                                  fmt(row["valid_delta"], True), fmt(row["test"]), fmt(row["test_delta"], True)]
+                                 for row in result["rows"]])]
     return "\n".join(lines) + "\n"
 
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import compose, register, write_report
+from benchmarks.common import compose, markdown_table, register, write_report
 from towernas.runs.files import write_json_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -327,9 +327,9 @@ def markdown(result: dict) -> str:
              f"`python -m benchmarks.bench_scale` (`make bench-scale`) on {result['machine']['cpus']} CPU cores, "
              f"torch {result['machine']['torch']}. Dataset `synthetic-amazon`: the real Amazon CSV + metadata "
              "formats through the real reader.", "",
-             "| target | measured | limit | met |", "|---|---|---|---|"]
-    for name, c in result["checks"].items():
-        lines.append(f"| {name} | {c['value']} | {c['target']} | {'yes' if c['met'] else '**no**'} |")
+             markdown_table(["target", "measured", "limit", "met"],
+                            [[name, c["value"], c["target"], "yes" if c["met"] else "**no**"]
+                             for name, c in result["checks"].items()])]
     if "load" in p:
         r = p["load"]["result"]
         lines += ["", f"**Load**: {r['dataset']['users']:,} users × {r['dataset']['items']:,} items × "

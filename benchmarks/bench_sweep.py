@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import register, write_report
+from benchmarks.common import markdown_table, register, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_results"
@@ -85,14 +85,12 @@ def markdown(r: dict) -> str:
              f"Trials' validation R@50 (seed 0): min {values[0]:.4f}, median {values[len(values) // 2]:.4f}, "
              f"max {values[-1]:.4f}. Defaults on seed 0: {r['defaults_seed0']['valid']:.4f}.", "",
              "Best trial: " + ", ".join(f"`{k}={v:.4g}`" for k, v in sorted(r["best"]["params"].items())), "",
-             f"| config | size | seed-0 valid R@50 (what the sweep saw) | valid R@50, seeds {r['confirm_seeds']} | "
-             f"test R@50, seeds {r['confirm_seeds']} |", "|---|---|---|---|---|",
-             f"| defaults | {r['defaults']['size']} | {r['defaults_seed0']['valid']:.4f} | "
-             f"{r['defaults']['valid']:.4f} ± {r['defaults']['valid_std']:.4f} | "
-             f"{r['defaults']['test']:.4f} ± {r['defaults']['test_std']:.4f} |",
-             f"| sweep's best | {r['tuned']['size']} | {r['best']['value']:.4f} | "
-             f"{r['tuned']['valid']:.4f} ± {r['tuned']['valid_std']:.4f} | "
-             f"{r['tuned']['test']:.4f} ± {r['tuned']['test_std']:.4f} |", "",
+             markdown_table(["config", "size", "seed-0 valid R@50 (what the sweep saw)",
+                             f"valid R@50, seeds {r['confirm_seeds']}", f"test R@50, seeds {r['confirm_seeds']}"],
+                            [[label, s["size"], f"{seed0:.4f}", f"{s['valid']:.4f} ± {s['valid_std']:.4f}",
+                              f"{s['test']:.4f} ± {s['test_std']:.4f}"]
+                             for label, s, seed0 in (("defaults", r["defaults"], r["defaults_seed0"]["valid"]),
+                                                     ("sweep's best", r["tuned"], r["best"]["value"]))]), "",
              f"Δ on the fresh seeds: validation {r['delta_valid']:+.4f}, test {r['delta_test']:+.4f}.", ""]
     return "\n".join(lines)
 

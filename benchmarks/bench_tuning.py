@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import JsonlCache, compose, register, write_report
+from benchmarks.common import JsonlCache, compose, markdown_table, register, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_results"
@@ -129,16 +129,17 @@ def main() -> None:
 def markdown(result: dict) -> str:
     lines = [f"# Weight decay: hypergradient vs Optuna, {result['model']}", "",
              f"{result['runs_per_arm']} training runs per arm on seed 0 (validation only), the best retrained on "
-             f"seeds {result['confirm_seeds']}. `python -m benchmarks.bench_tuning`.", "",
-             "| arm | chosen weight decay (start, for hypergradient) | seed-0 valid R@50 | seconds (selection) | "
-             "valid R@50, fresh seeds | test R@50, fresh seeds |", "|---|---|---|---|---|---|"]
+             f"seeds {result['confirm_seeds']}. `python -m benchmarks.bench_tuning`.", ""]
+    rows = []
     for arm, a in result["arms"].items():
         c = a["confirm"]
         chosen = "0 (Adam)" if a["chosen"] is None else f"{a['chosen']:.2e}"
         if a["learned_at_best_epoch"]:
             chosen += " → learned " + ", ".join(f"{v:.1e}" for v in a["learned_at_best_epoch"])
-        lines.append(f"| {arm} | {chosen} | {a['chosen_valid_seed0']:.4f} | {a['seconds']:.0f} | "
-                     f"{c['valid']:.4f} ± {c['valid_std']:.4f} | {c['test']:.4f} ± {c['test_std']:.4f} |")
+        rows.append([arm, chosen, f"{a['chosen_valid_seed0']:.4f}", f"{a['seconds']:.0f}",
+                     f"{c['valid']:.4f} ± {c['valid_std']:.4f}", f"{c['test']:.4f} ± {c['test_std']:.4f}"])
+    lines.append(markdown_table(["arm", "chosen weight decay (start, for hypergradient)", "seed-0 valid R@50",
+                                 "seconds (selection)", "valid R@50, fresh seeds", "test R@50, fresh seeds"], rows))
     return "\n".join(lines) + "\n"
 
 

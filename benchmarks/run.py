@@ -19,7 +19,7 @@ import runpy
 import sys
 import time
 
-from benchmarks.common import write_report
+from benchmarks.common import markdown_table, write_report
 from benchmarks.common.registry import BENCHMARKS, Benchmark, discover, module_names
 
 DEFAULT = ("data", "eval", "complexity", "search", "rankers")
@@ -76,13 +76,12 @@ def suite(argv: list[str]) -> dict:
 
 
 def to_markdown(results: dict) -> str:
+    """The suite's report: per benchmark, a table of its top-level values (nested ones as JSON)."""
     lines = [f"# TowerNAS benchmarks ({results['started']}, {results['machine']['cpus']} CPUs)", ""]
     for name, res in results["benchmarks"].items():
-        lines += [f"## {name}: {res.get('name', '')}", "", "| metric | value |", "|---|---|"]
-        for key, value in res.items():
-            if key != "name":
-                lines.append(f"| {key} | {json.dumps(value) if isinstance(value, (dict, list)) else value} |")
-        lines.append("")
+        rows = [[key, json.dumps(value) if isinstance(value, (dict, list)) else value]
+                for key, value in res.items() if key != "name"]
+        lines += [f"## {name}: {res.get('name', '')}", "", markdown_table(["metric", "value"], rows), ""]
     return "\n".join(lines)
 
 

@@ -1,9 +1,10 @@
-"""Independent jobs (retrains of the top-k, seeds) on an existing engine: in this process, or as Ray tasks.
+"""Independent jobs (retrains of the top-k, seeds) on an existing engine: in this process, in local worker
+processes, or as Ray tasks.
 
 ``jobs.engine=local`` (default) runs them one after the other; ``processes`` in ``jobs.workers`` local worker
-processes of ``jobs.cpus_per_job`` torch threads each (the function must be picklable). ``jobs.engine=ray`` (``pip install
-'towernas[distributed]'``) runs them as Ray tasks: on a local Ray started with ``jobs.workers`` CPUs, or on
-the cluster at ``jobs.address`` (``auto``, ``ray://head:10001``). Each task gets ``jobs.cpus_per_job`` CPUs
+processes of ``jobs.cpus_per_job`` torch threads each (the function must be picklable). ``jobs.engine=ray``
+(``pip install 'towernas[distributed]'``) runs them as Ray tasks: on a local Ray started with ``jobs.workers``
+CPUs, or on the cluster at ``jobs.address`` (``auto``, ``ray://head:10001``). Each task gets ``jobs.cpus_per_job`` CPUs
 (and as many torch threads) and, when ``jobs.gpus_per_job`` > 0, a GPU. Large shared inputs (the dataset) go
 to Ray's object store once (``shared``); results come back in the order of the jobs, so a run is the same
 whichever engine ran it. A job that raises fails the call with its own error, and an engine that is asked
