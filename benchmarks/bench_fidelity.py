@@ -136,7 +136,7 @@ def job_key(job: dict) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
 
 
-def Cache(path: Path) -> JsonlCache:  # noqa: N802  (the cache of earlier versions, by the same name)
+def job_cache(path: Path) -> JsonlCache:
     """Finished jobs, one JSON line each keyed by its ``key`` field (``benchmarks.common.JsonlCache``: a line cut
     by a kill skipped): a killed run loses at most the running jobs."""
     return JsonlCache(path, "key")
@@ -302,7 +302,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     on = "" if args.dataset == "synthetic" else f"{args.dataset}-"  # the embedded set keeps its historic names
     runs = out / "fidelity-runs" / f"{on}{args.space}-{args.budget}{'-quick' if args.quick else ''}"
-    cache = Cache(runs / "cache.jsonl")
+    cache = job_cache(runs / "cache.jsonl")
     data = load_dataset(cfg.dataset, progress=False)
     spec = DatasetSpec.from_data(data)
     space = ArchSpace.from_config(cfg.space)
