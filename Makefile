@@ -43,6 +43,8 @@ cascade: install
 docs: install
 	$(PY) -m mkdocs build --strict -d site
 
+# Every benchmark by name: ARGS=--list prints them (name, make command, what it measures), ARGS="fidelity --quick"
+# runs one; without a name the quick suite (ARGS="--quick --only data,eval") writes bench_results/results.{json,md}.
 bench: install
 	$(PY) -m benchmarks.run $(ARGS)
 

@@ -28,14 +28,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import JsonlCache, compose, markdown_table, register, write_report
 from towernas.runs.records import append_line, read_lines
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_results"
 RECORDS = OUT / "addons-runs" / "records.jsonl"
+CELL = ("backbone", "variant", "seed")  # a record's key in RECORDS
 SEARCHED = ROOT / "recipes" / "synthetic-L-seed0.json"
 
 VARIANTS: dict[str, dict] = {
@@ -57,8 +57,7 @@ def config(variant: dict, extra: tuple[str, ...] = ()):
     overrides = ["dataset=synthetic", "budget=L", "progress=false", "tracking.wandb=false", "retrain.export=false",
                  f"retrain.sampler={variant.get('sampler', 'in_batch')}", f"retrain.loss={variant.get('loss', 'softmax')}",
                  f"retrain.addons=[{','.join(variant.get('addons', []))}]", *extra]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="retrain", overrides=overrides)
+    return compose(*overrides, config="retrain")
 
 
 def google_dnn_size(data, device):
@@ -90,7 +89,7 @@ def run_cells(seeds: list[int], shard: int, n_shards: int) -> None:
     from towernas.space import Arch
 
     device = resolve_device("auto")
-    done = {(r["backbone"], r["variant"], r["seed"]) for r in read_lines(RECORDS)}
+    done = JsonlCache(RECORDS, CELL)
     cells = [(b, v, s) for b in BACKBONES for v in VARIANTS for s in seeds]
     mine = [c for i, c in enumerate(cells) if i % n_shards == shard and c not in done]
     print(f"{len(mine)} cells to run in shard {shard}/{n_shards} ({len(done)} done)", flush=True)
@@ -110,7 +109,7 @@ def run_cells(seeds: list[int], shard: int, n_shards: int) -> None:
             tracker.close()
         record.update(backbone=backbone, variant=variant, seconds=time.perf_counter() - start)
         record.pop("arch", None)
-        append_line(RECORDS, record)
+        done.add(record)
         print(f"{backbone} {variant} seed {seed}: R@50 {record['test']['recall@50']:.4f} "
               f"unbiased R@50 {record['test']['unbiased/recall@50']:.4f} ({record['seconds']:.0f}s)", flush=True)
 
@@ -158,17 +157,18 @@ def step_cost(rounds: int = 7, steps: int = 6, batch_size: int = 512) -> dict:
     base = out["none"]
     result = {"batch_size": batch_size, "rounds": rounds, "steps_per_round": steps, "backbone": "searched",
               "seconds_per_step": out, "relative_to_none": {k: v / base for k, v in out.items()}}
-    write_json_atomic(OUT / "addons-step-cost.json", result)
     lines = [f"# Cost of a training step (searched towers, batch {batch_size}, one thread; variants interleaved, "
-             f"median of {rounds} x {steps} steps)", "", "| variant | ms / step | × none |", "|---|---|---|"]
-    lines += [f"| {k} | {1000 * v:.1f} | {v / base:.2f} |" for k, v in out.items()]
-    write_text_atomic(OUT / "addons-step-cost.md", "\n".join(lines) + "\n")
+             f"median of {rounds} x {steps} steps)", "",
+             markdown_table(["variant", "ms / step", "× none"],
+                            [[k, f"{1000 * v:.1f}", f"{v / base:.2f}"] for k, v in out.items()])]
+    write_report(OUT, "addons-step-cost", result, "\n".join(lines) + "\n")
     return result
 
 
 def report(seeds: list[int]) -> dict:
-    records = [r for r in read_lines(RECORDS) if r["seed"] in seeds]
-    by = {(r["backbone"], r["variant"], r["seed"]): r for r in records}
+    cache = JsonlCache(RECORDS, CELL)
+    records = [r for r in cache.records() if r["seed"] in seeds]
+    by = {cache.key(r): r for r in records}
     rows = []
     for backbone in BACKBONES:
         for variant in VARIANTS:
@@ -193,8 +193,7 @@ def report(seeds: list[int]) -> dict:
             row["pairs"] = len(pairs)
             rows.append(row)
     result = {"dataset": "synthetic", "budget": "L", "seeds": seeds, "rows": rows, "records": records}
-    write_json_atomic(OUT / "addons-synthetic.json", result)
-    write_text_atomic(OUT / "addons-synthetic.md", markdown(rows, seeds))
+    write_report(OUT, "addons-synthetic", result, markdown(rows, seeds))
     return result
 
 
@@ -211,13 +210,12 @@ def markdown(rows: list[dict], seeds: list[int]) -> str:
     lines = [f"# Samplers and add-ons, embedded dataset, budget L, seeds {seeds} (test, mean ± std)", "",
              "Δ = paired per-seed difference to the control (`none`; `loss=bce` for relmf, `loss=bpr` for ubpr),"
              " (wins/seeds).", "",
-             "| backbone | variant | R@50 | N@50 | arp@50 | tail_share@50 | coverage@50 | unbiased R@50 | Δ R@50 | Δ unbiased R@50 | s/run |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['backbone']} | {r['variant']} | {cell(r, 'recall@50')} | {cell(r, 'ndcg@50')} | "
-                     f"{r['arp@50']:.1f} | {r['tail_share@50']:.3f} | {r['coverage@50']:.3f} | "
-                     f"{cell(r, 'unbiased/recall@50')} | {delta(r, 'recall@50')} | {delta(r, 'unbiased/recall@50')} | "
-                     f"{r['seconds']:.0f} |")
+             markdown_table(["backbone", "variant", "R@50", "N@50", "arp@50", "tail_share@50", "coverage@50",
+                             "unbiased R@50", "Δ R@50", "Δ unbiased R@50", "s/run"],
+                            [[r["backbone"], r["variant"], cell(r, "recall@50"), cell(r, "ndcg@50"),
+                              f"{r['arp@50']:.1f}", f"{r['tail_share@50']:.3f}", f"{r['coverage@50']:.3f}",
+                              cell(r, "unbiased/recall@50"), delta(r, "recall@50"), delta(r, "unbiased/recall@50"),
+                              f"{r['seconds']:.0f}"] for r in rows])]
     return "\n".join(lines) + "\n"
 
 
@@ -238,6 +236,9 @@ def main() -> None:
     result = report(seeds)
     print(markdown(result["rows"], seeds))
 
+
+register("addons", "samplers, loss controls and add-ons on searched towers and GoogleDNN-L (embedded dataset)",
+         make="bench-addons")
 
 if __name__ == "__main__":
     main()

@@ -28,7 +28,7 @@ import argparse
 import time
 from pathlib import Path
 
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import compose, register, write_report
 from towernas.runs.tables import delta_pct, markdown
 
 FEATURES = "[retriever,popularity,cooccurrence,category,item_rating,trend]"
@@ -40,17 +40,6 @@ SETUPS = {
     "time_split": ["cascade.train_lists=time_split", "cascade.window_anchor=each", "cascade.lr=0.0001",
                    "cascade.ratings=mean", f"cascade.pair_features={FEATURES}"],
 }
-
-
-def compose(name: str, *overrides: str):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    import towernas.config  # noqa: F401  (registers the schemas)  # pyflakes: ignore
-
-    conf = Path(__file__).resolve().parents[1] / "towernas" / "conf"
-    with initialize_config_dir(config_dir=str(conf.resolve()), version_base="1.3"):
-        return hydra_compose(name, overrides=list(overrides))
 
 
 def parse_setup(text: str) -> tuple[str, list[str]]:
@@ -72,8 +61,8 @@ def retriever(dataset: str, root: Path, quick: bool = False) -> Path:
 
     run = root / "retriever"
     if not (run / "retriever" / "meta.json").exists():
-        run_retrain(compose("retrain", f"dataset={dataset}", "retrain.baselines=[bst]", "retrain.seeds=[0]",
-                            "progress=false", "device=cpu", *(QUICK["retrain"] if quick else [])), run)
+        run_retrain(compose(f"dataset={dataset}", "retrain.baselines=[bst]", "retrain.seeds=[0]", "progress=false",
+                            "device=cpu", *(QUICK["retrain"] if quick else []), config="retrain"), run)
     return run / "retriever"
 
 
@@ -101,10 +90,11 @@ def run(args) -> dict:
     for name, overrides in setups.items():
         for ranker in args.rankers:
             started = time.perf_counter()
-            cfg = compose("cascade", f"dataset={args.dataset}", f"ranker={ranker}", f"cascade.rankers=[{ranker}]",
+            cfg = compose(f"dataset={args.dataset}", f"ranker={ranker}", f"cascade.rankers=[{ranker}]",
                           f"cascade.retriever={artifact}", "cascade.negatives=[top_random]",
                           f"cascade.seeds=[{','.join(map(str, args.seeds))}]", "cascade.export=false",
-                          "progress=false", "device=cpu", *(QUICK["cascade"] if args.quick else []), *overrides)
+                          "progress=false", "device=cpu", *(QUICK["cascade"] if args.quick else []), *overrides,
+                          config="cascade")
             results = run_cascade(cfg, root / f"{name}-{ranker}")
             rows.append({"setup": name, "ranker": ranker, "overrides": overrides, **summarise(results),
                          "seconds": time.perf_counter() - started})
@@ -142,11 +132,11 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="tiny schedules (for tests)")
     args = parser.parse_args(argv)
     out = run(args)
-    Path(args.out).mkdir(parents=True, exist_ok=True)
-    write_json_atomic(Path(args.out) / f"cascade-{args.dataset}.json", out)
-    write_text_atomic(Path(args.out) / f"cascade-{args.dataset}.md", report(out))
-    print(report(out))
+    write_report(args.out, f"cascade-{args.dataset}", out, report(out), echo=True)
 
+
+register("cascade", "does the cascade's ranker help, and which ranker training (lists, inputs) does?",
+         make="bench-cascade")
 
 if __name__ == "__main__":
     main()

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -51,7 +50,7 @@ from towernas.data.preprocess import preprocess
 from towernas.data.readers.synthetic import SyntheticOptions, _generate, _step
 from towernas.eval.ctr_metrics import auc, ctr_metrics
 from towernas.eval.metrics import mean_metrics
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import markdown_table, register, write_report
 
 THRESHOLD = 4.0
 SPLITS = ("valid", "test")
@@ -170,23 +169,24 @@ def run(seeds: list[int], rollouts: list[int]) -> dict:
 def to_markdown(result: dict) -> str:
     lines = ["# Bayes ceilings of the embedded dataset", "", "## Top-k (test; the retriever and cascade protocol)", "",
              f"Scorer: inclusion frequency over rollouts of the generator's next-item step; dataset seeds "
-             f"{result['seeds']}.", "", "| rollouts | " + " | ".join(TOPK_METRICS) + " |",
-             "|---|" + "---|" * len(TOPK_METRICS)]
-    for r, metrics in result["topk"]["summary"].items():
-        lines.append(f"| {r} | " + " | ".join(f"{metrics[m]['mean']:.4f} ± {metrics[m]['std']:.4f}"
-                                              for m in TOPK_METRICS) + " |")
+             f"{result['seeds']}.", "",
+             markdown_table(["rollouts", *TOPK_METRICS], [[r, *(cell(metrics[m]) for m in TOPK_METRICS)]
+                                                         for r, metrics in result["topk"]["summary"].items()])]
     summary = result["ctr"]["summary"]
     lines += ["", "## CTR", "",
              f"Scorers: the generator's hidden rating score (exact P(rating >= 4)); dataset seeds {result['seeds']}.",
              "`all`: every term; `no_id_latents`: without user leniency and item quality.", "",
-             "| scorer | split | AUC | GAUC | logloss |", "|---|---|---|---|---|"]
-    for name in ("all", "no_id_latents"):
-        for split, metrics in summary[name].items():
-            cells = [f"{metrics[m]['mean']:.4f} ± {metrics[m]['std']:.4f}" for m in ("auc", "gauc", "logloss")]
-            lines.append(f"| {name} | {split} | " + " | ".join(cells) + " |")
-    lines += ["", "Test AUC of `all` without one term:", "", "| term dropped | test AUC |", "|---|---|"]
-    lines += [f"| {term} | {v['mean']:.4f} ± {v['std']:.4f} |" for term, v in summary["without"].items()]
+             markdown_table(["scorer", "split", "AUC", "GAUC", "logloss"],
+                            [[name, split, *(cell(metrics[m]) for m in ("auc", "gauc", "logloss"))]
+                             for name in ("all", "no_id_latents") for split, metrics in summary[name].items()]),
+             "", "Test AUC of `all` without one term:", "",
+             markdown_table(["term dropped", "test AUC"], [[term, cell(v)] for term, v in summary["without"].items()])]
     return "\n".join(lines) + "\n"
+
+
+def cell(stat: dict[str, float]) -> str:
+    """``{"mean", "std"}`` as ``'0.7512 ± 0.0031'``."""
+    return f"{stat['mean']:.4f} ± {stat['std']:.4f}"
 
 
 def main() -> None:
@@ -196,12 +196,11 @@ def main() -> None:
     parser.add_argument("--out", default="bench_results")
     args = parser.parse_args()
     result = run([int(s) for s in args.seeds.split(",")], [int(r) for r in args.rollouts.split(",")])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out / "ceiling.json", result)
-    write_text_atomic(out / "ceiling.md", to_markdown(result))
-    print(to_markdown(result))
+    write_report(args.out, "ceiling", result, to_markdown(result), echo=True)
 
+
+register("ceiling", "Bayes ceilings (top-k and CTR) of the embedded dataset from its generator's hidden structure",
+         make="bench-ceiling")
 
 if __name__ == "__main__":
     main()

@@ -41,7 +41,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from benchmarks.bench_fidelity import compose, overrides_for
+from benchmarks.bench_fidelity import overrides_for
+from benchmarks.common import compose, register, write_report
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.tables import mean_std
 
@@ -343,11 +344,12 @@ def main(argv: list[str] | None = None) -> dict:
     res["machine"] = f"{os.cpu_count()} CPUs"
     res["seconds"] = time.perf_counter() - started
     res["command"] = "python -m benchmarks.bench_compare " + " ".join(argv if argv is not None else sys.argv[1:])
-    write_json_atomic(out / f"compare{suffix}.json", res)
-    write_text_atomic(out / f"compare{suffix}.md", to_markdown(res))
-    print(to_markdown(res))
+    write_report(out, f"compare{suffix}", res, to_markdown(res), echo=True)
     return res
 
+
+register("compare", "searched towers vs random search at equal compute vs the baselines, on test",
+         make="bench-compare")
 
 if __name__ == "__main__":
     main()

@@ -6,3 +6,8 @@ if __name__ == "__main__":
     import json
 
     print(json.dumps(run(), indent=2))
+
+
+from benchmarks.common import register  # noqa: E402
+
+register("complexity", "cost-model throughput: architectures scored per second", run=run)

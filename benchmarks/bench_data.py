@@ -17,6 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import register
+
 _LOAD = """
 import json, resource, sys, time
 from towernas.config import DatasetConfig
@@ -64,6 +66,9 @@ def run(quick: bool = False) -> dict:
         "pass": bool(first["seconds"] <= 60 and gib <= 4 and first["seconds"] >= 10 * again["seconds"]),
     }
 
+
+register("data", "a generated 5M-interaction Amazon-style CSV -> processed dataset: first load and cached reload",
+         run=run)
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

@@ -27,6 +27,7 @@ import faiss
 import numpy as np
 import torch
 
+from benchmarks.common import register
 from towernas.data.ragged import Ragged
 from towernas.eval import evaluate, exact_topk
 
@@ -137,6 +138,8 @@ def main() -> None:
     args = parser.parse_args()
     print(json.dumps(run(quick=args.quick, repeats=args.repeats), indent=2))
 
+
+register("eval", "exact full-ranking top-k with exclusions vs raw faiss and the BLAS matmul floor", run=run)
 
 if __name__ == "__main__":
     main()

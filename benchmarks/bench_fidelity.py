@@ -23,7 +23,8 @@
 
 Every retrain is cached in ``<out>/fidelity-runs/cache.jsonl`` (one line per finished job, keyed by
 model, seed and schedule), so an interrupted benchmark (kill -9 included) resumes where it stopped and a
-change to the supernet re-measures only the signals. Jobs run in ``--workers`` processes of one thread each.
+change to the supernet re-measures only the signals. Jobs run in ``--workers`` processes of one thread each
+(``towernas.runs.jobs``, ``engine="processes"``).
 """
 
 from __future__ import annotations
@@ -36,31 +37,20 @@ import os
 import random
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from towernas.runs.records import append_line, read_lines
+from benchmarks.common import JsonlCache, compose, markdown_table, register, write_report
+from towernas.runs.jobs import JobsSettings
+from towernas.runs.jobs import run_jobs as run_engine
 
 TARGETS = {"supernet_tau": 0.3, "final_tau_vs_noise": 0.8}
 STRATA = 3  # cost tertiles
 
 
 # -- configuration ------------------------------------------------------------------------------------------
-def compose(*overrides: str):
-    """The main config of the installed package with ``overrides`` (Hydra compose, any working directory)."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    import towernas.config  # noqa: F401  (registers the schemas)
-
-    conf = Path(__file__).resolve().parents[1] / "towernas" / "conf"
-    with initialize_config_dir(config_dir=str(conf.resolve()), version_base="1.3"):
-        return hydra_compose("config", overrides=list(overrides))
-
-
 def overrides_for(args) -> list[str]:
     out = [f"space={args.space}", f"budget={args.budget}", "progress=false", "device=cpu", f"seed={args.data_seed}"]
     if not args.quick:
@@ -103,26 +93,20 @@ def stratified_archs(space, cost_model, budget, n: int, seed: int, pool: int = 4
 
 
 # -- retraining jobs (run in worker processes) ---------------------------------------------------------------
-_WORKER: dict[str, Any] = {}
+_WORKER: dict[tuple[str, ...], tuple] = {}  # a worker's config and dataset, by overrides (loaded once per process)
 
 
-def _init_worker(overrides: list[str]) -> None:
-    import torch
-
-    torch.set_num_threads(1)
-    _WORKER["overrides"] = overrides
-
-
-def _data():
-    if "data" not in _WORKER:
+def _data(overrides: Sequence[str]):
+    key = tuple(overrides)
+    if key not in _WORKER:
         from towernas.data import load_dataset
 
-        _WORKER["cfg"] = compose(*_WORKER["overrides"])
-        _WORKER["data"] = load_dataset(_WORKER["cfg"].dataset, progress=False)
-    return _WORKER["cfg"], _WORKER["data"]
+        cfg = compose(*key)
+        _WORKER[key] = cfg, load_dataset(cfg.dataset, progress=False)
+    return _WORKER[key]
 
 
-def retrain_job(job: dict) -> dict:
+def retrain_job(job: dict, overrides: Sequence[str] = ()) -> dict:
     """Train one model from scratch for one seed; return its validation metrics (never test)."""
     import torch
 
@@ -133,7 +117,7 @@ def retrain_job(job: dict) -> dict:
     from towernas.train.loop import fit
     from towernas.train.settings import FitSettings
 
-    cfg, data = _data()
+    cfg, data = _data(overrides)
     spec = DatasetSpec.from_data(data)
     torch.manual_seed(job["seed"])
     if job["kind"] == "arch":
@@ -154,21 +138,15 @@ def job_key(job: dict) -> str:
     return hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:20]
 
 
-class Cache:
-    """Finished jobs, one JSON line each (``towernas.runs.records``: append + flush + fsync, a line cut by a
-    kill skipped): a killed run loses at most the running jobs."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.done: dict[str, dict] = {record["key"]: record for record in read_lines(path)}
-
-    def add(self, record: dict) -> None:
-        self.done[record["key"]] = record
-        append_line(self.path, record)
+def job_cache(path: Path) -> JsonlCache:
+    """Finished jobs, one JSON line each keyed by its ``key`` field (``benchmarks.common.JsonlCache``: a line cut
+    by a kill skipped): a killed run loses at most the running jobs."""
+    return JsonlCache(path, "key")
 
 
-def run_jobs(jobs: list[dict], cache: Cache, overrides: list[str], workers: int, desc: str) -> dict[str, dict]:
-    """Every job's record (from the cache, or computed in ``workers`` processes), by key."""
+def run_jobs(jobs: list[dict], cache: JsonlCache, overrides: list[str], workers: int,
+             desc: str) -> dict[str, dict]:
+    """Every job's record (from the cache, or computed in ``workers`` processes of one thread), by key."""
     from tqdm.auto import tqdm
 
     todo = {}
@@ -177,12 +155,13 @@ def run_jobs(jobs: list[dict], cache: Cache, overrides: list[str], workers: int,
         if job["key"] not in cache.done:
             todo[job["key"]] = job
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=desc, unit="model")
-    if todo:
-        with ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(overrides,)) as pool:
-            futures = [pool.submit(retrain_job, job) for job in todo.values()]
-            for future in as_completed(futures):
-                cache.add(future.result())
-                bar.update(1)
+
+    def finished(_: int, record: dict) -> None:
+        cache.add(record)
+        bar.update(1)
+
+    run_engine(retrain_job, [(job,) for job in todo.values()], JobsSettings(engine="processes", workers=workers),
+               shared={"overrides": list(overrides)}, on_result=finished)
     bar.close()
     return {job["key"]: cache.done[job["key"]] for job in jobs}
 
@@ -261,30 +240,29 @@ def to_markdown(res: dict) -> str:
              f"{res['n_archs']} architectures ({res['n_stratified']} stratified + {res['n_searched']} searched "
              f"top-k), retrained with seeds {res['seeds']}; truth = mean validation R@50. "
              f"Retrained R@50 spread: {res['spread']['min']:.4f} – {res['spread']['max']:.4f} "
-             f"(std {res['spread']['std']:.4f}).", "",
-             "| signal | Kendall τ | 90% CI | precision@5 | seconds per arch |", "|---|---|---|---|---|"]
-    for name, sig in res["signals"].items():
-        lines.append(f"| {name} | {sig['tau']:+.3f} | [{sig['ci90'][0]:+.3f}, {sig['ci90'][1]:+.3f}] | "
-                     f"{sig['precision_at_5']:.2f} | {sig['seconds_per_arch']} |")
-    lines.append(f"| retrain seed vs seed (noise ceiling) | {res['noise_ceiling_tau']:+.3f} | "
-                 f"[{res['noise_ceiling_ci90'][0]:+.3f}, {res['noise_ceiling_ci90'][1]:+.3f}] | – | "
-                 f"{res['seconds']['full_retrain_per_arch']} |")
+             f"(std {res['spread']['std']:.4f}).", ""]
+    signals = [[name, f"{sig['tau']:+.3f}", f"[{sig['ci90'][0]:+.3f}, {sig['ci90'][1]:+.3f}]",
+                f"{sig['precision_at_5']:.2f}", sig["seconds_per_arch"]] for name, sig in res["signals"].items()]
+    signals.append(["retrain seed vs seed (noise ceiling)", f"{res['noise_ceiling_tau']:+.3f}",
+                    f"[{res['noise_ceiling_ci90'][0]:+.3f}, {res['noise_ceiling_ci90'][1]:+.3f}]", "–",
+                    res["seconds"]["full_retrain_per_arch"]])
+    lines.append(markdown_table(["signal", "Kendall τ", "90% CI", "precision@5", "seconds per arch"], signals))
     t = res["targets"]
     lines += ["", f"supernet_tau = {res['supernet_tau']:+.3f} ({res['supernet_signal']}), CI90 "
               f"[{res['supernet_tau_ci90'][0]:+.3f}, {res['supernet_tau_ci90'][1]:+.3f}]: target ≥ 0.3 with lower "
               f"bound > 0 → **{'met' if t['supernet_tau'] else 'not met'}**.",
               f"final_tau = {res['final_tau']:+.3f} vs 0.8 × noise ceiling = {0.8 * res['noise_ceiling_tau']:.3f} → "
               f"**{'met' if t['final_tau'] else 'not met'}**.", "",
-              "## Best architectures vs the in-budget baselines (validation R@50, mean over seeds)", "",
-              "| model | kind | val R@50 | ± std | FLOPs | params |", "|---|---|---|---|---|---|"]
-    for row in res["models"][:10] + [m for m in res["models"][10:] if m["kind"] == "baseline"]:
-        lines.append(f"| {row['name']} | {row['kind']} | {row['truth']:.4f} | {row['std']:.4f} | {row['flops']} | "
-                     f"{row['params']} |")
+              "## Best architectures vs the in-budget baselines (validation R@50, mean over seeds)", ""]
+    shown = res["models"][:10] + [m for m in res["models"][10:] if m["kind"] == "baseline"]
+    lines.append(markdown_table(["model", "kind", "val R@50", "± std", "FLOPs", "params"],
+                                [[row["name"], row["kind"], f"{row['truth']:.4f}", f"{row['std']:.4f}", row["flops"],
+                                  row["params"]] for row in shown]))
     if res.get("tau_vs_supernet_steps"):
-        lines += ["", "## τ against supernet steps (stratified architectures, no early stopping)", "",
-                  "| steps | supernet_loss τ | supernet_recall τ |", "|---|---|---|"]
-        lines += [f"| {r['steps']} | {r['supernet_loss']:+.3f} | {r['supernet_recall']:+.3f} |"
-                  for r in res["tau_vs_supernet_steps"]]
+        lines += ["", "## τ against supernet steps (stratified architectures, no early stopping)", ""]
+        lines.append(markdown_table(["steps", "supernet_loss τ", "supernet_recall τ"],
+                                    [[r["steps"], f"{r['supernet_loss']:+.3f}", f"{r['supernet_recall']:+.3f}"]
+                                     for r in res["tau_vs_supernet_steps"]]))
     lines += ["", f"Machine: {res['machine']}. Total wall time {res['seconds']['total']:.0f} s. Command: "
               f"`{res['command']}`."]
     return "\n".join(lines) + "\n"
@@ -318,7 +296,6 @@ def main(argv: list[str] | None = None) -> dict:
     from towernas.eval.agreement import bootstrap_tau, kendall_tau
     from towernas.retrievers.hand_built import load_tower
     from towernas.retrievers.sizing import fitting_sizes
-    from towernas.runs.files import write_json_atomic, write_text_atomic
     from towernas.runs.tables import mean_std
     from towernas.search.run import peak_rss_mib
     from towernas.space import Arch
@@ -329,7 +306,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = Path(args.out)
     on = "" if args.dataset == "synthetic" else f"{args.dataset}-"  # the embedded set keeps its historic names
     runs = out / "fidelity-runs" / f"{on}{args.space}-{args.budget}{'-quick' if args.quick else ''}"
-    cache = Cache(runs / "cache.jsonl")
+    cache = job_cache(runs / "cache.jsonl")
     data = load_dataset(cfg.dataset, progress=False)
     spec = DatasetSpec.from_data(data)
     space = ArchSpace.from_config(cfg.space)
@@ -437,9 +414,7 @@ def main(argv: list[str] | None = None) -> dict:
     stem = f"fidelity-{on}".rstrip("-")
     stem += "" if (args.space, args.budget) == ("towernas", "L") else f"-{args.space}-{args.budget}"
     stem += (f"-{args.variant}" if args.variant else "") + ("-quick" if args.quick else "")
-    write_json_atomic(out / f"{stem}.json", res)
-    write_text_atomic(out / f"{stem}.md", to_markdown(res))
-    print(to_markdown(res))
+    write_report(out, stem, res, to_markdown(res), echo=True)
     return res
 
 
@@ -447,6 +422,9 @@ def run(quick: bool = False) -> dict:
     """Entry of ``benchmarks.run`` (``make bench --only fidelity``)."""
     return main(["--quick"] if quick else [])
 
+
+register("fidelity", "does the search's ranking of architectures agree with retraining? (the search's gate)",
+         make="bench-fidelity", run=run)
 
 if __name__ == "__main__":
     main()

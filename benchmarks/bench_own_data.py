@@ -22,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import markdown_table, register, write_report
+
 _LOAD = """
 import json, resource, sys, time
 import numpy as np
@@ -102,26 +104,29 @@ def run(quick: bool = False, rows: int | None = None, formats=("csv", "parquet")
 
 
 def to_markdown(result: dict) -> str:
+    columns = ("file_mib", "seconds", "peak_above_start_mib", "processed_arrays_mib", "peak_over_processed")
     lines = [f"# Own data at scale: {result['rows']:,} interaction rows (`python -m benchmarks.bench_own_data`)", "",
-             "| format | file MiB | seconds | peak above start MiB | processed arrays MiB | peak / processed |",
-             "|---|---|---|---|---|---|"]
-    for kind, v in result["loads"].items():
-        lines.append(f"| {kind} | {v['file_mib']} | {v['seconds']} | {v['peak_above_start_mib']} | "
-                     f"{v['processed_arrays_mib']} | {v['peak_over_processed']} |")
+             markdown_table(["format", "file MiB", "seconds", "peak above start MiB", "processed arrays MiB",
+                             "peak / processed"], [[kind, *(v[c] for c in columns)]
+                                                   for kind, v in result["loads"].items()])]
     lines += ["", f"Target: peak / processed ≤ {result['target_peak_over_processed']}; pass: {result['pass']}.", ""]
     return "\n".join(lines)
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--formats", default="csv,parquet")
     parser.add_argument("--out", default="bench_results")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     res = run(args.quick, args.rows, tuple(args.formats.split(",")))
-    out = Path(args.out)
-    out.mkdir(exist_ok=True)
-    (out / "own-data.json").write_text(json.dumps(res, indent=2))
-    (out / "own-data.md").write_text(to_markdown(res))
-    print(to_markdown(res))
+    write_report(args.out, "own-data", res, to_markdown(res), echo=True)
+    return res
+
+
+register("own_data", "a generated 10M-row interactions table (CSV, Parquet) -> processed dataset, peak memory",
+         make="bench-own-data", run=run)
+
+if __name__ == "__main__":
+    main()

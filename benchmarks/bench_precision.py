@@ -23,22 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import compose, register, write_report
 
 OUT = Path(__file__).resolve().parent.parent / "bench_results"
 PRECISIONS = ("fp32", "bf16", "fp16")
 WARMUP = 50
-
-
-def compose(overrides: list[str]):
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_dir
-
-    import towernas.config  # noqa: F401  (registers the schemas)
-
-    conf = Path(__file__).resolve().parent.parent / "conf"
-    with initialize_config_dir(config_dir=str(conf), version_base="1.3"):
-        return hydra_compose("config", overrides=overrides)
 
 
 def one_run(data, cfg, precision: str, steps: int, device: str) -> dict:
@@ -78,7 +67,7 @@ def main() -> None:
         parser.error(f"--steps: expected at least {WARMUP + 100} (warm-up + the 100 steps the loss is read on)")
     from towernas.data import load_dataset
 
-    cfg = compose([f"dataset={args.dataset}", "profile=paper", "progress=false", "tracking.wandb=false"])
+    cfg = compose(f"dataset={args.dataset}", "profile=paper", "progress=false", "tracking.wandb=false")
     data = load_dataset(cfg.dataset, progress=False)
     runs: dict[str, list[dict]] = {p: [] for p in PRECISIONS}
     for repeat in range(args.repeats):
@@ -102,8 +91,6 @@ def main() -> None:
               "threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
               "cpu_bf16": {f: f in flags for f in ("avx512_bf16", "amx_bf16", "amx_fp16")},
               "precisions": rows, "runs": runs}
-    OUT.mkdir(exist_ok=True)
-    write_json_atomic(OUT / "precision.json", result)
     lines = ["# Supernet training at each precision", "",
              f"`python -m benchmarks.bench_precision` on `{args.dataset}` (`profile=paper`, batch "
              f"{cfg.supernet.batch_size}), {args.steps} SPOS steps per run ({WARMUP} warm-up), median of "
@@ -119,9 +106,12 @@ def main() -> None:
     for name, row in rows.items():
         for message in dict.fromkeys(row["diverged"]):
             lines += ["", f"{name}, {len(row['diverged'])} of {args.repeats} runs: {message}"]
-    write_text_atomic(OUT / "precision.md", "\n".join(lines) + "\n")
+    write_report(OUT, "precision", result, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
+
+register("precision", "supernet steps/s and loss at precision=fp32, bf16, fp16 on the paper-sized dataset",
+         make="bench-precision")
 
 if __name__ == "__main__":
     main()

@@ -38,9 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.bench_fidelity import compose
+from benchmarks.common import compose, markdown_table, register, write_report
 from towernas.eval.agreement import kendall_tau
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from towernas.runs.files import write_json_atomic
 from towernas.runs.tables import mean_std
 
 BASELINES = ("google_dnn", "bst", "google_dnn_paper")
@@ -283,37 +283,44 @@ def report(dataset: str, records: list[dict], sizing: dict, args, curve: dict | 
     result = {"dataset": dataset, "seeds": args.seeds, "rows": rows, "kendall_tau": taus, "sizing": sizing,
               "curves": curve or {},
               "picked": {k: v["model"] for k, v in picked.items()}, "best_on_test": oracle, "records": records}
-    lines = [f"# Protocol: validation vs test on `{dataset}` (R@50, mean ± std over seeds {args.seeds})", "",
-             "`python -m benchmarks.bench_protocol --dataset " + dataset + "`", "",
-             "| model | size | epochs | valid | test (train only) | test after refit | refit gain | late valid "
-             "| matched valid | matched test |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        cell = lambda p: f"{r[p]:.4f} ± {r[p + '_std']:.4f}"
-        lines.append(f"| {r['model']} | {r['size'] or ''} | {r['best_epoch']:.1f} | {cell('valid')} | {cell('test')} "
-                     f"| {cell('refit')} | {r['refit_gain']:+.4f} ± {r['refit_gain_std']:.4f} | {cell('valid_late')} "
-                     f"| {cell('valid_matched')} | {cell('test_matched')} |")
+    stem = "protocol-quick" if args.quick else f"protocol-{dataset}"
+    write_report(args.out, stem, result, to_markdown(result), echo=True)
+    return result
+
+
+def to_markdown(result: dict) -> str:
+    """The report of ``report``'s result: the models' table, the τ of each protocol, its picks, the curves."""
+    dataset, seeds = result["dataset"], result["seeds"]
+    lines = [f"# Protocol: validation vs test on `{dataset}` (R@50, mean ± std over seeds {seeds})", "",
+             "`python -m benchmarks.bench_protocol --dataset " + dataset + "`", ""]
+
+    def cell(r: dict, p: str) -> str:
+        return f"{r[p]:.4f} ± {r[p + '_std']:.4f}"
+
+    lines.append(markdown_table(
+        ["model", "size", "epochs", "valid", "test (train only)", "test after refit", "refit gain", "late valid",
+         "matched valid", "matched test"],
+        [[r["model"], r["size"] or "", f"{r['best_epoch']:.1f}", cell(r, "valid"), cell(r, "test"), cell(r, "refit"),
+          f"{r['refit_gain']:+.4f} ± {r['refit_gain_std']:.4f}", cell(r, "valid_late"), cell(r, "valid_matched"),
+          cell(r, "test_matched")] for r in result["rows"]]))
+    oracle = result["best_on_test"]
     lines += ["", "Kendall τ between the models' mean scores:", ""]
-    lines += [f"- {k}: {v:+.3f}" for k, v in taus.items()]
+    lines += [f"- {k}: {v:+.3f}" for k, v in result["kendall_tau"].items()]
     lines += ["", "Picked by each protocol (best selection score):", ""]
-    lines += [f"- {k}: {v['model']}" for k, v in picked.items()]
+    lines += [f"- {k}: {v}" for k, v in result["picked"].items()]
     lines += [f"- best on test (train only): {oracle['test']}; best on test after refit: {oracle['refit']}; "
               f"best on the matched protocol's test: {oracle['test_matched']}", ""]
-    if curve:
-        lines += [f"Diagnostic (not a selection): R@50 per epoch, seed {args.seeds[0]}, validation / test; the epoch "
-                  "each split peaks at:", "", "| model | valid peak (epoch) | test peak (epoch) | curve (valid/test) |",
-                  "|---|---|---|---|"]
-        for name, rows_ in curve.items():
-            v = max(rows_, key=lambda e: e["valid"])
-            t = max(rows_, key=lambda e: e["test"])
-            trace = " ".join(f"{e['valid']:.3f}/{e['test']:.3f}" for e in rows_)
-            lines.append(f"| {name} | {v['valid']:.4f} ({v['epoch']}) | {t['test']:.4f} ({t['epoch']}) | {trace} |")
-        lines.append("")
-    stem = "protocol-quick" if args.quick else f"protocol-{dataset}"
-    write_json_atomic(Path(args.out) / f"{stem}.json", result)
-    write_text_atomic(Path(args.out) / f"{stem}.md", "\n".join(lines))
-    print("\n".join(lines))
-    return result
+    if result["curves"]:
+        lines += [f"Diagnostic (not a selection): R@50 per epoch, seed {seeds[0]}, validation / test; the epoch "
+                  "each split peaks at:", ""]
+        rows = []
+        for name, epochs in result["curves"].items():
+            v = max(epochs, key=lambda e: e["valid"])
+            t = max(epochs, key=lambda e: e["test"])
+            trace = " ".join(f"{e['valid']:.3f}/{e['test']:.3f}" for e in epochs)
+            rows.append([name, f"{v['valid']:.4f} ({v['epoch']})", f"{t['test']:.4f} ({t['epoch']})", trace])
+        lines += [markdown_table(["model", "valid peak (epoch)", "test peak (epoch)", "curve (valid/test)"], rows), ""]
+    return "\n".join(lines)
 
 
 def main(argv=None) -> None:
@@ -328,6 +335,9 @@ def main(argv=None) -> None:
     parser.add_argument("--override", action="append", default=[])
     run(parser.parse_args(argv))
 
+
+register("protocol", "why validation and test disagree, and which protocol makes them agree",
+         make="bench-protocol")
 
 if __name__ == "__main__":
     main()

@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from benchmarks.common import register
 from towernas.data.features import Field
 from towernas.data.ragged import Ragged
 from towernas.eval.topk import exact_topk
@@ -208,6 +209,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     print(json.dumps(run(quick=parser.parse_args().quick), indent=2))
 
+
+register("rankers", "ranker training throughput vs plain PyTorch, and cascade inference time per stage", run=run)
 
 if __name__ == "__main__":
     main()

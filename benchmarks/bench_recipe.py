@@ -22,9 +22,8 @@ import statistics
 import time
 from pathlib import Path
 
-from benchmarks.bench_fidelity import compose
 from benchmarks.bench_protocol import early_stopped, sized_models, slug
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import cached_json, compose, markdown_table, register, write_report
 from towernas.runs.tables import mean_std, model_cell
 
 RECIPES = {"default": {}, "temperature=0.2": {"temperature": 0.2}, "history_dropout=0.2": {"history_dropout": 0.2},
@@ -81,27 +80,28 @@ def run(args) -> dict:
             check_hparams(list(values))
         except UserError as err:
             raise SystemExit(f"--recipe {name}: {err}") from None
+    def measure(candidate, name: str, values: dict, recipe_cfg, seed: int) -> dict:
+        """One (model, recipe, seed) cell: trained from ``seed``, early-stopped on validation, test read once."""
+        started = time.perf_counter()
+        torch.manual_seed(seed)
+        model = candidate.build(spec, budget)
+        fitted = early_stopped(model, data, recipe_cfg, seed)
+        record = {"model": candidate.name, "size": candidate.size.label if candidate.size else None,
+                  "recipe": name, "values": values, "seed": seed, "best_epoch": fitted.best_epoch,
+                  "valid": fitted.best_valid["recall@50"],
+                  "test": evaluate_test(model, data)["recall@50"],
+                  "seconds": round(time.perf_counter() - started, 1)}
+        print(json.dumps(record), flush=True)
+        return record
+
     records = []
     for name, values in recipes.items():
         recipe_cfg = with_values(cfg, values)  # the joint search's training hyperparameters, as retrain.* keys
         for candidate in todo:
             for seed in args.seeds:
                 path = cache_dir / f"{slug(candidate)}-{slug_recipe(values)}-seed{seed}.json"
-                if path.exists():
-                    records.append({**json.loads(path.read_text()), "recipe": name})
-                    continue
-                started = time.perf_counter()
-                torch.manual_seed(seed)
-                model = candidate.build(spec, budget)
-                fitted = early_stopped(model, data, recipe_cfg, seed)
-                record = {"model": candidate.name, "size": candidate.size.label if candidate.size else None,
-                          "recipe": name, "values": values, "seed": seed, "best_epoch": fitted.best_epoch,
-                          "valid": fitted.best_valid["recall@50"],
-                          "test": evaluate_test(model, data)["recall@50"],
-                          "seconds": round(time.perf_counter() - started, 1)}
-                write_json_atomic(path, record)
-                records.append(record)
-                print(json.dumps(record), flush=True)
+                cell = cached_json(path, lambda c=candidate, s=seed: measure(c, name, values, recipe_cfg, s))
+                records.append({**cell, "recipe": name})  # the name is a label; a cell is keyed by the values
     return report(cfg.dataset.name, records, list(recipes), args, root)
 
 
@@ -127,9 +127,7 @@ def report(dataset: str, records: list[dict], recipes: list[str], args, root: Pa
     result = {"dataset": dataset, "seeds": list(args.seeds), "budget": args.budget, "rows": rows,
               "records": records}
     tag = "-quick" if args.quick else ""
-    write_json_atomic(root / f"recipe-{dataset}{tag}.json", result)
-    write_text_atomic(root / f"recipe-{dataset}{tag}.md", markdown(result, args))
-    print(markdown(result, args))
+    write_report(root, f"recipe-{dataset}{tag}", result, markdown(result, args), echo=True)
     return result
 
 
@@ -145,10 +143,10 @@ def markdown(result: dict, args) -> str:
              f"`python -m benchmarks.bench_recipe --dataset {result['dataset']} --seeds "
              f"{','.join(map(str, seeds))}`", "",
              "Δ: paired per-seed difference to the `default` recipe (its std is the seed noise of the difference).",
-             "", "| model | recipe | epochs | valid | Δ valid | test | Δ test |", "|---|---|---|---|---|---|---|"]
-    for row in result["rows"]:
-        lines.append(f"| {model_cell(row)} | {row['recipe']} | {row['epochs']:.1f} | {fmt(row['valid'])} | "
-                     f"{fmt(row['valid_delta'], True)} | {fmt(row['test'])} | {fmt(row['test_delta'], True)} |")
+             "", markdown_table(["model", "recipe", "epochs", "valid", "Δ valid", "test", "Δ test"],
+                                [[model_cell(row), row["recipe"], f"{row['epochs']:.1f}", fmt(row["valid"]),
+                                  fmt(row["valid_delta"], True), fmt(row["test"]), fmt(row["test_delta"], True)]
+                                 for row in result["rows"]])]
     return "\n".join(lines) + "\n"
 
 
@@ -165,6 +163,9 @@ def main(argv=None) -> None:
     args.seeds = [int(s) for s in args.seeds.split(",")]
     run(args)
 
+
+register("recipe", "which training recipe (temperature, history dropout) every two-tower model should get",
+         make="bench-recipe")
 
 if __name__ == "__main__":
     main()

@@ -46,7 +46,7 @@ import numpy as np
 import torch
 
 from towernas.data.train_stats import TrainStats
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import markdown_table, register, write_report
 from towernas.samplers import build_sampler
 
 OUT = Path(__file__).resolve().parent.parent / "bench_results"
@@ -187,12 +187,12 @@ def markdown(result: dict) -> str:
     note = (f"torch {p['torch']}, faiss {p['faiss']}; median of {p['repeats']} interleaved rounds per call "
             "(best in brackets). negatives/s = ids drawn per second; row-negatives/s = B x n / seconds per call "
             "(a shared pool gives every row its n negatives). A timed call is observe + sample, log q included.")
-    header = "| sampler | shape | call | ids/call | ms/call | negatives/s | row-negatives/s | time / randint(B x n) |"
-    lines = [title, "", note, "", header, "|---|---|---|---|---|---|---|---|"]
-    for r in result["rows"]:
-        lines.append(f"| {r['name']} | {r['shape']} | `{r['call']}` | {r['ids_per_call']:,} | "
-                     f"{1e3 * r['median_s']:.3f} ({1e3 * r['best_s']:.3f}) | {r['negatives_per_s']:.3g} | "
-                     f"{r['row_negatives_per_s']:.3g} | {r['vs_randint']:.2f} |")
+    header = ["sampler", "shape", "call", "ids/call", "ms/call", "negatives/s", "row-negatives/s",
+              "time / randint(B x n)"]
+    rows = [[r["name"], r["shape"], f"`{r['call']}`", f"{r['ids_per_call']:,}",
+             f"{1e3 * r['median_s']:.3f} ({1e3 * r['best_s']:.3f})", f"{r['negatives_per_s']:.3g}",
+             f"{r['row_negatives_per_s']:.3g}", f"{r['vs_randint']:.2f}"] for r in result["rows"]]
+    lines = [title, "", note, "", markdown_table(header, rows)]
     c = result["cluster_refresh"]
     refresh = (f"cluster refresh (not in the loop above): faiss k-means, {c['n_clusters']} centroids, "
                f"{c['kmeans_iters']} iterations, over {c['n_items']:,} x {c['dim']} item vectors + assignment: "
@@ -203,8 +203,8 @@ def markdown(result: dict) -> str:
 
 
 def write(result: dict, out: Path = OUT) -> None:
-    write_json_atomic(out / "samplers.json", result)
-    write_text_atomic(out / "samplers.md", markdown(result))
+    """``<out>/samplers.{json,md}``."""
+    write_report(out, "samplers", result, markdown(result))
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -224,6 +224,9 @@ def main(argv: list[str] | None = None) -> dict:
     print(markdown(result))
     return result
 
+
+register("samplers", "negative-sampler throughput (B 1024 x 256 negatives over 160k items) vs torch baselines",
+         make="bench-samplers")
 
 if __name__ == "__main__":
     main()

@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import compose, markdown_table, register, write_report
+from towernas.runs.files import write_json_atomic
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_results"
@@ -89,22 +90,13 @@ def wrapped(argv: list[str]) -> None:
                        "result": result})
 
 
-def compose(name: str, overrides: list[str]):
-    from hydra import compose as hydra_compose, initialize_config_dir
-
-    import towernas.config  # noqa: F401  (the schemas)
-
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return hydra_compose(name, overrides=overrides)
-
-
 # ------------------------------------------------------------------------------------- child phases
 def load_phase() -> dict:
     from towernas.data import load_dataset
     from towernas.data.amazon_like import AmazonLikeOptions, ensure_generated
     from towernas.data.download import data_root
 
-    cfg = compose("config", DATASET).dataset
+    cfg = compose(*DATASET).dataset
     clock = time.perf_counter()
     ensure_generated(data_root() / "raw" / cfg.name, AmazonLikeOptions(**cfg.generate), progress=False)
     generated = time.perf_counter() - clock
@@ -130,7 +122,7 @@ def eval_phase() -> dict:
     from towernas.eval import evaluate
     from towernas.serving import ServingRetriever
 
-    data = load_dataset(compose("config", DATASET).dataset, progress=False)
+    data = load_dataset(compose(*DATASET).dataset, progress=False)
     retriever = ServingRetriever.load(WORK / "retrain" / "retriever")
     queries = data.queries("test")
     users = encode_with(retriever, data, queries)
@@ -177,7 +169,7 @@ def agreement_phase(n_archs: str = "16") -> dict:
     from towernas.eval.encode import sample_queries
     from towernas.space.arch_space import ArchSpace
 
-    cfg = compose("config", [*DATASET, *SCALE_SEARCH])
+    cfg = compose(*DATASET, *SCALE_SEARCH)
     data = load_dataset(cfg.dataset, progress=False)
     space = ArchSpace.from_config(cfg.space)
     net = Supernet.from_space(DatasetSpec.from_data(data), space)
@@ -270,9 +262,7 @@ def write_results() -> None:
     result = {"machine": machine(), "settings": {"search": SCALE_SEARCH, "retrain": SCALE_RETRAIN},
               "targets": TARGETS, "phases": phases, "checks": checks(phases),
               "search_so_far": None if "search" in phases else search_so_far()}
-    write_json_atomic(OUT / "scale.json", result)
-    write_text_atomic(OUT / "scale.md", markdown(result))
-    print(markdown(result))
+    write_report(OUT, "scale", result, markdown(result), echo=True)
 
 
 def search_seconds() -> float:
@@ -337,9 +327,9 @@ def markdown(result: dict) -> str:
              f"`python -m benchmarks.bench_scale` (`make bench-scale`) on {result['machine']['cpus']} CPU cores, "
              f"torch {result['machine']['torch']}. Dataset `synthetic-amazon`: the real Amazon CSV + metadata "
              "formats through the real reader.", "",
-             "| target | measured | limit | met |", "|---|---|---|---|"]
-    for name, c in result["checks"].items():
-        lines.append(f"| {name} | {c['value']} | {c['target']} | {'yes' if c['met'] else '**no**'} |")
+             markdown_table(["target", "measured", "limit", "met"],
+                            [[name, c["value"], c["target"], "yes" if c["met"] else "**no**"]
+                             for name, c in result["checks"].items()])]
     if "load" in p:
         r = p["load"]["result"]
         lines += ["", f"**Load**: {r['dataset']['users']:,} users × {r['dataset']['items']:,} items × "
@@ -397,6 +387,9 @@ def markdown(result: dict) -> str:
                       f"{r['tau_interval_90']}), same best: {r['same_best']}, largest gap {r['max_abs_gap']} R@50."]
     return "\n".join(lines) + "\n"
 
+
+register("scale", "the whole pipeline at Amazon Books size: load, search, retrain, full-ranking eval, agreement",
+         make="bench-scale")
 
 if __name__ == "__main__":
     main()

@@ -17,6 +17,7 @@ import torch
 from evolution import EvolutionConfig, SearchSpace, evolve
 from supernet import Supernet, export, fixed_batches, train_supernet, validation_loss
 from supernet.sampler import ArchSampler
+from benchmarks.common import register
 from towernas.config import DatasetConfig
 from towernas.data import load_dataset
 from towernas.data.batches import training_batch
@@ -137,6 +138,9 @@ def run(quick: bool = False) -> dict:
         "pass": bool(steps["max_ratio"] <= 1.3),
     }
 
+
+register("search", "supernet vs standalone step, fitness and generation cost, a paper-scale search's projection",
+         run=run)
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from towernas.runs.files import write_json_atomic, write_text_atomic
+from benchmarks.common import markdown_table, register, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_results"
@@ -76,9 +76,7 @@ def main() -> None:
               "best": {"params": best.params, "value": best.value}, "defaults_seed0": default0,
               "confirm_seeds": args.confirm, "defaults": default, "tuned": tuned,
               "delta_valid": tuned["valid"] - default["valid"], "delta_test": tuned["test"] - default["test"]}
-    write_json_atomic(OUT / "sweep-google_dnn.json", result)
-    write_text_atomic(OUT / "sweep-google_dnn.md", markdown(result))
-    print(markdown(result))
+    write_report(OUT, "sweep-google_dnn", result, markdown(result), echo=True)
 
 
 def markdown(r: dict) -> str:
@@ -87,17 +85,18 @@ def markdown(r: dict) -> str:
              f"Trials' validation R@50 (seed 0): min {values[0]:.4f}, median {values[len(values) // 2]:.4f}, "
              f"max {values[-1]:.4f}. Defaults on seed 0: {r['defaults_seed0']['valid']:.4f}.", "",
              "Best trial: " + ", ".join(f"`{k}={v:.4g}`" for k, v in sorted(r["best"]["params"].items())), "",
-             f"| config | size | seed-0 valid R@50 (what the sweep saw) | valid R@50, seeds {r['confirm_seeds']} | "
-             f"test R@50, seeds {r['confirm_seeds']} |", "|---|---|---|---|---|",
-             f"| defaults | {r['defaults']['size']} | {r['defaults_seed0']['valid']:.4f} | "
-             f"{r['defaults']['valid']:.4f} ± {r['defaults']['valid_std']:.4f} | "
-             f"{r['defaults']['test']:.4f} ± {r['defaults']['test_std']:.4f} |",
-             f"| sweep's best | {r['tuned']['size']} | {r['best']['value']:.4f} | "
-             f"{r['tuned']['valid']:.4f} ± {r['tuned']['valid_std']:.4f} | "
-             f"{r['tuned']['test']:.4f} ± {r['tuned']['test_std']:.4f} |", "",
+             markdown_table(["config", "size", "seed-0 valid R@50 (what the sweep saw)",
+                             f"valid R@50, seeds {r['confirm_seeds']}", f"test R@50, seeds {r['confirm_seeds']}"],
+                            [[label, s["size"], f"{seed0:.4f}", f"{s['valid']:.4f} ± {s['valid_std']:.4f}",
+                              f"{s['test']:.4f} ± {s['test_std']:.4f}"]
+                             for label, s, seed0 in (("defaults", r["defaults"], r["defaults_seed0"]["valid"]),
+                                                     ("sweep's best", r["tuned"], r["best"]["value"]))]), "",
              f"Δ on the fresh seeds: validation {r['delta_valid']:+.4f}, test {r['delta_test']:+.4f}.", ""]
     return "\n".join(lines)
 
+
+register("sweep", "the GoogleDNN-L sweep recipe (20 TPE trials) confirmed on fresh seeds vs the defaults",
+         make="bench-sweep")
 
 if __name__ == "__main__":
     main()

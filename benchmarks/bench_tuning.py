@@ -24,10 +24,8 @@ import time
 from pathlib import Path
 
 import numpy as np
-from hydra import compose, initialize_config_dir
 
-from towernas.runs.files import write_json_atomic, write_text_atomic
-from towernas.runs.records import append_line, read_lines
+from benchmarks.common import JsonlCache, compose, markdown_table, register, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_results"
@@ -38,8 +36,7 @@ LOW, HIGH = 1e-5, 0.3
 def config(extra: tuple[str, ...] = ()):
     overrides = ["dataset=synthetic", "budget=L", "progress=false", "tracking.wandb=false", "retrain.export=false",
                  *extra]
-    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        return compose(config_name="retrain", overrides=overrides)
+    return compose(*overrides, config="retrain")
 
 
 def overrides_of(arm: str, value: float | None) -> tuple[str, ...]:
@@ -62,12 +59,12 @@ class Runner:
         self.device = resolve_device("auto")
         self.data = load_dataset(config().dataset, progress=False)
         self.candidate = Candidate("google_dnn", baseline="google_dnn", size=google_dnn_size(self.data, self.device))
-        self.done = {(r["arm"], r["value"], r["seed"]): r for r in read_lines(RUNS)}
+        self.done = JsonlCache(RUNS, ("arm", "value", "seed"))
 
     def __call__(self, arm: str, value: float | None, seed: int) -> dict:
         key = (arm, value, seed)
         if key in self.done:
-            return self.done[key]
+            return self.done.get(key)
         from towernas.retrain import retrain_one
         from towernas.runs.tracking import Tracker
 
@@ -81,8 +78,7 @@ class Runner:
         out = {"arm": arm, "value": value, "seed": seed, "valid": record["valid"]["recall@50"],
                "test": record["test"]["recall@50"], "best_epoch": record["best_epoch"],
                "learned": record["valid"].get("weight_decay"), "seconds": time.perf_counter() - start}
-        append_line(RUNS, out)
-        self.done[key] = out
+        self.done.add(out)
         print(f"{arm} {value} seed {seed}: valid R@50 {out['valid']:.4f} ({out['seconds']:.0f}s)"
               + (f", learned decay {out['learned']:.2e}" if out["learned"] else ""), flush=True)
         return out
@@ -127,26 +123,28 @@ def main() -> None:
                                "seconds": sum(r["seconds"] for r in records), "confirm": summarise(confirmed),
                                "confirm_runs": confirmed,
                                "learned_at_best_epoch": [r["learned"] for r in confirmed] if arm == "hypergradient" else None}
-    write_json_atomic(OUT / "tuning.json", result)
-    write_text_atomic(OUT / "tuning.md", markdown(result))
-    print(markdown(result))
+    write_report(OUT, "tuning", result, markdown(result), echo=True)
 
 
 def markdown(result: dict) -> str:
     lines = [f"# Weight decay: hypergradient vs Optuna, {result['model']}", "",
              f"{result['runs_per_arm']} training runs per arm on seed 0 (validation only), the best retrained on "
-             f"seeds {result['confirm_seeds']}. `python -m benchmarks.bench_tuning`.", "",
-             "| arm | chosen weight decay (start, for hypergradient) | seed-0 valid R@50 | seconds (selection) | "
-             "valid R@50, fresh seeds | test R@50, fresh seeds |", "|---|---|---|---|---|---|"]
+             f"seeds {result['confirm_seeds']}. `python -m benchmarks.bench_tuning`.", ""]
+    rows = []
     for arm, a in result["arms"].items():
         c = a["confirm"]
         chosen = "0 (Adam)" if a["chosen"] is None else f"{a['chosen']:.2e}"
         if a["learned_at_best_epoch"]:
             chosen += " → learned " + ", ".join(f"{v:.1e}" for v in a["learned_at_best_epoch"])
-        lines.append(f"| {arm} | {chosen} | {a['chosen_valid_seed0']:.4f} | {a['seconds']:.0f} | "
-                     f"{c['valid']:.4f} ± {c['valid_std']:.4f} | {c['test']:.4f} ± {c['test_std']:.4f} |")
+        rows.append([arm, chosen, f"{a['chosen_valid_seed0']:.4f}", f"{a['seconds']:.0f}",
+                     f"{c['valid']:.4f} ± {c['valid_std']:.4f}", f"{c['test']:.4f} ± {c['test_std']:.4f}"])
+    lines.append(markdown_table(["arm", "chosen weight decay (start, for hypergradient)", "seed-0 valid R@50",
+                                 "seconds (selection)", "valid R@50, fresh seeds", "test R@50, fresh seeds"], rows))
     return "\n".join(lines) + "\n"
 
+
+register("tuning", "weight decay learned by hypergradient vs tuned by Optuna on as many GoogleDNN-L retrains",
+         make="bench-tuning")
 
 if __name__ == "__main__":
     main()

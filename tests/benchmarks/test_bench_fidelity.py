@@ -31,12 +31,12 @@ def test_stratified_archs_are_feasible_distinct_and_cover_poolings_and_cost_tert
 
 def test_cache_resumes_and_skips_a_line_cut_by_a_kill(tmp_path):
     path = tmp_path / "cache.jsonl"
-    cache = bf.Cache(path)
+    cache = bf.job_cache(path)
     job = {"kind": "arch", "arch": {"x": 1}, "seed": 0, "epochs": 2}
     cache.add({**job, "key": bf.job_key(job), "valid": {"recall@50": 0.3}})
     with open(path, "a") as fh:
         fh.write('{"key": "half a reco')  # kill -9 in the middle of a write
-    again = bf.Cache(path)
+    again = bf.job_cache(path)
     assert list(again.done) == [bf.job_key(job)]
     assert bf.job_key(job) == bf.job_key(dict(reversed(list(job.items()))))  # order-independent
     assert bf.job_key(job) != bf.job_key({**job, "seed": 1})

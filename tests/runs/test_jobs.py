@@ -29,6 +29,13 @@ def test_the_local_engine_is_a_plain_loop_in_job_order():
     assert run_jobs(lambda a, b, scale: (a - b) * scale, [(3, 1), (1, 3)], JobsSettings(), {"scale": 10}) == [20, -20]
 
 
+def test_the_processes_engine_returns_job_order_and_reports_each_job_as_it_finishes():
+    seen = []
+    results = run_jobs(pow, [(2, 3), (3, 2), (2, 5)], JobsSettings(engine="processes", workers=2), {},
+                       on_result=lambda i, result: seen.append((i, result)))
+    assert results == [8, 9, 32] and sorted(seen) == [(0, 8), (1, 9), (2, 32)]
+
+
 def test_retrains_on_a_two_worker_ray_cluster_equal_the_local_ones(tmp_path):
     ray = pytest.importorskip("ray", reason="the distributed extra (pip install 'towernas[distributed]')")
     local = retrain.run_retrain(compose_config(*RETRAIN, name="retrain"), tmp_path / "local")

@@ -1,12 +1,16 @@
-"""Independent jobs (retrains of the top-k, seeds) on an existing engine: in this process, or as Ray tasks.
+"""Independent jobs (retrains of the top-k, seeds) on an existing engine: in this process, in local worker
+processes, or as Ray tasks.
 
-``jobs.engine=local`` (default) runs them one after the other. ``jobs.engine=ray`` (``pip install
-'towernas[distributed]'``) runs them as Ray tasks: on a local Ray started with ``jobs.workers`` CPUs, or on
-the cluster at ``jobs.address`` (``auto``, ``ray://head:10001``). Each task gets ``jobs.cpus_per_job`` CPUs
+``jobs.engine=local`` (default) runs them one after the other; ``processes`` in ``jobs.workers`` local worker
+processes of ``jobs.cpus_per_job`` torch threads each (the function must be picklable). ``jobs.engine=ray``
+(``pip install 'towernas[distributed]'``) runs them as Ray tasks: on a local Ray started with ``jobs.workers``
+CPUs, or on the cluster at ``jobs.address`` (``auto``, ``ray://head:10001``). Each task gets ``jobs.cpus_per_job`` CPUs
 (and as many torch threads) and, when ``jobs.gpus_per_job`` > 0, a GPU. Large shared inputs (the dataset) go
 to Ray's object store once (``shared``); results come back in the order of the jobs, so a run is the same
 whichever engine ran it. A job that raises fails the call with its own error, and an engine that is asked
-for but not installed is a one-line error.
+for but not installed is a one-line error. ``on_result(i, result)``, if given, is called in the calling
+process as each job finishes (local and processes: as soon as it does; ray: in order at the end), e.g. to record
+it durably so a killed run loses only the running jobs.
 
 Example:
     >>> run_jobs(pow, [(2, 3), (3, 2)], JobsSettings())
@@ -17,11 +21,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Callable, Sequence
 
 from towernas.runs.errors import UserError
 
-ENGINES = ("local", "ray")
+ENGINES = ("local", "processes", "ray")
 
 
 @dataclass(frozen=True)
@@ -54,12 +59,19 @@ class JobsSettings:
 
 
 def run_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], settings: JobsSettings,
-             shared: dict[str, Any] | None = None) -> list[Any]:
+             shared: dict[str, Any] | None = None,
+             on_result: Callable[[int, Any], None] | None = None) -> list[Any]:
     """``[fn(*job, **shared) for job in jobs]`` on ``settings.engine``; ``shared``: keyword arguments every job
-    receives (put into Ray's object store once)."""
-    shared = shared or {}
+    receives (put into Ray's object store once); ``on_result(i, result)``: called as job ``i`` finishes."""
+    shared, notify = shared or {}, on_result or (lambda i, result: None)
     if settings.engine == "local" or not jobs:
-        return [fn(*job, **shared) for job in jobs]
+        results = []
+        for i, job in enumerate(jobs):
+            results.append(fn(*job, **shared))
+            notify(i, results[-1])
+        return results
+    if settings.engine == "processes":
+        return _run_processes(fn, jobs, settings, shared, notify)
     import ray
 
     started = not ray.is_initialized()
@@ -71,10 +83,34 @@ def run_jobs(fn: Callable[..., Any], jobs: Sequence[tuple], settings: JobsSettin
         refs = {k: ray.put(v) for k, v in shared.items()}
         task = ray.remote(num_cpus=settings.cpus_per_job, num_gpus=settings.gpus_per_job)(_call)
         threads = max(1, int(settings.cpus_per_job))
-        return ray.get([task.remote(fn, threads, job, refs) for job in jobs])
+        results = ray.get([task.remote(fn, threads, job, refs) for job in jobs])
+        for i, result in enumerate(results):
+            notify(i, result)
+        return results
     finally:
         if started:
             ray.shutdown()
+
+
+def _run_processes(fn: Callable[..., Any], jobs: Sequence[tuple], settings: JobsSettings, shared: dict[str, Any],
+                   notify: Callable[[int, Any], None]) -> list[Any]:
+    """The jobs in ``settings.workers`` worker processes of ``cpus_per_job`` torch threads each; results in the
+    order of the jobs (each job seeds itself, so which worker ran it does not matter)."""
+    results: list[Any] = [None] * len(jobs)
+    threads = max(1, int(settings.cpus_per_job))
+    with ProcessPoolExecutor(settings.workers, initializer=_set_threads, initargs=(threads,)) as pool:
+        futures = {pool.submit(fn, *job, **shared): i for i, job in enumerate(jobs)}
+        for future in as_completed(futures):
+            results[futures[future]] = future.result()
+            notify(futures[future], results[futures[future]])
+    return results
+
+
+def _set_threads(threads: int) -> None:
+    """A worker process's initializer: ``threads`` torch threads."""
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def _call(fn, threads: int, job: tuple, shared: dict) -> Any:
