@@ -237,8 +237,7 @@ def main() -> None:
     print(markdown(result["rows"], seeds))
 
 
-register("addons", "samplers, loss controls and add-ons on searched towers and GoogleDNN-L (embedded dataset)",
-         make="bench-addons")
+register("addons", "samplers, loss controls and add-ons on searched towers and GoogleDNN-L (embedded dataset)")
 
 if __name__ == "__main__":
     main()

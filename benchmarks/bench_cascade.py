@@ -135,8 +135,7 @@ def main(argv=None) -> None:
     write_report(args.out, f"cascade-{args.dataset}", out, report(out), echo=True)
 
 
-register("cascade", "does the cascade's ranker help, and which ranker training (lists, inputs) does?",
-         make="bench-cascade")
+register("cascade", "does the cascade's ranker help, and which ranker training (lists, inputs) does?")
 
 if __name__ == "__main__":
     main()

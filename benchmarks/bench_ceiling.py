@@ -199,8 +199,7 @@ def main() -> None:
     write_report(args.out, "ceiling", result, to_markdown(result), echo=True)
 
 
-register("ceiling", "Bayes ceilings (top-k and CTR) of the embedded dataset from its generator's hidden structure",
-         make="bench-ceiling")
+register("ceiling", "Bayes ceilings (top-k and CTR) of the embedded dataset from its generator's hidden structure")
 
 if __name__ == "__main__":
     main()

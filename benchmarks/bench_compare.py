@@ -348,8 +348,7 @@ def main(argv: list[str] | None = None) -> dict:
     return res
 
 
-register("compare", "searched towers vs random search at equal compute vs the baselines, on test",
-         make="bench-compare")
+register("compare", "searched towers vs random search at equal compute vs the baselines, on test")
 
 if __name__ == "__main__":
     main()

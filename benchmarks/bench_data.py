@@ -9,7 +9,6 @@ reload ≥ 10× faster.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -17,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.common import register
+from benchmarks.common import print_run, register
 
 _LOAD = """
 import json, resource, sys, time
@@ -71,6 +70,4 @@ register("data", "a generated 5M-interaction Amazon-style CSV -> processed datas
          run=run)
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    print(json.dumps(run(parser.parse_args().quick), indent=2))
+    print_run(run)

@@ -423,8 +423,7 @@ def run(quick: bool = False) -> dict:
     return main(["--quick"] if quick else [])
 
 
-register("fidelity", "does the search's ranking of architectures agree with retraining? (the search's gate)",
-         make="bench-fidelity", run=run)
+register("fidelity", "does the search's ranking of architectures agree with retraining? (the search's gate)", run=run)
 
 if __name__ == "__main__":
     main()

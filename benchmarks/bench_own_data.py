@@ -125,8 +125,7 @@ def main(argv: list[str] | None = None) -> dict:
     return res
 
 
-register("own_data", "a generated 10M-row interactions table (CSV, Parquet) -> processed dataset, peak memory",
-         make="bench-own-data", run=run)
+register("own_data", "a generated 10M-row interactions table (CSV, Parquet) -> processed dataset, peak memory", run=run)
 
 if __name__ == "__main__":
     main()

@@ -110,8 +110,7 @@ def main() -> None:
     print("\n".join(lines))
 
 
-register("precision", "supernet steps/s and loss at precision=fp32, bf16, fp16 on the paper-sized dataset",
-         make="bench-precision")
+register("precision", "supernet steps/s and loss at precision=fp32, bf16, fp16 on the paper-sized dataset")
 
 if __name__ == "__main__":
     main()

@@ -336,8 +336,7 @@ def main(argv=None) -> None:
     run(parser.parse_args(argv))
 
 
-register("protocol", "why validation and test disagree, and which protocol makes them agree",
-         make="bench-protocol")
+register("protocol", "why validation and test disagree, and which protocol makes them agree")
 
 if __name__ == "__main__":
     main()

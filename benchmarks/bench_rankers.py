@@ -16,8 +16,6 @@ Run: ``python -m benchmarks.bench_rankers [--quick]`` (also ``make bench``).
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import time
 
@@ -26,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmarks.common import register
+from benchmarks.common import print_run, register
 from towernas.data.features import Field
 from towernas.data.ragged import Ragged
 from towernas.eval.topk import exact_topk
@@ -204,13 +202,9 @@ def run(quick: bool = False) -> dict:
             "cascade_inference": cascade_inference(catalog, n_users=200 if quick else 1000)}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    print(json.dumps(run(quick=parser.parse_args().quick), indent=2))
 
 
 register("rankers", "ranker training throughput vs plain PyTorch, and cascade inference time per stage", run=run)
 
 if __name__ == "__main__":
-    main()
+    print_run(run, description=__doc__)

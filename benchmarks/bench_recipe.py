@@ -164,8 +164,7 @@ def main(argv=None) -> None:
     run(args)
 
 
-register("recipe", "which training recipe (temperature, history dropout) every two-tower model should get",
-         make="bench-recipe")
+register("recipe", "which training recipe (temperature, history dropout) every two-tower model should get")
 
 if __name__ == "__main__":
     main()

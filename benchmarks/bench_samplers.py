@@ -225,8 +225,7 @@ def main(argv: list[str] | None = None) -> dict:
     return result
 
 
-register("samplers", "negative-sampler throughput (B 1024 x 256 negatives over 160k items) vs torch baselines",
-         make="bench-samplers")
+register("samplers", "negative-sampler throughput (B 1024 x 256 negatives over 160k items) vs torch baselines")
 
 if __name__ == "__main__":
     main()

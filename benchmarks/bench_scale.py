@@ -388,8 +388,7 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-register("scale", "the whole pipeline at Amazon Books size: load, search, retrain, full-ranking eval, agreement",
-         make="bench-scale")
+register("scale", "the whole pipeline at Amazon Books size: load, search, retrain, full-ranking eval, agreement")
 
 if __name__ == "__main__":
     main()

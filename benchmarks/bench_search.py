@@ -6,8 +6,6 @@ projected time of a paper-scale search (50k supernet steps, 50 x 50 evolution) o
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import tempfile
 import time
@@ -17,7 +15,7 @@ import torch
 from evolution import EvolutionConfig, SearchSpace, evolve
 from supernet import Supernet, export, fixed_batches, train_supernet, validation_loss
 from supernet.sampler import ArchSampler
-from benchmarks.common import register
+from benchmarks.common import print_run, register
 from towernas.config import DatasetConfig
 from towernas.data import load_dataset
 from towernas.data.batches import training_batch
@@ -143,6 +141,4 @@ register("search", "supernet vs standalone step, fitness and generation cost, a 
          run=run)
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    print(json.dumps(run(parser.parse_args().quick), indent=2))
+    print_run(run)

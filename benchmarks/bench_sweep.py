@@ -95,8 +95,7 @@ def markdown(r: dict) -> str:
     return "\n".join(lines)
 
 
-register("sweep", "the GoogleDNN-L sweep recipe (20 TPE trials) confirmed on fresh seeds vs the defaults",
-         make="bench-sweep")
+register("sweep", "the GoogleDNN-L sweep recipe (20 TPE trials) confirmed on fresh seeds vs the defaults")
 
 if __name__ == "__main__":
     main()

@@ -143,8 +143,7 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-register("tuning", "weight decay learned by hypergradient vs tuned by Optuna on as many GoogleDNN-L retrains",
-         make="bench-tuning")
+register("tuning", "weight decay learned by hypergradient vs tuned by Optuna on as many GoogleDNN-L retrains")
 
 if __name__ == "__main__":
     main()

@@ -6,7 +6,7 @@
 
 Without a name: the quick suite (the benchmarks registered with a ``run(quick)``; by default data, eval,
 complexity, search and rankers), printed and written to ``<out>/results.{json,md}``. The long benchmarks
-(``fidelity``, ``compare``, ...) have their own ``make bench-*`` targets and run from here by name too.
+(``fidelity``, ``compare``, ...) run by name: ``make bench-<name>`` is ``python -m benchmarks.run <name>``.
 """
 
 from __future__ import annotations
@@ -20,22 +20,17 @@ import sys
 import time
 
 from benchmarks.common import markdown_table, write_report
-from benchmarks.common.registry import BENCHMARKS, Benchmark, discover, module_names
+from benchmarks.common.registry import BENCHMARKS, discover, module_names
 
 DEFAULT = ("data", "eval", "complexity", "search", "rankers")
-
-
-def make_command(entry: Benchmark) -> str:
-    """How ``make`` runs ``entry``: its own target, or ``make bench ARGS=<name>``."""
-    return f"make {entry.make}" + (f" ARGS={entry.name}" if entry.make == "bench" else "")
 
 
 def listing() -> str:
     """One line per benchmark: name, ``make`` command, description."""
     entries = [BENCHMARKS[name] for name in sorted(discover())]
     width = max(len(e.name) for e in entries)
-    make = max(len(make_command(e)) for e in entries)
-    return "\n".join(f"{e.name:<{width}}  {make_command(e):<{make}}  {e.description}" for e in entries)
+    make = max(len(e.make) for e in entries)
+    return "\n".join(f"{e.name:<{width}}  {e.make:<{make}}  {e.description}" for e in entries)
 
 
 def run_one(name: str, argv: list[str]) -> None:

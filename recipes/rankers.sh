@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduce the README's ranker tables on one dataset: the CTR task for every ranker (3 seeds), then the
+# Reproduce the ranker tables of docs/results/rankers.md and cascade.md on one dataset: the CTR task for every ranker (3 seeds), then the
 # cascade on a retrained retriever for every negative mode (3 ranker seeds) and the joint mode.
 #   bash recipes/rankers.sh [dataset] [arch.json]
 # Default retriever: recipes/synthetic-L-seed0.json (bench_compare's searched L towers, seed 0), retrained

@@ -17,8 +17,8 @@ existing OUT is replaced only if it is an earlier site). ``--html OUT --out DIR`
 report then reads the retrain runs among RUN. Without ``--out``, ``--html`` writes the site alone.
 
     python -m towernas.report outputs/retrain/synthetic/L/<run> outputs/retrain/synthetic/M/<run> --out report/
-    python -m towernas.report --html site/ outputs/retrain/synthetic/L/<run> outputs/search/synthetic/L/<run>
-    python -m towernas.report --html site/ multirun/<date>/<time>   # every job of a Hydra multirun
+    python -m towernas.report --html leaderboard/ outputs/retrain/synthetic/L/<run> outputs/search/synthetic/L/<run>
+    python -m towernas.report --html leaderboard/ multirun/<date>/<time>   # every job of a Hydra multirun
 """
 
 from __future__ import annotations

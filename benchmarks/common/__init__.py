@@ -1,18 +1,17 @@
-"""What every benchmark shares: Hydra configs (``compose``), result files (``write_report``), per-cell caches
+"""What every benchmark shares: Hydra configs (``compose``), result files (``write_report``; ``print_run`` for a quick one's JSON), per-cell caches
 (``JsonlCache``, ``cached_json``) and the registry that ``python -m benchmarks.run --list`` prints.
 
 A benchmark module imports these instead of rewriting them, and registers itself once at its end::
 
-    register("fidelity", "does the search's ranking of architectures mean anything?", make="bench-fidelity",
-             run=run)
+    register("fidelity", "does the search's ranking of architectures mean anything?", run=run)
 
 Independent jobs go through ``towernas.runs.jobs.run_jobs`` (``engine="processes"`` for local worker processes).
 """
 
 from benchmarks.common.cache import JsonlCache, cached_json
 from benchmarks.common.config import CONF_DIR, compose
-from benchmarks.common.output import markdown_table, write_report
+from benchmarks.common.output import markdown_table, print_run, write_report
 from benchmarks.common.registry import BENCHMARKS, Benchmark, register
 
 __all__ = ["BENCHMARKS", "Benchmark", "CONF_DIR", "JsonlCache", "cached_json", "compose", "markdown_table",
-           "register", "write_report"]
+           "print_run", "register", "write_report"]

@@ -1,11 +1,11 @@
-"""Every benchmark, by name: what it measures (one line), its ``make`` target and, for the ``make bench`` suite,
-its ``run(quick)``. A module of ``benchmarks/bench_<name>.py`` registers itself at import; ``benchmarks.run``
+"""Every benchmark, by name: what it measures (one line) and, for the ``make bench`` suite, its ``run(quick)``;
+``make bench-<name>`` runs it (dashes for underscores). A module of ``benchmarks/bench_<name>.py`` registers itself at import; ``benchmarks.run``
 imports them all (``discover``) to list them.
 
 Example:
-    >>> entry = Benchmark("demo", "benchmarks.bench_demo", "what a demo measures", "bench")
-    >>> entry.command
-    'python -m benchmarks.bench_demo'
+    >>> entry = Benchmark("own_data", "benchmarks.bench_own_data", "what it measures")
+    >>> entry.command, entry.make
+    ('python -m benchmarks.bench_own_data', 'make bench-own-data')
 """
 
 from __future__ import annotations
@@ -22,31 +22,35 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 @dataclass(frozen=True)
 class Benchmark:
-    """One benchmark: ``name`` (``bench_<name>.py``), its module, a one-line description, its ``make`` target
-    and, if it is part of ``make bench``'s suite, its ``run(quick=...) -> dict``."""
+    """One benchmark: ``name`` (``bench_<name>.py``), its module, a one-line description and, if it is part of
+    ``make bench``'s suite, its ``run(quick=...) -> dict``."""
 
     name: str
     module: str
     description: str
-    make: str
     run: Callable[..., dict] | None = None
 
     @property
     def command(self) -> str:
         return f"python -m {self.module}"
 
+    @property
+    def make(self) -> str:
+        """Its ``make`` command (the Makefile's one ``bench-%`` rule)."""
+        return "make bench-" + self.name.replace("_", "-")
+
 
 BENCHMARKS: Registry[Benchmark] = Registry("benchmark", key="benchmarks.run NAME")
 
 
-def register(name: str, description: str, make: str = "bench", run: Callable[..., dict] | None = None) -> Benchmark:
+def register(name: str, description: str, run: Callable[..., dict] | None = None) -> Benchmark:
     """Register ``benchmarks/bench_<name>.py`` (once: a module run as ``__main__`` and imported again keeps its
     first entry)."""
     if name in BENCHMARKS:
         return BENCHMARKS[name]
     if "\n" in description or not description:
         raise ValueError(f"benchmark {name!r}: the description is one non-empty line")
-    return BENCHMARKS.register(name, Benchmark(name, f"benchmarks.bench_{name}", description, make, run))
+    return BENCHMARKS.register(name, Benchmark(name, f"benchmarks.bench_{name}", description, run))
 
 
 def module_names() -> list[str]:

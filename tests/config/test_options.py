@@ -1,9 +1,11 @@
 """Ranker, sampler and add-on options come from their constructors' typed signatures: every registered one
 composes to its defaults, overrides reach the constructor, a misspelt key fails at composition, and a ranker or
-sampler added in a new module (one file, its registration) is configurable with nothing else."""
+sampler added in a new module (one file, its registration) is configurable with nothing else: the ranker is
+the one the docs' "add a ranker" guide shows, run as written."""
 
 import importlib
 import inspect
+import re
 import sys
 import textwrap
 
@@ -12,40 +14,21 @@ import torch
 from hydra.core.config_store import ConfigStore
 from hydra.errors import ConfigCompositionException
 
-from tests.conftest import compose_config
+from tests.conftest import REPO, compose_config
 from towernas.config.ranker import hyperparameters
 from towernas.config.schema import SchemaError
 from towernas.rankers import RANKERS, Catalog, build_ranker
 from towernas.samplers import SAMPLERS, build_sampler
 
-TOY_RANKER = '''
-    """A toy ranker in a module of its own: its typed defaults are its config."""
-    from collections.abc import Sequence
-    from typing import Optional
-
-    import torch
-    from torch import nn
-
-    from towernas.rankers.base import RANKERS, Ranker, flat, logit
-    from towernas.rankers.inputs import Catalog, PairFields
+GUIDE = REPO / "docs" / "guides" / "add-a-ranker.md"
 
 
-    @RANKERS.register("toy")
-    class Toy(Ranker):
-        """Args: catalog; embed; hidden: widths of the layers before the logit; clip: None = no clipping."""
+def guide_ranker() -> str:
+    """The ranker file of the docs' "add a ranker" guide: its first Python block, run as written."""
+    blocks = re.findall(r"```python\n(.*?)```", GUIDE.read_text(), flags=re.S)
+    assert blocks, f"{GUIDE}: no python block"
+    return blocks[0]
 
-        def __init__(self, catalog: Catalog, embed: int = 4, hidden: Sequence[int] = (8,),
-                     clip: Optional[float] = None) -> None:
-            super().__init__(catalog)
-            self.fields = PairFields(catalog, embed)
-            widths = [self.fields.n_fields * embed, *hidden, 1]
-            self.layers = nn.Sequential(*(nn.Linear(a, b) for a, b in zip(widths, widths[1:])))
-            self.hidden, self.clip = list(hidden), clip
-
-        def forward(self, batch, items):
-            out = logit(self.layers(flat(self.fields(batch, items).stacked())))
-            return out if self.clip is None else out.clamp(-self.clip, self.clip)
-'''
 
 TOY_SAMPLER = '''
     import torch
@@ -80,7 +63,7 @@ def _import_module(tmp_path, monkeypatch, name: str, source: str):
 @pytest.fixture
 def toy_ranker(tmp_path, monkeypatch):
     """``ranker=toy``, registered by importing a new module, unregistered afterwards."""
-    yield _import_module(tmp_path, monkeypatch, "towernas_test_toy_ranker", TOY_RANKER)
+    yield _import_module(tmp_path, monkeypatch, "towernas_test_toy_ranker", guide_ranker())
     del RANKERS["toy"]
     ConfigStore.instance().repo["ranker"].pop("toy.yaml", None)
 

@@ -45,7 +45,7 @@ class SearchConfig(EvolutionSettings):  # type: ignore[valid-type, misc]
     # stage 2 like the search's own candidates; the best hand_built_finalists families (each at its best size) are
     # fully retrained in stage 3 beside final_top, so the search never returns a tower validation rates below the
     # best hand-built one. Off by default: on real ML-100K, validation rates GoogleDNN above towers that beat it on
-    # test (README, "Validation vs test on real data"), so under today's protocol the guarantee costs test quality
+    # test (docs/protocol.md, "Validation vs test on real data"), so under today's protocol the guarantee costs test quality
     baselines: list[str] = field(default_factory=list)
     hand_built_finalists: int = 1
     # joint search: training hyperparameters tuned on the leader by hparam_trials retrains (TPE), then used by

@@ -33,7 +33,7 @@ class Dims:
     of uniformly random architectures fit L, 30% fit M and 94% fit H (``towernas.complexity.budgets
     .admitted_fraction``). With block = 64 a single MLP-512 already costs ~0.2 MFLOPs (> L) and only
     0.5% of the space fits L. Cheapest: 12.5k params / 13.9k FLOPs (user), 12.5k / 12.5k (item);
-    dearest (self_attention + MLP-1024 x 5): see ``CostModel.dearest()`` and the README.
+    dearest (self_attention + MLP-1024 x 5): see ``CostModel.dearest()`` and the admitted shares in docs/design/search-space.md.
     """
 
     embed: int = 64

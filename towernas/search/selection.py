@@ -141,7 +141,7 @@ def tune_leader(cfg: DictConfig, data, space: ArchSpace, leader: dict, cache: Se
     """``search.hparam_trials`` retrains of the short-retrain leader over ``search.hparams`` (TPE, seeded), each
     cached like every other retrain of the selection: on the retrain's own early-stopped schedule (up to
     ``search.hparam_epochs``, default ``retrain.max_epochs``), or short ones when ``hparam_epochs`` equals
-    ``search.short_epochs`` (cheaper, but biased towards what learns fastest: measured, see the README)."""
+    ``search.short_epochs`` (cheaper, but biased towards what learns fastest: measured in docs/results/tuning.md)."""
     s, r = cfg.search, cfg.retrain
     epochs = r.max_epochs if s.hparam_epochs is None else s.hparam_epochs
     patience = 0 if epochs == s.short_epochs else r.patience

@@ -3,8 +3,8 @@ early stopping on validation.
 
 The default loss is the supernet's (``towernas.losses.retrieval``, q from the same streaming frequency
 estimator), so a retrained child and its supernet path optimise the same loss, each at its own recipe
-(``retrain.temperature`` / ``history_dropout`` vs ``supernet.*``, measured apart in the README's "Training
-recipe"); ``objective`` swaps in another sampler, loss or add-ons (``towernas.train.objective``). Model
+(``retrain.temperature`` / ``history_dropout`` vs ``supernet.*``, measured apart in
+docs/results/recipe.md); ``objective`` swaps in another sampler, loss or add-ons (``towernas.train.objective``). Model
 selection reads the validation split only; the caller evaluates test once, after ``fit`` has restored the best epoch.
 The hyperparameters of ``fit`` are one ``towernas.train.settings.FitSettings``.
 
@@ -150,7 +150,10 @@ def fit(model, data: InteractionData, settings: FitSettings = FitSettings(), *, 
 def train_two_tower(model, data: InteractionData, *, epochs: int = 5, batch_size: int = 512, lr: float = 1e-3,
                     temperature: float = 0.05, seed: int = 0, device="cpu", progress: bool = True,
                     history_dropout: float = 0.0) -> list[float]:
-    """Train ``model`` for a fixed number of epochs (no validation); return the mean loss of each epoch."""
+    """Train ``model`` for a fixed number of epochs (no validation); return the mean loss of each epoch.
+
+    The refit protocol's trainer (``benchmarks/bench_protocol.py``: refit on train + validation for the epoch count
+    that early stopping chose) and the plain loop the DDP test checks against one process."""
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     model.to(device)
