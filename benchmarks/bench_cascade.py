@@ -24,11 +24,10 @@ default only if it is best on validation on both datasets; test is reported, nev
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
-from benchmarks.common import compose, register, write_report
+from benchmarks.common import benchmark_parser, compose, register, write_report
 from towernas.runs.tables import delta_pct, markdown
 
 FEATURES = "[retriever,popularity,cooccurrence,category,item_rating,trend]"
@@ -120,16 +119,13 @@ def report(out: dict) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", default="ml-100k")
+    parser = benchmark_parser(__doc__, dataset="ml-100k", quick="tiny schedules (for tests)")
     parser.add_argument("--seeds", default="0,1,2", type=lambda s: [int(x) for x in s.split(",")])
     parser.add_argument("--rankers", default="lr,deepfm,din", type=lambda s: s.split(","))
     parser.add_argument("--setups", default=",".join(SETUPS), type=lambda s: s.split(","),
                         help=f"named setups among {list(SETUPS)}")
     parser.add_argument("--setup", action="append",
                         help="NAME=KEY=VALUE[;KEY=VALUE...] (repeatable; replaces --setups)")
-    parser.add_argument("--out", default="bench_results")
-    parser.add_argument("--quick", action="store_true", help="tiny schedules (for tests)")
     args = parser.parse_args(argv)
     out = run(args)
     write_report(args.out, f"cascade-{args.dataset}", out, report(out), echo=True)

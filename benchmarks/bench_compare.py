@@ -30,7 +30,6 @@ inside its directory. ``--quick`` (tiny dataset and schedules, a smoke run) writ
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -42,7 +41,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from benchmarks.bench_fidelity import overrides_for
-from benchmarks.common import compose, register, write_report
+from benchmarks.common import benchmark_parser, compose, register, write_report
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.tables import mean_std
 
@@ -312,14 +311,11 @@ def to_markdown(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="synthetic", help="any conf/dataset/ name, e.g. ml-100k; writes "
-                        "compare-<dataset>.{json,md} and compare-runs-<dataset>/ for a dataset other than the embedded one")
+    parser = benchmark_parser(__doc__, dataset="synthetic", override=True,
+                              dataset_help="any conf/dataset/ name, e.g. ml-100k; writes compare-<dataset>.{json,md} "
+                                           "and compare-runs-<dataset>/ for a dataset other than the embedded one")
     parser.add_argument("--budgets", default="L,M")
     parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--out", default="bench_results")
-    parser.add_argument("--quick", action="store_true", help="tiny dataset and schedules (a smoke run)")
-    parser.add_argument("--override", action="append", default=[], help="extra Hydra override (repeatable)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
 

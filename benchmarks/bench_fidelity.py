@@ -29,7 +29,6 @@ change to the supernet re-measures only the signals. Jobs run in ``--workers`` p
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -42,7 +41,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchmarks.common import JsonlCache, compose, markdown_table, register, write_report
+from benchmarks.common import JsonlCache, benchmark_parser, compose, markdown_table, register, write_report
 from towernas.runs.jobs import JobsSettings
 from towernas.runs.jobs import run_jobs as run_engine
 
@@ -269,19 +268,14 @@ def to_markdown(res: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--dataset", default="synthetic", help="any conf/dataset/ name, e.g. ml-100k (real data: "
-                        "bash ../shared/data/get-ml-100k.sh); its runs and results carry its name")
+    parser = benchmark_parser(__doc__, dataset="synthetic", override=True)
     parser.add_argument("--space", default="towernas")
     parser.add_argument("--budget", default="L")
     parser.add_argument("--n-archs", type=int, default=24)
     parser.add_argument("--seeds", default="0,1")
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--out", default="bench_results")
-    parser.add_argument("--quick", action="store_true", help="tiny dataset and schedules (a smoke run)")
     parser.add_argument("--no-search", action="store_true", help="skip the search's top-k (stratified only)")
-    parser.add_argument("--override", action="append", default=[], help="extra Hydra override (repeatable)")
     parser.add_argument("--curve", default="", help="also measure τ after these supernet step counts, e.g. "
                         "100,200,400,700,1000,1500 (stratified archs; one more supernet, no early stopping)")
     parser.add_argument("--variant", default="", help="name of a supernet variant (its own search run directory; "

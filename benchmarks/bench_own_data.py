@@ -12,7 +12,6 @@ Writes bench_results/own-data.{json,md}.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import markdown_table, register, write_report
+from benchmarks.common import benchmark_parser, markdown_table, register, write_report
 
 _LOAD = """
 import json, resource, sys, time
@@ -114,11 +113,9 @@ def to_markdown(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
+    parser = benchmark_parser(__doc__, quick="1M rows instead of 10M")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--formats", default="csv,parquet")
-    parser.add_argument("--out", default="bench_results")
     args = parser.parse_args(argv)
     res = run(args.quick, args.rows, tuple(args.formats.split(",")))
     write_report(args.out, "own-data", res, to_markdown(res), echo=True)

@@ -29,7 +29,6 @@ Writes ``<out>/protocol-<dataset>.{json,md}``.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import statistics
@@ -38,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import compose, markdown_table, register, write_report
+from benchmarks.common import benchmark_parser, compose, markdown_table, register, write_report
 from towernas.eval.agreement import kendall_tau
 from towernas.runs.files import write_json_atomic
 from towernas.runs.tables import mean_std
@@ -324,15 +323,11 @@ def to_markdown(result: dict) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--dataset", default="ml-100k")
+    parser = benchmark_parser(__doc__, dataset="ml-100k", override=True)
     parser.add_argument("--budget", default="L")
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2, 3, 4])
-    parser.add_argument("--out", default="bench_results")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--curve-epochs", type=int, default=12, help="per-epoch validation/test curves (0: off)")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--override", action="append", default=[])
     run(parser.parse_args(argv))
 
 

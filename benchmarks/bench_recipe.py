@@ -16,14 +16,13 @@ selected on. Writes ``<out>/recipe-<dataset>.{json,md}``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import statistics
 import time
 from pathlib import Path
 
 from benchmarks.bench_protocol import early_stopped, sized_models, slug
-from benchmarks.common import cached_json, compose, markdown_table, register, write_report
+from benchmarks.common import benchmark_parser, cached_json, compose, markdown_table, register, write_report
 from towernas.runs.tables import mean_std, model_cell
 
 RECIPES = {"default": {}, "temperature=0.2": {"temperature": 0.2}, "history_dropout=0.2": {"history_dropout": 0.2},
@@ -151,14 +150,11 @@ def markdown(result: dict, args) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="synthetic")
+    parser = benchmark_parser(__doc__, dataset="synthetic")
     parser.add_argument("--budget", default="L")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--recipe", action="append", default=[], help="an extra recipe NAME=KEY=VALUE[,KEY=VALUE]")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", default="bench_results")
-    parser.add_argument("--quick", action="store_true", help="tiny dataset and schedules (a smoke run)")
     args = parser.parse_args(argv)
     args.seeds = [int(s) for s in args.seeds.split(",")]
     run(args)

@@ -35,7 +35,6 @@ Run: ``python -m benchmarks.bench_samplers [--repeats N] [--quick]``; writes ``b
 
 from __future__ import annotations
 
-import argparse
 import platform
 import statistics
 import time
@@ -46,7 +45,7 @@ import numpy as np
 import torch
 
 from towernas.data.train_stats import TrainStats
-from benchmarks.common import markdown_table, register, write_report
+from benchmarks.common import benchmark_parser, markdown_table, register, write_report
 from towernas.samplers import build_sampler
 
 OUT = Path(__file__).resolve().parent.parent / "bench_results"
@@ -208,10 +207,8 @@ def write(result: dict, out: Path = OUT) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = benchmark_parser(__doc__, quick="3 rounds of >= 0.05 s per case, same sizes", out=str(OUT))
     parser.add_argument("--repeats", type=int, default=None, help="timed rounds per case (default 7; quick 3)")
-    parser.add_argument("--quick", action="store_true", help="3 rounds of >= 0.05 s per case, same sizes")
-    parser.add_argument("--out", default=str(OUT))
     args = parser.parse_args(argv)
     import faiss
 

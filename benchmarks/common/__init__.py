@@ -1,4 +1,4 @@
-"""What every benchmark shares: Hydra configs (``compose``), result files (``write_report``; ``print_run`` for a quick one's JSON), per-cell caches
+"""What every benchmark shares: Hydra configs (``compose``), result files (``write_report``), the command line (``benchmark_parser``; ``print_run`` for a quick one's JSON), per-cell caches
 (``JsonlCache``, ``cached_json``) and the registry that ``python -m benchmarks.run --list`` prints.
 
 A benchmark module imports these instead of rewriting them, and registers itself once at its end::
@@ -10,8 +10,9 @@ Independent jobs go through ``towernas.runs.jobs.run_jobs`` (``engine="processes
 
 from benchmarks.common.cache import JsonlCache, cached_json
 from benchmarks.common.config import CONF_DIR, compose
-from benchmarks.common.output import markdown_table, print_run, write_report
+from benchmarks.common.cli import benchmark_parser, print_run
+from benchmarks.common.output import markdown_table, write_report
 from benchmarks.common.registry import BENCHMARKS, Benchmark, register
 
-__all__ = ["BENCHMARKS", "Benchmark", "CONF_DIR", "JsonlCache", "cached_json", "compose", "markdown_table",
+__all__ = ["BENCHMARKS", "Benchmark", "CONF_DIR", "benchmark_parser", "JsonlCache", "cached_json", "compose", "markdown_table",
            "print_run", "register", "write_report"]

@@ -13,15 +13,13 @@ Example:
 
 from __future__ import annotations
 
-import argparse
-import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.tables import markdown as markdown_table
 
-__all__ = ["markdown_table", "print_run", "write_report"]
+__all__ = ["markdown_table", "write_report"]
 
 
 def write_report(out: Path | str, stem: str, result: Any, markdown: str, echo: bool = False) -> None:
@@ -33,12 +31,3 @@ def write_report(out: Path | str, stem: str, result: Any, markdown: str, echo: b
     if echo:
         print(markdown)
 
-
-def print_run(run: Callable[..., dict], argv: list[str] | None = None, description: str | None = None) -> dict:
-    """``python -m benchmarks.bench_<name> [--quick]`` of a quick-suite benchmark: ``run(quick=...)``'s result,
-    printed as indented JSON (``make bench`` writes it to ``results.{json,md}`` with the others)."""
-    parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("--quick", action="store_true", help="10x smaller sizes (a smoke run)")
-    result = run(quick=parser.parse_args(argv).quick)
-    print(json.dumps(result, indent=2))
-    return result

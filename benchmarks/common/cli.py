@@ -1,0 +1,43 @@
+"""A benchmark's command line: the options every benchmark spells the same way, and the JSON printout of a
+quick-suite one.
+
+Example:
+    >>> args = benchmark_parser("demo", dataset="synthetic", override=True).parse_args(["--quick"])
+    >>> args.out, args.quick, args.dataset, args.override
+    ('bench_results', True, 'synthetic', [])
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Callable
+
+__all__ = ["benchmark_parser", "print_run"]
+
+
+def benchmark_parser(doc: str | None, *, dataset: str | None = None, override: bool = False,
+                     quick: str = "tiny dataset and schedules (a smoke run)", out: str = "bench_results",
+                     dataset_help: str = "any conf/dataset/ name, e.g. ml-100k (bash recipes/get-ml-100k.sh) or "
+                                         "synthetic; its runs and results carry its name") -> argparse.ArgumentParser:
+    """An ``ArgumentParser`` with ``--out`` (where the results go), ``--quick`` (``quick``: its help; "" for
+    none), ``--dataset`` when ``dataset`` is a default, and ``--override`` (extra Hydra overrides) when asked."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default=out, help="directory of the result files (and of the resumable runs)")
+    if quick:
+        parser.add_argument("--quick", action="store_true", help=quick)
+    if dataset is not None:
+        parser.add_argument("--dataset", default=dataset, help=dataset_help)
+    if override:
+        parser.add_argument("--override", action="append", default=[], help="extra Hydra override (repeatable)")
+    return parser
+
+
+def print_run(run: Callable[..., dict], argv: list[str] | None = None, description: str | None = None) -> dict:
+    """``python -m benchmarks.bench_<name> [--quick]`` of a quick-suite benchmark: ``run(quick=...)``'s result,
+    printed as indented JSON (``make bench`` writes it to ``results.{json,md}`` with the others)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="10x smaller sizes (a smoke run)")
+    result = run(quick=parser.parse_args(argv).quick)
+    print(json.dumps(result, indent=2))
+    return result
