@@ -107,32 +107,31 @@ def test_softmax_refuses_pair_weights():
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_bpr_is_the_mean_over_valid_negatives(seed):
+@pytest.mark.parametrize("loss, rows_of", [(bpr_loss, _bpr_rows), (bce_loss, _bce_rows)],
+                         ids=["bpr", "bce"])
+def test_pairwise_losses_are_the_weighted_mean_of_their_rows(loss, rows_of, seed):
+    """BPR: the mean over valid negatives; BCE: the positive term plus that mean; pair weights multiply each pair's
+    term, example weights each row's."""
     logits, target, invalid, weights, pair_weights = _case(seed)
-    rows = _bpr_rows(logits, target, invalid)
-    assert float(bpr_loss(logits, target, invalid)) == pytest.approx(_mean(rows), rel=1e-10)
-    assert float(bpr_loss(logits, target, invalid, weights)) == pytest.approx(_mean(rows, weights), rel=1e-10)
-    # pair weights multiply each pair's term; the divisor stays the number of valid negatives
+    rows = rows_of(logits, target, invalid)
+    assert float(loss(logits, target, invalid)) == pytest.approx(_mean(rows), rel=1e-10)
+    assert float(loss(logits, target, invalid, weights)) == pytest.approx(_mean(rows, weights), rel=1e-10)
+    rows_pw = rows_of(logits, target, invalid, pair_weights)
+    assert float(loss(logits, target, invalid, weights, pair_weights)) == pytest.approx(_mean(rows_pw, weights),
+                                                                                          rel=1e-10)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bpr_pair_weights_keep_the_number_of_negatives_as_divisor(seed):
+    logits, target, invalid, weights, pair_weights = _case(seed)
     rows_pw = _bpr_rows(logits, target, invalid, pair_weights)
     got = float(bpr_loss(logits, target, invalid, weights, pair_weights))
-    assert got == pytest.approx(_mean(rows_pw, weights), rel=1e-10)
     normalised_by_weight_sum = []  # the other plausible definition, sum w l / sum w: a different number
     for r in range(B):
         neg = _negatives(r, target, invalid)
         s = sum(float(pair_weights[r, j]) for j in neg)
         normalised_by_weight_sum.append(rows_pw[r] * max(len(neg), 1) / s if s else 0.0)
     assert got != pytest.approx(_mean(normalised_by_weight_sum, weights), rel=1e-6)
-
-
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_bce_is_positive_term_plus_mean_over_valid_negatives(seed):
-    logits, target, invalid, weights, pair_weights = _case(seed)
-    rows = _bce_rows(logits, target, invalid)
-    assert float(bce_loss(logits, target, invalid)) == pytest.approx(_mean(rows), rel=1e-10)
-    assert float(bce_loss(logits, target, invalid, weights)) == pytest.approx(_mean(rows, weights), rel=1e-10)
-    rows_pw = _bce_rows(logits, target, invalid, pair_weights)
-    assert float(bce_loss(logits, target, invalid, weights, pair_weights)) == pytest.approx(
-        _mean(rows_pw, weights), rel=1e-10)
 
 
 def test_bpr_and_bce_hand_values():
