@@ -6,7 +6,8 @@
 
 ``signature_schema`` derives a schema from a constructor (or any callable): one field per parameter, with the
 parameter's annotation and default. A ranker, sampler or add-on declares its options once, in its typed
-signature, and the config is made from it (``towernas.config.options`` stores them in Hydra's ConfigStore).
+signature, and the config is made from it (``towernas.config.ranker`` and ``towernas.config.addons`` store
+them in Hydra's ConfigStore).
 
 Example:
     >>> from towernas.config.space import Dims
