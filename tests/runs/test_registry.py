@@ -15,7 +15,8 @@ from towernas.rankers.pair_features import PAIR_FEATURES
 from towernas.retrievers import MODELS
 from towernas.runs.registry import Registry, UnknownNameError
 from towernas.search.proposals import PROPOSERS
-from towernas.search.run import FITNESSES, STRATEGIES
+from towernas.runs.fitness_view import FITNESSES
+from towernas.search.run import STRATEGIES
 from towernas.serving.index import INDEX_KINDS
 from towernas.space import OPS, POOLINGS
 from towernas.train.ranker_loop import LOSSES as RANKER_LOSSES

@@ -2,7 +2,8 @@
 supernet's validation Recall@50; ``loss``: the in-batch validation loss), while the progress bar, ``summary.md``,
 the terminal and the leaderboard show the score itself: R@50 positive (higher is better), a loss as a loss (lower
 is better). The stored fitness (``best.json``, ``archs/*.json``, ``summary.json``'s ``fitness`` fields) is
-unchanged; ``summary.json`` says how to read it under ``fitness_shown``.
+unchanged; ``summary.json`` says how to read it under ``fitness_shown``. ``FITNESSES`` is what ``search.fitness``
+may name, each entry its view.
 
 Example:
     >>> recall = view("recall")
@@ -19,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from towernas.runs.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -57,15 +60,16 @@ class FitnessView:
                 "higher_is_better": self.higher_is_better}
 
 
-VIEWS = {
-    "recall": FitnessView("recall", "R@50", "supernet R@50", -1.0,
-                          "validation Recall@50 through the supernet's shared weights, minus the fitness the "
-                          "evolution minimises"),
-    "loss": FitnessView("loss", "loss", "supernet loss", 1.0,
-                        "in-batch validation loss through the supernet's shared weights"),
-}
+FITNESSES: Registry[FitnessView] = Registry("fitness", key="search.fitness")
+FITNESSES.register("recall", FitnessView("recall", "R@50", "supernet R@50", -1.0,
+                                         "validation Recall@50 through the supernet's shared weights, minus the "
+                                         "fitness the evolution minimises"))
+FITNESSES.register("loss", FitnessView("loss", "loss", "supernet loss", 1.0,
+                                       "in-batch validation loss through the supernet's shared weights"))
 
 
 def view(kind: str) -> FitnessView:
-    """The view of ``search.fitness`` = ``kind`` (an unknown kind: shown as stored, lower is better)."""
-    return VIEWS.get(kind) or FitnessView(kind, "fitness", "supernet fitness", 1.0, "the search's fitness")
+    """The view of ``search.fitness`` = ``kind`` (an unknown kind, e.g. from another version's run: shown as
+    stored, lower is better)."""
+    return FITNESSES[kind] if kind in FITNESSES else FitnessView(kind, "fitness", "supernet fitness", 1.0,
+                                                                 "the search's fitness")

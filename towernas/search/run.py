@@ -51,13 +51,10 @@ from towernas.train.configured import check_objective
 from towernas.train.precision import resolve_precision
 
 log = logging.getLogger(__name__)
-# what ``search.strategy`` and ``search.fitness`` name; each entry is its meaning in one line
+# what ``search.strategy`` names, each entry its meaning in one line (``search.fitness``: ``fitness_view.FITNESSES``)
 STRATEGIES: Registry[str] = Registry("search strategy", key="search.strategy")
 STRATEGIES.register("evolution", "supernet, evolution, then the final selection of its proposals")
 STRATEGIES.register("random", "random feasible architectures through the same final selection (the control)")
-FITNESSES: Registry[str] = Registry("fitness", key="search.fitness")
-FITNESSES.register("recall", "minus full-ranking validation Recall@50 through the supernet")
-FITNESSES.register("loss", "the in-batch validation loss through the supernet")
 NOT_READ = ("dataset.ctr",)  # config keys a search never reads: a run resumes across changes to them
 register_configs()
 
@@ -87,7 +84,7 @@ def run_search(cfg: DictConfig, run_dir: Path) -> dict:
     check_objective(cfg, "retrain")  # the final selection's short retrains train as `make retrain` will
     STRATEGIES.get(cfg.search.strategy)
     PROPOSERS.get(cfg.search.propose)
-    FITNESSES.get(cfg.search.fitness)
+    fitness_view.FITNESSES.get(cfg.search.fitness)
     check_hparams(list(cfg.search.hparams))
     if JobsSettings.from_config(cfg.jobs).engine != "local" and distributed.launched_size() > 1:
         raise UserError(f"jobs.engine={cfg.jobs.engine} under torchrun: use one of the two (torchrun parallelises "
