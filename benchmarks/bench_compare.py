@@ -43,7 +43,7 @@ from typing import Any
 from benchmarks.bench_fidelity import overrides_for
 from benchmarks.common import benchmark_parser, compose, register, write_report
 from towernas.runs.files import write_json_atomic, write_text_atomic
-from towernas.runs.tables import mean_std
+from towernas.runs.seeds import mean_std
 
 STAGES = ("search", "random", "baselines", "winners")
 DONE = {"search": "summary.json", "random": "summary.json", "baselines": "results.json", "winners": "results.json"}

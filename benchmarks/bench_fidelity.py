@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> dict:
     from towernas.eval.agreement import bootstrap_tau, kendall_tau
     from towernas.retrievers.hand_built import load_tower
     from towernas.retrievers.sizing import fitting_sizes
-    from towernas.runs.tables import mean_std
+    from towernas.runs.seeds import mean_std
     from towernas.search.run import peak_rss_mib
     from towernas.space import Arch
     from towernas.space.arch_space import ArchSpace

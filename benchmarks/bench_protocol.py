@@ -40,7 +40,7 @@ import numpy as np
 from benchmarks.common import benchmark_parser, compose, markdown_table, register, write_report
 from towernas.eval.agreement import kendall_tau
 from towernas.runs.files import write_json_atomic
-from towernas.runs.tables import mean_std
+from towernas.runs.seeds import mean_std
 
 BASELINES = ("google_dnn", "bst", "google_dnn_paper")
 PROTOCOLS = ("valid", "test", "refit", "valid_late", "valid_matched", "test_matched")

@@ -23,7 +23,8 @@ from pathlib import Path
 
 from benchmarks.bench_protocol import early_stopped, sized_models, slug
 from benchmarks.common import benchmark_parser, cached_json, compose, markdown_table, register, write_report
-from towernas.runs.tables import mean_std, model_cell
+from towernas.runs.seeds import mean_std
+from towernas.runs.tables import model_cell
 
 RECIPES = {"default": {}, "temperature=0.2": {"temperature": 0.2}, "history_dropout=0.2": {"history_dropout": 0.2},
            "temperature=0.2,history_dropout=0.2": {"temperature": 0.2, "history_dropout": 0.2}}

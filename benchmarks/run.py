@@ -11,7 +11,6 @@ complexity, search and rankers), printed and written to ``<out>/results.{json,md
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -19,7 +18,7 @@ import runpy
 import sys
 import time
 
-from benchmarks.common import markdown_table, write_report
+from benchmarks.common import benchmark_parser, markdown_table, write_report
 from benchmarks.common.registry import BENCHMARKS, discover, module_names
 
 DEFAULT = ("data", "eval", "complexity", "search", "rankers")
@@ -43,11 +42,9 @@ def run_one(name: str, argv: list[str]) -> None:
 
 def suite(argv: list[str]) -> dict:
     """The quick suite (``--only``), printed and written to ``<out>/results.{json,md}``."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="10x smaller sizes, for a smoke run")
+    parser = benchmark_parser(__doc__, quick="10x smaller sizes, for a smoke run")
     parser.add_argument("--only", default=",".join(DEFAULT), help="comma-separated subset of the benchmarks "
                         "with a run(quick) (see --list)")
-    parser.add_argument("--out", default="bench_results")
     parser.add_argument("--list", action="store_true", help="list every benchmark and exit")
     args = parser.parse_args(argv)
     if args.list:

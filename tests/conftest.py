@@ -39,12 +39,9 @@ TINY = {
 def compose_config(*overrides: str, name: str = "config", tiny: bool = True):
     """The config ``name`` of the checkout's ``conf/`` with the ``TINY`` overrides of that command (if
     ``tiny``), then ``overrides`` — through Hydra's compose API, independent of the working directory."""
-    from hydra import compose, initialize_config_dir
+    from benchmarks.common import compose
 
-    import towernas.config  # noqa: F401  (registers the schemas the YAML files are checked against)
-
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        return compose(name, overrides=[*(TINY[name] if tiny else []), *overrides])
+    return compose(*(TINY[name] if tiny else []), *overrides, config=name)
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""What every benchmark shares: Hydra configs (``compose``), result files (``write_report``), the command line (``benchmark_parser``; ``print_run`` for a quick one's JSON), per-cell caches
-(``JsonlCache``, ``cached_json``) and the registry that ``python -m benchmarks.run --list`` prints.
+"""What every benchmark shares: Hydra configs (``compose``; the tests compose through it too), result files
+(``write_report``), the command line (``benchmark_parser``; ``print_run`` for a quick one's JSON), per-cell
+caches (``JsonlCache``, ``cached_json``) and the registry that ``python -m benchmarks.run --list`` prints.
 
 A benchmark module imports these instead of rewriting them, and registers itself once at its end::
 
@@ -14,5 +15,5 @@ from benchmarks.common.cli import benchmark_parser, print_run
 from benchmarks.common.output import markdown_table, write_report
 from benchmarks.common.registry import BENCHMARKS, Benchmark, register
 
-__all__ = ["BENCHMARKS", "Benchmark", "CONF_DIR", "benchmark_parser", "JsonlCache", "cached_json", "compose", "markdown_table",
-           "print_run", "register", "write_report"]
+__all__ = ["BENCHMARKS", "Benchmark", "CONF_DIR", "JsonlCache", "benchmark_parser", "cached_json", "compose",
+           "markdown_table", "print_run", "register", "write_report"]

@@ -25,7 +25,6 @@ import csv
 import io
 from typing import Any, Iterable, Mapping, Sequence
 
-from towernas.runs.seeds import mean_std  # noqa: F401  (re-exported: the search's full retrains use it too)
 
 COST_HEADER = ["UP", "UF", "IP", "IF"]
 COST_COLUMNS = ("user_params", "user_flops", "item_params", "item_flops")  # what the header abbreviates

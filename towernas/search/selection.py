@@ -23,7 +23,7 @@ from towernas.data.spec import DatasetSpec
 from towernas.retrievers.hand_built import HandBuilt
 from towernas.retrievers.sizing import build_size, fitting_sizes, grid_size
 from towernas.retrievers.two_tower import build
-from towernas.runs import tables
+from towernas.runs.seeds import mean_std
 from towernas.runs.device import resolve_device
 from towernas.runs.files import write_json_atomic
 from towernas.runs.jobs import JobsSettings, run_jobs
@@ -223,7 +223,7 @@ def final_selection(cfg: DictConfig, data, space: ArchSpace, propose: Proposer, 
             scores.append(cache.get(key, lambda seed=seed, row=row: retrain_score(
                 tower_of(row, space), data, trained_cfg(row), epochs=r.max_epochs, patience=r.patience,
                 seed=seed))["score"])
-        row["retrained"], row["retrained_std"] = tables.mean_std(scores)
+        row["retrained"], row["retrained_std"] = mean_std(scores)
         if training is not None and row.get("baseline") is None:
             row["training"] = training["values"]
         if tracker is not None:
