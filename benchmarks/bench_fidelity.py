@@ -12,11 +12,13 @@
    Recall@50 over seeds. ``noise_ceiling_tau`` is Kendall's τ between two seeds' validation R@50: no
    signal can be expected to rank better than retraining agrees with itself.
 3. **Signals** (higher = better), each with its cost in seconds:
-   ``supernet_loss`` (minus the validation in-batch loss through the supernet: the evolution's fitness),
-   ``supernet_recall`` (full-ranking validation Recall@50 of the exported child, supernet weights),
-   ``short_retrain`` (validation R@50 after ``search.short_epochs`` epochs from scratch: the final
-   selection's signal). ``supernet_tau`` is the better of the two supernet signals (both reported),
-   with its 90% bootstrap interval; ``final_tau`` is the short-retrain signal's τ.
+   ``supernet_loss`` (minus the validation in-batch loss through the supernet: ``search.fitness=loss``),
+   ``supernet_recall`` (full-ranking validation Recall@50 of the exported child, supernet weights: the
+   evolution's default fitness), ``short_retrain`` (validation R@50 after ``search.short_epochs`` epochs from
+   scratch: the final selection's signal). ``supernet_tau`` is the better of the two supernet signals (both
+   reported), with its 90% bootstrap interval; ``final_tau`` is the short-retrain signal's τ.
+   ``--supernet-seeds 0,1,2`` also trains the supernet with each of those seeds (the rest unchanged) and
+   reports both supernet τ per seed and their mean ± std: the part of a supernet τ that is its one training.
 4. Written atomically to ``<out>/fidelity.json`` and ``<out>/fidelity.md`` (``fidelity-<dataset>`` for a
    dataset other than the embedded one, ``-<space>-<budget>`` appended for a non-default space or budget). Test
    is never read.
@@ -225,6 +227,35 @@ def tau_curve(cfg, data, archs: list, truth: list[float], steps: list[int], run_
     return rows
 
 
+def supernet_seed_taus(cfg, data, archs: list, truth: list[float], n_stratified: int, seeds: list[int],
+                       run_dir, known: dict[int, dict[str, list[float]]] | None = None) -> dict[str, Any]:
+    """Supernet τ against the same truth for several supernet trainings (seeds): how much of a τ is the one
+    supernet it was read from. ``run_dir(seed)`` is where that seed's supernet trains (resumed if there);
+    ``known[seed]`` gives signals already measured (the search's own supernet). Only the supernet's seed changes:
+    data, architectures and truth are shared."""
+    from omegaconf import OmegaConf
+
+    from towernas.eval.agreement import kendall_tau
+    from towernas.runs.seeds import mean_std
+
+    rows = []
+    for seed in seeds:
+        if known and seed in known:
+            signals = known[seed]
+        else:
+            seeded = OmegaConf.merge(cfg, {"seed": seed})
+            signals, _ = supernet_signals(seeded, data, archs, run_dir(seed))
+        rows.append({"seed": seed, **{name: round(kendall_tau(values, truth), 4) for name, values in signals.items()},
+                     **{f"{name}_stratified": round(kendall_tau(values[:n_stratified], truth[:n_stratified]), 4)
+                        for name, values in signals.items()}})
+    summary = {}
+    for name in rows[0]:
+        if name != "seed":
+            mean, std = mean_std([row[name] for row in rows])
+            summary[name] = {"mean": round(mean, 4), "std": round(std, 4)}
+    return {"per_seed": rows, "mean_std": summary}
+
+
 # -- report ------------------------------------------------------------------------------------------------------
 def agreement(signal: list[float], truth: list[float]) -> dict[str, Any]:
     from towernas.eval.agreement import bootstrap_tau, kendall_tau, precision_at_k
@@ -262,6 +293,15 @@ def to_markdown(res: dict) -> str:
         lines.append(markdown_table(["steps", "supernet_loss τ", "supernet_recall τ"],
                                     [[r["steps"], f"{r['supernet_loss']:+.3f}", f"{r['supernet_recall']:+.3f}"]
                                      for r in res["tau_vs_supernet_steps"]]))
+    if res.get("supernet_seeds"):
+        seeded = res["supernet_seeds"]
+        names = [k for k in seeded["per_seed"][0] if k != "seed"]
+        lines += ["", "## Supernet τ over supernet trainings (same architectures and truth, only the supernet's "
+                  "seed changes)", ""]
+        rows = [[row["seed"], *(f"{row[n]:+.3f}" for n in names)] for row in seeded["per_seed"]]
+        rows.append(["mean ± std", *(f"{seeded['mean_std'][n]['mean']:+.3f} ± {seeded['mean_std'][n]['std']:.3f}"
+                                     for n in names)])
+        lines.append(markdown_table(["supernet seed", *(f"{n} τ" for n in names)], rows))
     lines += ["", f"Machine: {res['machine']}. Total wall time {res['seconds']['total']:.0f} s. Command: "
               f"`{res['command']}`."]
     return "\n".join(lines) + "\n"
@@ -278,6 +318,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-search", action="store_true", help="skip the search's top-k (stratified only)")
     parser.add_argument("--curve", default="", help="also measure τ after these supernet step counts, e.g. "
                         "100,200,400,700,1000,1500 (stratified archs; one more supernet, no early stopping)")
+    parser.add_argument("--supernet-seeds", default="", help="also measure supernet τ after training the supernet "
+                        "with each of these seeds, e.g. 0,1,2 (same architectures and truth; the spread of τ "
+                        "between trainings)")
     parser.add_argument("--variant", default="", help="name of a supernet variant (its own search run directory; "
                         "the retrained truth is shared), e.g. --variant decay --override supernet.embedding_decay=1e-4")
     args = parser.parse_args(argv)
@@ -371,6 +414,12 @@ def main(argv: list[str] | None = None) -> dict:
                        "flops": c.flops, "params": c.params, "arch": d})
     strat = slice(0, n_stratified)  # the same statistics over the stratified sample alone (no searched family)
     stratified_only = {name: agreement(sig[strat], truth[strat])["tau"] for name, sig in signals.items()}
+    seed_taus = None
+    if args.supernet_seeds:
+        seed_taus = supernet_seed_taus(
+            cfg, data, archs, truth, n_stratified, [int(x) for x in args.supernet_seeds.split(",")],
+            lambda seed: runs / f"supernet{'-' + args.variant if args.variant else ''}-seed{seed}",
+            known={int(cfg.seed): {k: v for k, v in signals.items() if k != "short_retrain"}})
     curve = tau_curve(cfg, data, archs[strat], truth[strat], [int(x) for x in args.curve.split(",")],
                       runs / "curve") if args.curve else None
     from towernas.complexity.towers import tower_cost
@@ -394,7 +443,7 @@ def main(argv: list[str] | None = None) -> dict:
         "supernet_signal": supernet_signal, "supernet_tau": results[supernet_signal]["tau"],
         "supernet_tau_ci90": results[supernet_signal]["ci90"], "final_tau": final_tau,
         "precision_at_5": results["short_retrain"]["precision_at_5"], "signals": results, "spread": spread,
-        "tau_stratified_only": stratified_only, "tau_vs_supernet_steps": curve,
+        "tau_stratified_only": stratified_only, "tau_vs_supernet_steps": curve, "supernet_seeds": seed_taus,
         "targets": {"supernet_tau": results[supernet_signal]["tau"] >= TARGETS["supernet_tau"]
                     and results[supernet_signal]["ci90"][0] > 0,
                     "final_tau": final_tau >= TARGETS["final_tau_vs_noise"] * noise},

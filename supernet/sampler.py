@@ -29,6 +29,14 @@ class ArchSampler:
     """Single-path sampling (SPOS): every slot independently uniform over its choices, optionally
     restricted to the architectures a budget admits (rejection sampling: uniform over the feasible set).
 
+    Uniform over the feasible set is far from uniform over each slot's choices: under a budget the expensive
+    choices (wide MLPs, 3-4 attention heads, the costlier poolings) sit in few feasible architectures, so their
+    weights get a fraction of the updates of the cheap ones (on ML-100K at budget L, MLP-128 in a late user slot
+    is drawn 0.7% of the time against 12% for an element-wise op) and the supernet underrates every architecture
+    that uses them. ``balance=n > 1`` draws ``n`` feasible architectures per step and trains the one whose
+    (slot, choice) pairs have been trained least so far (the sum of their counts; the first on a tie): a
+    FairNAS-like balance as far as the budget allows, still restricted to what the budget admits.
+
     Args:
         space: the supernet's space.
         seed: seed of the numpy Generator (same seed, same sequence of architectures).
@@ -37,27 +45,47 @@ class ArchSampler:
             path through MLP-1024 under budget L, would otherwise take most of the updates).
         max_tries: draws per sample before giving up on ``admits`` (an error: the budget admits almost
             nothing of this space).
+        balance: feasible draws per step, the least-trained one kept (1: plain uniform sampling).
     """
 
     def __init__(self, space: SupernetSpace, seed: int, admits: Callable[[tuple[str, ...]], bool] | None = None,
-                 max_tries: int = 100_000) -> None:
+                 max_tries: int = 100_000, balance: int = 1) -> None:
+        if balance < 1:
+            raise ValueError(f"balance={balance}: expected a positive number of draws per step")
         self.space = space
         self.rng = np.random.default_rng(seed)
-        self.admits, self.max_tries = admits, max_tries
+        self.admits, self.max_tries, self.balance = admits, max_tries, balance
+        self.counts = [dict.fromkeys(choices, 0) for choices in space.slots()]  # updates per (slot, choice)
 
-    def sample(self) -> Arch:
+    def _draw(self) -> tuple[str, ...]:
         slots = self.space.slots()
         for _ in range(self.max_tries if self.admits is not None else 1):
             picks = tuple(choices[int(self.rng.integers(len(choices)))] for choices in slots)
             if self.admits is None or self.admits(picks):
-                return self.space.arch(picks)
+                return picks
         raise ArchError(f"no budget-feasible architecture in {self.max_tries} random draws; raise the budget")
 
+    def sample(self) -> Arch:
+        if self.balance == 1:
+            return self.space.arch(self._draw())
+        draws = [self._draw() for _ in range(self.balance)]
+        picks = min(draws, key=lambda g: sum(count[c] for count, c in zip(self.counts, g)))
+        for count, choice in zip(self.counts, picks):
+            count[choice] += 1
+        return self.space.arch(picks)
+
     def state(self) -> dict:
-        return self.rng.bit_generator.state
+        """The generator's state; with ``balance`` > 1 also the per-(slot, choice) counts."""
+        if self.balance == 1:  # the historic form, so checkpoints of uniform sampling keep resuming
+            return self.rng.bit_generator.state
+        return {"rng": self.rng.bit_generator.state, "counts": [list(c.values()) for c in self.counts]}
 
     def load_state(self, state: dict) -> None:
-        self.rng.bit_generator.state = state
+        if self.balance == 1:
+            self.rng.bit_generator.state = state
+            return
+        self.rng.bit_generator.state = state["rng"]
+        self.counts = [dict(zip(c, map(int, n))) for c, n in zip(self.counts, state["counts"])]
 
 
 class RowStream:

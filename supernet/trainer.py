@@ -135,6 +135,8 @@ def train_supernet(supernet: Supernet, data: InteractionData, settings: Supernet
         resumed["objective"] = objective.describe()
     if s.history_dropout > 0:  # only then, so checkpoints without it keep resuming
         resumed["history_dropout"] = s.history_dropout
+    if s.balance > 1:  # only then, so checkpoints of uniform sampling keep resuming
+        resumed["balance"] = s.balance
     if run.precision.mixed:  # only then, so fp32 checkpoints keep resuming
         resumed["precision"] = run.precision.name
     path = checkpoint_path(checkpoint_dir) if checkpoint_dir is not None else None
@@ -308,7 +310,7 @@ class _Run:
         self.optimizer = adam([{"params": tables, "weight_decay": settings.embedding_decay}, {"params": rest}],
                               settings.lr)
         self.estimator = StreamingFrequencyEstimator(data.n_items, device=device)
-        self.sampler = ArchSampler(supernet.space, settings.seed, admits)
+        self.sampler = ArchSampler(supernet.space, settings.seed, admits, balance=settings.balance)
         self.rows = RowStream(data.rows("train"), settings.batch_size, settings.seed)
 
     def state_dict(self) -> dict:

@@ -50,3 +50,38 @@ def test_agreement_of_a_perfect_and_a_reversed_signal():
     perfect, reversed_ = bf.agreement(truth, truth), bf.agreement(truth[::-1], truth)
     assert perfect["tau"] == 1.0 and perfect["precision_at_5"] == 1.0
     assert reversed_["tau"] == -1.0 and reversed_["ci90"][1] <= -0.99
+
+
+def test_supernet_tau_over_supernet_seeds_trains_each_seed_once_and_reuses_the_known_one(tmp_path, data_root):
+    from towernas.data import load_dataset
+    from towernas.data.spec import DatasetSpec
+
+    cfg = compose_config("progress=false", "device=cpu")
+    data = load_dataset(cfg.dataset, progress=False)
+    space = ArchSpace.from_config(cfg.space)
+    model = CostModel.from_space(DatasetSpec.from_data(data), space)
+    archs = bf.stratified_archs(space, model, Budget.from_config(cfg.budget), 5, seed=0, pool=60)
+    truth = [0.1, 0.2, 0.3, 0.4, 0.5]
+    known = {0: {"supernet_loss": truth, "supernet_recall": truth[::-1]}}  # seed 0: the search's supernet
+    run_dir = lambda seed: tmp_path / f"seed{seed}"  # noqa: E731
+    out = bf.supernet_seed_taus(cfg, data, archs, truth, 3, [0, 1], run_dir, known=known)
+    first, second = out["per_seed"]
+    assert first == {"seed": 0, "supernet_loss": 1.0, "supernet_recall": -1.0, "supernet_loss_stratified": 1.0,
+                     "supernet_recall_stratified": -1.0}
+    assert not run_dir(0).exists() and (run_dir(1) / "supernet.pt").exists()  # only the unknown seed trained
+    assert all(-1.0 <= second[k] <= 1.0 for k in first if k != "seed")
+    assert out["mean_std"]["supernet_loss"]["mean"] == round((1.0 + second["supernet_loss"]) / 2, 4)
+    again = bf.supernet_seed_taus(cfg, data, archs, truth, 3, [0, 1], run_dir, known=known)  # resumes: same τ
+    assert again == out
+    assert "## Supernet τ over supernet trainings" in bf.to_markdown(_report(out))
+
+
+def _report(seed_taus: dict) -> dict:
+    """The smallest result dict ``to_markdown`` renders."""
+    signal = {"tau": 0.5, "ci90": [0.1, 0.8], "precision_at_5": 0.4, "seconds_per_arch": 0.1}
+    return {"space": "towernas", "budget": "L", "n_archs": 5, "n_stratified": 3, "n_searched": 2, "seeds": [0, 1],
+            "spread": {"min": 0.1, "max": 0.5, "std": 0.1}, "signals": {"supernet_recall": signal},
+            "noise_ceiling_tau": 0.6, "noise_ceiling_ci90": [0.4, 0.8], "seconds": {"full_retrain_per_arch": 1.0,
+            "total": 10.0}, "targets": {"supernet_tau": True, "final_tau": True}, "supernet_tau": 0.5,
+            "supernet_signal": "supernet_recall", "supernet_tau_ci90": [0.1, 0.8], "final_tau": 0.5, "models": [],
+            "machine": "2 CPUs", "command": "python -m benchmarks.bench_fidelity", "supernet_seeds": seed_taus}

@@ -24,6 +24,7 @@ BAD = [
     ("retrain.patience=-1", "retrain.patience=-1: expected 0 or a positive integer"),
     ("retrain.history_dropout=1", "retrain.history_dropout=1.0: expected a probability in [0, 1)"),
     ("supernet.history_dropout=-0.1", "supernet.history_dropout=-0.1: expected a probability in [0, 1)"),
+    ("supernet.balance=0", "supernet.balance=0: expected a positive integer"),
     ("search.stall_generations=-1", "search.stall_generations=-1: expected 0 or a positive integer"),
     ("search.min_improvement=-0.1", "search.min_improvement=-0.1: expected 0 or a positive number"),
     ("search.final_candidates=0", "search.final_candidates=0: expected a positive integer"),

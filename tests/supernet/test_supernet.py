@@ -1,6 +1,7 @@
 """The supernet: a path equals its exported child, gradients stay on the path, SPOS training resumes exactly."""
 
 import copy
+import json
 import math
 from dataclasses import replace
 
@@ -153,6 +154,28 @@ def test_feasible_sampling_is_uniform_over_the_admitted_set():
         never.sample()
 
 
+def test_balanced_sampling_trains_the_choices_a_budget_makes_rare_as_often_as_it_can():
+    space = SupernetSpace(("avg", "sum"), ("MLP-16", "EW-ip", "EW-sum"), depth_user=3, depth_item=3)
+    admits = lambda g: sum(x == "MLP-16" for x in g) <= 1  # noqa: E731  (a "budget": at most one MLP)
+    draws = lambda sampler, n: [space.genome(sampler.sample()) for _ in range(n)]  # noqa: E731
+    mlp_share = lambda genomes, slot: sum(g[slot] == "MLP-16" for g in genomes) / len(genomes)  # noqa: E731
+    uniform = draws(ArchSampler(space, seed=0, admits=admits), 6000)
+    balanced = draws(ArchSampler(space, seed=0, admits=admits, balance=8), 6000)
+    assert all(admits(g) for g in balanced)
+    for slot in range(1, 7):
+        # uniform over the admitted set: 64 of its 512 genomes hold the MLP in a given slot (0.125); at most one
+        # MLP per genome caps any slot at 1/6, which balancing reaches
+        assert abs(mlp_share(uniform, slot) - 0.125) < 0.02
+        assert abs(mlp_share(balanced, slot) - 1 / 6) < 0.005
+    sampler = ArchSampler(space, seed=3, admits=admits, balance=4)
+    assert draws(ArchSampler(space, seed=3, admits=admits, balance=4), 30) == draws(sampler, 30)  # seeded
+    resumed = ArchSampler(space, seed=99, admits=admits, balance=4)
+    resumed.load_state(json.loads(json.dumps(sampler.state())))  # the state is JSON-able and carries the counts
+    assert draws(resumed, 50) == draws(sampler, 50)
+    with pytest.raises(ValueError, match="balance=0: expected a positive number of draws per step"):
+        ArchSampler(space, seed=0, balance=0)
+
+
 def test_row_stream_cycles_epochs_and_resumes():
     rows = np.arange(100, 203)
     stream = RowStream(rows, 25, seed=0)
@@ -211,8 +234,10 @@ def test_nan_loss_stops_with_a_one_line_error(data, spec, monkeypatch):
                        progress=False)
 
 
-def test_resumed_training_equals_uninterrupted(data, spec, tmp_path):
-    settings = SupernetSettings(steps=16, batch_size=32, lr=3e-3, temperature=0.1, seed=7, checkpoint_every=5)
+@pytest.mark.parametrize("balance", [1, 4])
+def test_resumed_training_equals_uninterrupted(data, spec, tmp_path, balance):
+    settings = SupernetSettings(steps=16, batch_size=32, lr=3e-3, temperature=0.1, seed=7, checkpoint_every=5,
+                                balance=balance)
     run = dict(device="cpu", progress=False)
     straight = make_supernet(spec, allow_skip=True)
     train_supernet(straight, data, settings, checkpoint_dir=tmp_path / "a", **run)
@@ -230,6 +255,9 @@ def test_resumed_training_equals_uninterrupted(data, spec, tmp_path):
     assert again["losses"] == [] and again["estimator"].step == 16
     with pytest.raises(ValueError, match="lr"):
         train_supernet(make_supernet(spec, allow_skip=True), data, replace(settings, steps=20, lr=1e-2),
+                       checkpoint_dir=tmp_path / "b", **run)
+    with pytest.raises(ValueError, match=r"other settings \(balance\)"):  # another sampling is another run
+        train_supernet(make_supernet(spec, allow_skip=True), data, replace(settings, steps=20, balance=5 - balance),
                        checkpoint_dir=tmp_path / "b", **run)
     assert not list((tmp_path / "b").glob("*.tmp"))
 

@@ -18,6 +18,7 @@ class SupernetConfig:
     patience: int = 4  # checks without improvement before stopping (0: train all steps)
     monitor_archs: int = 6  # fixed feasible architectures whose mean validation loss is monitored
     feasible_sampling: bool = True  # train only the paths the budget admits (what the search can return)
+    balance: int = 1  # feasible paths drawn per step, the least-trained kept (supernet.sampler.ArchSampler); 1: uniform
     embedding_decay: float = 0.0  # L2 weight decay on the shared embedding tables
     history_dropout: float = 0.0  # drop each history item of a training example with this probability
     sampler: str = "in_batch"  # the training objective, as retrain.sampler / loss / addons (options: sampler.<name>)

@@ -57,6 +57,7 @@ TRAINING_VALUES: dict[str, Range] = {
     "supernet.patience": NON_NEGATIVE_INT,
     "supernet.monitor_archs": NON_NEGATIVE_INT,
     "supernet.history_dropout": PROBABILITY,
+    "supernet.balance": POSITIVE_INT,
     "retrain.max_epochs": POSITIVE_INT,
     "retrain.patience": NON_NEGATIVE_INT,
     "retrain.batch_size": POSITIVE_INT,

@@ -106,11 +106,13 @@ class RankerFitSettings:
 @dataclass(frozen=True)
 class SupernetSettings:
     """How ``supernet.trainer.train_supernet`` trains the supernet (SPOS). A resume must use the same
-    ``batch_size``, ``lr``, ``temperature``, ``seed``, ``embedding_decay``, ``history_dropout`` and ``precision``.
+    ``batch_size``, ``lr``, ``temperature``, ``seed``, ``embedding_decay``, ``history_dropout``, ``balance`` and
+    ``precision``.
 
     ``steps``: the total, resumed ones included; a checkpoint every ``checkpoint_every`` steps; a log record every
     ``log_every``; the monitor every ``monitor_every`` steps (0: never), stopping after ``patience`` monitoring
-    points without improvement (0: never); ``embedding_decay``: L2 on the shared embedding tables.
+    points without improvement (0: never); ``embedding_decay``: L2 on the shared embedding tables; ``balance``: feasible
+    paths drawn per step, the least-trained one trained (``supernet.sampler.ArchSampler``; 1: uniform).
     """
 
     steps: int
@@ -125,6 +127,7 @@ class SupernetSettings:
     embedding_decay: float = 0.0
     precision: str = "fp32"
     history_dropout: float = 0.0
+    balance: int = 1
 
     @classmethod
     def from_config(cls, section, **run: Any) -> "SupernetSettings":
