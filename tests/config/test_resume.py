@@ -1,15 +1,18 @@
 """The config's resume rules: every key they name exists in the schema, and a key added later at its neutral
 value keeps an earlier run's hash and its resume."""
 
+import copy
+
 import pytest
 from omegaconf import OmegaConf
 
-from towernas.config import BaseConfig
+from towernas.config import BaseConfig, DatasetConfig
 from towernas.config.resume import NEUTRAL_WHEN, RESUME, RESUMABLE_CHANGES
 from towernas.runs.run_dir import config_hash
 
 
 DEFAULTS = OmegaConf.to_container(OmegaConf.structured(BaseConfig), resolve=False)
+DEFAULTS["dataset"] = OmegaConf.to_container(OmegaConf.structured(DatasetConfig), resolve=False)  # a required group
 
 
 def _default(key: str):
@@ -32,12 +35,22 @@ def test_the_neutral_values_are_the_defaults(key):
 
 def test_every_key_added_later_at_its_neutral_value_keeps_the_hash():
     """The project's rules (the mechanism, resume included, is ``tests/runs/test_run_dir.py``'s)."""
-    before = {"retrain": {"lr": 0.002}, "search": {"population": 8}}  # a run made before the keys existed
-    after = {section: {**values, **{k.split(".")[1]: v for k, v in NEUTRAL_WHEN.items() if k.startswith(f"{section}.")}}
-             for section, values in before.items()}
-    after["precision"] = NEUTRAL_WHEN["precision"]  # a root key
+    before = {"retrain": {"lr": 0.002}, "search": {"population": 8}, "supernet": {"lr": 0.002},
+              "dataset": {"name": "x", "split": {"method": "ratio"}}}  # a run made before the keys existed
+
+    def put(config: dict, key: str, value) -> dict:
+        """A deep copy of ``config`` with the dotted ``key`` set (root, section or nested keys)."""
+        out = copy.deepcopy(config)
+        *path, name = key.split(".")
+        node = out
+        for part in path:
+            node = node.setdefault(part, {})
+        node[name] = value
+        return out
+
+    after = before
+    for key, value in NEUTRAL_WHEN.items():
+        after = put(after, key, value)
     assert config_hash(before, RESUME) == config_hash(after, RESUME)
     for key in NEUTRAL_WHEN:  # and each one moved off its neutral value changes it
-        section, _, name = key.rpartition(".")
-        moved = {**after, section: {**after[section], name: "moved"}} if section else {**after, key: "moved"}
-        assert config_hash(moved, RESUME) != config_hash(before, RESUME), key
+        assert config_hash(put(after, key, "moved"), RESUME) != config_hash(before, RESUME), key

@@ -44,3 +44,14 @@ def test_a_key_added_later_at_its_neutral_value_keeps_the_hash_and_the_resume(tm
     assert config_hash(changed, rules) != config_hash(before, rules)
     with pytest.raises(ValueError, match="retrain.weight_decay"):
         claim(tmp_path, changed, rules)
+
+
+def test_a_run_hashed_with_a_key_that_later_became_neutral_still_resumes(tmp_path):
+    config = {"retrain": {"lr": 0.002, "weight_decay": 0.0}}
+    claim(tmp_path, config, ResumeRules())  # made while weight_decay was hashed like any key
+    later = ResumeRules(neutral={"retrain.weight_decay": 0.0})
+    assert config_hash(config, later) != config_hash(config, ResumeRules())
+    assert claim(tmp_path, config, later) is True  # the same settings: resumes under the new hash
+    assert json.loads((tmp_path / "run_config.json").read_text())["hash"] == config_hash(config, later)
+    with pytest.raises(ValueError, match="retrain.lr"):
+        claim(tmp_path, {"retrain": {"lr": 0.01, "weight_decay": 0.0}}, later)

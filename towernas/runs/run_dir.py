@@ -53,7 +53,8 @@ def claim(run_dir: Path, config: dict[str, Any], rules: ResumeRules) -> bool:
     ``dataset.ctr``, which it never reads).
     The marker also records ``world_size`` (torchrun's, 1 alone): the global batch is the same at any world
     size, so a run may resume at another one. Raises a one-line ValueError if the directory holds a run of a
-    different config.
+    different config. The settings decide, not the stored hash: a run hashed before one of its keys joined
+    ``rules.neutral`` (at the neutral value) still resumes, and its marker takes the new hash.
     """
     import torch.distributed as dist
 
@@ -62,7 +63,9 @@ def claim(run_dir: Path, config: dict[str, Any], rules: ResumeRules) -> bool:
     digest = config_hash(config, rules)
     if marker.exists():
         previous = json.loads(marker.read_text())
-        if previous.get("hash") != digest:
+        # a key made neutral after a run was hashed with it at that value: the same settings under another hash
+        same = "config" in previous and not _diff(_without(previous["config"], rules), _without(config, rules))
+        if previous.get("hash") != digest and not same:
             changed = _diff(_without(previous.get("config", {}), rules), _without(config, rules))
             raise ValueError(f"{run_dir} holds a run of another config (changed: {', '.join(changed) or '?'}); "
                              "pick another directory with hydra.run.dir=... or delete it")
@@ -84,8 +87,10 @@ def newest_run(root: Path, marker_glob: str, missing: str) -> Path:
 def _without(config: dict[str, Any], rules: ResumeRules) -> dict[str, Any]:
     out = json.loads(json.dumps(config, default=str))
     for key, neutral in rules.neutral.items():
-        *section, name = key.split(".")  # a root key ("precision") or a section's ("retrain.weight_decay")
-        node = out.get(section[0]) if section else out
+        *path, name = key.split(".")  # a root key ("precision") or a nested one ("dataset.split.seed")
+        node = out
+        for part in path:
+            node = node.get(part) if isinstance(node, dict) else None
         if isinstance(node, dict) and node.get(name, neutral) == neutral:
             node.pop(name, None)
     for key in rules.ignore:
