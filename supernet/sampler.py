@@ -32,10 +32,11 @@ class ArchSampler:
     Uniform over the feasible set is far from uniform over each slot's choices: under a budget the expensive
     choices (wide MLPs, 3-4 attention heads, the costlier poolings) sit in few feasible architectures, so their
     weights get a fraction of the updates of the cheap ones (on ML-100K at budget L, MLP-128 in a late user slot
-    is drawn 0.7% of the time against 12% for an element-wise op) and the supernet underrates every architecture
-    that uses them. ``balance=n > 1`` draws ``n`` feasible architectures per step and trains the one whose
-    (slot, choice) pairs have been trained least so far (the sum of their counts; the first on a tie): a
-    FairNAS-like balance as far as the budget allows, still restricted to what the budget admits.
+    is drawn 0.7% of the time against 12% for an element-wise op). ``balance=n > 1`` draws ``n`` feasible
+    architectures per step and trains the one whose (slot, choice) pairs have been trained least so far (the sum
+    of their counts; the first on a tie): a FairNAS-like balance as far as the budget allows, still restricted
+    to what the budget admits. Measured, it does not make the supernet rank architectures better on ML-100K or
+    on the embedded set (``docs/results/search-fidelity.md``), so the default stays 1.
 
     Args:
         space: the supernet's space.
