@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import JsonlCache, compose, markdown_table, register, write_report
+from benchmarks.common import JsonlCache, compose, int_list, markdown_table, register, write_report
 from towernas.runs.records import append_line, read_lines
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -221,12 +221,12 @@ def markdown(rows: list[dict], seeds: list[int]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2", type=int_list)
     parser.add_argument("--shard", default="0/1", help="i/n: run every n-th cell starting at i")
     parser.add_argument("--report", action="store_true", help="only aggregate the finished cells")
     parser.add_argument("--step-cost", action="store_true", help="only time one training step per variant")
     args = parser.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     if args.step_cost:
         print((OUT / "addons-step-cost.md").read_text() if step_cost() else "")
         return

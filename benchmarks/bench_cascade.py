@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.common import benchmark_parser, compose, register, write_report
+from benchmarks.common import benchmark_parser, compose, int_list, register, write_report
 from towernas.runs.tables import delta_pct, markdown
 
 FEATURES = "[retriever,popularity,cooccurrence,category,item_rating,trend]"
@@ -120,7 +120,7 @@ def report(out: dict) -> str:
 
 def main(argv=None) -> None:
     parser = benchmark_parser(__doc__, dataset="ml-100k", quick="tiny schedules (for tests)")
-    parser.add_argument("--seeds", default="0,1,2", type=lambda s: [int(x) for x in s.split(",")])
+    parser.add_argument("--seeds", default="0,1,2", type=int_list)
     parser.add_argument("--rankers", default="lr,deepfm,din", type=lambda s: s.split(","))
     parser.add_argument("--setups", default=",".join(SETUPS), type=lambda s: s.split(","),
                         help=f"named setups among {list(SETUPS)}")

@@ -49,7 +49,7 @@ from towernas.data.preprocess import preprocess
 from towernas.data.readers.synthetic import SyntheticOptions, _generate, _step
 from towernas.eval.ctr_metrics import auc, ctr_metrics
 from towernas.eval.metrics import mean_metrics
-from benchmarks.common import benchmark_parser, markdown_table, register, write_report
+from benchmarks.common import benchmark_parser, int_list, markdown_table, register, write_report
 
 THRESHOLD = 4.0
 SPLITS = ("valid", "test")
@@ -190,10 +190,11 @@ def cell(stat: dict[str, float]) -> str:
 
 def main() -> None:
     parser = benchmark_parser(__doc__, quick="")
-    parser.add_argument("--seeds", default="0", help="dataset seeds, comma-separated")
-    parser.add_argument("--rollouts", default="64", help="rollouts per query, comma-separated (convergence)")
+    parser.add_argument("--seeds", default="0", type=int_list, help="dataset seeds, comma-separated")
+    parser.add_argument("--rollouts", default="64", type=int_list,
+                        help="rollouts per query, comma-separated (convergence)")
     args = parser.parse_args()
-    result = run([int(s) for s in args.seeds.split(",")], [int(r) for r in args.rollouts.split(",")])
+    result = run(args.seeds, args.rollouts)
     write_report(args.out, "ceiling", result, to_markdown(result), echo=True)
 
 

@@ -41,7 +41,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from benchmarks.bench_fidelity import overrides_for
-from benchmarks.common import benchmark_parser, compose, register, write_report
+from benchmarks.common import benchmark_parser, compose, int_list, register, write_report
 from towernas.runs.files import write_json_atomic, write_text_atomic
 from towernas.runs.seeds import mean_std
 
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> dict:
                               dataset_help="any conf/dataset/ name, e.g. ml-100k; writes compare-<dataset>.{json,md} "
                                            "and compare-runs-<dataset>/ for a dataset other than the embedded one")
     parser.add_argument("--budgets", default="L,M")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2", type=int_list)
     args = parser.parse_args(argv)
     started = time.perf_counter()
 
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> dict:
     suffix = ("" if args.dataset == "synthetic" else f"-{args.dataset}") + ("-quick" if args.quick else "")
     runs = out / f"compare-runs{suffix}"
     state = State(runs / "state.json")
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     res: dict[str, Any] = {"seeds": seeds, "quick": args.quick, "overrides": list(args.override), "budgets": {}}
     for name in args.budgets.split(","):
         records = {}

@@ -43,7 +43,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchmarks.common import JsonlCache, benchmark_parser, compose, markdown_table, register, write_report
+from benchmarks.common import JsonlCache, benchmark_parser, compose, int_list, markdown_table, register, write_report
 from towernas.runs.jobs import JobsSettings
 from towernas.runs.jobs import run_jobs as run_engine
 
@@ -312,15 +312,16 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--space", default="towernas")
     parser.add_argument("--budget", default="L")
     parser.add_argument("--n-archs", type=int, default=24)
-    parser.add_argument("--seeds", default="0,1")
+    parser.add_argument("--seeds", default="0,1", type=int_list)
     parser.add_argument("--data-seed", type=int, default=0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--no-search", action="store_true", help="skip the search's top-k (stratified only)")
-    parser.add_argument("--curve", default="", help="also measure τ after these supernet step counts, e.g. "
-                        "100,200,400,700,1000,1500 (stratified archs; one more supernet, no early stopping)")
-    parser.add_argument("--supernet-seeds", default="", help="also measure supernet τ after training the supernet "
-                        "with each of these seeds, e.g. 0,1,2 (same architectures and truth; the spread of τ "
-                        "between trainings)")
+    parser.add_argument("--curve", default=[], type=int_list, help="also measure τ after these supernet step "
+                        "counts, e.g. 100,200,400,700,1000,1500 (stratified archs; one more supernet, no early "
+                        "stopping)")
+    parser.add_argument("--supernet-seeds", default=[], type=int_list, help="also measure supernet τ after training "
+                        "the supernet with each of these seeds, e.g. 0,1,2 (same architectures and truth; the spread "
+                        "of τ between trainings)")
     parser.add_argument("--variant", default="", help="name of a supernet variant (its own search run directory; "
                         "the retrained truth is shared), e.g. --variant decay --override supernet.embedding_decay=1e-4")
     args = parser.parse_args(argv)
@@ -349,7 +350,7 @@ def main(argv: list[str] | None = None) -> dict:
     space = ArchSpace.from_config(cfg.space)
     cost_model = CostModel.from_space(spec, space)
     budget = Budget.from_config(cfg.budget)
-    seeds = [int(s) for s in args.seeds.split(",")]
+    seeds = args.seeds
     search_dir = runs / (f"search-{args.variant}" if args.variant else "search")
 
     archs = stratified_archs(space, cost_model, budget, args.n_archs, seed=1234)
@@ -417,11 +418,10 @@ def main(argv: list[str] | None = None) -> dict:
     seed_taus = None
     if args.supernet_seeds:
         seed_taus = supernet_seed_taus(
-            cfg, data, archs, truth, n_stratified, [int(x) for x in args.supernet_seeds.split(",")],
+            cfg, data, archs, truth, n_stratified, args.supernet_seeds,
             lambda seed: runs / f"supernet{'-' + args.variant if args.variant else ''}-seed{seed}",
             known={int(cfg.seed): {k: v for k, v in signals.items() if k != "short_retrain"}})
-    curve = tau_curve(cfg, data, archs[strat], truth[strat], [int(x) for x in args.curve.split(",")],
-                      runs / "curve") if args.curve else None
+    curve = tau_curve(cfg, data, archs[strat], truth[strat], args.curve, runs / "curve") if args.curve else None
     from towernas.complexity.towers import tower_cost
     from towernas.retrievers.sizing import build_size
 

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import benchmark_parser, compose, markdown_table, register, write_report
+from benchmarks.common import benchmark_parser, compose, int_list, markdown_table, register, write_report
 from towernas.eval.agreement import kendall_tau
 from towernas.runs.files import write_json_atomic
 from towernas.runs.seeds import mean_std
@@ -325,7 +325,7 @@ def to_markdown(result: dict) -> str:
 def main(argv=None) -> None:
     parser = benchmark_parser(__doc__, dataset="ml-100k", override=True)
     parser.add_argument("--budget", default="L")
-    parser.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2, 3, 4])
+    parser.add_argument("--seeds", type=int_list, default=[0, 1, 2, 3, 4])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--curve-epochs", type=int, default=12, help="per-epoch validation/test curves (0: off)")
     run(parser.parse_args(argv))

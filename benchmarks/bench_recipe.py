@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from benchmarks.bench_protocol import early_stopped, sized_models, slug
-from benchmarks.common import benchmark_parser, cached_json, compose, markdown_table, register, write_report
+from benchmarks.common import benchmark_parser, cached_json, compose, int_list, markdown_table, register, write_report
 from towernas.runs.seeds import mean_std
 from towernas.runs.tables import model_cell
 
@@ -153,11 +153,10 @@ def markdown(result: dict, args) -> str:
 def main(argv=None) -> None:
     parser = benchmark_parser(__doc__, dataset="synthetic")
     parser.add_argument("--budget", default="L")
-    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--seeds", default="0,1,2", type=int_list)
     parser.add_argument("--recipe", action="append", default=[], help="an extra recipe NAME=KEY=VALUE[,KEY=VALUE]")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
-    args.seeds = [int(s) for s in args.seeds.split(",")]
     run(args)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import JsonlCache, compose, markdown_table, register, write_report
+from benchmarks.common import JsonlCache, compose, int_list, markdown_table, register, write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench_results"
@@ -107,9 +107,9 @@ def summarise(records: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=6, help="training runs per arm on the selection seed")
-    parser.add_argument("--confirm", default="1,2,3", help="fresh seeds the winners are retrained on")
+    parser.add_argument("--confirm", default="1,2,3", type=int_list, help="fresh seeds the winners are retrained on")
     args = parser.parse_args()
-    confirm = [int(s) for s in args.confirm.split(",")]
+    confirm = args.confirm
     run = Runner()
     arms = {"defaults": [run("defaults", None, 0)], "optuna": optuna_values(run, args.runs),
             "hypergradient": [run("hypergradient", float(v), 0)

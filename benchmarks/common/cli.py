@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Callable
 
-__all__ = ["benchmark_parser", "print_run"]
+__all__ = ["benchmark_parser", "int_list", "print_run"]
 
 
 def benchmark_parser(doc: str | None, *, dataset: str | None = None, override: bool = False,
@@ -31,6 +31,18 @@ def benchmark_parser(doc: str | None, *, dataset: str | None = None, override: b
     if override:
         parser.add_argument("--override", action="append", default=[], help="extra Hydra override (repeatable)")
     return parser
+
+
+def int_list(text: str) -> list[int]:
+    """An argparse ``type`` for ``--seeds 0,1,2``-style options: a bad value is argparse's one-line usage error.
+
+    >>> int_list("0,1, 2")
+    [0, 1, 2]
+    """
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers, e.g. 0,1,2") from None
 
 
 def print_run(run: Callable[..., dict], argv: list[str] | None = None, description: str | None = None) -> dict:

@@ -67,3 +67,16 @@ def test_compose_reads_the_packages_configs():
     assert compose("budget=M").budget.name == "M"
     assert compose("retrain.seeds=[3]", config="retrain").retrain.seeds == [3]
     assert common.CONF_DIR.joinpath("config.yaml").exists()
+
+
+def test_int_list_options_parse_and_refuse_in_one_line(capsys):
+    from benchmarks.common import benchmark_parser, int_list
+
+    parser = benchmark_parser("demo")
+    parser.add_argument("--seeds", default="0,1", type=int_list)
+    assert parser.parse_args([]).seeds == [0, 1]  # a string default goes through the type too
+    assert parser.parse_args(["--seeds", "3, 4"]).seeds == [3, 4]
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--seeds", "0,a"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.endswith("argument --seeds: '0,a': expected comma-separated integers, e.g. 0,1,2")
