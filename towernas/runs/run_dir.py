@@ -63,12 +63,12 @@ def claim(run_dir: Path, config: dict[str, Any], rules: ResumeRules) -> bool:
     digest = config_hash(config, rules)
     if marker.exists():
         previous = json.loads(marker.read_text())
-        # a key made neutral after a run was hashed with it at that value: the same settings under another hash
-        same = "config" in previous and not _diff(_without(previous["config"], rules), _without(config, rules))
-        if previous.get("hash") != digest and not same:
+        if previous.get("hash") != digest:
             changed = _diff(_without(previous.get("config", {}), rules), _without(config, rules))
-            raise ValueError(f"{run_dir} holds a run of another config (changed: {', '.join(changed) or '?'}); "
-                             "pick another directory with hydra.run.dir=... or delete it")
+            # no change under another hash: a key made neutral after the run was hashed with it at that value
+            if changed or "config" not in previous:
+                raise ValueError(f"{run_dir} holds a run of another config (changed: {', '.join(changed) or '?'}); "
+                                 "pick another directory with hydra.run.dir=... or delete it")
         write_json_atomic(marker, {"hash": digest, "world_size": world_size, "config": config})
         return True
     write_json_atomic(marker, {"hash": digest, "world_size": world_size, "config": config})
