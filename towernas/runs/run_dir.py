@@ -26,8 +26,8 @@ class ResumeRules:
     """Which config keys a run may change and still resume (both are left out of the hash and the comparison).
 
     Args:
-        ignore: dotted keys (``section`` or ``section.key``) whose changes extend or observe a run, or that
-            the command never reads.
+        ignore: dotted keys (``section``, ``section.key`` or deeper) whose changes extend or observe a run, or
+            that the command never reads.
         neutral: keys added after runs were made -> the value that reproduces those runs; at that value a key
             counts as absent, so an earlier run still resumes (and keeps its hash) once the key is added.
     """
@@ -84,21 +84,26 @@ def newest_run(root: Path, marker_glob: str, missing: str) -> Path:
     return found[-1].parent
 
 
+def _parent(config: dict[str, Any], key: str) -> tuple[Any, str]:
+    """The dict holding a dotted ``key`` (a root key "precision", a section's "dataset.ctr", a nested
+    "dataset.split.seed") and the key's last part; the parent is None when the path is not in ``config``."""
+    *path, name = key.split(".")
+    node: Any = config
+    for part in path:
+        node = node.get(part) if isinstance(node, dict) else None
+    return (node if isinstance(node, dict) else None), name
+
+
 def _without(config: dict[str, Any], rules: ResumeRules) -> dict[str, Any]:
     out = json.loads(json.dumps(config, default=str))
     for key, neutral in rules.neutral.items():
-        *path, name = key.split(".")  # a root key ("precision") or a nested one ("dataset.split.seed")
-        node = out
-        for part in path:
-            node = node.get(part) if isinstance(node, dict) else None
-        if isinstance(node, dict) and node.get(name, neutral) == neutral:
+        node, name = _parent(out, key)
+        if node is not None and node.get(name, neutral) == neutral:
             node.pop(name, None)
     for key in rules.ignore:
-        node, *rest = key.split(".")
-        if not rest:
-            out.pop(node, None)
-        elif isinstance(out.get(node), dict):
-            out[node].pop(rest[0], None)
+        node, name = _parent(out, key)
+        if node is not None:
+            node.pop(name, None)
     return out
 
 
