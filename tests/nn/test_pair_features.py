@@ -3,7 +3,7 @@
 import numpy as np
 import torch
 
-from towernas.nn.pair_features import CodeAffinity, NeighbourAffinity, NumericFields
+from towernas.nn.pair_features import CodeAffinity, NeighbourAffinity, NeighbourRating, NumericFields
 
 
 def test_numeric_fields_are_x_times_w_plus_b():
@@ -50,3 +50,14 @@ def test_code_affinity_is_the_share_of_the_history_carrying_each_candidate_code(
             wanted = [v for v in codes[c] if v > 0]
             shares = [sum(v in codes[h] for h in real) / max(len(real), 1) for v in wanted]
             assert np.isclose(out[b, j], np.mean(shares) if shares else 0.0), (b, j)
+
+
+def test_neighbour_rating_is_the_weighted_mean_deviation_over_rated_neighbours():
+    ratings = torch.tensor([[[5.0, 1.0, 3.0, 9.0]], [[2.0, 2.0, 2.0, 2.0]]])  # (B=2, C=1, M=4)
+    rated = torch.tensor([[[True, True, False, True]], [[False, False, False, False]]])
+    weights = torch.tensor([[[0.5, 0.25, 1.0, 0.0]], [[1.0, 1.0, 1.0, 1.0]]])  # a zero weight counts for nothing
+    centre = torch.tensor([[3.0], [4.0]])
+    out = NeighbourRating()(ratings, rated, weights, centre)
+    expected_mean = (0.5 * (5 - 3) + 0.25 * (1 - 3)) / 0.75
+    assert torch.allclose(out[0, 0], torch.tensor([expected_mean, np.log1p(0.75) / np.log1p(4)], dtype=torch.float32))
+    assert torch.equal(out[1, 0], torch.zeros(2))  # nothing rated: 0 and no support

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from towernas.data import RawDataset
-from towernas.data.batches import RATINGS, user_inputs
+from towernas.data.batches import RATED, RATED_RATINGS, RATINGS, user_inputs
 from towernas.data.interactions import TRAIN
 from towernas.data.preprocess import Preprocessing, preprocess
 from towernas.rankers import RANKERS, Catalog, PairFields, build_ranker
@@ -55,11 +55,11 @@ def test_the_catalogue_centres_on_the_train_mean_and_reads_ratings_only_where_th
     assert catalog.rating_mean == pytest.approx(np.nanmean(train)) and catalog.ratings == "history"
     assert Catalog.from_data(data).ratings == "none"
     assert Catalog.from_data(_data(False), ratings="mean").ratings == "none"  # no ratings to read
-    with pytest.raises(ValueError, match=r"ratings='all': expected one of \['none', 'mean', 'history'\]"):
+    with pytest.raises(ValueError, match=r"ratings='all': expected one of \['none', 'mean', 'history', 'rated'\]$"):
         Catalog.from_data(data, ratings="all")
-    fields = {mode: PairFields(Catalog.from_data(data, ratings=mode), 4).n_fields
-              for mode in ("none", "mean", "history")}
-    assert fields["mean"] == fields["history"] == fields["none"] + 1  # the user's mean rating, one query field
+    modes = ("none", "mean", "history", "rated")
+    fields = {mode: PairFields(Catalog.from_data(data, ratings=mode), 4).n_fields for mode in modes}
+    assert fields["mean"] == fields["history"] == fields["rated"] == fields["none"] + 1  # the mean rating: a field
 
 
 @pytest.mark.parametrize("name", RANKERS.names())
@@ -81,3 +81,43 @@ def test_every_ranker_reads_the_history_ratings(name):
                                              0.0)}
     no_key = {k: v for k, v in batch.items() if k != RATINGS}
     assert torch.allclose(ranker(no_key, items), ranker(at_mean, items), atol=1e-5)
+
+
+def test_the_rated_history_is_the_users_latest_train_ratings_before_the_query_however_far_back():
+    data = _data()
+    positions = np.arange(data.n_interactions)
+    items, ratings = data.rated_history(positions, 3)
+    for p in positions:
+        rows = [r for r in range(data.user_indptr[data.users[p]], p)
+                if data.split[r] == TRAIN and not np.isnan(data.ratings[r])][-3:]
+        pad = 3 - len(rows)
+        assert (items[p, :pad] == data.pad_item).all() and (ratings[p, :pad] == 0).all()
+        assert items[p, pad:].tolist() == data.items[rows].tolist()
+        assert np.allclose(ratings[p, pad:], data.ratings[rows])
+    held_out = np.flatnonzero(data.split != TRAIN)
+    assert (items[held_out] != data.pad_item).any()  # a validation or test query still reads earlier ratings
+    batch = user_inputs(data, data.users[:3], positions[:3])
+    assert batch[RATED].shape == batch[RATED_RATINGS].shape == batch["history"].shape
+
+
+def test_din_attends_over_the_rated_history_with_ratings_rated():
+    data = _data()
+    torch.manual_seed(0)
+    din = build_ranker("din", Catalog.from_data(data, ratings="rated"))
+    assert din.rated_attention is not None and build_ranker("din", Catalog.from_data(data)).rated_attention is None
+    with torch.no_grad():
+        for p in din.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    rows = np.flatnonzero(data.split != TRAIN)[-4:]
+    batch = user_inputs(data, data.users[rows], rows)
+    items = torch.as_tensor(data.items[rows, None].repeat(3, 1))
+    out = din(batch, items)
+    real = batch[RATED] != data.pad_item
+    assert real.any()
+    assert not torch.allclose(out, din({**batch, RATED_RATINGS: torch.where(real, 5.0, 0.0)}, items))
+    assert torch.allclose(out, din({**batch, RATINGS: torch.zeros_like(batch[RATINGS])}, items))  # history's unread
+    # served without the rated history: the history's own rated items stand in
+    served = {k: v for k, v in batch.items() if k not in (RATED, RATED_RATINGS)}
+    rated = batch[RATINGS] != 0
+    stand_in = {**batch, RATED: torch.where(rated, batch["history"], data.pad_item), RATED_RATINGS: batch[RATINGS]}
+    assert torch.allclose(din(served, items), din(stand_in, items))

@@ -87,8 +87,8 @@ def test_the_statistics_are_buffers_a_saved_ranker_carries():
     rebuilt.load_state_dict(trained.state_dict())
     items = torch.tensor([[0, 1, 2], [3, 4, 5]])
     assert torch.allclose(rebuilt(_batch(), items), trained(_batch(), items))
-    assert sorted(PAIR_FEATURES.names()) == ["category", "cooccurrence", "item_rating", "popularity", "retriever",
-                                             "trend"]
+    assert sorted(PAIR_FEATURES.names()) == ["category", "cooccurrence", "item_rating", "neighbour_rating",
+                                             "popularity", "retriever", "trend"]
     assert PairFeatures(_catalog(["category"]), ["category"]).width == 1
 
 
@@ -138,3 +138,58 @@ def test_time_aware_features_count_only_train_rows_before_the_query_time():
                                    ratings="mean", rating_mean=catalog.rating_mean), ["item_rating", "trend"])
     rebuilt.load_state_dict(features.state_dict())
     assert np.allclose(rebuilt(batch, items).numpy(), out)
+
+
+def test_neighbour_rating_is_the_users_centred_ratings_of_the_candidates_neighbours_before_the_query():
+    from towernas.data.batches import user_inputs
+
+    data = _timed_data()
+    catalog = Catalog.from_data(data, ["neighbour_rating"])
+    stats = catalog.pair_statistics
+    features = PairFeatures(catalog, ["neighbour_rating"])
+    train = data.rows("train")
+    queries = np.arange(0, data.n_interactions, 5)
+    batch = user_inputs(data, data.users[queries], queries)
+    items = torch.as_tensor(np.tile(np.arange(data.n_items), (len(queries), 1)))
+    out = features(batch, items).numpy()
+    m = stats.neighbours.shape[1]
+    checked = 0
+    for q, row in enumerate(queries):
+        u, t = data.users[row], data.timestamps[row]
+        mine = train[(data.users[train] == u) & (data.timestamps[train] < t)]
+        centre = data.ratings[mine].mean() if len(mine) else catalog.rating_mean
+        for i in range(data.n_items):
+            num = den = 0.0
+            for j, w in zip(stats.neighbours[i], stats.weights[i]):
+                rows = mine[data.items[mine] == j] if j >= 0 else mine[:0]
+                if len(rows) and w > 0:  # the user's latest train rating of j before the query
+                    latest = rows[np.argmax(data.timestamps[rows])]
+                    num, den = num + w * (data.ratings[latest] - centre), den + w
+            expected = [num / den if den else 0.0, np.log1p(den) / np.log1p(m)]
+            assert np.allclose(out[q, i], expected, atol=1e-5), (row, i)
+            checked += den > 0
+    assert checked > 50  # the brute force saw rated neighbours, not only empty cases
+    # served without a time: every train rating counts (centred on the train mean without rating_before)
+    served = features({"user": batch["user"][:1]}, items[:1]).numpy()
+    u = data.users[queries[0]]
+    mine = train[data.users[train] == u]
+    i = int(np.argmax(out[0, :, 1]))  # the candidate with the most rated similarity
+    num = den = 0.0
+    for j, w in zip(stats.neighbours[i], stats.weights[i]):
+        rows = mine[data.items[mine] == j] if j >= 0 else mine[:0]
+        if len(rows) and w > 0:
+            num, den = num + w * (data.ratings[rows[np.argmax(data.timestamps[rows])]] - catalog.rating_mean), den + w
+    assert np.allclose(served[0, i], [num / den if den else 0.0, np.log1p(den) / np.log1p(m)], atol=1e-5)
+    # saved and rebuilt without statistics (as served): the same buffers, sized as saved
+    rebuilt = PairFeatures(Catalog(data.n_users, data.n_items, data.max_len, pair_features=("neighbour_rating",),
+                                   ratings="mean", rating_mean=catalog.rating_mean), ["neighbour_rating"])
+    rebuilt.load_state_dict(features.state_dict())
+    assert np.allclose(rebuilt(batch, items).numpy(), out)
+
+
+def test_neighbour_rating_is_zero_without_ratings():
+    rng = np.random.default_rng(0)
+    stats = PairStatistics.from_interactions(rng.integers(0, 6, 60), rng.integers(0, 8, 60), 6, 8)
+    features = PairFeatures(_catalog(["neighbour_rating"], stats), ["neighbour_rating"])
+    out = features(_batch(), torch.tensor([[0, 1]] * 2))
+    assert out.shape == (2, 2, 2) and not out.any()

@@ -21,7 +21,7 @@ class CascadeConfig:
     mask_known_positives: bool = True  # list negatives skip items the user consumes later in the train split
     dns_pool: int = 32  # dns: candidates scored per query before the hardest n_negatives are kept
     fuse_retriever: bool = True  # ranker logit + a * retriever score (towernas.cascade.fusion); false: ranker alone
-    ratings: str = "mean"  # what rankers read of explicit ratings: none | mean | history (rankers.inputs.Catalog)
+    ratings: str = "mean"  # what rankers read of explicit ratings: none|mean|history|rated (rankers.inputs.Catalog)
     pair_features: list[str] = field(default_factory=lambda: [  # rankers.pair_features (bench-cascade)
         "retriever", "popularity", "cooccurrence", "category", "item_rating", "trend"])
     retriever_temperature: Optional[float] = None  # a starts at 1 / it; None: the retriever's training temperature

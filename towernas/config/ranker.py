@@ -58,7 +58,7 @@ class RankConfig:
     select: str = "auc"  # validation metric for early stopping: auc | gauc | logloss (lower is better)
     negatives: int = 1  # dataset.ctr.label=implicit: uniform negatives sampled per positive pair
     addons: list[str] = field(default_factory=list)  # ips relmf pda macr dice (options: addon.<name>)
-    ratings: str = "mean"  # what rankers read of explicit ratings: none | mean | history (rankers.inputs.Catalog)
+    ratings: str = "mean"  # what rankers read of explicit ratings: none|mean|history|rated (rankers.inputs.Catalog)
     # rankers.pair_features; the five raised validation AUC of fm and din on ML-100K and the embedded set
     pair_features: list[str] = field(default_factory=lambda: ["popularity", "cooccurrence", "category", "item_rating",
                                                               "trend"])

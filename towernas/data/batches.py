@@ -20,6 +20,8 @@ from towernas.data.interactions import InteractionData
 RATINGS = "history_rating"  # the batch key of the history's explicit ratings
 RATING_BEFORE = "rating_before"  # the mean of all the user's ratings before the query
 TIME = "time"  # the query's timestamp
+RATED = "rated_history"  # the user's latest rated train items before the query (InteractionData.rated_history)
+RATED_RATINGS = "rated_history_rating"  # and their ratings
 
 
 def user_inputs(data: InteractionData, users: np.ndarray, positions: np.ndarray, device: torch.device | str = "cpu",
@@ -27,7 +29,9 @@ def user_inputs(data: InteractionData, users: np.ndarray, positions: np.ndarray,
     """Query-side tensors for ``users`` whose histories end right before rows ``positions`` (``history``: those
     histories already read, e.g. after ``drop_history``); with explicit ratings also ``history_rating`` (B, L), the
     ratings of the history's items (0 on padding; the items a ``history`` given here dropped keep theirs, unread)
-    and ``rating_before`` (B,), the mean of all the user's ratings before the query (0 with none); and ``time``
+    and ``rating_before`` (B,), the mean of all the user's ratings before the query (0 with none), and
+    ``rated_history``/``rated_history_rating`` (B, L), the user's latest L rated train items before the query and
+    their ratings (``InteractionData.rated_history``); and ``time``
     (B,), the query row's timestamp (what time-aware ranker features count up to)."""
     batch = {"user": users, "history": data.histories(positions) if history is None else history}
     for name, values in data.user_features.values.items():
@@ -37,6 +41,9 @@ def user_inputs(data: InteractionData, users: np.ndarray, positions: np.ndarray,
     if data.ratings is not None:
         out[RATINGS] = torch.as_tensor(data.history_ratings(positions, out["history"].shape[1]), device=device)
         out[RATING_BEFORE] = torch.as_tensor(data.mean_rating_before(positions)[0], device=device)
+        rated, rated_ratings = data.rated_history(positions, out["history"].shape[1])
+        out[RATED] = torch.as_tensor(rated, device=device)
+        out[RATED_RATINGS] = torch.as_tensor(rated_ratings, device=device)
     return out
 
 

@@ -125,6 +125,21 @@ class InteractionData:
         ratings = np.where(valid, self.train_ratings()[idx], 0.0)
         return np.nan_to_num(ratings, nan=0.0).astype(np.float32)
 
+    def rated_history(self, positions: np.ndarray, max_len: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """The user's latest ``max_len`` rated train rows before each of ``positions`` (not only the history
+        window's: for a validation or test query these are the last ratings the train split holds): their items
+        (len(positions), max_len) int64, right-aligned, ``pad_item`` on padding, and ratings float32 (0 there)."""
+        max_len = self.max_len if max_len is None else max_len
+        ratings, _, counts = self._train_feedback
+        rated = np.flatnonzero(np.isfinite(ratings))  # the rated train rows, in row order
+        positions = np.asarray(positions, dtype=np.int64)
+        first = counts[self.user_indptr[self.users[positions]]]  # rated rows before the user's first row
+        k = counts[positions][:, None] - max_len + np.arange(max_len)[None, :]  # indices into ``rated``
+        valid = k >= first[:, None]
+        rows = rated[np.clip(k, 0, max(len(rated) - 1, 0))] if len(rated) else np.zeros(k.shape, np.int64)
+        return (np.where(valid, self.items[rows], self.pad_item),
+                np.where(valid, ratings[rows] if len(rated) else 0.0, 0.0).astype(np.float32))
+
     def mean_rating_before(self, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Over all of each user's train rows before ``positions`` (not only the last ``max_len``): the mean rating
         (0.0 with none) and how many ratings it averages, (len(positions),) float32 each (``train_ratings``)."""

@@ -7,6 +7,9 @@
   ``recent`` items (``sim(h, c) = 0`` when c is not among h's neighbours).
 - ``CodeAffinity``: how much of the history shares the candidate's categories: for every code of the
   candidate, the share of history items carrying it, averaged over the candidate's codes (0 = missing).
+- ``NeighbourRating``: item-based collaborative filtering's estimate from a user's ratings of a candidate's
+  neighbours: ``sum_j w_j (r_j - centre) / sum_j w_j`` over the rated neighbours j, and the similarity
+  ``sum_j w_j`` it rests on.
 
 Example:
     >>> import torch
@@ -16,6 +19,8 @@ Example:
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
@@ -90,3 +95,17 @@ class CodeAffinity(nn.Module):
         present = (wanted > 0).float()
         got = share.gather(1, wanted.reshape(b, -1)).reshape(wanted.shape) * present
         return got.sum(-1) / present.sum(-1).clamp_min(1.0)
+
+
+class NeighbourRating(nn.Module):
+    """``(ratings (..., M), rated (..., M), weights (..., M), centre (...)) -> (..., 2)``: ratings are the user's of
+    the candidate's M neighbours where ``rated`` is True (ignored elsewhere), weights their similarity to the
+    candidate. Out: the weighted mean of ``rating - centre`` over the rated neighbours with a positive weight (0
+    with none), and ``log(1 + sum w) / log(1 + M)`` (how much similarity the mean rests on)."""
+
+    def forward(self, ratings: torch.Tensor, rated: torch.Tensor, weights: torch.Tensor,
+                centre: torch.Tensor) -> torch.Tensor:
+        w = torch.where(rated & (weights > 0), weights, 0.0)
+        total = w.sum(-1)
+        mean = (w * (ratings - centre.unsqueeze(-1))).sum(-1) / total.clamp_min(1e-12)
+        return torch.stack([mean, torch.log1p(total) / math.log1p(ratings.shape[-1])], -1)

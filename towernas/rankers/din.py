@@ -11,7 +11,10 @@ embeddings (``item_features``; DIN's goods id + category), h_j also of its ratin
 ratings (``PairFields``), so the unit weighs what the user thought of each similar item; the mean-pooled history field that other rankers
 read is replaced by the attended interest. ``recency`` adds p to the attention keys only, so the unit can
 weigh the latest items more for the same item (time-aware DIN variants and BST do the same with positions);
-``item_features=false, recency=false`` is the paper's id-only unit.
+``item_features=false, recency=false`` is the paper's id-only unit. With ``ratings="rated"`` (``Catalog``) a
+second activation unit attends over the user's latest rated train items, each embedded with its rating, and its
+interest is one more field: a learned item-based collaborative filtering that reads the same kind of input for
+a training query as for a validation or test one.
 """
 
 from __future__ import annotations
@@ -42,7 +45,11 @@ class DIN(Ranker):
         # one row per history slot, right-aligned like the history: the last row is the latest item's
         self.recency = nn.Parameter(torch.zeros(catalog.max_len, embed)) if recency else None
         self.attention = TargetAttention(embed, list(attention_hidden), attention_activation)
-        self.deep = mlp(self.fields.n_fields * embed, [*hidden, 1], dropout=dropout)
+        # ratings="rated": a second unit over the user's latest rated items, their ratings in the keys and values
+        self.rated_attention = (TargetAttention(embed, list(attention_hidden), attention_activation)
+                                if catalog.ratings == "rated" else None)
+        extra = self.rated_attention is not None
+        self.deep = mlp((self.fields.n_fields + extra) * embed, [*hidden, 1], dropout=dropout)
 
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         x = self.fields(batch, items)
@@ -60,5 +67,10 @@ class DIN(Ranker):
         weights = self.attention.weights(keys, target, x.mask)  # (B, C, L)
         interest = weights @ history  # (B, C, E): one per candidate
         query = x.query[:, :-1].unsqueeze(1).expand(b, c, -1, -1)  # all but the mean history, (B, C, F_q-1, E)
-        pairs = torch.cat([query, interest.unsqueeze(2), x.items], dim=2)  # (B, C, F, E)
+        parts = [query, interest.unsqueeze(2)]
+        if self.rated_attention is not None:  # what the user thought of the rated items most like the candidate
+            rated, rated_mask = self.fields.rated_history(batch)
+            rated_weights = self.rated_attention.weights(rated, target, rated_mask)
+            parts.append((rated_weights @ rated).unsqueeze(2))
+        pairs = torch.cat([*parts, x.items], dim=2)  # (B, C, F, E)
         return logit(self.deep(flat(pairs)))

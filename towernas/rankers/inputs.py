@@ -41,7 +41,7 @@ from torch import nn
 
 from towernas.data.features import Field
 from towernas.data.interactions import InteractionData
-from towernas.data.batches import RATING_BEFORE, RATINGS
+from towernas.data.batches import RATED, RATED_RATINGS, RATING_BEFORE, RATINGS
 from towernas.nn.embeddings import FieldEmbeddings
 from towernas.nn.pair_features import NumericFields
 from towernas.nn.pooling import masked_mean
@@ -75,7 +75,7 @@ class PairInputs:
         return self.query.shape[1] + self.items.shape[2]
 
 
-RATING_INPUTS = ("none", "mean", "history")  # what rankers read of explicit ratings (Catalog.ratings)
+RATING_INPUTS = ("none", "mean", "history", "rated")  # what rankers read of explicit ratings (Catalog.ratings)
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,10 @@ class Catalog:
         ratings: what a ranker reads of explicit ratings (``RATING_INPUTS``): "none"; "mean": the query gets the
             user's mean centred rating so far (``batch["rating_before"]``, else the history's: how generously
             this user rates); "history": also every history item's embedding carries its rating (centred;
-            ``batch["history_rating"]``, a missing one counts as the mean).
+            ``batch["history_rating"]``, a missing one counts as the mean); "rated": "mean", and a ranker that
+            attends over the history (DIN) also attends over the user's latest L rated train items with their
+            ratings (``batch["rated_history"]``; ``PairFields.rated_history``), which are the same kind of input
+            for a training query and for a validation or test one (whose recent history is unrated).
         rating_mean: the train split's mean rating (the centre), None without ratings.
     """
 
@@ -165,7 +168,7 @@ class PairFields(nn.Module):
         self.rating_inputs, self.rating_mean = catalog.ratings, catalog.rating_mean
         if self.rating_inputs != "none":  # the user's mean rating (and with "history" each history item's)
             self.user_rating = NumericFields(1, dim)
-        if self.rating_inputs == "history":
+        if self.rating_inputs in ("history", "rated"):
             self.item_rating = NumericFields(1, dim)
         self.pair = None
         if catalog.pair_features:  # numeric fields of the pair, after the item's own
@@ -189,6 +192,22 @@ class PairFields(nn.Module):
         if self.rating_inputs != "history":
             return None
         return self.item_rating(self._centred(batch, mask).unsqueeze(-1))[..., 0, :] * mask.unsqueeze(-1)
+
+    def rated_history(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """With ``ratings="rated"``: (B, L, E) the user's latest rated train items, each its id embedding plus its
+        rating's (centred), and their mask (B, L); None otherwise. Served without ``rated_history`` in the batch,
+        the history's own rated items are read (``history_rating`` != 0)."""
+        if self.rating_inputs != "rated":
+            return None
+        if RATED in batch:
+            items, ratings = batch[RATED], batch[RATED_RATINGS]
+        else:
+            ratings = batch.get(RATINGS, torch.zeros(batch["history"].shape, device=batch["history"].device))
+            items = torch.where(ratings != 0, batch["history"], self.n_items)
+        mask = items != self.n_items
+        centred = torch.where(mask, ratings.float() - self.rating_mean, 0.0)
+        seq = self.item_ids(items) + self.item_rating(centred.unsqueeze(-1))[..., 0, :] * mask.unsqueeze(-1)
+        return seq, mask
 
     def _centred(self, batch: dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         ratings = batch.get(RATINGS)

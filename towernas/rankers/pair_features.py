@@ -14,6 +14,11 @@ Registered in ``PAIR_FEATURES`` (config: ``cascade.pair_features=[…]``):
   interactions it had before then.
 - ``trend``: the candidate's consumption in the last twentieth of the log's time span before the query, and
   that share of all its consumption before it.
+- ``neighbour_rating``: how this user rated the candidate's neighbours before the query (item-based
+  collaborative filtering): the similarity-weighted mean of their ratings, centred on the user's mean, and how
+  much similarity it rests on (``towernas.nn.pair_features.NeighbourRating``). All of the user's train ratings
+  count, not only the history window, so a validation or test query (whose recent history is unrated) still
+  reads them.
 
 Time-aware features count only rows before the query's time (``batch["time"]``), so a training query never
 counts its own target; served without a time they count everything.
@@ -33,7 +38,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from towernas.nn.pair_features import CodeAffinity, NeighbourAffinity
+from towernas.nn.pair_features import CodeAffinity, NeighbourAffinity, NeighbourRating
+from towernas.data.batches import RATING_BEFORE, TIME
 from towernas.runs.registry import Registry
 
 NEIGHBOURS = 50
@@ -67,15 +73,39 @@ class TimedRows:
 
 
 @dataclass
+class UserRatings:
+    """Rated rows sorted by ``keys = user * n_items + item`` (a pair rated twice keeps its latest row), with their
+    ``ratings`` and ``times``."""
+
+    keys: np.ndarray
+    ratings: np.ndarray
+    times: np.ndarray
+
+    @classmethod
+    def from_rows(cls, users: np.ndarray, items: np.ndarray, times: np.ndarray, ratings: np.ndarray,
+                  n_items: int) -> UserRatings:
+        ratings = np.asarray(ratings, np.float64)
+        rated = np.isfinite(ratings)
+        keys = np.asarray(users, np.int64)[rated] * n_items + np.asarray(items, np.int64)[rated]
+        times = np.asarray(times, np.int64)[rated]
+        order = np.lexsort((times, keys))
+        keys, times, ratings = keys[order], times[order], ratings[rated][order]
+        last = np.r_[keys[1:] != keys[:-1], True]  # the latest row of each (user, item)
+        return cls(keys[last], ratings[last], times[last])
+
+
+@dataclass
 class PairStatistics:
-    """Item counts (N,), every item's top-M co-occurring items (N, M) with their cosine (-1 = none), and the rows
-    by item and time (``TimedRows``) with the time offset ``t0`` their keys start from."""
+    """Item counts (N,), every item's top-M co-occurring items (N, M) with their cosine (-1 = none), the rows
+    by item and time (``TimedRows``) with the time offset ``t0`` their keys start from, and the rated rows by
+    user (``UserRatings``, None without ratings)."""
 
     counts: np.ndarray
     neighbours: np.ndarray
     weights: np.ndarray
     timed: TimedRows | None = None
     t0: int = 0
+    user_ratings: UserRatings | None = None
 
     @classmethod
     def from_interactions(cls, users: np.ndarray, items: np.ndarray, n_users: int, n_items: int,
@@ -110,7 +140,26 @@ class PairStatistics:
         ratings = None if data.ratings is None else data.ratings[rows]
         stats.timed = TimedRows.from_rows(data.items[rows], data.timestamps[rows], ratings, data.n_items)
         stats.t0 = int(data.timestamps[rows].min(initial=0))
+        if ratings is not None:
+            stats.user_ratings = UserRatings.from_rows(data.users[rows], data.items[rows], data.timestamps[rows],
+                                                       ratings, data.n_items)
         return stats
+
+
+def neighbour_table(stats: PairStatistics) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N + 1, M) every item's neighbours and their cosine, with a padding row; an unused slot holds item N."""
+    n, m = stats.neighbours.shape
+    neighbours = np.where(stats.neighbours >= 0, stats.neighbours, n)
+    return (torch.as_tensor(np.r_[neighbours, np.full((1, m), n)]),
+            torch.as_tensor(np.r_[stats.weights, np.zeros((1, m))], dtype=torch.float32))
+
+
+def _load_sized(module: nn.Module, names: tuple[str, ...], state_dict, prefix: str) -> None:
+    """Resize the buffers ``names`` of ``module`` to a saved state's (they are sized by its statistics)."""
+    for name in names:
+        if prefix + name in state_dict:
+            saved = state_dict[prefix + name]
+            setattr(module, name, torch.empty_like(saved, device=getattr(module, name).device))
 
 
 @PAIR_FEATURES.register("retriever")
@@ -153,10 +202,9 @@ class CooccurrenceFeature(nn.Module):
         self.affinity = NeighbourAffinity(torch.full((n + 1, m), n), torch.zeros(n + 1, m))
 
     def use(self, stats: PairStatistics) -> None:
-        n = stats.neighbours.shape[0]
-        neighbours = np.where(stats.neighbours >= 0, stats.neighbours, n)
-        self.affinity.neighbours.copy_(torch.as_tensor(np.r_[neighbours, np.full((1, neighbours.shape[1]), n)]))
-        self.affinity.weights.copy_(torch.as_tensor(np.r_[stats.weights, np.zeros((1, stats.weights.shape[1]))]))
+        neighbours, weights = neighbour_table(stats)
+        self.affinity.neighbours.copy_(neighbours)
+        self.affinity.weights.copy_(weights)
 
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         return self.affinity(batch["history"], items)
@@ -199,9 +247,7 @@ class _Timed(nn.Module):
         self.norm.fill_(float(np.log1p(stats.counts.max(initial=1))))
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
-        for name in ("keys", "rating_sums"):  # sized by the statistics they were saved with
-            if prefix + name in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[prefix + name], device=getattr(self, name).device))
+        _load_sized(self, ("keys", "rating_sums"), state_dict, prefix)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def before(self, batch: dict[str, torch.Tensor], items: torch.Tensor, back: int = 0) -> torch.Tensor:
@@ -260,6 +306,56 @@ class TrendFeature(_TimedFeature):
         recent = (end - self.timed.before(batch, items, back=window)).float()
         total = (end - self.timed.starts[items]).float()
         return torch.stack([torch.log1p(recent) / self.timed.norm, recent / total.clamp_min(1)], -1)
+
+
+@PAIR_FEATURES.register("neighbour_rating")
+class NeighbourRatingFeature(nn.Module):
+    """The user's ratings, before the query time, of the candidate's top-M co-occurring items, similarity-weighted
+    and centred on the user's mean rating so far (``batch["rating_before"]``; the train mean without it), and the
+    similarity they rest on (``NeighbourRating``). 0 without ratings or rated neighbours."""
+
+    width = 2
+
+    def __init__(self, catalog, m: int = NEIGHBOURS) -> None:
+        super().__init__()
+        n = catalog.n_items
+        self.n_items = n
+        self.mean = catalog.rating_mean or 0.0
+        self.register_buffer("neighbours", torch.full((n + 1, m), n))
+        self.register_buffer("weights", torch.zeros(n + 1, m))
+        self.register_buffer("keys", torch.zeros(0, dtype=torch.long))  # UserRatings, sized by the statistics
+        self.register_buffer("ratings", torch.zeros(0))
+        self.register_buffer("times", torch.zeros(0, dtype=torch.long))
+        self.rating = NeighbourRating()
+
+    def use(self, stats: PairStatistics) -> None:
+        device = self.neighbours.device
+        neighbours, weights = neighbour_table(stats)
+        self.neighbours.copy_(neighbours)
+        self.weights.copy_(weights)
+        rows = stats.user_ratings
+        if rows is not None:
+            self.keys = torch.as_tensor(rows.keys, device=device)
+            self.ratings = torch.as_tensor(rows.ratings, dtype=torch.float32, device=device)
+            self.times = torch.as_tensor(rows.times, device=device)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        _load_sized(self, ("keys", "ratings", "times"), state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
+        if self.keys.numel() == 0:
+            return items.new_zeros(*items.shape, self.width, dtype=torch.float32)
+        neighbours = self.neighbours[items]  # (B, C, M)
+        wanted = batch["user"].long().view(-1, 1, 1) * self.n_items + neighbours
+        at = torch.searchsorted(self.keys, wanted).clamp_max(self.keys.numel() - 1)
+        found = (self.keys[at] == wanted) & (neighbours < self.n_items)
+        if TIME in batch:  # only ratings given before the query
+            found = found & (self.times[at] < batch[TIME].long().view(-1, 1, 1))
+        centre = batch.get(RATING_BEFORE)
+        centre = (torch.full(items.shape[:1], self.mean, device=items.device) if centre is None
+                  else torch.where(centre > 0, centre.float(), self.mean))
+        return self.rating(self.ratings[at], found, self.weights[items], centre.unsqueeze(1).expand(items.shape))
 
 
 class PairFeatures(nn.Module):
