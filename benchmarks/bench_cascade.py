@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.common import benchmark_parser, compose, int_list, register, write_report
+from benchmarks.common import benchmark_parser, compose, int_list, parse_setup, register, write_report
 from towernas.runs.tables import delta_pct, markdown
 
 FEATURES = "[retriever,popularity,cooccurrence,category,item_rating,trend]"
@@ -39,14 +39,6 @@ SETUPS = {
     "time_split": ["cascade.train_lists=time_split", "cascade.window_anchor=each", "cascade.lr=0.0001",
                    "cascade.ratings=mean", f"cascade.pair_features={FEATURES}"],
 }
-
-
-def parse_setup(text: str) -> tuple[str, list[str]]:
-    """``NAME=KEY=VALUE[;KEY=VALUE...]`` -> (NAME, ["cascade.KEY=VALUE", ...])."""
-    name, _, body = text.partition("=")
-    if not name or "=" not in body:
-        raise SystemExit(f"--setup {text!r}: expected NAME=KEY=VALUE[;KEY=VALUE...], e.g. slow=lr=0.0001;patience=5")
-    return name, [f"cascade.{part}" for part in body.split(";")]
 
 
 QUICK = {"retrain": ["retrain.max_epochs=2", "retrain.sizing_epochs=1", "retrain.batch_size=128"],
@@ -84,7 +76,8 @@ def run(args) -> dict:
 
     root = Path(args.out) / "cascade-runs" / args.dataset
     artifact = retriever(args.dataset, root, args.quick)
-    setups = dict(parse_setup(s) for s in args.setup) if args.setup else {name: SETUPS[name] for name in args.setups}
+    setups = (dict(parse_setup(s, "cascade") for s in args.setup) if args.setup
+              else {name: SETUPS[name] for name in args.setups})
     rows = []
     for name, overrides in setups.items():
         for ranker in args.rankers:

@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Callable
 
-__all__ = ["benchmark_parser", "int_list", "print_run"]
+__all__ = ["benchmark_parser", "int_list", "parse_setup", "print_run"]
 
 
 def benchmark_parser(doc: str | None, *, dataset: str | None = None, override: bool = False,
@@ -43,6 +43,19 @@ def int_list(text: str) -> list[int]:
         return [int(part) for part in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated integers, e.g. 0,1,2") from None
+
+
+def parse_setup(text: str, section: str) -> tuple[str, list[str]]:
+    """A ``--setup NAME=KEY=VALUE[;KEY=VALUE...]`` option: (NAME, Hydra overrides). A key without a dot belongs to
+    ``section``; a dotted key is taken as written (``ranker.embed=32``).
+
+    >>> parse_setup("slow=lr=0.0001;ranker.embed=32", "rank")
+    ('slow', ['rank.lr=0.0001', 'ranker.embed=32'])
+    """
+    name, _, body = text.partition("=")
+    if not name or "=" not in body:
+        raise SystemExit(f"--setup {text!r}: expected NAME=KEY=VALUE[;KEY=VALUE...], e.g. slow=lr=0.0001;patience=5")
+    return name, [part if "." in part.partition("=")[0] else f"{section}.{part}" for part in body.split(";")]
 
 
 def print_run(run: Callable[..., dict], argv: list[str] | None = None, description: str | None = None) -> dict:

@@ -8,10 +8,12 @@ from benchmarks import bench_cascade
 
 
 def test_a_setup_is_a_name_and_cascade_overrides():
-    assert bench_cascade.parse_setup("slow=lr=0.0001;patience=5") == ("slow", ["cascade.lr=0.0001",
-                                                                               "cascade.patience=5"])
+    from benchmarks.common import parse_setup
+
+    assert parse_setup("slow=lr=0.0001;patience=5;ranker.embed=8", "cascade") == (
+        "slow", ["cascade.lr=0.0001", "cascade.patience=5", "ranker.embed=8"])
     with pytest.raises(SystemExit, match="expected NAME=KEY=VALUE"):
-        bench_cascade.parse_setup("slow")
+        parse_setup("slow", "cascade")
 
 
 def test_a_quick_run_reports_every_setup_and_ranker_and_resumes(tmp_path, monkeypatch):

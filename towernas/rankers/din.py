@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from towernas.nn.mlp import mlp
+from towernas.nn.pair_features import NumericFields
 from towernas.nn.target_attention import TargetAttention
 from towernas.rankers.base import RANKERS, Ranker, flat, logit
 from towernas.rankers.inputs import Catalog, PairFields
@@ -46,8 +47,10 @@ class DIN(Ranker):
         self.recency = nn.Parameter(torch.zeros(catalog.max_len, embed)) if recency else None
         self.attention = TargetAttention(embed, list(attention_hidden), attention_activation)
         # ratings="rated": a second unit over the user's latest rated items, their ratings in the keys and values
-        self.rated_attention = (TargetAttention(embed, list(attention_hidden), attention_activation)
-                                if catalog.ratings == "rated" else None)
+        self.rated_attention = None
+        if catalog.ratings == "rated":
+            self.rated_attention = TargetAttention(embed, list(attention_hidden), attention_activation)
+            self.rated_rating = NumericFields(1, embed)  # a rated item is its id embedding + its rating's
         extra = self.rated_attention is not None
         self.deep = mlp((self.fields.n_fields + extra) * embed, [*hidden, 1], dropout=dropout)
 
@@ -69,7 +72,8 @@ class DIN(Ranker):
         query = x.query[:, :-1].unsqueeze(1).expand(b, c, -1, -1)  # all but the mean history, (B, C, F_q-1, E)
         parts = [query, interest.unsqueeze(2)]
         if self.rated_attention is not None:  # what the user thought of the rated items most like the candidate
-            rated, rated_mask = self.fields.rated_history(batch)
+            rated, centred, rated_mask = self.fields.rated_history(batch)
+            rated = rated + self.rated_rating(centred.unsqueeze(-1))[..., 0, :] * rated_mask.unsqueeze(-1)
             rated_weights = self.rated_attention.weights(rated, target, rated_mask)
             parts.append((rated_weights @ rated).unsqueeze(2))
         pairs = torch.cat([*parts, x.items], dim=2)  # (B, C, F, E)

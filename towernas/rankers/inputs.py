@@ -168,7 +168,7 @@ class PairFields(nn.Module):
         self.rating_inputs, self.rating_mean = catalog.ratings, catalog.rating_mean
         if self.rating_inputs != "none":  # the user's mean rating (and with "history" each history item's)
             self.user_rating = NumericFields(1, dim)
-        if self.rating_inputs in ("history", "rated"):
+        if self.rating_inputs == "history":
             self.item_rating = NumericFields(1, dim)
         self.pair = None
         if catalog.pair_features:  # numeric fields of the pair, after the item's own
@@ -193,10 +193,11 @@ class PairFields(nn.Module):
             return None
         return self.item_rating(self._centred(batch, mask).unsqueeze(-1))[..., 0, :] * mask.unsqueeze(-1)
 
-    def rated_history(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor] | None:
-        """With ``ratings="rated"``: (B, L, E) the user's latest rated train items, each its id embedding plus its
-        rating's (centred), and their mask (B, L); None otherwise. Served without ``rated_history`` in the batch,
-        the history's own rated items are read (``history_rating`` != 0)."""
+    def rated_history(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
+        """With ``ratings="rated"``: the user's latest rated train items, (B, L, E) their id embeddings, (B, L)
+        their ratings centred on the train mean (0 on padding) and their mask; None otherwise (a ranker that reads
+        them embeds the ratings itself, so the other rankers' parameters are those of ``mean``). Served without
+        ``rated_history`` in the batch, the history's own rated items are read (``history_rating`` != 0)."""
         if self.rating_inputs != "rated":
             return None
         if RATED in batch:
@@ -205,9 +206,7 @@ class PairFields(nn.Module):
             ratings = batch.get(RATINGS, torch.zeros(batch["history"].shape, device=batch["history"].device))
             items = torch.where(ratings != 0, batch["history"], self.n_items)
         mask = items != self.n_items
-        centred = torch.where(mask, ratings.float() - self.rating_mean, 0.0)
-        seq = self.item_ids(items) + self.item_rating(centred.unsqueeze(-1))[..., 0, :] * mask.unsqueeze(-1)
-        return seq, mask
+        return self.item_ids(items), torch.where(mask, ratings.float() - self.rating_mean, 0.0), mask
 
     def _centred(self, batch: dict[str, torch.Tensor], mask: torch.Tensor) -> torch.Tensor:
         ratings = batch.get(RATINGS)

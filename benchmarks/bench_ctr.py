@@ -1,0 +1,117 @@
+"""``make bench-ctr``: which ranker inputs lift the CTR task on a dataset, measured against seed noise.
+
+    python -m benchmarks.bench_ctr [--dataset ml-100k] [--seeds 0,1,2] [--rankers fm,din,deepfm]
+                                   [--setups default,neighbour_rating,rated | --setup NAME=KEY=VALUE[;...] ...]
+                                   [--out bench_results] [--quick]
+
+Every (setup, ranker) is a ``towernas.rank`` run over ``--seeds``; a setup is a set of overrides (a key without a
+dot is ``rank.<key>``). The default setups:
+
+- ``default``: the defaults (the user's mean rating, the five default pair features);
+- ``neighbour_rating``: the same plus the ``neighbour_rating`` pair feature (how the user rated the candidate's
+  co-occurring items);
+- ``rated``: ``rank.ratings=rated`` (DIN also attends over the user's latest rated train items; the other rankers
+  read what ``mean`` gives them, so their rows equal ``default``'s).
+
+The first setup is the reference: every other row reports its paired change (same ranker, same seed) in
+validation and test AUC, mean ± std over seeds, beside the reference's own seed std (the noise level). Test is
+reported, never selected on: a setup is better only if validation says so on every dataset. Runs are kept in
+``<out>/ctr-runs/<dataset>/<setup>-<ranker>/`` and resume per seed. Writes ``<out>/ctr-<dataset>.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import benchmark_parser, compose, int_list, parse_setup, register, write_report
+from towernas.runs.tables import markdown
+
+SETUPS = {
+    "default": [],
+    "neighbour_rating": ["rank.pair_features=[popularity,cooccurrence,category,item_rating,trend,neighbour_rating]"],
+    "rated": ["rank.ratings=rated"],
+}
+QUICK = ["rank.max_epochs=2", "rank.patience=1", "rank.batch_size=256"]  # --quick: seconds on the tiny dataset
+
+
+def summarise(results: dict) -> dict:
+    """One (setup, ranker) run: per seed, validation and test AUC and the best epoch."""
+    records = sorted(results["records"], key=lambda r: r["seed"])
+    return {"seeds": [r["seed"] for r in records], "best_epochs": [r["best_epoch"] for r in records],
+            "valid": [r["valid"]["auc"] for r in records], "test": [r["test"]["auc"] for r in records],
+            "test_gauc": [r["test"]["gauc"] for r in records],
+            "flops_per_pair": records[0]["cost"]["flops_per_pair"]}
+
+
+def run(args) -> dict:
+    from towernas.rank import run_rank
+
+    root = Path(args.out) / "ctr-runs" / args.dataset
+    setups = (dict(parse_setup(s, "rank") for s in args.setup) if args.setup
+              else {name: SETUPS[name] for name in args.setups})
+    rows = []
+    for name, overrides in setups.items():
+        for ranker in args.rankers:
+            started = time.perf_counter()
+            seeds = ",".join(map(str, args.seeds))
+            cfg = compose(f"dataset={args.dataset}", f"ranker={ranker}", f"rank.seeds=[{seeds}]", "progress=false",
+                          "device=cpu", *(QUICK if args.quick else []), *overrides, config="rank")
+            rows.append({"setup": name, "ranker": ranker, "overrides": overrides,
+                         **summarise(run_rank(cfg, root / f"{name}-{ranker}")),
+                         "seconds": time.perf_counter() - started})
+            print(f"{name} {ranker}: valid {np.mean(rows[-1]['valid']):.4f} test {np.mean(rows[-1]['test']):.4f}",
+                  flush=True)
+    return {"dataset": args.dataset, "seeds": args.seeds, "rows": rows}
+
+
+def _mean_std(values) -> str:
+    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+
+
+def _change(values, reference) -> str:
+    diff = np.asarray(values) - np.asarray(reference)
+    return f"{diff.mean():+.4f} ± {diff.std():.4f}"
+
+
+def report(out: dict) -> str:
+    reference_setup = out["rows"][0]["setup"]
+    reference = {r["ranker"]: r for r in out["rows"] if r["setup"] == reference_setup}
+    header = ["setup", "ranker", "valid AUC", "test AUC", "Δ valid (paired)", "Δ test (paired)", "test GAUC",
+              "best epochs", "FLOPs/pair"]
+    lines = []
+    for r in out["rows"]:
+        ref = reference[r["ranker"]]
+        paired = r["setup"] != reference_setup and ref["seeds"] == r["seeds"]
+        lines.append([r["setup"], r["ranker"], _mean_std(r["valid"]), _mean_std(r["test"]),
+                      _change(r["valid"], ref["valid"]) if paired else "–",
+                      _change(r["test"], ref["test"]) if paired else "–", _mean_std(r["test_gauc"]),
+                      ",".join(map(str, r["best_epochs"])), f"{r['flops_per_pair']:,}"])
+    return (f"# CTR inputs on {out['dataset']} (seeds {out['seeds']}; AUC mean ± std over seeds; Δ: the paired "
+            f"change against `{reference_setup}`, same ranker and seed)\n\n" + markdown(header, lines) + "\n\nSetups: "
+            + "; ".join(f"`{name}`: {' '.join(r['overrides']) or 'the defaults'}"
+                        for name, r in {r["setup"]: r for r in out["rows"]}.items()) + "\n")
+
+
+def main(argv=None) -> None:
+    parser = benchmark_parser(__doc__, dataset="ml-100k", quick="tiny schedules (for tests)")
+    parser.add_argument("--seeds", default="0,1,2", type=int_list)
+    parser.add_argument("--rankers", default="fm,din,deepfm", type=lambda s: s.split(","))
+    parser.add_argument("--setups", default=",".join(SETUPS), type=lambda s: s.split(","),
+                        help=f"named setups among {list(SETUPS)}")
+    parser.add_argument("--setup", action="append",
+                        help="NAME=KEY=VALUE[;KEY=VALUE...] (repeatable; replaces --setups)")
+    args = parser.parse_args(argv)
+    unknown = [s for s in args.setups if s not in SETUPS]
+    if unknown and not args.setup:
+        parser.error(f"--setups {','.join(unknown)}: expected names among {list(SETUPS)}")
+    out = run(args)
+    write_report(args.out, f"ctr-{args.dataset}", out, report(out), echo=True)
+
+
+register("ctr", "which ranker inputs (rating history, pair features) lift the CTR task, against seed noise?")
+
+if __name__ == "__main__":
+    main()
