@@ -38,8 +38,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from towernas.nn.pair_features import CodeAffinity, NeighbourAffinity, NeighbourRating
 from towernas.data.batches import RATING_BEFORE, TIME
+from towernas.nn.pair_features import CodeAffinity, NeighbourAffinity, NeighbourRating
 from towernas.runs.registry import Registry
 
 NEIGHBOURS = 50
@@ -333,11 +333,10 @@ class NeighbourRatingFeature(nn.Module):
         neighbours, weights = neighbour_table(stats)
         self.neighbours.copy_(neighbours)
         self.weights.copy_(weights)
-        rows = stats.user_ratings
-        if rows is not None:
-            self.keys = torch.as_tensor(rows.keys, device=device)
-            self.ratings = torch.as_tensor(rows.ratings, dtype=torch.float32, device=device)
-            self.times = torch.as_tensor(rows.times, device=device)
+        rows = stats.user_ratings or UserRatings(np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64))
+        self.keys = torch.as_tensor(rows.keys, device=device)
+        self.ratings = torch.as_tensor(rows.ratings, dtype=torch.float32, device=device)
+        self.times = torch.as_tensor(rows.times, device=device)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         _load_sized(self, ("keys", "ratings", "times"), state_dict, prefix)
