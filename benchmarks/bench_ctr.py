@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import benchmark_parser, compose, int_list, parse_setup, register, write_report
-from towernas.runs.tables import markdown
+from towernas.runs.seeds import mean_std
+from towernas.runs.tables import markdown, mean_std_text
 
 SETUPS = {
     "default": [],
@@ -68,12 +69,12 @@ def run(args) -> dict:
 
 
 def _mean_std(values) -> str:
-    return f"{np.mean(values):.4f} ± {np.std(values):.4f}"
+    return mean_std_text(*mean_std(values))
 
 
 def _change(values, reference) -> str:
-    diff = np.asarray(values) - np.asarray(reference)
-    return f"{diff.mean():+.4f} ± {diff.std():.4f}"
+    mean, std = mean_std(list(np.asarray(values) - np.asarray(reference)))
+    return f"{mean:+.4f} ± {std:.4f}"
 
 
 def report(out: dict) -> str:
@@ -89,7 +90,7 @@ def report(out: dict) -> str:
                       _change(r["valid"], ref["valid"]) if paired else "–",
                       _change(r["test"], ref["test"]) if paired else "–", _mean_std(r["test_gauc"]),
                       ",".join(map(str, r["best_epochs"])), f"{r['flops_per_pair']:,}"])
-    return (f"# CTR inputs on {out['dataset']} (seeds {out['seeds']}; AUC mean ± std over seeds; Δ: the paired "
+    return (f"# CTR inputs on {out['dataset']} (seeds {out['seeds']}; AUC mean ± sample std over seeds; Δ: the paired "
             f"change against `{reference_setup}`, same ranker and seed)\n\n" + markdown(header, lines) + "\n\nSetups: "
             + "; ".join(f"`{name}`: {' '.join(r['overrides']) or 'the defaults'}"
                         for name, r in {r["setup"]: r for r in out["rows"]}.items()) + "\n")
