@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from benchmarks.common import benchmark_parser, compose, int_list, parse_setup, register, write_report
+from benchmarks.common import benchmark_parser, chosen_setups, compose, register, setup_options, write_report
 from towernas.runs.tables import delta_pct, markdown
 
 FEATURES = "[retriever,popularity,cooccurrence,category,item_rating,trend]"
@@ -76,10 +76,8 @@ def run(args) -> dict:
 
     root = Path(args.out) / "cascade-runs" / args.dataset
     artifact = retriever(args.dataset, root, args.quick)
-    setups = (dict(parse_setup(s, "cascade") for s in args.setup) if args.setup
-              else {name: SETUPS[name] for name in args.setups})
     rows = []
-    for name, overrides in setups.items():
+    for name, overrides in args.chosen.items():
         for ranker in args.rankers:
             started = time.perf_counter()
             cfg = compose(f"dataset={args.dataset}", f"ranker={ranker}", f"cascade.rankers=[{ranker}]",
@@ -113,13 +111,9 @@ def report(out: dict) -> str:
 
 def main(argv=None) -> None:
     parser = benchmark_parser(__doc__, dataset="ml-100k", quick="tiny schedules (for tests)")
-    parser.add_argument("--seeds", default="0,1,2", type=int_list)
-    parser.add_argument("--rankers", default="lr,deepfm,din", type=lambda s: s.split(","))
-    parser.add_argument("--setups", default=",".join(SETUPS), type=lambda s: s.split(","),
-                        help=f"named setups among {list(SETUPS)}")
-    parser.add_argument("--setup", action="append",
-                        help="NAME=KEY=VALUE[;KEY=VALUE...] (repeatable; replaces --setups)")
+    setup_options(parser, SETUPS, rankers="lr,deepfm,din")
     args = parser.parse_args(argv)
+    args.chosen = chosen_setups(parser, args, SETUPS, "cascade")
     out = run(args)
     write_report(args.out, f"cascade-{args.dataset}", out, report(out), echo=True)
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import benchmark_parser, compose, int_list, parse_setup, register, write_report
+from benchmarks.common import benchmark_parser, chosen_setups, compose, register, setup_options, write_report
 from towernas.runs.seeds import mean_std
 from towernas.runs.tables import markdown, mean_std_text
 
@@ -51,10 +51,8 @@ def run(args) -> dict:
     from towernas.rank import run_rank
 
     root = Path(args.out) / "ctr-runs" / args.dataset
-    setups = (dict(parse_setup(s, "rank") for s in args.setup) if args.setup
-              else {name: SETUPS[name] for name in args.setups})
     rows = []
-    for name, overrides in setups.items():
+    for name, overrides in args.chosen.items():
         for ranker in args.rankers:
             started = time.perf_counter()
             seeds = ",".join(map(str, args.seeds))
@@ -90,24 +88,18 @@ def report(out: dict) -> str:
                       _change(r["valid"], ref["valid"]) if paired else "–",
                       _change(r["test"], ref["test"]) if paired else "–", _mean_std(r["test_gauc"]),
                       ",".join(map(str, r["best_epochs"])), f"{r['flops_per_pair']:,}"])
-    return (f"# CTR inputs on {out['dataset']} (seeds {out['seeds']}; AUC mean ± sample std over seeds; Δ: the paired "
-            f"change against `{reference_setup}`, same ranker and seed)\n\n" + markdown(header, lines) + "\n\nSetups: "
+    return (f"# CTR inputs on {out['dataset']} (seeds {out['seeds']}; AUC mean ± sample std over seeds; Δ: the "
+            f"paired change against `{reference_setup}`, same ranker and seed)\n\n" + markdown(header, lines)
+            + "\n\nSetups: "
             + "; ".join(f"`{name}`: {' '.join(r['overrides']) or 'the defaults'}"
                         for name, r in {r["setup"]: r for r in out["rows"]}.items()) + "\n")
 
 
 def main(argv=None) -> None:
     parser = benchmark_parser(__doc__, dataset="ml-100k", quick="tiny schedules (for tests)")
-    parser.add_argument("--seeds", default="0,1,2", type=int_list)
-    parser.add_argument("--rankers", default="fm,din,deepfm", type=lambda s: s.split(","))
-    parser.add_argument("--setups", default=",".join(SETUPS), type=lambda s: s.split(","),
-                        help=f"named setups among {list(SETUPS)}")
-    parser.add_argument("--setup", action="append",
-                        help="NAME=KEY=VALUE[;KEY=VALUE...] (repeatable; replaces --setups)")
+    setup_options(parser, SETUPS, rankers="fm,din,deepfm")
     args = parser.parse_args(argv)
-    unknown = [s for s in args.setups if s not in SETUPS]
-    if unknown and not args.setup:
-        parser.error(f"--setups {','.join(unknown)}: expected names among {list(SETUPS)}")
+    args.chosen = chosen_setups(parser, args, SETUPS, "rank")
     out = run(args)
     write_report(args.out, f"ctr-{args.dataset}", out, report(out), echo=True)
 

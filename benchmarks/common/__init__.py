@@ -11,9 +11,11 @@ Independent jobs go through ``towernas.runs.jobs.run_jobs`` (``engine="processes
 
 from benchmarks.common.cache import JsonlCache, cached_json
 from benchmarks.common.config import CONF_DIR, compose
-from benchmarks.common.cli import benchmark_parser, int_list, parse_setup, print_run
+from benchmarks.common.cli import (benchmark_parser, chosen_setups, int_list, parse_setup, print_run,
+                                   setup_options)
 from benchmarks.common.output import markdown_table, write_report
 from benchmarks.common.registry import BENCHMARKS, Benchmark, register
 
-__all__ = ["BENCHMARKS", "Benchmark", "CONF_DIR", "JsonlCache", "benchmark_parser", "cached_json", "compose",
-           "int_list", "markdown_table", "parse_setup", "print_run", "register", "write_report"]
+__all__ = ["BENCHMARKS", "Benchmark", "CONF_DIR", "JsonlCache", "benchmark_parser", "cached_json", "chosen_setups",
+           "compose", "int_list", "markdown_table", "parse_setup", "print_run", "register", "setup_options",
+           "write_report"]

@@ -13,7 +13,7 @@ import argparse
 import json
 from typing import Callable
 
-__all__ = ["benchmark_parser", "int_list", "parse_setup", "print_run"]
+__all__ = ["benchmark_parser", "chosen_setups", "int_list", "parse_setup", "print_run", "setup_options"]
 
 
 def benchmark_parser(doc: str | None, *, dataset: str | None = None, override: bool = False,
@@ -56,6 +56,28 @@ def parse_setup(text: str, section: str) -> tuple[str, list[str]]:
     if not name or "=" not in body:
         raise SystemExit(f"--setup {text!r}: expected NAME=KEY=VALUE[;KEY=VALUE...], e.g. slow=lr=0.0001;patience=5")
     return name, [part if "." in part.partition("=")[0] else f"{section}.{part}" for part in body.split(";")]
+
+
+def setup_options(parser: argparse.ArgumentParser, setups: dict[str, list[str]], rankers: str) -> None:
+    """The options of a setups × rankers × seeds benchmark: ``--seeds``, ``--rankers`` (default ``rankers``),
+    ``--setups`` (names among ``setups``, all by default) and ``--setup NAME=KEY=VALUE[;...]`` (replaces them)."""
+    parser.add_argument("--seeds", default="0,1,2", type=int_list)
+    parser.add_argument("--rankers", default=rankers, type=lambda s: s.split(","))
+    parser.add_argument("--setups", default=",".join(setups), type=lambda s: s.split(","),
+                        help=f"named setups among {list(setups)}")
+    parser.add_argument("--setup", action="append",
+                        help="NAME=KEY=VALUE[;KEY=VALUE...] (repeatable; replaces --setups)")
+
+
+def chosen_setups(parser: argparse.ArgumentParser, args, setups: dict[str, list[str]],
+                  section: str) -> dict[str, list[str]]:
+    """``{name: overrides}`` of ``setup_options``' arguments; an unknown name is argparse's one-line error."""
+    if args.setup:
+        return dict(parse_setup(text, section) for text in args.setup)
+    unknown = [name for name in args.setups if name not in setups]
+    if unknown:
+        parser.error(f"--setups {','.join(unknown)}: expected names among {list(setups)}")
+    return {name: setups[name] for name in args.setups}
 
 
 def print_run(run: Callable[..., dict], argv: list[str] | None = None, description: str | None = None) -> dict:
