@@ -109,6 +109,12 @@ class InteractionData:
         return self._train_feedback[0]
 
     @cached_property
+    def _rated_train_rows(self) -> np.ndarray:
+        """The rows with a train rating, in row order (``rated_history`` indexes them by ``_train_feedback``'s
+        prefix counts), computed once."""
+        return np.flatnonzero(np.isfinite(self._train_feedback[0]))
+
+    @cached_property
     def _train_feedback(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``train_ratings`` and their prefix sums and counts over rows (index p: the rows before p), computed once:
         every batch reads them (``dataclasses.replace`` with another split gives a new object, a new cache)."""
@@ -131,7 +137,7 @@ class InteractionData:
         (len(positions), max_len) int64, right-aligned, ``pad_item`` on padding, and ratings float32 (0 there)."""
         max_len = self.max_len if max_len is None else max_len
         ratings, _, counts = self._train_feedback
-        rated = np.flatnonzero(np.isfinite(ratings))  # the rated train rows, in row order
+        rated = self._rated_train_rows
         positions = np.asarray(positions, dtype=np.int64)
         first = counts[self.user_indptr[self.users[positions]]]  # rated rows before the user's first row
         k = counts[positions][:, None] - max_len + np.arange(max_len)[None, :]  # indices into ``rated``

@@ -353,7 +353,7 @@ class NeighbourRatingFeature(nn.Module):
             found = found & (self.times[at] < batch[TIME].long().view(-1, 1, 1))
         centre = batch.get(RATING_BEFORE)
         centre = (torch.full(items.shape[:1], self.mean, device=items.device) if centre is None
-                  else torch.where(centre > 0, centre.float(), self.mean))
+                  else torch.where(centre != 0, centre.float(), self.mean))  # 0: no rating yet, as in PairFields
         return self.rating(self.ratings[at], found, self.weights[items], centre.unsqueeze(1).expand(items.shape))
 
 
