@@ -31,7 +31,8 @@ search: install
 retrain: install
 	$(PY) -m towernas.retrain $(ARGS)
 
-# The CTR task: one ranker on labelled pairs (ARGS="ranker=din rank.seeds=[0,1,2]").
+# The CTR task: one ranker on labelled pairs (ARGS="ranker=din rank.seeds=[0,1,2]"); the rating task (MSE on explicit
+# ratings, RMSE/MAE): ARGS="rank.task=rating ranker=mf".
 rank: install
 	$(PY) -m towernas.rank $(ARGS)
 

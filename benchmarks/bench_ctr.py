@@ -1,6 +1,8 @@
-"""``make bench-ctr``: which ranker inputs lift the CTR task on a dataset, measured against seed noise.
+"""``make bench-ctr`` / ``make bench-rating``: which rankers and ranker inputs do best on the CTR task or the rating
+task (``--task rating``) of a dataset, measured against seed noise.
 
-    python -m benchmarks.bench_ctr [--dataset ml-100k] [--seeds 0,1,2] [--rankers fm,din,deepfm]
+    python -m benchmarks.bench_ctr [--task ctr|rating] [--dataset ml-100k] [--seeds 0,1,2]
+                                   [--rankers fm,din,deepfm]
                                    [--setups default,neighbour_rating,rated | --setup NAME=KEY=VALUE[;...] ...]
                                    [--out bench_results] [--quick]
 
@@ -14,9 +16,10 @@ dot is ``rank.<key>``). The default setups:
   read what ``mean`` gives them, so their rows equal ``default``'s).
 
 The first setup is the reference: every other row reports its paired change (same ranker, same seed) in
-validation and test AUC, mean ± std over seeds, beside the reference's own seed std (the noise level). Test is
-reported, never selected on: a setup is better only if validation says so on every dataset. Runs are kept in
-``<out>/ctr-runs/<dataset>/<setup>-<ranker>/`` and resume per seed. Writes ``<out>/ctr-<dataset>.{json,md}``.
+validation and test AUC (rating: RMSE, lower is better), mean ± std over seeds, beside the reference's own seed
+std (the noise level). Test is reported, never selected on: a setup is better only if validation says so on
+every dataset. The rating task's table starts with the train mean's own RMSE (no model). Runs are kept in
+``<out>/<task>-runs/<dataset>/<setup>-<ranker>/`` and resume per seed. Writes ``<out>/<task>-<dataset>.{json,md}``.
 """
 
 from __future__ import annotations
@@ -36,34 +39,39 @@ SETUPS = {
     "rated": ["rank.ratings=rated"],
 }
 QUICK = ["rank.max_epochs=2", "rank.patience=1", "rank.batch_size=256"]  # --quick: seconds on the tiny dataset
+METRICS = {"ctr": ("auc", "gauc"), "rating": ("rmse", "mae")}  # per task: the selected metric, and a second one
 
 
-def summarise(results: dict) -> dict:
-    """One (setup, ranker) run: per seed, validation and test AUC and the best epoch."""
+def summarise(results: dict, task: str) -> dict:
+    """One (setup, ranker) run: per seed, the validation and test values of the task's metric, the second
+    metric on test and the best epoch."""
+    first, second = METRICS[task]
     records = sorted(results["records"], key=lambda r: r["seed"])
     return {"seeds": [r["seed"] for r in records], "best_epochs": [r["best_epoch"] for r in records],
-            "valid": [r["valid"]["auc"] for r in records], "test": [r["test"]["auc"] for r in records],
-            "test_gauc": [r["test"]["gauc"] for r in records],
-            "flops_per_pair": records[0]["cost"]["flops_per_pair"]}
+            "valid": [r["valid"][first] for r in records], "test": [r["test"][first] for r in records],
+            "test_second": [r["test"][second] for r in records],
+            "flops_per_pair": records[0]["cost"]["flops_per_pair"],
+            **({"train_mean": results["train_mean"]} if "train_mean" in results else {})}
 
 
 def run(args) -> dict:
     from towernas.rank import run_rank
 
-    root = Path(args.out) / "ctr-runs" / args.dataset
+    root = Path(args.out) / f"{args.task}-runs" / args.dataset
     rows = []
     for name, overrides in args.chosen.items():
         for ranker in args.rankers:
             started = time.perf_counter()
             seeds = ",".join(map(str, args.seeds))
             cfg = compose(f"dataset={args.dataset}", f"ranker={ranker}", f"rank.seeds=[{seeds}]", "progress=false",
-                          "device=cpu", *(QUICK if args.quick else []), *overrides, config="rank")
+                          "device=cpu", f"rank.task={args.task}", *(QUICK if args.quick else []), *overrides,
+                          config="rank")
             rows.append({"setup": name, "ranker": ranker, "overrides": overrides,
-                         **summarise(run_rank(cfg, root / f"{name}-{ranker}")),
+                         **summarise(run_rank(cfg, root / f"{name}-{ranker}"), args.task),
                          "seconds": time.perf_counter() - started})
             print(f"{name} {ranker}: valid {np.mean(rows[-1]['valid']):.4f} test {np.mean(rows[-1]['test']):.4f}",
                   flush=True)
-    return {"dataset": args.dataset, "seeds": args.seeds, "rows": rows}
+    return {"task": args.task, "dataset": args.dataset, "seeds": args.seeds, "rows": rows}
 
 
 def _mean_std(values) -> str:
@@ -76,19 +84,24 @@ def _change(values, reference) -> str:
 
 
 def report(out: dict) -> str:
+    task = out.get("task", "ctr")
+    first, second = (m.upper() if m != "gauc" else "GAUC" for m in METRICS[task])
     reference_setup = out["rows"][0]["setup"]
     reference = {r["ranker"]: r for r in out["rows"] if r["setup"] == reference_setup}
-    header = ["setup", "ranker", "valid AUC", "test AUC", "Δ valid (paired)", "Δ test (paired)", "test GAUC",
-              "best epochs", "FLOPs/pair"]
-    lines = []
+    header = ["setup", "ranker", f"valid {first}", f"test {first}", "Δ valid (paired)", "Δ test (paired)",
+              f"test {second}", "best epochs", "FLOPs/pair"]
+    mean = out["rows"][0].get("train_mean")
+    lines = [["–", "(train mean, no model)", f"{mean['valid']['rmse']:.4f}", f"{mean['test']['rmse']:.4f}", "–", "–",
+              f"{mean['test']['mae']:.4f}", "–", "0"]] if mean else []
     for r in out["rows"]:
         ref = reference[r["ranker"]]
         paired = r["setup"] != reference_setup and ref["seeds"] == r["seeds"]
         lines.append([r["setup"], r["ranker"], _mean_std(r["valid"]), _mean_std(r["test"]),
                       _change(r["valid"], ref["valid"]) if paired else "–",
-                      _change(r["test"], ref["test"]) if paired else "–", _mean_std(r["test_gauc"]),
+                      _change(r["test"], ref["test"]) if paired else "–", _mean_std(r["test_second"]),
                       ",".join(map(str, r["best_epochs"])), f"{r['flops_per_pair']:,}"])
-    return (f"# CTR inputs on {out['dataset']} (seeds {out['seeds']}; AUC mean ± sample std over seeds; Δ: the "
+    title = "CTR inputs" if task == "ctr" else "Rating prediction (RMSE/MAE: lower is better)"
+    return (f"# {title} on {out['dataset']} (seeds {out['seeds']}; {first} mean ± sample std over seeds; Δ: the "
             f"paired change against `{reference_setup}`, same ranker and seed)\n\n" + markdown(header, lines)
             + "\n\nSetups: "
             + "; ".join(f"`{name}`: {' '.join(r['overrides']) or 'the defaults'}"
@@ -97,14 +110,16 @@ def report(out: dict) -> str:
 
 def main(argv=None) -> None:
     parser = benchmark_parser(__doc__, dataset="ml-100k", quick="tiny schedules (for tests)")
+    parser.add_argument("--task", choices=sorted(METRICS), default="ctr", help="rank.task of every run")
     setup_options(parser, SETUPS, rankers="fm,din,deepfm")
     args = parser.parse_args(argv)
     args.chosen = chosen_setups(parser, args, SETUPS, "rank")
     out = run(args)
-    write_report(args.out, f"ctr-{args.dataset}", out, report(out), echo=True)
+    write_report(args.out, f"{args.task}-{args.dataset}", out, report(out), echo=True)
 
 
-register("ctr", "which ranker inputs (rating history, pair features) lift the CTR task, against seed noise?")
+register("ctr", "which rankers and ranker inputs do best on the CTR task or (--task rating) on explicit ratings, "
+              "against seed noise?")
 
 if __name__ == "__main__":
     main()

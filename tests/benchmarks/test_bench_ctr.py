@@ -32,3 +32,17 @@ def test_an_unknown_setup_is_a_one_line_usage_error(capsys):
     with pytest.raises(SystemExit):
         bench_ctr.main(["--setups", "default,typo"])
     assert "--setups typo: expected names among" in capsys.readouterr().err
+
+
+def test_the_rating_task_reports_rmse_beside_the_train_mean(tmp_path, monkeypatch):
+    monkeypatch.setenv("TOWERNAS_DATA", str(tmp_path / "data"))
+    bench_ctr.main(["--task", "rating", "--dataset", "synthetic-tiny", "--seeds", "0", "--rankers", "mf,fm",
+                    "--quick", "--out", str(tmp_path), "--setups", "default"])
+    out = json.loads((tmp_path / "rating-synthetic-tiny.json").read_text())
+    assert out["task"] == "rating" and [r["ranker"] for r in out["rows"]] == ["mf", "fm"]
+    for row in out["rows"]:
+        assert all(v > 0 for v in row["valid"] + row["test"]) and row["test_second"][0] <= row["test"][0]
+        assert row["train_mean"]["test"]["rmse"] > 0
+    md = (tmp_path / "rating-synthetic-tiny.md").read_text()
+    assert "# Rating prediction" in md and "| valid RMSE | test RMSE |" in md and "(train mean, no model)" in md
+    assert (tmp_path / "rating-runs" / "synthetic-tiny" / "default-mf" / "results.json").exists()

@@ -83,11 +83,14 @@ def test_the_same_seed_gives_the_same_result(tmp_path):
 @pytest.mark.parametrize("override, message", [
     ("rank.lr=-1", r"rank.lr=-1.0: expected a positive learning rate"),
     ("rank.batch_size=0", r"rank.batch_size=0: expected a positive integer"),
-    ("rank.select=recall", r"rank.select='recall': expected one of \['auc', 'gauc', 'logloss'\]"),
+    ("rank.select=recall", r"rank.select='recall': rank.task=ctr selects on one of \['auc', 'gauc', 'logloss'\]"),
+    ("rank.task=regression", r"rank.task='regression': expected one of \['ctr', 'rating'\]"),
+    ("rank.task=rating rank.select=auc", r"rank.select='auc': rank.task=rating selects on one of \['rmse', 'mae'\]"),
+    ("rank.task=rating rank.addons=[ips]", r"rank.addons=\['ips'\]: the add-ons adjust click logits"),
 ])
 def test_bad_training_values_are_one_line_naming_the_key(tmp_path, override, message):
     with pytest.raises(ValueError, match=message):
-        rank.run_rank(_cfg("ranker=lr", override), tmp_path / "run")
+        rank.run_rank(_cfg("ranker=lr", *override.split()), tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
 
@@ -109,7 +112,58 @@ def test_rating_labels_on_a_dataset_without_ratings_say_what_to_set(tmp_path, mo
     monkeypatch.setattr(rank, "load_dataset", without_ratings)
     with pytest.raises(DataError, match="has no ratings; set dataset.ctr.label=implicit"):
         rank.run_rank(_cfg("ranker=lr"), tmp_path / "run")
+    with pytest.raises(DataError, match="rank.task=rating: dataset synthetic-tiny has no .*ratings"):
+        rank.run_rank(_cfg("ranker=lr", "rank.task=rating"), tmp_path / "run")
     assert not (tmp_path / "run" / "results.json").exists()
+
+
+def test_the_rating_task_reports_rmse_and_mae_of_mean_plus_score_against_the_raw_ratings(tmp_path):
+    """The oracle: RMSE and MAE recomputed here from the raw ratings and ``train mean + score``, clipped to the
+    train ratings' range; the train mean's own row equals predicting the mean everywhere."""
+    import numpy as np
+
+    from towernas.data import load_dataset
+    from towernas.eval.ctr_eval import pair_logits
+    from towernas.runs.tracking import Tracker
+
+    cfg = _cfg("ranker=mf", "ranker.embed=4", "rank.task=rating", "rank.max_epochs=3")
+    out = rank.run_rank(cfg, tmp_path / "run")
+    [row] = out["table"]
+    assert row["model"] == "mf" and row["rmse"] >= row["mae"] > 0 and out["task"] == "rating"
+    assert out["validation"]["metric"] == "rmse" and out["validation"]["score"] == -out["validation"]["mean"]
+    data = load_dataset(cfg.dataset, progress=False)
+    train = data.ratings[data.rows("train")]
+    mean, low, high = train.mean(), train.min(), train.max()
+    test_rows = data.rows("test")
+    truth = data.ratings[test_rows].astype(np.float64)
+    assert out["train_mean"]["test"]["rmse"] == pytest.approx(np.sqrt(np.mean((mean - truth) ** 2)))
+    assert out["pairs"]["test"] == {"pairs": len(test_rows), "mean_rating": pytest.approx(truth.mean(), rel=1e-5)}
+    pairs = rank.labelled_pairs(data, cfg)
+    assert np.allclose(pairs["train"].labels + mean, train)  # labels: centred ratings
+    ranker, record = rank.rank_one(data, pairs, cfg, 0, "cpu", Tracker(tmp_path / "t", use_wandb=False))
+    predicted = np.clip(mean + pair_logits(ranker, data, pairs["test"]).astype(np.float64), low, high)
+    assert record["test"]["rmse"] == pytest.approx(np.sqrt(np.mean((predicted - truth) ** 2)), rel=1e-5)
+    assert record["test"]["mae"] == pytest.approx(np.mean(np.abs(predicted - truth)), rel=1e-5)
+    assert record["test"] == out["records"][0]["test"]  # the same seed: the same run
+    md = (tmp_path / "run" / "results.md").read_text()
+    assert "| ranker | RMSE | MAE |" in md and "| (train mean, no model) |" in md and "| mf |" in md
+
+
+def test_the_rating_task_selects_on_validation_rmse_and_reads_test_once(tmp_path, monkeypatch):
+    reads = []
+    original = rank.evaluate_rating
+
+    def spy(m, d, pairs, scale, **k):
+        reads.append(original(m, d, pairs, scale, **k))
+        return reads[-1]
+
+    monkeypatch.setattr(rank, "evaluate_rating", spy)
+    out = rank.run_rank(_cfg("ranker=ncf", "ranker.embed=4", "ranker.hidden=[8]", "rank.task=rating",
+                             "rank.patience=0", "rank.max_epochs=3"), tmp_path / "run")
+    assert len(reads) == 3 + 1  # three epochs of validation, then test once
+    [record] = out["records"]
+    assert set(record["valid"]) == {"rmse", "mae", "pairs"} and record["test"] == reads[-1]
+    assert record["valid"] == min(reads[:3], key=lambda v: v["rmse"])  # the lowest validation RMSE wins
 
 
 def test_a_rerun_in_the_same_directory_resumes_and_more_seeds_extend_it(tmp_path, monkeypatch):

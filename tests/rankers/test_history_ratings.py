@@ -9,7 +9,8 @@ from towernas.data import RawDataset
 from towernas.data.batches import RATED, RATED_RATINGS, RATINGS, user_inputs
 from towernas.data.interactions import TRAIN
 from towernas.data.preprocess import Preprocessing, preprocess
-from towernas.rankers import RANKERS, Catalog, PairFields, build_ranker
+from towernas.rankers import Catalog, PairFields, build_ranker
+from tests.rankers.test_registry_loop import FIELD_READERS
 
 
 def _data(with_ratings=True):
@@ -62,7 +63,7 @@ def test_the_catalogue_centres_on_the_train_mean_and_reads_ratings_only_where_th
     assert fields["mean"] == fields["history"] == fields["rated"] == fields["none"] + 1  # the mean rating: a field
 
 
-@pytest.mark.parametrize("name", RANKERS.names())
+@pytest.mark.parametrize("name", FIELD_READERS)
 def test_every_ranker_reads_the_history_ratings(name):
     data = _data()
     torch.manual_seed(0)

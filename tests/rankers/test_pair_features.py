@@ -7,8 +7,9 @@ import torch
 
 from towernas.cascade.fusion import QUERY, RetrieverScoreFusion
 from towernas.data.features import Field
-from towernas.rankers import RANKERS, Catalog, build_ranker
+from towernas.rankers import Catalog, build_ranker
 from towernas.rankers.pair_features import PAIR_FEATURES, PairFeatures, PairStatistics, use_statistics
+from tests.rankers.test_registry_loop import FIELD_READERS
 
 
 def test_statistics_are_the_cosine_of_the_items_user_sets_keeping_the_top_m():
@@ -40,7 +41,7 @@ def _batch():
             "user:age": torch.tensor([1, 2])}
 
 
-@pytest.mark.parametrize("name", RANKERS.names())
+@pytest.mark.parametrize("name", FIELD_READERS)
 def test_every_ranker_reads_the_pair_features(name):
     rng = np.random.default_rng(0)
     stats = PairStatistics.from_interactions(rng.integers(0, 6, 60), rng.integers(0, 8, 60), 6, 8)

@@ -29,6 +29,9 @@ def query_batch(b=3, seed=0):
             "user:age": torch.randint(0, 4, (b,), generator=g), "user:tags": torch.randint(0, 5, (b, 3), generator=g)}
 
 
+FIELD_READERS = [n for n in RANKERS.names() if not RANKERS.get(n).id_only]  # all but mf, ncf (ids only)
+ID_ONLY = [n for n in RANKERS.names() if RANKERS.get(n).id_only]
+
 SMALL = {"embed": 4, "hidden": [16, 8]}  # every hyperparameter small, where the ranker has it
 
 

@@ -1,4 +1,4 @@
-"""The ``ranker`` group and ``conf/rank.yaml``'s ``rank`` section (training a ranker on the CTR task).
+"""The ``ranker`` group and ``conf/rank.yaml``'s ``rank`` section (training a ranker on the CTR or rating task).
 
 Every registered ranker is the group option ``ranker=<name>``: a ``RankerConfig`` with ``name`` set and one field
 per constructor parameter after ``catalog``, of its annotation and default (``towernas.config.schema``). So a
@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
@@ -47,15 +48,19 @@ def store_ranker_option(name: str, cls: type) -> None:
 
 @dataclass
 class RankConfig:
-    """Training and evaluating a ranker on the CTR task (pointwise BCE, early stopping on validation)."""
+    """Training and evaluating a ranker on the CTR task (pointwise BCE) or the rating task (MSE on explicit
+    ratings), early stopping on validation."""
 
+    task: str = "ctr"  # ctr: labelled clicks (dataset.ctr) | rating: the explicit ratings (towernas.rank.TASKS)
     seeds: list[int] = field(default_factory=lambda: [0])
     max_epochs: int = 30
     patience: int = 3
     batch_size: int = 1024
     lr: float = 0.001
     weight_decay: float = 0.0  # Adam's L2 on every parameter (embeddings included)
-    select: str = "auc"  # validation metric for early stopping: auc | gauc | logloss (lower is better)
+    # validation metric for early stopping; None: the task's first (ctr: auc | gauc | logloss; rating: rmse | mae;
+    # logloss, rmse and mae are lower-is-better)
+    select: Optional[str] = None
     negatives: int = 1  # dataset.ctr.label=implicit: uniform negatives sampled per positive pair
     addons: list[str] = field(default_factory=list)  # ips relmf pda macr dice (options: addon.<name>)
     ratings: str = "mean"  # what rankers read of explicit ratings: none|mean|history|rated (rankers.inputs.Catalog)

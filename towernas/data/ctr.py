@@ -1,10 +1,14 @@
-"""CTR labels: which interactions of a dataset are positives, per split (the CTR protocol of DESIGN.md).
+"""Labelled pairs of the ranker tasks, per split: CTR labels (which interactions are positives; the CTR protocol of
+DESIGN.md) and explicit ratings (the rating task).
 
 Two kinds of label (``dataset.ctr.label``):
 
 - ``rating``: explicit feedback. Row ``p`` is positive (1.0) when ``data.ratings[p] >= threshold``, else
   negative (0.0); a missing (NaN) rating counts as negative. Needs a reader that gives ratings.
 - ``implicit``: every interaction is positive (1.0); the trainer samples the negatives.
+
+The rating task (``rating_pairs``) labels every rated row with its rating centred on the train split's mean
+(``RatingScale``): a ranker then predicts ``mean + score``, and starts at the mean.
 
 The pairs of a split are the rows of that split of the dataset's own per-user chronological split
 (``InteractionData.split``), so the CTR task and retrieval share train/valid/test. A ranker scoring row
@@ -22,6 +26,9 @@ Example:
     >>> pairs = ctr_pairs(data, "rating", 4.0)
     >>> pairs["train"].rows.tolist(), pairs["test"].labels.tolist()
     ([0, 1], [0.0])
+    >>> scale = RatingScale.of(data)
+    >>> scale.mean, scale.low, scale.high, rating_pairs(data, scale)["test"].labels.tolist()
+    (3.5, 2.0, 5.0, [-0.5])
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ class CtrPairs:
     Args:
         rows: (P,) int64 rows of the InteractionData (``data.histories(rows)`` gives their histories).
         users, items: (P,) int64 ids of each pair.
-        labels: (P,) float32 0/1.
+        labels: (P,) float32: 0/1 (CTR) or a centred rating (``rating_pairs``).
     """
 
     rows: np.ndarray
@@ -112,3 +119,37 @@ def with_sampled_negatives(pairs: CtrPairs, n_items: int, per_positive: int, see
     return CtrPairs(rows=np.concatenate([pairs.rows, rows]), users=np.concatenate([pairs.users, np.repeat(pairs.users, per_positive)]),
                     items=np.concatenate([pairs.items, negatives]),
                     labels=np.concatenate([pairs.labels, np.zeros(len(rows), np.float32)]))
+
+
+@dataclass(frozen=True)
+class RatingScale:
+    """The train split's ratings: their mean (the centre every rating label is taken from) and range (where a
+    predicted rating is clipped)."""
+
+    mean: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, data: InteractionData) -> RatingScale:
+        """``data``'s train ratings; a one-line DataError if it has none (a missing, NaN, rating is skipped)."""
+        train = data.ratings[data.rows("train")] if data.ratings is not None else np.zeros(0)
+        train = train[np.isfinite(train)]
+        if not len(train):
+            raise DataError(f"rank.task=rating: dataset {data.name} has no explicit ratings in its train split; "
+                            "use rank.task=ctr or a reader that gives ratings")
+        return cls(float(train.mean()), float(train.min()), float(train.max()))
+
+
+def rating_pairs(data: InteractionData, scale: RatingScale) -> dict[str, CtrPairs]:
+    """``{"train" | "valid" | "test": CtrPairs}`` of every rated row of each split, labelled ``rating -
+    scale.mean`` (float32); rows without a rating (NaN) are left out."""
+    if data.ratings is None:
+        raise DataError(f"rank.task=rating: dataset {data.name} has no ratings")
+    out = {}
+    for split in SPLIT_NAMES:
+        rows = data.rows(split)
+        rows = rows[np.isfinite(data.ratings[rows])]
+        out[split] = CtrPairs(rows=rows, users=data.users[rows], items=data.items[rows],
+                              labels=(data.ratings[rows] - scale.mean).astype(np.float32))
+    return out

@@ -1,4 +1,5 @@
-"""Scoring labelled pairs with a ranker and reading the CTR metrics of a split."""
+"""Scoring labelled pairs with a ranker and reading the metrics of a split: CTR (AUC, GAUC, logloss) or rating
+(RMSE, MAE)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ import numpy as np
 import torch
 
 from towernas.data.batches import user_inputs
-from towernas.data.ctr import CtrPairs
+from towernas.data.ctr import CtrPairs, RatingScale
 from towernas.data.interactions import InteractionData
 from towernas.eval.ctr_metrics import ctr_metrics
+from towernas.eval.rating_metrics import rating_metrics
 
 
 @torch.no_grad()
@@ -32,3 +34,11 @@ def pair_logits(ranker, data: InteractionData, pairs: CtrPairs, batch_size: int 
 def evaluate_ctr(ranker, data: InteractionData, pairs: CtrPairs, batch_size: int = 4096, device="cpu") -> dict:
     """AUC, GAUC, logloss (and pair counts) of ``ranker`` on ``pairs``."""
     return ctr_metrics(pair_logits(ranker, data, pairs, batch_size, device), pairs.labels, pairs.users)
+
+
+def evaluate_rating(ranker, data: InteractionData, pairs: CtrPairs, scale: RatingScale, batch_size: int = 4096,
+                    device="cpu") -> dict:
+    """RMSE, MAE (and the pair count) of ``ranker``'s predicted ratings ``scale.mean + score`` on ``pairs``
+    (``rating_pairs``: centred labels), clipped to the train split's rating range."""
+    return rating_metrics(pair_logits(ranker, data, pairs, batch_size, device), pairs.labels,
+                          scale.low - scale.mean, scale.high - scale.mean)

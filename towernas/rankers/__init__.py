@@ -17,6 +17,8 @@ typed parameters, ``towernas.config.ranker``):
 | ``fibinet`` | FiBiNET | SENET + bilinear |
 | ``din`` | DIN | target attention over the history |
 | ``two_tower`` | dot product of two MLP towers | none before the dot (the control) |
+| ``mf`` | biased matrix factorization | user · item ids (id-only) |
+| ``ncf`` | NeuMF (GMF ∥ MLP) | element-wise + MLP over ids (id-only) |
 
 Example:
     >>> import torch
@@ -27,7 +29,8 @@ Example:
     torch.Size([2, 3])
 """
 
-from towernas.rankers import autoint, dcn, dcnv2, deepfm, din, fibinet, fm, lr, two_tower, wide_deep, xdeepfm  # noqa: F401 (register)
+from towernas.rankers import (autoint, dcn, dcnv2, deepfm, din, fibinet, fm, lr, mf, ncf, two_tower,  # noqa: F401
+                              wide_deep, xdeepfm)  # (register)
 from towernas.rankers.base import RANKERS, Ranker
 from towernas.rankers.inputs import Catalog, PairFields, PairInputs
 

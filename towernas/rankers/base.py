@@ -31,6 +31,9 @@ class Ranker(nn.Module):
         catalog: what the ranker is built for (kept, so a saved ranker records what it expects).
     """
 
+    id_only = False  # True: reads the user and candidate ids only (mf, ncf), never the history, features or pair
+    # features (so the rating inputs and ``rank.pair_features`` leave it unchanged)
+
     def __init__(self, catalog: Catalog) -> None:
         super().__init__()
         self.catalog = catalog

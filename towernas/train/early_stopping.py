@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-LOWER_IS_BETTER = frozenset({"logloss"})
+LOWER_IS_BETTER = frozenset({"logloss", "rmse", "mae"})
 
 
 def better(metric: str, value: float | None, best: float | None, *, lower: bool | None = None) -> bool:

@@ -1,4 +1,5 @@
-"""Training a ranker: pointwise BCE on labelled (query, candidate) lists, Adam, early stopping on validation.
+"""Training a ranker: pointwise BCE on labelled (query, candidate) lists (MSE on centred ratings for the rating
+task), Adam, early stopping on validation.
 
 One loop for the CTR task (one labelled pair per row, C = 1) and for cascade stages (a positive and its
 negatives per query, C = 1 + n): a batch is ``(query batch, items (B, C), labels (B, C))``, the loss is
@@ -43,6 +44,12 @@ def softmax_ce(logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor
     """Listwise: -sum_c y_c log softmax(logits)_c / sum_c y_c, averaged over rows (a row's positives share
     its probability mass against its negatives); with (B,) row ``weights``, their weighted mean."""
     return weighted_mean(-(labels * F.log_softmax(logits, dim=1)).sum(1).div(labels.sum(1).clamp_min(1.0)), weights)
+
+
+def mse(scores: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared error of (B, C) scores against real-valued labels (the rating task: centred ratings); with
+    (B,) row ``weights``, their weighted mean."""
+    return weighted_mean(F.mse_loss(scores, labels, reduction="none").mean(1), weights)
 
 
 @dataclass
@@ -95,6 +102,7 @@ def addon_loss(logits: torch.Tensor, step: RankerStep, addons, loss_fn) -> torch
 LOSSES: Registry[Callable[..., torch.Tensor]] = Registry("ranker loss", key="cascade.loss")
 LOSSES.register("bce", bce)
 LOSSES.register("softmax", softmax_ce)
+LOSSES.register("mse", mse)
 
 
 def train_epoch(ranker, batches: Iterable[Batch], optimizer: torch.optim.Optimizer, *, total: int | None = None,
@@ -136,8 +144,8 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
                settings: RankerFitSettings = RankerFitSettings(), *, device="cpu", n_batches: int | None = None,
                progress: bool = True, log: Callable[[dict], None] | None = None) -> FitResult:
     """Train ``ranker`` in place on ``batches(rng)`` (a fresh shuffled pass per epoch, ``n_batches`` long for the
-    progress bar), keep the epoch with the best ``validate()[settings.select]`` (``logloss``: lowest; else
-    highest), restore it. ``settings.loss``: a key of ``LOSSES``. ``settings.validate_initial``: the untrained model
+    progress bar), keep the epoch with the best ``validate()[settings.select]`` (``logloss``, ``rmse``, ``mae``:
+    lowest; else highest), restore it. ``settings.loss``: a key of ``LOSSES``. ``settings.validate_initial``: the untrained model
     is a candidate too (epoch 0; a ranker fused with the retriever's score then never ends below the retriever's
     own order on validation).
 

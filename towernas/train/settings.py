@@ -82,9 +82,9 @@ class FitSettings:
 class RankerFitSettings:
     """How ``towernas.train.ranker_loop.fit_ranker`` trains a ranker.
 
-    ``select``: the validation metric (``logloss``: lowest; else highest); ``loss``: bce | softmax;
-    ``weight_decay``: Adam's L2; ``validate_initial``: the untrained ranker is a candidate too (epoch 0);
-    ``precision``: fp32 | bf16 | fp16 | auto.
+    ``select``: the validation metric (``logloss``, ``rmse``, ``mae``: lowest; else highest);
+    ``loss``: bce | softmax | mse; ``weight_decay``: Adam's L2; ``validate_initial``: the untrained ranker is a
+    candidate too (epoch 0); ``precision``: fp32 | bf16 | fp16 | auto.
     """
 
     max_epochs: int = 30
