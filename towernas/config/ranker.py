@@ -34,11 +34,11 @@ class RankerConfig:
 
 def ranker_schema(name: str) -> type[RankerConfig]:
     """The config schema of the ranker registered as ``name``, derived from its constructor."""
-    from towernas.rankers import RANKERS
+    from towernas.rankers.base import RANKERS  # the registry alone: towernas.rankers may be mid-import
 
     cls = RANKERS.get(name)
     return derived_schema(cls, f"{cls.__name__}Config", module=__name__, skip=RANKER_ARGUMENTS,
-                          bases=(RankerConfig,), extra=(("name", str, name),))
+                          bases=(RankerConfig,), extra=(("name", str, name), *getattr(cls, "config_extra", ())))
 
 
 def store_ranker_option(name: str, cls: type) -> None:
@@ -70,8 +70,21 @@ class RankConfig:
 
 
 def hyperparameters(ranker_cfg) -> dict:
-    """The constructor arguments of a ``ranker`` config (every key but ``name``)."""
+    """The constructor arguments of a ``ranker`` config (every key but ``name``). ``ranker=arch``: a
+    ``ranker.arch`` file's architecture (``RankerArch``) gives them, and another key set beside it is a one-line
+    error (which one would win?)."""
     from omegaconf import OmegaConf
 
     values = OmegaConf.to_container(ranker_cfg, resolve=True) if not isinstance(ranker_cfg, dict) else ranker_cfg
-    return {k: v for k, v in values.items() if k != "name"}
+    values = {k: v for k, v in values.items() if k != "name"}
+    path = values.pop("arch", None)
+    if path is None:
+        return values
+    from towernas.space.ranker_arch import RankerArch
+
+    defaults = OmegaConf.to_container(OmegaConf.structured(ranker_schema(ranker_cfg["name"])), resolve=True)
+    changed = sorted(k for k, v in values.items() if v != defaults.get(k))
+    if changed:
+        raise ValueError(f"ranker.arch={path} and ranker.{changed[0]}={values[changed[0]]!r}: the file gives every "
+                         "key of the architecture; set one or the other")
+    return RankerArch.load(path).hyperparameters()

@@ -19,6 +19,7 @@ typed parameters, ``towernas.config.ranker``):
 | ``two_tower`` | dot product of two MLP towers | none before the dot (the control) |
 | ``mf`` | biased matrix factorization | user · item ids (id-only) |
 | ``ncf`` | NeuMF (GMF ∥ MLP) | element-wise + MLP over ids (id-only) |
+| ``arch`` | a searched or hand-written ``RankerArch`` | a chain of blocks over the fields (``towernas.space.ranker_ops``) |
 
 Example:
     >>> import torch
@@ -29,7 +30,7 @@ Example:
     torch.Size([2, 3])
 """
 
-from towernas.rankers import (autoint, dcn, dcnv2, deepfm, din, fibinet, fm, lr, mf, ncf, two_tower,  # noqa: F401
+from towernas.rankers import (arch, autoint, dcn, dcnv2, deepfm, din, fibinet, fm, lr, mf, ncf, two_tower,  # noqa: F401
                               wide_deep, xdeepfm)  # (register)
 from towernas.rankers.base import RANKERS, Ranker
 from towernas.rankers.inputs import Catalog, PairFields, PairInputs

@@ -22,51 +22,17 @@ from torch import nn
 
 from towernas.data.spec import DatasetSpec
 from towernas.nn.embeddings import Embedder
-from towernas.nn.norm import LayerNorm
-from towernas.space.anatomy import ANATOMIES
 from towernas.space.arch import Arch
+from towernas.space.chain import (  # noqa: F401 (re-exported: the supernet builds its towers from them)
+    block_inputs,
+    chain_blocks,
+    make_align,
+    make_block,
+    make_input_norm,
+)
 from towernas.space.dims import Dims
-from towernas.space.ops import OPS, SKIP
+from towernas.space.ops import SKIP
 from towernas.space.poolings import POOLINGS
-
-
-def make_align(n_inputs: int, dims: Dims) -> nn.Module:
-    """Per-input linear maps from ``embed`` to ``block`` width (identity when they are equal)."""
-    return nn.Identity() if dims.embed == dims.block else AlignInputs(n_inputs, dims.embed, dims.block)
-
-
-class AlignInputs(nn.Module):
-    """One Linear(embed → block) per input token."""
-
-    def __init__(self, n_inputs: int, embed: int, block: int) -> None:
-        super().__init__()
-        self.maps = nn.ModuleList(nn.Linear(embed, block) for _ in range(n_inputs))
-
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:  # (B, F, E) -> (B, F, D)
-        return torch.stack([m(inputs[:, i]) for i, m in enumerate(self.maps)], dim=1)
-
-
-def make_input_norm(dims: Dims, space: str) -> nn.Module:
-    """One LayerNorm(D_blk) applied to every input token (``towernas`` anatomy), else the identity."""
-    return LayerNorm(dims.block) if ANATOMIES[space].input_norm else nn.Identity()
-
-
-class NormedBlock(nn.Module):
-    """A choice block followed by LayerNorm(D_blk): the ``towernas`` anatomy's block."""
-
-    def __init__(self, op: nn.Module, dim: int) -> None:
-        super().__init__()
-        self.op = op
-        self.norm = LayerNorm(dim)
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:  # (B, n, D) -> (B, D)
-        return self.norm(self.op(tokens))
-
-
-def make_block(name: str, n_inputs: int, dims: Dims, space: str) -> nn.Module:
-    """The block ``name`` seeing ``n_inputs`` tokens, normalised after if the anatomy says so (not ``skip``)."""
-    op = OPS[name](n_inputs, dims)
-    return NormedBlock(op, dims.block) if ANATOMIES[space].block_norm and name != SKIP else op
 
 
 def n_user_tokens(spec: DatasetSpec, dims: Dims) -> int:
@@ -83,11 +49,6 @@ def user_tokens(fields: torch.Tensor, pooled: torch.Tensor, history: torch.Tenso
     return torch.cat(parts, dim=1)  # (B, F_u + 1 + recent, E)
 
 
-def block_inputs(n_inputs: int, k: int) -> int:
-    """Tokens seen by the block at 0-based position ``k``: the inputs + the k earlier outputs."""
-    return n_inputs + k
-
-
 def run_blocks(tokens: torch.Tensor, blocks: Sequence[nn.Module], project: nn.Module) -> torch.Tensor:
     """The shortcut chain shared by standalone towers and the supernet: (B, F, D) -> (B, out).
 
@@ -96,12 +57,7 @@ def run_blocks(tokens: torch.Tensor, blocks: Sequence[nn.Module], project: nn.Mo
     random path per step collapses to a popularity-only solution (measured on the embedded dataset:
     in-batch loss 6.29 ~ log(512) after 400 steps, against 5.65 with the shortcut).
     """
-    shortcut = tokens.mean(1)  # (B, D)
-    for k, block in enumerate(blocks):
-        out = block(tokens)  # (B, D)
-        if k + 1 < len(blocks):
-            tokens = torch.cat([tokens, out.unsqueeze(1)], dim=1)  # (B, F + k + 1, D)
-    return F.normalize(project(out + shortcut), dim=-1)
+    return F.normalize(project(chain_blocks(tokens, blocks)), dim=-1)
 
 
 class Tower(nn.Module):
