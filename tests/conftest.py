@@ -33,6 +33,12 @@ TINY = {
                 "cascade.dns_pool=8"],
     "rank": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "rank.max_epochs=2", "rank.patience=1",
              "rank.batch_size=256"],
+    "search_ranker": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "rank.max_epochs=2",
+                      "rank.patience=1", "rank.batch_size=256", "ranker_search.supernet_epochs=2",
+                      "ranker_search.monitor_paths=2", "ranker_search.fitness_pairs=2000",
+                      "ranker_search.final_candidates=2", "ranker_search.space.depth=2",
+                      "ranker_search.space.blocks=[FM,MLP-16,MLP-64,EW-ip,DP,CROSS-1,SA-1]", "search.population=8",
+                      "search.generations=2"],
 }
 
 

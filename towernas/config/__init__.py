@@ -17,6 +17,7 @@ from towernas.config.budget import BudgetConfig
 from towernas.config.cascade import CascadeConfig
 from towernas.config.dataset import DatasetConfig, SplitConfig
 from towernas.config.ranker import RankConfig, RankerConfig, store_ranker_option
+from towernas.config.ranker_search import RankerSearchConfig
 from towernas.config.retrain import RetrainConfig
 from towernas.config.run import EvalConfig, JobsConfig, TrackingConfig
 from towernas.config.search import SearchConfig
@@ -55,6 +56,15 @@ class RankRootConfig(BaseConfig):
 
 
 @dataclass
+class RankerSearchRootConfig(RankRootConfig):
+    """The root of ``conf/search_ranker.yaml`` (``python -m towernas.search task=ctr|rating``): the rank config
+    (how finalists and the supernet train) plus the ranker search's space, budget and schedule."""
+
+    task: str = "ctr"  # ctr | rating (towernas.config.ranker_search.TASKS); rank.task follows it
+    ranker_search: RankerSearchConfig = field(default_factory=RankerSearchConfig)
+
+
+@dataclass
 class CascadeRootConfig(RankRootConfig):
     """The root of ``conf/cascade.yaml``: the rank config plus the cascade's stages and ranker training."""
 
@@ -89,6 +99,7 @@ def store_roots(*_: object) -> None:
     cs.store(name="base_config", node=BaseConfig)
     cs.store(name="rank_base_config", node=RankRootConfig)
     cs.store(name="cascade_base_config", node=CascadeRootConfig)
+    cs.store(name="ranker_search_base_config", node=RankerSearchRootConfig)
     _STORED_SECTIONS[:] = [sections]
 
 

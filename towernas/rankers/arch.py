@@ -73,7 +73,7 @@ class ArchRanker(Ranker):
         dims = ranker_dims(embed, block, head)
         self.fields = PairFields(catalog, embed)
         self.attention = TargetAttention(embed, list(ATTENTION_HIDDEN), "prelu") if history == "target" else None
-        n_tokens = self.fields.n_fields + (self.attention is not None)
+        self.n_tokens = n_tokens = self.fields.n_fields + (self.attention is not None)  # what block 1 sees
         self.align = make_align(n_tokens, dims)
         self.norm = make_input_norm(dims, ANATOMY)
         self.blocks = nn.ModuleList(ranker_block(name, n_tokens + k, dims) for k, name in enumerate(self.arch.blocks))

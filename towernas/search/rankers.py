@@ -1,0 +1,271 @@
+"""``run_ranker_search(cfg, run_dir)``: the body of ``python -m towernas.search task=ctr`` (or ``task=rating``).
+
+Three stages, like the tower search, each resumable in ``run_dir``:
+
+1. **Supernet** (``supernet.ranker.RankerSupernet``): trained on the task's train pairs with the ranker loop
+   (``rank.*``: lr, batch size, inputs, loss) for ``ranker_search.supernet_epochs`` epochs, a fresh path drawn
+   uniformly among the budget-feasible ones for every batch (SPOS); the epoch with the best mean validation
+   metric of ``monitor_paths`` fixed feasible paths is kept. Saved as ``ranker_supernet.pt`` once trained.
+2. **Evolution** (``evolution.evolve``, the ``search`` section's keys): a path's fitness is its validation AUC
+   (``task=rating``: RMSE) through the supernet on a fixed sample of ``fitness_pairs`` validation pairs, under
+   ``ranker_search.budget`` (FLOPs per candidate, exact: ``towernas.complexity.rankers``). Checkpointed per
+   generation.
+3. **Selection**: the ``final_candidates`` best distinct genomes (``min_distance`` slots apart), plus the in-space
+   hand-built rankers (FM + the widest in-budget MLP, per history), each trained from scratch as
+   ``python -m towernas.rank ranker=arch`` trains it (seed ``seed``); the best validation metric wins. Test is
+   read by those trainings and reported, never selected on.
+
+Writes ``best.json`` (a ``RankerArch``, ``"kind": "ranker"``, with its exact cost and provenance),
+``summary.{json,md}``. Kill it and run the same command again: it resumes after the last finished step (an
+interrupted supernet epoch schedule restarts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import DictConfig, OmegaConf
+
+from evolution import SearchSpace, evolve
+from supernet.ranker import RankerSupernet
+from towernas import __version__
+from towernas.complexity.rankers import RankerCostModel
+from towernas.config.ranker_search import TASKS, RankerBudget
+from towernas.config.resume import RESUME
+from towernas.data import load_dataset
+from towernas.data.ctr import CtrPairs
+from towernas.rankers import Catalog
+from towernas.rankers.cost import ranker_cost
+from towernas.runs.cli import validation_entry
+from towernas.runs.device import resolve_device
+from towernas.runs.errors import UserError
+from towernas.runs.files import atomic_open, write_json_atomic, write_text_atomic
+from towernas.runs.records import RecordLog
+from towernas.runs.run_dir import claim, config_hash
+from towernas.runs.tables import markdown
+from towernas.runs.tracking import Tracker
+from towernas.search.proposals import distance
+from towernas.space.ops import SKIP
+from towernas.space.ranker_space import RankerSpace
+from towernas.train.early_stopping import LOWER_IS_BETTER
+from towernas.train.ranker_loop import fit_ranker
+from towernas.train.settings import RankerFitSettings
+
+log = logging.getLogger(__name__)
+SUPERNET_FILE = "ranker_supernet.pt"
+
+
+def check_ranker_search(cfg: DictConfig) -> None:
+    """One line naming the key for a setting no ranker search could use (before any data)."""
+    from towernas.rank import check_rank_values
+
+    if cfg.task not in TASKS:
+        hint = " (the joint cascade search is not built yet)" if cfg.task == "cascade" else ""
+        raise UserError(f"task={cfg.task!r}: the ranker search runs one of {list(TASKS)}{hint}; "
+                        "task=towers is the tower search")
+    check_rank_values(cfg)
+    rs = cfg.ranker_search
+    for key in ("supernet_epochs", "monitor_paths", "final_candidates"):
+        if isinstance(rs[key], bool) or not isinstance(rs[key], int) or rs[key] < 1:
+            raise UserError(f"ranker_search.{key}={rs[key]!r}: expected a positive integer")
+    if rs.fitness_pairs is not None and rs.fitness_pairs < 1:
+        raise UserError(f"ranker_search.fitness_pairs={rs.fitness_pairs}: expected a positive integer or null (all)")
+    if cfg.rank.addons:
+        raise UserError(f"rank.addons={list(cfg.rank.addons)}: the ranker search trains without add-ons")
+
+
+def uniform_feasible(slots, admits, rng: random.Random, max_tries: int = 100_000):
+    """``draw()``: a genome drawn uniformly among those ``admits`` accepts (rejection sampling)."""
+    def draw() -> tuple[str, ...]:
+        for _ in range(max_tries):
+            genome = tuple(rng.choice(s) for s in slots)
+            if admits(genome):
+                return genome
+        raise UserError("no budget-feasible ranker found in 100000 draws; raise ranker_search.budget.flops")
+
+    return draw
+
+
+def hand_built(space: RankerSpace, admits) -> list[tuple[str, ...]]:
+    """The in-space hand-built rankers, one per history: FM then the widest in-budget ``MLP-w`` (a DeepFM made of
+    blocks), else the widest MLP alone, else FM alone; skips after."""
+    mlps = sorted((b for b in space.blocks if b.startswith("MLP-")), key=lambda b: int(b.split("-")[1]),
+                  reverse=True)
+    fm = ["FM"] if "FM" in space.blocks else []
+    seeds = []
+    for history in space.histories:
+        options = [(*fm, m) for m in mlps] if fm else []
+        options += [(m,) for m in mlps] + ([tuple(fm)] if fm else [])
+        for blocks in options:
+            genome = (history, *blocks, *[SKIP] * (space.depth - len(blocks)))
+            if len(blocks) <= space.depth and admits(genome):
+                seeds.append(genome)
+                break
+    return seeds
+
+
+def fitness_sample(pairs: CtrPairs, n: int | None, seed: int) -> CtrPairs:
+    """A fixed sample of ``n`` validation pairs (all when None or more than there are), in row order."""
+    if n is None or n >= len(pairs):
+        return pairs
+    keep = np.sort(np.random.default_rng(seed + 4099).choice(len(pairs), n, replace=False))
+    return CtrPairs(pairs.rows[keep], pairs.users[keep], pairs.items[keep], pairs.labels[keep])
+
+
+def path_metric(net: RankerSupernet, genome, evaluate, pairs: CtrPairs, metric: str) -> float:
+    """The validation ``metric`` of ``genome`` through the supernet."""
+    was, draw = net.training, net.draw
+    net.use(genome)
+    try:
+        return float(evaluate(net, pairs)[metric])
+    finally:
+        net.draw = draw
+        net.train(was)
+
+
+def train_supernet(net, data, pairs, cfg, admits, evaluate, metric, device, run_dir: Path) -> dict:
+    """Stage 1 (or its saved result)."""
+    from towernas.rank import task_of, train_batches
+
+    path = run_dir / SUPERNET_FILE
+    if path.exists():
+        saved = torch.load(path, map_location=device, weights_only=True)
+        net.load_state_dict(saved["state"])
+        return saved["trained"]
+    rs, slots = cfg.ranker_search, net.space.slots()
+    monitors = [uniform_feasible(slots, admits, random.Random(cfg.seed + 31 * i))() for i in range(rs.monitor_paths)]
+    net.sample_with(uniform_feasible(slots, admits, random.Random(cfg.seed)))
+    monitor_pairs = fitness_sample(pairs["valid"], rs.fitness_pairs, cfg.seed)
+
+    def validate() -> dict:
+        return {metric: float(np.mean([path_metric(net, g, evaluate, monitor_pairs, metric) for g in monitors]))}
+
+    batches, n_batches = train_batches(data, pairs["train"], cfg, device)
+    settings = RankerFitSettings.from_config(cfg.rank, seed=cfg.seed, precision=cfg.precision, select=metric,
+                                             loss=task_of(cfg).loss, max_epochs=rs.supernet_epochs)
+    fitted = fit_ranker(net, batches, validate, settings, device=device, n_batches=n_batches, progress=cfg.progress)
+    trained = {"best_epoch": fitted.best_epoch, "monitor": fitted.best_valid, "monitor_paths": [list(g) for g in monitors]}
+    with atomic_open(path, "wb") as fh:
+        torch.save({"state": net.state_dict(), "trained": trained}, fh)
+    return trained
+
+
+def finalists(evaluated, n: int, min_distance: int, seeds) -> list[tuple[str, ...]]:
+    """The ``n`` best evaluated genomes at least ``min_distance`` slots apart, then the hand-built ``seeds``."""
+    chosen: list[tuple[str, ...]] = []
+    for genome, _ in sorted(evaluated, key=lambda gf: gf[1]):
+        if len(chosen) == n:
+            break
+        if all(distance(genome, c) >= min_distance for c in chosen):
+            chosen.append(tuple(genome))
+    return chosen + [s for s in seeds if s not in chosen]
+
+
+def train_finalist(data, pairs, cfg, space: RankerSpace, genome, device, tracker) -> dict:
+    """``genome`` trained from scratch as ``python -m towernas.rank ranker=arch`` trains it (seed ``seed``)."""
+    from towernas.rank import rank_one
+
+    run_cfg = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    run_cfg.ranker = {"name": "arch", "arch": None, **space.arch(genome).hyperparameters()}
+    _, record = rank_one(data, pairs, run_cfg, cfg.seed, device, tracker)
+    return record
+
+
+def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
+    """Search a ranker for ``cfg.dataset`` under ``cfg.ranker_search.budget``; write ``best.json``; return the
+    summary."""
+    from towernas.rank import labelled_pairs, selected_metric, split_evaluator
+
+    check_ranker_search(cfg)
+    rs = cfg.ranker_search
+    budget = RankerBudget.from_config(rs.budget)
+    space = RankerSpace.from_config(rs.space)
+    device = resolve_device(cfg.device)
+    torch.manual_seed(cfg.seed)
+    data = load_dataset(cfg.dataset, progress=cfg.progress)
+    pairs = labelled_pairs(data, cfg)
+    catalog = Catalog.from_data(data, cfg.rank.pair_features, ratings=cfg.rank.ratings)
+    costs = RankerCostModel(catalog, space)
+    admits = lambda genome: budget.admits(costs.cost(genome))  # noqa: E731
+    cheapest = min((costs.cost((h, b, *[SKIP] * (space.depth - 1))) for h in space.histories for b in space.blocks),
+                   key=lambda c: c.flops)
+    if not budget.admits(cheapest):
+        raise UserError(f"{budget} admits no ranker of this space on {data.name}: the cheapest costs "
+                        f"{cheapest.flops} FLOPs per candidate and {cheapest.params} params; raise "
+                        "ranker_search.budget.flops")
+    config = OmegaConf.to_container(cfg, resolve=True)
+    claim(run_dir, config, RESUME)
+    metric = selected_metric(cfg)
+    lower = metric in LOWER_IS_BETTER
+    tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
+                      name=f"search-ranker-{cfg.dataset.name}-{cfg.task}-{budget.name}-s{cfg.seed}")
+    try:
+        net = RankerSupernet(catalog, space).to(device)
+        evaluate_split = split_evaluator(net, data, cfg, device)
+        evaluate = lambda model, p: evaluate_split(p)  # noqa: E731 (the evaluator is bound to the supernet)
+        trained = train_supernet(net, data, pairs, cfg, admits, evaluate, metric, device, run_dir)
+        net.eval()
+        fitness_pairs = fitness_sample(pairs["valid"], rs.fitness_pairs, cfg.seed)
+        sign = 1.0 if lower else -1.0  # the evolution minimises
+
+        def fitness(genome) -> float:
+            return sign * path_metric(net, genome, evaluate, fitness_pairs, metric)
+
+        from towernas.search.run import evolution_config
+
+        seeds = hand_built(space, admits) if rs.seed_hand_built else []
+        result = evolve(SearchSpace(list(space.slots())), fitness, lambda g: float(costs.cost(g).flops), admits,
+                        evolution_config(cfg.search, cfg.seed), on_generation=lambda r: tracker.log("search", r),
+                        state_path=run_dir / "evolution_state.json", write_text=write_text_atomic,
+                        progress=cfg.progress, seeds=seeds)
+        scored = dict(result.evaluated)
+        done = RecordLog(run_dir)
+        rows = []
+        for genome in finalists(result.evaluated, rs.final_candidates, rs.min_distance, seeds):
+            key = "final/" + "|".join(genome)
+            if done.get(key) is None:
+                done.add(key, train_finalist(data, pairs, cfg, space, genome, device, tracker))
+            record = done.get(key)
+            rows.append({"genome": list(genome), "hand_built": genome in seeds,
+                         "supernet": sign * scored[genome] if genome in scored else None,
+                         "cost": costs.cost(genome)._asdict(), "best_epoch": record["best_epoch"],
+                         "valid": record["valid"], "test": record["test"]})
+    finally:
+        tracker.close()
+    rows.sort(key=lambda r: sign * r["valid"][metric])
+    best = rows[0]
+    winner = space.arch(tuple(best["genome"]))
+    from towernas.rankers.arch import ArchRanker
+
+    counted = ranker_cost(ArchRanker(catalog, **winner.hyperparameters()))
+    provenance = {"dataset": cfg.dataset.name, "task": cfg.task, "budget": budget.name, "seed": cfg.seed,
+                  "metric": metric, "valid": best["valid"][metric], "hand_built": best["hand_built"],
+                  "config_hash": config_hash(config, RESUME), "towernas": __version__}
+    winner = dataclasses.replace(winner, provenance=provenance, complexity={
+        "params": counted.params, "flops_per_candidate": counted.flops_per_candidate,
+        "flops_per_pair": counted.flops_per_pair})
+    winner.save(run_dir / "best.json")
+    summary = {"run_dir": str(run_dir), "task": cfg.task, "dataset": data.summary(), "budget": str(budget),
+               "space_size": space.size, "supernet": trained,
+               "search": {"unique_evaluations": result.unique_evaluations, "generations_run": len(result.history) - 1,
+                          "best_supernet": sign * result.best[1]},
+               "finalists": rows, "best": winner.to_dict(),
+               "validation": validation_entry(metric, best["valid"][metric], "best", lower_is_better=lower)}
+    write_json_atomic(run_dir / "summary.json", summary)
+    table = markdown(["genome", "hand-built", f"supernet {metric}", f"valid {metric}", f"test {metric}",
+                      "FLOPs/candidate", "params"],
+                     [[" ".join(r["genome"]), "yes" if r["hand_built"] else "", _num(r["supernet"]),
+                       _num(r["valid"][metric]), _num(r["test"][metric]), f"{r['cost']['flops']:,}",
+                       f"{r['cost']['params']:,}"] for r in rows])
+    write_text_atomic(run_dir / "summary.md", table + "\n")
+    print(f"\n{table}\n\nbest ranker architecture: {run_dir / 'best.json'}")
+    return summary
+
+
+def _num(value) -> str:
+    return "–" if value is None else f"{value:.4f}"
