@@ -25,6 +25,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 import random
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -176,50 +178,82 @@ def train_finalist(data, pairs, cfg, space: RankerSpace, genome, device, tracker
     return record
 
 
-def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
-    """Search a ranker for ``cfg.dataset`` under ``cfg.ranker_search.budget``; write ``best.json``; return the
-    summary."""
-    from towernas.rank import labelled_pairs, selected_metric, split_evaluator
+@dataclass
+class Setup:
+    """What every stage of a ranker search (and the fidelity benchmark) reads, built once by ``setup(cfg)``."""
+
+    cfg: DictConfig
+    data: object
+    pairs: dict[str, CtrPairs]
+    catalog: Catalog
+    space: RankerSpace
+    budget: RankerBudget
+    costs: RankerCostModel
+    metric: str  # the validation metric (rank.select; auc | rmse by default)
+    device: torch.device
+
+    @property
+    def sign(self) -> float:
+        """+1 when the metric is lower-is-better (RMSE), -1 otherwise: ``sign * metric`` is minimised."""
+        return 1.0 if self.metric in LOWER_IS_BETTER else -1.0
+
+    def admits(self, genome) -> bool:
+        return self.budget.admits(self.costs.cost(genome))
+
+    def supernet(self) -> tuple[RankerSupernet, Callable]:
+        """A fresh supernet of the space and ``evaluate(model, pairs)`` of the task (bound to it)."""
+        from towernas.rank import split_evaluator
+
+        net = RankerSupernet(self.catalog, self.space).to(self.device)
+        evaluate_split = split_evaluator(net, self.data, self.cfg, self.device)
+        return net, lambda model, p: evaluate_split(p)
+
+
+def setup(cfg: DictConfig) -> Setup:
+    """Check the settings (one line, before any data), load the data and the task's pairs, and check that the
+    budget admits some ranker of the space."""
+    from towernas.rank import labelled_pairs, selected_metric
 
     check_ranker_search(cfg)
     rs = cfg.ranker_search
-    budget = RankerBudget.from_config(rs.budget)
-    space = RankerSpace.from_config(rs.space)
+    budget, space = RankerBudget.from_config(rs.budget), RankerSpace.from_config(rs.space)
     device = resolve_device(cfg.device)
-    torch.manual_seed(cfg.seed)
     data = load_dataset(cfg.dataset, progress=cfg.progress)
     pairs = labelled_pairs(data, cfg)
     catalog = Catalog.from_data(data, cfg.rank.pair_features, ratings=cfg.rank.ratings)
     costs = RankerCostModel(catalog, space)
-    admits = lambda genome: budget.admits(costs.cost(genome))  # noqa: E731
     cheapest = min((costs.cost((h, b, *[SKIP] * (space.depth - 1))) for h in space.histories for b in space.blocks),
                    key=lambda c: c.flops)
     if not budget.admits(cheapest):
         raise UserError(f"{budget} admits no ranker of this space on {data.name}: the cheapest costs "
                         f"{cheapest.flops} FLOPs per candidate and {cheapest.params} params; raise "
                         "ranker_search.budget.flops")
+    return Setup(cfg, data, pairs, catalog, space, budget, costs, selected_metric(cfg), device)
+
+
+def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
+    """Search a ranker for ``cfg.dataset`` under ``cfg.ranker_search.budget``; write ``best.json``; return the
+    summary."""
+    s = setup(cfg)
+    rs, space, metric, sign = cfg.ranker_search, s.space, s.metric, s.sign
     config = OmegaConf.to_container(cfg, resolve=True)
     claim(run_dir, config, RESUME)
-    metric = selected_metric(cfg)
-    lower = metric in LOWER_IS_BETTER
+    torch.manual_seed(cfg.seed)
     tracker = Tracker(run_dir, use_wandb=cfg.tracking.wandb, project=cfg.tracking.project, config=config,
-                      name=f"search-ranker-{cfg.dataset.name}-{cfg.task}-{budget.name}-s{cfg.seed}")
+                      name=f"search-ranker-{cfg.dataset.name}-{cfg.task}-{s.budget.name}-s{cfg.seed}")
     try:
-        net = RankerSupernet(catalog, space).to(device)
-        evaluate_split = split_evaluator(net, data, cfg, device)
-        evaluate = lambda model, p: evaluate_split(p)  # noqa: E731 (the evaluator is bound to the supernet)
-        trained = train_supernet(net, data, pairs, cfg, admits, evaluate, metric, device, run_dir)
+        net, evaluate = s.supernet()
+        trained = train_supernet(net, s.data, s.pairs, cfg, s.admits, evaluate, metric, s.device, run_dir)
         net.eval()
-        fitness_pairs = fitness_sample(pairs["valid"], rs.fitness_pairs, cfg.seed)
-        sign = 1.0 if lower else -1.0  # the evolution minimises
+        fitness_pairs = fitness_sample(s.pairs["valid"], rs.fitness_pairs, cfg.seed)
 
         def fitness(genome) -> float:
             return sign * path_metric(net, genome, evaluate, fitness_pairs, metric)
 
         from towernas.search.run import evolution_config
 
-        seeds = hand_built(space, admits) if rs.seed_hand_built else []
-        result = evolve(SearchSpace(list(space.slots())), fitness, lambda g: float(costs.cost(g).flops), admits,
+        seeds = hand_built(space, s.admits) if rs.seed_hand_built else []
+        result = evolve(SearchSpace(list(space.slots())), fitness, lambda g: float(s.costs.cost(g).flops), s.admits,
                         evolution_config(cfg.search, cfg.seed), on_generation=lambda r: tracker.log("search", r),
                         state_path=run_dir / "evolution_state.json", write_text=write_text_atomic,
                         progress=cfg.progress, seeds=seeds)
@@ -229,11 +263,11 @@ def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
         for genome in finalists(result.evaluated, rs.final_candidates, rs.min_distance, seeds):
             key = "final/" + "|".join(genome)
             if done.get(key) is None:
-                done.add(key, train_finalist(data, pairs, cfg, space, genome, device, tracker))
+                done.add(key, train_finalist(s.data, s.pairs, cfg, space, genome, s.device, tracker))
             record = done.get(key)
             rows.append({"genome": list(genome), "hand_built": genome in seeds,
                          "supernet": sign * scored[genome] if genome in scored else None,
-                         "cost": costs.cost(genome)._asdict(), "best_epoch": record["best_epoch"],
+                         "cost": s.costs.cost(genome)._asdict(), "best_epoch": record["best_epoch"],
                          "valid": record["valid"], "test": record["test"]})
     finally:
         tracker.close()
@@ -242,20 +276,20 @@ def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
     winner = space.arch(tuple(best["genome"]))
     from towernas.rankers.arch import ArchRanker
 
-    counted = ranker_cost(ArchRanker(catalog, **winner.hyperparameters()))
-    provenance = {"dataset": cfg.dataset.name, "task": cfg.task, "budget": budget.name, "seed": cfg.seed,
+    counted = ranker_cost(ArchRanker(s.catalog, **winner.hyperparameters()))
+    provenance = {"dataset": cfg.dataset.name, "task": cfg.task, "budget": s.budget.name, "seed": cfg.seed,
                   "metric": metric, "valid": best["valid"][metric], "hand_built": best["hand_built"],
                   "config_hash": config_hash(config, RESUME), "towernas": __version__}
     winner = dataclasses.replace(winner, provenance=provenance, complexity={
         "params": counted.params, "flops_per_candidate": counted.flops_per_candidate,
         "flops_per_pair": counted.flops_per_pair})
     winner.save(run_dir / "best.json")
-    summary = {"run_dir": str(run_dir), "task": cfg.task, "dataset": data.summary(), "budget": str(budget),
+    summary = {"run_dir": str(run_dir), "task": cfg.task, "dataset": s.data.summary(), "budget": str(s.budget),
                "space_size": space.size, "supernet": trained,
                "search": {"unique_evaluations": result.unique_evaluations, "generations_run": len(result.history) - 1,
                           "best_supernet": sign * result.best[1]},
                "finalists": rows, "best": winner.to_dict(),
-               "validation": validation_entry(metric, best["valid"][metric], "best", lower_is_better=lower)}
+               "validation": validation_entry(metric, best["valid"][metric], "best", lower_is_better=sign > 0)}
     write_json_atomic(run_dir / "summary.json", summary)
     table = markdown(["genome", "hand-built", f"supernet {metric}", f"valid {metric}", f"test {metric}",
                       "FLOPs/candidate", "params"],
