@@ -91,8 +91,8 @@ def report(out: dict) -> str:
     header = ["setup", "ranker", f"valid {first}", f"test {first}", "Δ valid (paired)", "Δ test (paired)",
               f"test {second}", "best epochs", "FLOPs/pair"]
     mean = out["rows"][0].get("train_mean")
-    lines = [["–", "(train mean, no model)", f"{mean['valid']['rmse']:.4f}", f"{mean['test']['rmse']:.4f}", "–", "–",
-              f"{mean['test']['mae']:.4f}", "–", "0"]] if mean else []
+    lines = [["–", "(train mean, no model)", f"{mean['valid']['rmse']:.4f}", f"{mean['test']['rmse']:.4f}", "–",
+              "–", f"{mean['test']['mae']:.4f}", "–", "0"]] if mean else []
     for r in out["rows"]:
         ref = reference[r["ranker"]]
         paired = r["setup"] != reference_setup and ref["seeds"] == r["seeds"]

@@ -6,7 +6,8 @@ gate of the ranker search (issue 26: Kendall τ ≥ 0.3 with its interval above 
                                                [--override KEY=VALUE ...]
 
 1. **Supernet**: stage 1 of ``python -m towernas.search task=<task>`` with the same settings
-   (``towernas.search.rankers.train_supernet``), trained once into ``<out>/ranker-fidelity-runs/<dataset>-<task>/``.
+   (``towernas.search.rankers.train_ranker_supernet``), trained once into
+   ``<out>/ranker-fidelity-runs/<dataset>-<task>/``.
 2. **Architectures**: ``--n-archs`` distinct budget-feasible genomes, evenly spaced in FLOPs per candidate over a
    pool of 2,000 uniform feasible draws (so the ranking is not only one of cost), plus the search's hand-built
    seeds (FM + widest MLP, per history).
@@ -68,7 +69,7 @@ def run(args) -> dict:
         path_metric,
         setup,
         train_finalist,
-        train_supernet,
+        train_ranker_supernet,
     )
 
     run_dir = Path(args.out) / "ranker-fidelity-runs" / f"{args.dataset}-{args.task}"
@@ -79,7 +80,7 @@ def run(args) -> dict:
     claim(run_dir, OmegaConf.to_container(cfg, resolve=True), RESUME)
     started = time.perf_counter()
     net, evaluate = s.supernet()
-    trained = train_supernet(net, s.data, s.pairs, cfg, s.admits, evaluate, s.metric, s.device, run_dir)
+    trained = train_ranker_supernet(net, s.data, s.pairs, cfg, s.admits, evaluate, s.metric, s.device, run_dir)
     net.eval()
     seeds = hand_built(s.space, s.admits)
     genomes = list(dict.fromkeys(spread_by_cost(s, args.n_archs, cfg.seed) + seeds))

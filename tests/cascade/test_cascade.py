@@ -278,3 +278,20 @@ def test_the_fusion_temperature_is_the_retrievers_training_temperature_unless_co
     assert stage.temperature() == trained_at and stage.temperature(0.7) == 0.7
     stage.artifact.meta["metadata"].pop("temperature")  # an artifact exported before it was recorded
     assert stage.temperature() == LEGACY_TEMPERATURE
+
+
+def test_a_ranker_architecture_file_trains_and_serves_as_a_cascade_stage(env, tmp_path):
+    """``ranker=arch ranker.arch=<best.json>`` (what ``towernas.search task=ctr`` writes) is a stage like any ranker;
+    the served cascade rebuilds it from its blocks, without the file."""
+    from towernas.serving import Cascade as ServedCascade
+    from towernas.space.ranker_arch import RankerArch
+
+    root, artifact, _ = env
+    path = tmp_path / "best.json"
+    RankerArch(("FM", "MLP-16"), history="target", embed=4, block=8, head=4).save(path)
+    out = cascade.run_cascade(_cfg(f"cascade.retriever={artifact}", "cascade.negatives=[top]", "ranker=arch",
+                                   f"ranker.arch={path}", "cascade.rankers=[arch]", small=()), tmp_path / "run")
+    path.unlink()  # the export carries the architecture
+    [(name, ranker, _)] = ServedCascade.load(out["cascade_dir"]).rankers
+    ranker = getattr(ranker, "ranker", ranker)  # fused with the retriever's score (cascade.fuse_retriever)
+    assert name == "arch" and ranker.arch == RankerArch(("FM", "MLP-16"), history="target", embed=4, block=8, head=4)

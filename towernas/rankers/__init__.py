@@ -19,7 +19,7 @@ typed parameters, ``towernas.config.ranker``):
 | ``two_tower`` | dot product of two MLP towers | none before the dot (the control) |
 | ``mf`` | biased matrix factorization | user · item ids (id-only) |
 | ``ncf`` | NeuMF (GMF ∥ MLP) | element-wise + MLP over ids (id-only) |
-| ``arch`` | a searched or hand-written ``RankerArch`` | a chain of blocks over the fields (``towernas.space.ranker_ops``) |
+| ``arch`` | a searched or written ``RankerArch`` | a chain of blocks (``towernas.space.ranker_ops``) |
 
 Example:
     >>> import torch

@@ -130,7 +130,7 @@ def path_metric(net: RankerSupernet, genome, evaluate, pairs: CtrPairs, metric: 
         net.train(was)
 
 
-def train_supernet(net, data, pairs, cfg, admits, evaluate, metric, device, run_dir: Path) -> dict:
+def train_ranker_supernet(net, data, pairs, cfg, admits, evaluate, metric, device, run_dir: Path) -> dict:
     """Stage 1 (or its saved result)."""
     from towernas.rank import task_of, train_batches
 
@@ -151,7 +151,8 @@ def train_supernet(net, data, pairs, cfg, admits, evaluate, metric, device, run_
     settings = RankerFitSettings.from_config(cfg.rank, seed=cfg.seed, precision=cfg.precision, select=metric,
                                              loss=task_of(cfg).loss, max_epochs=rs.supernet_epochs)
     fitted = fit_ranker(net, batches, validate, settings, device=device, n_batches=n_batches, progress=cfg.progress)
-    trained = {"best_epoch": fitted.best_epoch, "monitor": fitted.best_valid, "monitor_paths": [list(g) for g in monitors]}
+    trained = {"best_epoch": fitted.best_epoch, "monitor": fitted.best_valid,
+               "monitor_paths": [list(g) for g in monitors]}
     with atomic_open(path, "wb") as fh:
         torch.save({"state": net.state_dict(), "trained": trained}, fh)
     return trained
@@ -243,7 +244,7 @@ def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
                       name=f"search-ranker-{cfg.dataset.name}-{cfg.task}-{s.budget.name}-s{cfg.seed}")
     try:
         net, evaluate = s.supernet()
-        trained = train_supernet(net, s.data, s.pairs, cfg, s.admits, evaluate, metric, s.device, run_dir)
+        trained = train_ranker_supernet(net, s.data, s.pairs, cfg, s.admits, evaluate, metric, s.device, run_dir)
         net.eval()
         fitness_pairs = fitness_sample(s.pairs["valid"], rs.fitness_pairs, cfg.seed)
 

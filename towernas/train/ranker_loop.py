@@ -145,9 +145,9 @@ def fit_ranker(ranker, batches: Callable[[np.random.Generator], Iterable[Batch]]
                progress: bool = True, log: Callable[[dict], None] | None = None) -> FitResult:
     """Train ``ranker`` in place on ``batches(rng)`` (a fresh shuffled pass per epoch, ``n_batches`` long for the
     progress bar), keep the epoch with the best ``validate()[settings.select]`` (``logloss``, ``rmse``, ``mae``:
-    lowest; else highest), restore it. ``settings.loss``: a key of ``LOSSES``. ``settings.validate_initial``: the untrained model
-    is a candidate too (epoch 0; a ranker fused with the retriever's score then never ends below the retriever's
-    own order on validation).
+    lowest; else highest), restore it. ``settings.loss``: a key of ``LOSSES``. ``settings.validate_initial``: the
+    untrained model is a candidate too (epoch 0; a ranker fused with the retriever's score then never ends below the
+    retriever's own order on validation).
 
     Stops after ``settings.patience`` epochs without improvement (0: run all ``max_epochs``).
     ``settings.precision``: fp32 | bf16 | fp16 | auto (``towernas.train.precision``).
