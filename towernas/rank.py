@@ -32,7 +32,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from towernas.config import register_configs
-from towernas.config.ranker import hyperparameters
+from towernas.config.ranker import TASK_METRICS, hyperparameters
 from towernas.config.resume import RESUME
 from towernas.config.validate import RANK_VALUES, check_values
 from towernas.data import InteractionData, load_dataset
@@ -72,16 +72,11 @@ class Task:
     loss: str
 
 
-TASKS = {"ctr": Task(("auc", "gauc", "logloss"), "bce"), "rating": Task(("rmse", "mae"), "mse")}
+TASKS = {"ctr": Task(TASK_METRICS["ctr"], "bce"), "rating": Task(TASK_METRICS["rating"], "mse")}
 
 
 def task_of(cfg: DictConfig) -> Task:
     return TASKS[cfg.rank.task]
-
-
-def selected_metric(cfg: DictConfig) -> str:
-    """``rank.select``, or the task's first metric when it is unset."""
-    return cfg.rank.select or task_of(cfg).metrics[0]
 
 
 def check_rank_values(cfg: DictConfig) -> None:
@@ -90,7 +85,7 @@ def check_rank_values(cfg: DictConfig) -> None:
     check_values(cfg, RANK_VALUES)
     if r.task not in TASKS:
         raise ValueError(f"rank.task={r.task!r}: expected one of {list(TASKS)}")
-    if selected_metric(cfg) not in task_of(cfg).metrics:
+    if r.select not in task_of(cfg).metrics:
         raise ValueError(f"rank.select={r.select!r}: rank.task={r.task} selects on one of {list(task_of(cfg).metrics)}")
     if not r.seeds:
         raise ValueError("rank.seeds=[]: expected at least one seed")
@@ -139,8 +134,7 @@ def rank_one(data: InteractionData, pairs: dict[str, CtrPairs], cfg: DictConfig,
     addons = ranker_addons(cfg, "rank", "bce", data, ranker)
     ranker = (RankerWithAddOns(ranker, addons) if addons else ranker).to(device)
     batches, n_batches = train_batches(data, pairs["train"], cfg, device)
-    settings = RankerFitSettings.from_config(r, seed=seed, precision=cfg.precision, select=selected_metric(cfg),
-                                             loss=task_of(cfg).loss)
+    settings = RankerFitSettings.from_config(r, seed=seed, precision=cfg.precision, loss=task_of(cfg).loss)
     evaluate = split_evaluator(ranker, data, cfg, device)
     fitted = fit_ranker(ranker, batches, lambda: evaluate(pairs["valid"]), settings,
                         device=device, n_batches=n_batches, progress=cfg.progress,
@@ -166,7 +160,7 @@ def train_mean_reference(data: InteractionData, pairs: dict[str, CtrPairs]) -> d
             for split, p in pairs.items() if split != "train"}
 
 
-def aggregate(records: list[dict], metrics: tuple[str, ...]) -> list[dict]:
+def aggregate(records: list[dict], metrics: tuple[str, ...] = TASK_METRICS["ctr"]) -> list[dict]:
     """Mean ± std over seeds of each ranker's test ``metrics``."""
     return [{"model": name, "seeds": len(mine), "cost": mine[0]["cost"],
              **seeds.over_seeds([r["test"] for r in mine], metrics)}
@@ -225,7 +219,7 @@ def run_rank(cfg: DictConfig, run_dir: Path) -> dict:
             records.append(done.get(key))
     finally:
         tracker.close()
-    metrics, select = task_of(cfg).metrics, selected_metric(cfg)
+    metrics, select = task_of(cfg).metrics, cfg.rank.select
     rows = aggregate(records, metrics)
     reference = train_mean_reference(data, pairs) if cfg.rank.task == "rating" else None
     results = {"dataset": cfg.dataset.name, "task": cfg.rank.task,

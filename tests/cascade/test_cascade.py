@@ -110,7 +110,7 @@ def test_training_queries_are_train_interactions_with_their_past_masked(env):
     (["cascade.select=ndcg@100"], r"cascade.select='ndcg@100': expected one of"),
     (["cascade.joint=[none,distil]"], r"cascade.joint='distil': unknown joint mode; expected one of \['none', 'distill'\]"),
     (["cascade.joint=[]"], r"cascade.joint=\[\]: expected a non-empty list of \['none', 'distill'\]"),
-    (["cascade.loss=bpr"], r"cascade.loss='bpr': unknown ranker loss; expected one of \['bce', 'softmax'\]"),
+    (["cascade.loss=bpr"], r"cascade.loss='bpr': unknown ranker loss; expected one of \['bce', 'softmax', 'mse'\]"),
 ])
 def test_bad_cascade_values_are_one_line_and_write_nothing(env, tmp_path, overrides, message):
     root, artifact, _ = env

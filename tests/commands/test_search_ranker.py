@@ -92,3 +92,17 @@ def test_finalists_are_distinct_and_the_hand_built_follow():
     space = RankerSpace(blocks=("FM", "MLP-16", "MLP-64"), depth=3)
     admits = lambda g: "MLP-64" not in g  # noqa: E731
     assert hand_built(space, admits) == [("mean", "FM", "MLP-16", "skip"), ("target", "FM", "MLP-16", "skip")]
+
+
+def test_the_ranker_search_config_has_the_main_configs_groups_and_their_values():
+    """``conf/search_ranker.yaml`` lists ``conf/config.yaml``'s groups after its own schema (a schema merged after
+    a group would reset that group's values): the evolution keys are the tower search's."""
+    import yaml
+
+    from tests.conftest import CONF_DIR
+
+    def groups(name):
+        return [d for d in yaml.safe_load((CONF_DIR / f"{name}.yaml").read_text())["defaults"] if isinstance(d, dict)]
+
+    assert [d for d in groups("search_ranker") if "ranker" not in d] == groups("config")
+    assert compose_config(name="search_ranker", tiny=False).search == compose_config(tiny=False).search

@@ -76,12 +76,11 @@ def register_configs() -> None:
     and registered later) as the group option ``ranker=<name>``, and the roots again whenever a sampler or add-on
     registers (their ``sampler`` and ``addon`` sections hold every registered one's options)."""
     from towernas.addons import ADDONS
-    from towernas.rankers.base import RANKERS  # the registry alone: towernas.rankers may be mid-import
+    from towernas.rankers import RANKERS
     from towernas.samplers import SAMPLERS
 
     store_roots()
     RANKERS.subscribe(store_ranker_option)
-    import towernas.rankers  # noqa: F401 (every ranker; mid-import, the rest notify as they register)
     SAMPLERS.subscribe(store_roots)
     ADDONS.subscribe(store_roots)
 

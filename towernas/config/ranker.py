@@ -15,14 +15,24 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, OmegaConf
 
 from towernas.config.schema import derived_schema
 
 RANKER_ARGUMENTS = ("catalog",)  # what ``build_ranker`` supplies: not options
+# per ``rank.task``: the metrics it reports, the first its default ``rank.select``
+TASK_METRICS = {"ctr": ("auc", "gauc", "logloss"), "rating": ("rmse", "mae")}
+
+
+def task_metric(task: str) -> str:
+    """The default ``rank.select`` of ``task`` (the ``task_metric`` resolver; an unknown task is reported by the
+    command's own check, in one line)."""
+    return TASK_METRICS.get(task, TASK_METRICS["ctr"])[0]
+
+
+OmegaConf.register_new_resolver("task_metric", task_metric, replace=True)
 
 
 @dataclass
@@ -34,7 +44,7 @@ class RankerConfig:
 
 def ranker_schema(name: str) -> type[RankerConfig]:
     """The config schema of the ranker registered as ``name``, derived from its constructor."""
-    from towernas.rankers.base import RANKERS  # the registry alone: towernas.rankers may be mid-import
+    from towernas.rankers import RANKERS
 
     cls = RANKERS.get(name)
     return derived_schema(cls, f"{cls.__name__}Config", module=__name__, skip=RANKER_ARGUMENTS,
@@ -58,9 +68,9 @@ class RankConfig:
     batch_size: int = 1024
     lr: float = 0.001
     weight_decay: float = 0.0  # Adam's L2 on every parameter (embeddings included)
-    # validation metric for early stopping; None: the task's first (ctr: auc | gauc | logloss; rating: rmse | mae;
-    # logloss, rmse and mae are lower-is-better)
-    select: Optional[str] = None
+    # validation metric for early stopping, by default the task's first (TASK_METRICS: ctr: auc | gauc | logloss;
+    # rating: rmse | mae; logloss, rmse and mae are lower-is-better)
+    select: str = "${task_metric:${.task}}"
     negatives: int = 1  # dataset.ctr.label=implicit: uniform negatives sampled per positive pair
     addons: list[str] = field(default_factory=list)  # ips relmf pda macr dice (options: addon.<name>)
     ratings: str = "mean"  # what rankers read of explicit ratings: none|mean|history|rated (rankers.inputs.Catalog)
@@ -70,21 +80,9 @@ class RankConfig:
 
 
 def hyperparameters(ranker_cfg) -> dict:
-    """The constructor arguments of a ``ranker`` config (every key but ``name``). ``ranker=arch``: a
-    ``ranker.arch`` file's architecture (``RankerArch``) gives them, and another key set beside it is a one-line
-    error (which one would win?)."""
-    from omegaconf import OmegaConf
+    """The constructor arguments of a ``ranker`` config: every key but ``name``, through the ranker class's
+    ``constructor_arguments`` (``ranker=arch`` reads its ``ranker.arch`` file there)."""
+    from towernas.rankers import RANKERS
 
     values = OmegaConf.to_container(ranker_cfg, resolve=True) if not isinstance(ranker_cfg, dict) else ranker_cfg
-    values = {k: v for k, v in values.items() if k != "name"}
-    path = values.pop("arch", None)
-    if path is None:
-        return values
-    from towernas.space.ranker_arch import RankerArch
-
-    defaults = OmegaConf.to_container(OmegaConf.structured(ranker_schema(ranker_cfg["name"])), resolve=True)
-    changed = sorted(k for k, v in values.items() if v != defaults.get(k))
-    if changed:
-        raise ValueError(f"ranker.arch={path} and ranker.{changed[0]}={values[changed[0]]!r}: the file gives every "
-                         "key of the architecture; set one or the other")
-    return RankerArch.load(path).hyperparameters()
+    return RANKERS.get(values["name"]).constructor_arguments({k: v for k, v in values.items() if k != "name"})

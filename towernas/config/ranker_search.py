@@ -77,7 +77,8 @@ class RankerSearchConfig:
     space: RankerSpaceConfig = field(default_factory=RankerSpaceConfig)
     budget: RankerBudgetConfig = field(  # type: ignore[valid-type]
         default_factory=lambda: RankerBudgetConfig(name="R100k", flops=100_000))
-    supernet_epochs: int = 6  # SPOS epochs over the train pairs (a fresh feasible path per batch)
+    supernet_epochs: int = 20  # SPOS epochs over the train pairs (a fresh feasible path per batch), early-stopped
+    # on the monitor after rank.patience epochs without improvement
     monitor_paths: int = 4  # fixed feasible paths whose mean validation metric picks the supernet's best epoch
     fitness_pairs: Optional[int] = 20_000  # the validation pairs a path's fitness reads (a fixed sample; None: all)
     final_candidates: int = 4  # the evolution's best distinct genomes, each trained as `python -m towernas.rank` does

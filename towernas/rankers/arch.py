@@ -80,6 +80,26 @@ class ArchRanker(Ranker):
         self.head = nn.Linear(block, 1)
         self.linear = LinearTerms(catalog)
 
+    @classmethod
+    def constructor_arguments(cls, options: dict) -> dict:
+        """``ranker.arch`` set: the file's architecture (a one-line error if another key is set beside it, since one
+        of the two would be ignored); else the keys."""
+        import inspect
+
+        from towernas.space.ranker_arch import RankerArch
+
+        options = dict(options)
+        path = options.pop("arch", None)
+        if path is None:
+            return options
+        defaults = {k: p.default for k, p in inspect.signature(cls).parameters.items() if k in options}
+        changed = sorted(k for k, v in options.items() if v != (list(defaults[k]) if isinstance(defaults[k], tuple)
+                                                                 else defaults[k]))
+        if changed:
+            raise ValueError(f"ranker.arch={path} and ranker.{changed[0]}={options[changed[0]]!r}: the file gives "
+                             "every key of the architecture; set one or the other")
+        return RankerArch.load(path).hyperparameters()
+
     def tokens(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         """(B * C, n, embed) the pair's field embeddings [+ the attended history], one row per pair."""
         x = self.fields(batch, items)

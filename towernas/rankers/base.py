@@ -38,6 +38,12 @@ class Ranker(nn.Module):
         super().__init__()
         self.catalog = catalog
 
+    @classmethod
+    def constructor_arguments(cls, options: dict) -> dict:
+        """The constructor's keyword arguments from the ``ranker`` config's keys (``name`` removed): the keys
+        themselves, unless a ranker reads some of them from elsewhere (``ranker=arch``: its ``arch`` file)."""
+        return options
+
     def score(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         """(B, C) logits of the candidates ``items`` (B, C) for the queries of ``batch``."""
         return self(batch, items)

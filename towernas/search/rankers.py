@@ -130,8 +130,9 @@ def path_metric(net: RankerSupernet, genome, evaluate, pairs: CtrPairs, metric: 
         net.train(was)
 
 
-def train_ranker_supernet(net, data, pairs, cfg, admits, evaluate, metric, device, run_dir: Path) -> dict:
-    """Stage 1 (or its saved result)."""
+def train_ranker_supernet(net, data, pairs, cfg, admits, evaluate, metric, device, run_dir: Path,
+                          tracker: Tracker | None = None) -> dict:
+    """Stage 1 (or its saved result); every epoch's loss and monitor value go to ``tracker`` (``supernet``)."""
     from towernas.rank import task_of, train_batches
 
     path = run_dir / SUPERNET_FILE
@@ -150,7 +151,8 @@ def train_ranker_supernet(net, data, pairs, cfg, admits, evaluate, metric, devic
     batches, n_batches = train_batches(data, pairs["train"], cfg, device)
     settings = RankerFitSettings.from_config(cfg.rank, seed=cfg.seed, precision=cfg.precision, select=metric,
                                              loss=task_of(cfg).loss, max_epochs=rs.supernet_epochs)
-    fitted = fit_ranker(net, batches, validate, settings, device=device, n_batches=n_batches, progress=cfg.progress)
+    fitted = fit_ranker(net, batches, validate, settings, device=device, n_batches=n_batches, progress=cfg.progress,
+                        log=(lambda rec: tracker.log("supernet", rec)) if tracker is not None else None)
     trained = {"best_epoch": fitted.best_epoch, "monitor": fitted.best_valid,
                "monitor_paths": [list(g) for g in monitors]}
     with atomic_open(path, "wb") as fh:
@@ -213,7 +215,7 @@ class Setup:
 def setup(cfg: DictConfig) -> Setup:
     """Check the settings (one line, before any data), load the data and the task's pairs, and check that the
     budget admits some ranker of the space."""
-    from towernas.rank import labelled_pairs, selected_metric
+    from towernas.rank import labelled_pairs
 
     check_ranker_search(cfg)
     rs = cfg.ranker_search
@@ -229,7 +231,7 @@ def setup(cfg: DictConfig) -> Setup:
         raise UserError(f"{budget} admits no ranker of this space on {data.name}: the cheapest costs "
                         f"{cheapest.flops} FLOPs per candidate and {cheapest.params} params; raise "
                         "ranker_search.budget.flops")
-    return Setup(cfg, data, pairs, catalog, space, budget, costs, selected_metric(cfg), device)
+    return Setup(cfg, data, pairs, catalog, space, budget, costs, cfg.rank.select, device)
 
 
 def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
@@ -244,7 +246,8 @@ def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
                       name=f"search-ranker-{cfg.dataset.name}-{cfg.task}-{s.budget.name}-s{cfg.seed}")
     try:
         net, evaluate = s.supernet()
-        trained = train_ranker_supernet(net, s.data, s.pairs, cfg, s.admits, evaluate, metric, s.device, run_dir)
+        trained = train_ranker_supernet(net, s.data, s.pairs, cfg, s.admits, evaluate, metric, s.device, run_dir,
+                                        tracker)
         net.eval()
         fitness_pairs = fitness_sample(s.pairs["valid"], rs.fitness_pairs, cfg.seed)
 
