@@ -25,6 +25,8 @@ $(VENV)/.installed: pyproject.toml Makefile
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# The tower search (ARGS="dataset=ml-1m budget=M"); a ranker search: ARGS="task=ctr ranker_search.budget.flops=120098"
+# (task=rating: explicit ratings). `make bench-ranker-fidelity` measures the ranker supernet's fidelity.
 search: install
 	$(PY) -m towernas.search $(ARGS)
 
