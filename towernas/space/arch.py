@@ -35,8 +35,36 @@ class ArchError(UserError):
     """An invalid architecture or architecture file (one-line message)."""
 
 
+class ArchFile:
+    """What both kinds of architecture file share (``Arch``; ``towernas.space.ranker_arch.RankerArch``): the
+    optional ``complexity`` / ``provenance`` reports, JSON text, an atomic save, and reading with one-line
+    errors. A subclass defines ``to_dict``, ``from_dict(data, where)`` and ``WHERE`` (its name in errors)."""
+
+    WHERE = "arch"
+
+    def reports(self) -> dict[str, Any]:
+        """The reports carried along, when set."""
+        return {k: getattr(self, k) for k in ("complexity", "provenance") if getattr(self, k) is not None}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    @classmethod
+    def from_json(cls, text: str, where: str | None = None):
+        return cls.from_dict(parse_json(text, where or cls.WHERE), where or cls.WHERE)
+
+    @classmethod
+    def load(cls, path: str | Path):
+        return cls.from_dict(read_json(path), str(path))
+
+    def save(self, path: str | Path) -> None:
+        """Write the JSON atomically (temp file + rename)."""
+        with atomic_open(path) as fh:
+            fh.write(self.to_json() + "\n")
+
+
 @dataclass(frozen=True)
-class Arch:
+class Arch(ArchFile):
     """A two-tower architecture: history pooling + user blocks + item blocks, by name.
 
     ``complexity`` and ``provenance`` are carried along for reports; they do not take part in
@@ -77,16 +105,8 @@ class Arch:
                 raise ArchError(f"{where}.{side}[0]='skip': the first position needs a block")
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schema": SCHEMA, "space": self.space, "pooling": self.pooling, "user": list(self.user),
-                               "item": list(self.item), "dims": self.dims.to_dict()}
-        if self.complexity is not None:
-            out["complexity"] = self.complexity
-        if self.provenance is not None:
-            out["provenance"] = self.provenance
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return {"schema": SCHEMA, "space": self.space, "pooling": self.pooling, "user": list(self.user),
+                "item": list(self.item), "dims": self.dims.to_dict(), **self.reports()}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "arch") -> "Arch":
@@ -109,19 +129,6 @@ class Arch:
             raise ArchError(str(err)) from None
         return cls(data["pooling"], tuple(data["user"]), tuple(data["item"]), dims,
                    data.get("complexity"), data.get("provenance"), data.get("space", DEFAULT_ANATOMY))
-
-    @classmethod
-    def from_json(cls, text: str, where: str = "arch") -> "Arch":
-        return cls.from_dict(parse_json(text, where), where)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "Arch":
-        return cls.from_dict(read_json(path), str(path))
-
-    def save(self, path: str | Path) -> None:
-        """Write the JSON atomically (temp file + rename)."""
-        with atomic_open(path) as fh:
-            fh.write(self.to_json() + "\n")
 
     def with_info(self, complexity: dict | None = None, provenance: dict | None = None) -> "Arch":
         """A copy carrying ``complexity`` / ``provenance`` (the ops stay the same)."""

@@ -25,13 +25,10 @@ Example:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from towernas.runs.files import atomic_open
-from towernas.space.arch import ArchError, parse_json, read_json
+from towernas.space.arch import ArchError, ArchFile
 from towernas.space.ops import SKIP
 from towernas.space.ranker_ops import RANKER_BLOCK_NAMES
 
@@ -44,7 +41,7 @@ _KEYS = {"schema", "kind", "blocks", "history", "dims", "complexity", "provenanc
 
 
 @dataclass(frozen=True)
-class RankerArch:
+class RankerArch(ArchFile):
     """A ranker architecture: blocks by name, the history token, widths. ``complexity`` and ``provenance`` are
     carried for reports and take no part in equality."""
 
@@ -55,6 +52,7 @@ class RankerArch:
     head: int = DIMS["head"]
     complexity: dict[str, Any] | None = field(default=None, compare=False)
     provenance: dict[str, Any] | None = field(default=None, compare=False)
+    WHERE: ClassVar[str] = "ranker arch"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "blocks", tuple(self.blocks))
@@ -82,16 +80,8 @@ class RankerArch:
         return {"blocks": list(self.blocks), "history": self.history, **{k: getattr(self, k) for k in DIMS}}
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schema": SCHEMA, "kind": KIND, "blocks": list(self.blocks), "history": self.history,
-                               "dims": {k: getattr(self, k) for k in DIMS}}
-        if self.complexity is not None:
-            out["complexity"] = self.complexity
-        if self.provenance is not None:
-            out["provenance"] = self.provenance
-        return out
-
-    def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2)
+        return {"schema": SCHEMA, "kind": KIND, "blocks": list(self.blocks), "history": self.history,
+                "dims": {k: getattr(self, k) for k in DIMS}, **self.reports()}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "ranker arch") -> RankerArch:
@@ -117,16 +107,3 @@ class RankerArch:
                        complexity=data.get("complexity"), provenance=data.get("provenance"))
         except ArchError as err:  # name the file, not the class
             raise ArchError(str(err).replace("ranker arch", where, 1)) from None
-
-    @classmethod
-    def from_json(cls, text: str, where: str = "ranker arch") -> RankerArch:
-        return cls.from_dict(parse_json(text, where), where)
-
-    @classmethod
-    def load(cls, path: str | Path) -> RankerArch:
-        return cls.from_dict(read_json(path), str(path))
-
-    def save(self, path: str | Path) -> None:
-        """Write the JSON atomically (temp file + rename)."""
-        with atomic_open(path) as fh:
-            fh.write(self.to_json() + "\n")
