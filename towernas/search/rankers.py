@@ -124,7 +124,7 @@ def path_metric(net: RankerSupernet, genome, evaluate, pairs: CtrPairs, metric: 
     was, draw = net.training, net.draw
     net.use(genome)
     try:
-        return float(evaluate(net, pairs)[metric])
+        return float(evaluate(pairs)[metric])
     finally:
         net.draw = draw
         net.train(was)
@@ -204,12 +204,11 @@ class Setup:
         return self.budget.admits(self.costs.cost(genome))
 
     def supernet(self) -> tuple[RankerSupernet, Callable]:
-        """A fresh supernet of the space and ``evaluate(model, pairs)`` of the task (bound to it)."""
+        """A fresh supernet of the space and ``evaluate(pairs)``, the task's metrics of its current path."""
         from towernas.rank import split_evaluator
 
         net = RankerSupernet(self.catalog, self.space).to(self.device)
-        evaluate_split = split_evaluator(net, self.data, self.cfg, self.device)
-        return net, lambda model, p: evaluate_split(p)
+        return net, split_evaluator(net, self.data, self.cfg, self.device)
 
 
 def setup(cfg: DictConfig) -> Setup:
