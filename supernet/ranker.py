@@ -36,7 +36,7 @@ from torch import nn
 
 from supernet.model import op_key
 from towernas.nn.target_attention import TargetAttention
-from towernas.rankers.arch import ANATOMY, ATTENTION_HIDDEN, ArchRanker, ranker_block, ranker_dims
+from towernas.rankers.arch import ANATOMY, ATTENTION_HIDDEN, ArchRanker, pair_tokens, ranker_block, ranker_dims
 from towernas.rankers.base import LinearTerms, Ranker
 from towernas.rankers.inputs import Catalog, PairFields
 from towernas.space.chain import chain_blocks, make_align, make_input_norm
@@ -88,12 +88,8 @@ class RankerSupernet(Ranker):
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         genome = self.current()
         history, blocks = genome[0], genome[1:]
-        x = self.fields(batch, items)
-        pairs = x.stacked()  # (B, C, F, E)
-        if history == "target":
-            interest = self.attention(self.fields.candidates(batch["history"]).sum(2), x.items.sum(2), x.mask)
-            pairs = torch.cat([pairs, interest.unsqueeze(2)], dim=2)
-        tokens = self.norm(self.align[history](pairs.flatten(0, 1)))
+        pairs = pair_tokens(self.fields, self.attention if history == "target" else None, batch, items)
+        tokens = self.norm(self.align[history](pairs))
         chosen = [position[op_key(name)] for position, name in zip(self.positions[history], blocks)]
         return self.head(chain_blocks(tokens, chosen)).view(items.shape) + self.linear(batch, items)
 

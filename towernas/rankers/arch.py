@@ -55,6 +55,20 @@ def ranker_block(name: str, n_inputs: int, dims) -> nn.Module:
     return make_block(name, n_inputs, dims, ANATOMY, ops=RANKER_OPS)
 
 
+def pair_tokens(fields: PairFields, attention: TargetAttention | None, batch: dict[str, torch.Tensor],
+                items: torch.Tensor) -> torch.Tensor:
+    """(B * C, n, embed): every pair's field embeddings, one row per (query, candidate) pair, and with
+    ``attention`` (history="target") DIN's attention-pooled history for that candidate as one more token. The
+    ``arch`` ranker's tokens, and a ranker supernet path's (``supernet.ranker``)."""
+    x = fields(batch, items)
+    pairs = x.stacked()  # (B, C, F, E)
+    if attention is not None:
+        history, target = fields.candidates(batch["history"]).sum(2), x.items.sum(2)
+        interest = attention(history, target, x.mask)  # (B, C, E)
+        pairs = torch.cat([pairs, interest.unsqueeze(2)], dim=2)
+    return pairs.flatten(0, 1)
+
+
 @RANKERS.register("arch")
 class ArchRanker(Ranker):
     """Args: catalog; blocks: the block names (``towernas.space.ranker_ops``; ``skip`` after the first);
@@ -102,13 +116,7 @@ class ArchRanker(Ranker):
 
     def tokens(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         """(B * C, n, embed) the pair's field embeddings [+ the attended history], one row per pair."""
-        x = self.fields(batch, items)
-        pairs = x.stacked()  # (B, C, F, E)
-        if self.attention is not None:
-            history, target = self.fields.candidates(batch["history"]).sum(2), x.items.sum(2)
-            interest = self.attention(history, target, x.mask)  # (B, C, E)
-            pairs = torch.cat([pairs, interest.unsqueeze(2)], dim=2)
-        return pairs.flatten(0, 1)
+        return pair_tokens(self.fields, self.attention, batch, items)
 
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         from towernas.space.chain import chain_blocks
