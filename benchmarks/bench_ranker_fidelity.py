@@ -80,7 +80,7 @@ def run(args) -> dict:
     claim(run_dir, OmegaConf.to_container(cfg, resolve=True), RESUME)
     started = time.perf_counter()
     net, evaluate = s.supernet()
-    trained = train_ranker_supernet(net, s.data, s.pairs, cfg, s.admits, evaluate, s.metric, s.device, run_dir)
+    trained = train_ranker_supernet(s, net, evaluate, run_dir)
     net.eval()
     seeds = hand_built(s.space, s.admits)
     genomes = list(dict.fromkeys(spread_by_cost(s, args.n_archs, cfg.seed) + seeds))

@@ -130,28 +130,30 @@ def path_metric(net: RankerSupernet, genome, evaluate, pairs: CtrPairs, metric: 
         net.train(was)
 
 
-def train_ranker_supernet(net, data, pairs, cfg, admits, evaluate, metric, device, run_dir: Path,
+def train_ranker_supernet(s: Setup, net: RankerSupernet, evaluate, run_dir: Path,
                           tracker: Tracker | None = None) -> dict:
-    """Stage 1 (or its saved result); every epoch's loss and monitor value go to ``tracker`` (``supernet``)."""
+    """Stage 1 (or its saved result): ``net`` trained on ``s``'s train pairs, ``evaluate`` its task's metrics
+    (``Setup.supernet``); every epoch's loss and monitor value go to ``tracker`` (``supernet``)."""
     from towernas.rank import task_of, train_batches
 
+    cfg, metric, admits = s.cfg, s.metric, s.admits
     path = run_dir / SUPERNET_FILE
     if path.exists():
-        saved = torch.load(path, map_location=device, weights_only=True)
+        saved = torch.load(path, map_location=s.device, weights_only=True)
         net.load_state_dict(saved["state"])
         return saved["trained"]
     rs, slots = cfg.ranker_search, net.space.slots()
     monitors = [uniform_feasible(slots, admits, random.Random(cfg.seed + 31 * i))() for i in range(rs.monitor_paths)]
     net.sample_with(uniform_feasible(slots, admits, random.Random(cfg.seed)))
-    monitor_pairs = fitness_sample(pairs["valid"], rs.fitness_pairs, cfg.seed)
+    monitor_pairs = fitness_sample(s.pairs["valid"], rs.fitness_pairs, cfg.seed)
 
     def validate() -> dict:
         return {metric: float(np.mean([path_metric(net, g, evaluate, monitor_pairs, metric) for g in monitors]))}
 
-    batches, n_batches = train_batches(data, pairs["train"], cfg, device)
+    batches, n_batches = train_batches(s.data, s.pairs["train"], cfg, s.device)
     settings = RankerFitSettings.from_config(cfg.rank, seed=cfg.seed, precision=cfg.precision, select=metric,
                                              loss=task_of(cfg).loss, max_epochs=rs.supernet_epochs)
-    fitted = fit_ranker(net, batches, validate, settings, device=device, n_batches=n_batches, progress=cfg.progress,
+    fitted = fit_ranker(net, batches, validate, settings, device=s.device, n_batches=n_batches, progress=cfg.progress,
                         log=(lambda rec: tracker.log("supernet", rec)) if tracker is not None else None)
     trained = {"best_epoch": fitted.best_epoch, "monitor": fitted.best_valid,
                "monitor_paths": [list(g) for g in monitors]}
@@ -245,8 +247,7 @@ def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
                       name=f"search-ranker-{cfg.dataset.name}-{cfg.task}-{s.budget.name}-s{cfg.seed}")
     try:
         net, evaluate = s.supernet()
-        trained = train_ranker_supernet(net, s.data, s.pairs, cfg, s.admits, evaluate, metric, s.device, run_dir,
-                                        tracker)
+        trained = train_ranker_supernet(s, net, evaluate, run_dir, tracker)
         net.eval()
         fitness_pairs = fitness_sample(s.pairs["valid"], rs.fitness_pairs, cfg.seed)
 
