@@ -2,8 +2,8 @@
 gate of the ranker search (issue 26: Kendall τ ≥ 0.3 with its interval above 0).
 
     python -m benchmarks.bench_ranker_fidelity [--dataset ml-100k] [--task ctr|rating] [--n-archs 16]
-                                               [--seeds 0,1] [--flops 120098] [--out bench_results] [--quick]
-                                               [--override KEY=VALUE ...]
+                                               [--seeds 0,1] [--flops 120098] [--finetune-steps 0,25,50,100]
+                                               [--out bench_results] [--quick] [--override KEY=VALUE ...]
 
 1. **Supernet**: stage 1 of ``python -m towernas.search task=<task>`` with the same settings
    (``towernas.search.rankers.train_ranker_supernet``), trained once into
@@ -11,8 +11,10 @@ gate of the ranker search (issue 26: Kendall τ ≥ 0.3 with its interval above 
 2. **Architectures**: ``--n-archs`` distinct budget-feasible genomes, evenly spaced in FLOPs per candidate over a
    pool of 2,000 uniform feasible draws (so the ranking is not only one of cost), plus the search's hand-built
    seeds (FM + widest MLP, per history).
-3. **Signal**: each path's validation metric through the supernet (the search's fitness, on the same fixed
-   ``fitness_pairs`` sample).
+3. **Signal**: each path's validation metric on the search's fixed ``fitness_pairs`` sample after fine-tuning it
+   alone for each of ``--finetune-steps`` train batches (``towernas.search.rankers.PathScorer``; 0: the supernet's
+   shared weights as they are). The headline τ is the one at the search's ``ranker_search.finetune_steps``; the
+   others show what fine-tuning buys, and its seconds per path.
 4. **Truth**: each genome trained from scratch as the search's finalists are (``python -m towernas.rank
    ranker=arch``, the ``rank`` schedule) for every seed of ``--seeds``; the truth is the mean validation metric.
    ``noise_ceiling_tau`` is τ between two seeds' validation metrics: no signal can rank better than training
@@ -64,9 +66,9 @@ def run(args) -> dict:
     from towernas.runs.run_dir import claim
     from towernas.runs.tracking import Tracker
     from towernas.search.rankers import (
+        PathScorer,
         fitness_sample,
         hand_built,
-        path_metric,
         setup,
         train_finalist,
         train_ranker_supernet,
@@ -77,7 +79,8 @@ def run(args) -> dict:
                   "progress=false", "device=cpu", *(QUICK if args.quick else []), *args.override,
                   config="search_ranker")
     s = setup(cfg)
-    claim(run_dir, OmegaConf.to_container(cfg, resolve=True), RESUME)
+    # the kept supernet and trainings do not depend on how paths are fine-tuned before scoring
+    claim(run_dir, OmegaConf.to_container(cfg, resolve=True), RESUME.ignoring("ranker_search.finetune_steps"))
     started = time.perf_counter()
     net, evaluate = s.supernet()
     trained = train_ranker_supernet(s, net, evaluate, run_dir)
@@ -86,8 +89,16 @@ def run(args) -> dict:
     genomes = list(dict.fromkeys(spread_by_cost(s, args.n_archs, cfg.seed) + seeds))
     fitness_pairs = fitness_sample(s.pairs["valid"], cfg.ranker_search.fitness_pairs, cfg.seed)
     orient = -s.sign  # higher is better
-    signal = [orient * path_metric(net, g, evaluate, fitness_pairs, s.metric) for g in genomes]
     supernet_seconds = time.perf_counter() - started
+    steps_list = list(dict.fromkeys([*args.finetune_steps, cfg.ranker_search.finetune_steps]))
+    signals, seconds = {}, {}
+    for steps in steps_list:
+        started = time.perf_counter()
+        score = PathScorer(s, net, fitness_pairs, steps)
+        signals[steps] = [orient * score(g) for g in genomes]
+        seconds[steps] = (time.perf_counter() - started) / len(genomes)
+        print(f"fine-tuned {steps} steps: {seconds[steps]:.1f} s per path", flush=True)
+    signal = signals[cfg.ranker_search.finetune_steps]
     done = RecordLog(run_dir)
     tracker = Tracker(run_dir, use_wandb=False, project="towernas", config={}, name="ranker-fidelity")
     truth = np.zeros((len(genomes), len(args.seeds)))
@@ -104,14 +115,21 @@ def run(args) -> dict:
     finally:
         tracker.close()
     mean_truth = truth.mean(1)
-    lo, hi = bootstrap_tau(signal, mean_truth)
+
+    def agreement(values) -> dict:
+        return {"tau": kendall_tau(values, mean_truth), "ci90": list(bootstrap_tau(values, mean_truth)),
+                "precision_at_3": precision_at_k(values, list(mean_truth), 3)}
+
     out = {"dataset": args.dataset, "task": args.task, "metric": s.metric, "budget": str(s.budget),
            "seeds": args.seeds, "supernet": trained, "supernet_seconds": round(supernet_seconds, 1),
+           "finetune_steps": cfg.ranker_search.finetune_steps,
            "archs": [{"genome": list(g), "hand_built": g in seeds, "flops": s.costs.cost(g).flops,
-                      "supernet": orient * signal[i], "trained": [orient * v for v in truth[i]]}
+                      "supernet": orient * signal[i], "trained": [orient * v for v in truth[i]],
+                      "by_finetune_steps": {str(k): orient * v[i] for k, v in signals.items()}}
                      for i, g in enumerate(genomes)],
-           "tau": kendall_tau(signal, mean_truth), "ci90": [lo, hi],
-           "precision_at_3": precision_at_k(signal, list(mean_truth), 3),
+           **agreement(signal),
+           "by_finetune_steps": [{"steps": k, "seconds_per_path": round(seconds[k], 2), **agreement(v)}
+                                 for k, v in signals.items()],
            "flops_tau": kendall_tau([s.costs.cost(g).flops for g in genomes], mean_truth)}
     if len(args.seeds) > 1:
         out["noise_ceiling_tau"] = kendall_tau(truth[:, 0], truth[:, 1])
@@ -122,15 +140,24 @@ def run(args) -> dict:
 def report(out: dict) -> str:
     m = out["metric"]
     rows = [[" ".join(a["genome"]) + (" (hand-built)" if a["hand_built"] else ""), f"{a['flops']:,}",
-             f"{a['supernet']:.4f}", " / ".join(f"{v:.4f}" for v in a["trained"])] for a in out["archs"]]
+             *(f"{a['by_finetune_steps'][str(k['steps'])]:.4f}" for k in out["by_finetune_steps"]),
+             " / ".join(f"{v:.4f}" for v in a["trained"])] for a in out["archs"]]
+    steps = markdown_table(["fine-tuning steps per path", "Kendall τ", "90% bootstrap", "precision@3",
+                            "seconds per path"],
+                           [[str(k["steps"]), f"{k['tau']:.3f}", f"[{k['ci90'][0]:.3f}, {k['ci90'][1]:.3f}]",
+                             f"{k['precision_at_3']:.2f}", f"{k['seconds_per_path']:.1f}"]
+                            for k in out["by_finetune_steps"]])
     noise = (f"noise ceiling (τ between two training seeds): {out['noise_ceiling_tau']:.3f} "
              f"[{out['noise_ceiling_ci90'][0]:.3f}, {out['noise_ceiling_ci90'][1]:.3f}]\n"
              if "noise_ceiling_tau" in out else "")
     return (f"# Ranker supernet fidelity on {out['dataset']} ({out['task']}, validation {m}; {out['budget']})\n\n"
-            f"Kendall τ (supernet vs trained, mean over seeds {out['seeds']}): **{out['tau']:.3f}** "
-            f"(90% bootstrap [{out['ci90'][0]:.3f}, {out['ci90'][1]:.3f}]); precision@3 "
-            f"{out['precision_at_3']:.2f}; τ of FLOPs alone: {out['flops_tau']:.3f}\n{noise}\n"
-            + markdown_table(["genome", "FLOPs/candidate", f"supernet {m}", f"trained {m} per seed"], rows) + "\n")
+            f"Kendall τ (the search's fitness, paths fine-tuned {out['finetune_steps']} steps, vs trained, mean over "
+            f"seeds {out['seeds']}): **{out['tau']:.3f}** (90% bootstrap [{out['ci90'][0]:.3f}, "
+            f"{out['ci90'][1]:.3f}]); precision@3 {out['precision_at_3']:.2f}; τ of FLOPs alone: "
+            f"{out['flops_tau']:.3f}\n{noise}\n" + steps + "\n\n"
+            + markdown_table(["genome", "FLOPs/candidate",
+                              *(f"{m} after {k['steps']} steps" for k in out["by_finetune_steps"]),
+                              f"trained {m} per seed"], rows) + "\n")
 
 
 def main(argv=None) -> dict:
@@ -139,6 +166,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--task", choices=["ctr", "rating"], default="ctr")
     parser.add_argument("--n-archs", type=int, default=16)
     parser.add_argument("--seeds", type=int_list, default=[0, 1])
+    parser.add_argument("--finetune-steps", type=int_list, default=[0, 25, 50, 100],
+                        help="fine-tuning steps per path to compare (the search's own is added)")
     parser.add_argument("--flops", type=int, default=120_098, help="ranker_search.budget.flops (default: DeepFM's "
                         "per-candidate FLOPs on ML-100K)")
     args = parser.parse_args(argv)

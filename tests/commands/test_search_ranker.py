@@ -62,6 +62,7 @@ def test_a_rating_search_selects_on_rmse(tmp_path):
     ("ranker_search.budget.flops=10", r"ranker budget R100k \(flops per candidate <= 10\) admits no ranker"),
     ("ranker_search.budget.flops=-1", r"ranker_search.budget.flops=-1: expected a positive number"),
     ("ranker_search.supernet_epochs=0", r"ranker_search.supernet_epochs=0: expected a positive integer"),
+    ("ranker_search.finetune_steps=-1", r"ranker_search.finetune_steps=-1: expected an integer >= 0"),
     ("ranker_search.space.blocks=[FM,NOPE]", r"ranker_search.space.blocks: 'NOPE' is unknown"),
     ("rank.select=auc task=rating", r"rank.select='auc': rank.task=rating selects on one of"),
 ])
@@ -106,3 +107,39 @@ def test_the_ranker_search_config_has_the_main_configs_groups_and_their_values()
 
     assert [d for d in groups("search_ranker") if "ranker" not in d] == groups("config")
     assert compose_config(name="search_ranker", tiny=False).search == compose_config(tiny=False).search
+
+
+def test_a_path_is_scored_after_fine_tuning_it_alone_on_the_same_batches_for_every_path():
+    import numpy as np
+    import torch
+
+    from supernet.ranker import export_ranker
+    from towernas.rank import split_evaluator
+    from towernas.search.rankers import PathScorer, fitness_sample, path_metric, setup
+    from towernas.train.ranker_loop import bce
+
+    s = setup(_cfg("ranker_search.budget.flops=60000"))
+    net, evaluate = s.supernet()
+    net.eval()
+    pairs = fitness_sample(s.pairs["valid"], 500, 0)
+    genome = ("mean", "FM", "MLP-16")
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    # steps=0: the supernet's own path, exactly
+    assert PathScorer(s, net, pairs, 0)(genome) == path_metric(net, genome, evaluate, pairs, "auc")
+    scorer = PathScorer(s, net, pairs, 3)
+    assert len(scorer.batches) == 3 and PathScorer(s, net, pairs, 3).batches[0][1].equal(scorer.batches[0][1])
+    tuned = scorer(genome)
+    assert all(v.equal(before[k]) for k, v in net.state_dict().items())  # the supernet is left as it was
+    assert scorer(genome) == tuned  # the same batches, the same seed: the same score
+    # oracle: the exported child, trained by hand with Adam on the same three batches, scores the same
+    child = export_ranker(net, genome)
+    torch.manual_seed(s.cfg.seed)
+    optimizer = torch.optim.Adam(child.parameters(), lr=s.cfg.rank.lr)
+    child.train()
+    for batch, items, labels in scorer.batches:
+        optimizer.zero_grad()
+        bce(child.score(batch, items), labels).backward()
+        optimizer.step()
+    child.eval()
+    assert np.isclose(split_evaluator(child, s.data, s.cfg, s.device)(pairs)["auc"], tuned, rtol=0, atol=1e-6)
+    assert tuned != path_metric(net, genome, evaluate, pairs, "auc")  # the fine-tuning changed the path

@@ -80,6 +80,7 @@ class RankerSearchConfig:
     supernet_epochs: int = 20  # SPOS epochs over the train pairs (a fresh feasible path per batch), early-stopped
     # on the monitor after rank.patience epochs without improvement
     monitor_paths: int = 4  # fixed feasible paths whose mean validation metric picks the supernet's best epoch
+    finetune_steps: int = 50  # train batches each path is fine-tuned on alone before it is scored (0: none)
     fitness_pairs: Optional[int] = 20_000  # the validation pairs a path's fitness reads (a fixed sample; None: all)
     final_candidates: int = 4  # the evolution's best distinct genomes, each trained as `python -m towernas.rank` does
     min_distance: int = 2  # slots in which two finalists differ at least

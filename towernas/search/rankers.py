@@ -7,9 +7,10 @@ Three stages, like the tower search, each resumable in ``run_dir``:
    uniformly among the budget-feasible ones for every batch (SPOS); the epoch with the best mean validation
    metric of ``monitor_paths`` fixed feasible paths is kept. Saved as ``ranker_supernet.pt`` once trained.
 2. **Evolution** (``evolution.evolve``, the ``search`` section's keys): a path's fitness is its validation AUC
-   (``task=rating``: RMSE) through the supernet on a fixed sample of ``fitness_pairs`` validation pairs, under
-   ``ranker_search.budget`` (FLOPs per candidate, exact: ``towernas.complexity.rankers``). Checkpointed per
-   generation.
+   (``task=rating``: RMSE) on a fixed sample of ``fitness_pairs`` validation pairs, read after the path, exported
+   with the supernet's weights, is fine-tuned alone for ``finetune_steps`` train batches (NASRec's repair of
+   weight-sharing's ranking; the same batches for every path: ``PathScorer``), under ``ranker_search.budget``
+   (FLOPs per candidate, exact: ``towernas.complexity.rankers``). Checkpointed per generation.
 3. **Selection**: the ``final_candidates`` best distinct genomes (``min_distance`` slots apart), plus the in-space
    hand-built rankers (FM + the widest in-budget MLP, per history), each trained from scratch as
    ``python -m towernas.rank ranker=arch`` trains it (seed ``seed``); the best validation metric wins. Test is
@@ -23,6 +24,7 @@ interrupted supernet epoch schedule restarts).
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import random
 from collections.abc import Callable
@@ -34,7 +36,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from evolution import SearchSpace, evolve
-from supernet.ranker import RankerSupernet
+from supernet.ranker import RankerSupernet, export_ranker
 from towernas import __version__
 from towernas.complexity.rankers import RankerCostModel
 from towernas.config.ranker_search import TASKS, RankerBudget
@@ -55,7 +57,9 @@ from towernas.search.proposals import distance
 from towernas.space.ops import SKIP
 from towernas.space.ranker_space import RankerSpace
 from towernas.train.early_stopping import LOWER_IS_BETTER
-from towernas.train.ranker_loop import fit_ranker
+from towernas.train.optim import adam
+from towernas.train.precision import Precision
+from towernas.train.ranker_loop import LOSSES, fit_ranker, train_epoch
 from towernas.train.settings import RankerFitSettings
 
 log = logging.getLogger(__name__)
@@ -75,6 +79,9 @@ def check_ranker_search(cfg: DictConfig) -> None:
     for key in ("supernet_epochs", "monitor_paths", "final_candidates"):
         if isinstance(rs[key], bool) or not isinstance(rs[key], int) or rs[key] < 1:
             raise UserError(f"ranker_search.{key}={rs[key]!r}: expected a positive integer")
+    if isinstance(rs.finetune_steps, bool) or not isinstance(rs.finetune_steps, int) or rs.finetune_steps < 0:
+        raise UserError(f"ranker_search.finetune_steps={rs.finetune_steps!r}: expected an integer >= 0 (0: score the "
+                        "supernet's weights as they are)")
     if rs.fitness_pairs is not None and rs.fitness_pairs < 1:
         raise UserError(f"ranker_search.fitness_pairs={rs.fitness_pairs}: expected a positive integer or null (all)")
     if cfg.rank.addons:
@@ -128,6 +135,47 @@ def path_metric(net: RankerSupernet, genome, evaluate, pairs: CtrPairs, metric: 
     finally:
         net.draw = draw
         net.train(was)
+
+
+class PathScorer:
+    """``scorer(genome)``: the path's validation ``metric`` on ``pairs`` after fine-tuning it alone (NASRec).
+
+    The path is exported with the supernet's weights (``export_ranker``) and trained, every parameter of it, on
+    ``steps`` train batches with the ranker loop's optimizer (``rank.lr``, ``rank.weight_decay``, the task's loss);
+    the batches are drawn once from a stream seeded by ``seed`` and are the same for every path, so two paths'
+    scores differ by their architecture alone. ``steps=0`` scores the supernet's weights as they are.
+
+    Why: a path trained a few batches alone ranks as its trained-from-scratch self does far better than its shared
+    weights do (``make bench-ranker-fidelity`` reports τ at each ``--finetune-steps``).
+    """
+
+    def __init__(self, s: Setup, net: RankerSupernet, pairs: CtrPairs, steps: int) -> None:
+        from towernas.rank import split_evaluator, task_of, train_batches
+
+        self.s, self.net, self.pairs, self.steps = s, net, pairs, steps
+        self.settings = RankerFitSettings.from_config(s.cfg.rank, seed=s.cfg.seed, precision=s.cfg.precision,
+                                                      loss=task_of(s.cfg).loss)
+        self.split_evaluator = split_evaluator
+        self.batches: list = []
+        if steps:
+            stream, _ = train_batches(s.data, s.pairs["train"], s.cfg, s.device)
+            rng = np.random.default_rng(s.cfg.seed + 7919)
+            self.batches = list(itertools.islice(itertools.chain.from_iterable(stream(rng) for _ in itertools.count()),
+                                                 steps))
+
+    def child(self, genome):
+        """``genome``'s path as an ``ArchRanker``, fine-tuned (evaluation mode)."""
+        child = export_ranker(self.net, tuple(genome))
+        if self.batches:
+            torch.manual_seed(self.settings.seed)
+            optimizer = adam(child.parameters(), self.settings.lr, weight_decay=self.settings.weight_decay)
+            train_epoch(child, self.batches, optimizer, loss_fn=LOSSES[self.settings.loss], progress=False,
+                        loss_name=self.settings.loss, precision=Precision(self.settings.precision, self.s.device))
+        return child.eval()
+
+    def __call__(self, genome) -> float:
+        return float(self.split_evaluator(self.child(genome), self.s.data, self.s.cfg, self.s.device)(self.pairs)
+                     [self.s.metric])
 
 
 def train_ranker_supernet(s: Setup, net: RankerSupernet, evaluate, run_dir: Path,
@@ -249,10 +297,10 @@ def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
         net, evaluate = s.supernet()
         trained = train_ranker_supernet(s, net, evaluate, run_dir, tracker)
         net.eval()
-        fitness_pairs = fitness_sample(s.pairs["valid"], rs.fitness_pairs, cfg.seed)
+        score = PathScorer(s, net, fitness_sample(s.pairs["valid"], rs.fitness_pairs, cfg.seed), rs.finetune_steps)
 
         def fitness(genome) -> float:
-            return sign * path_metric(net, genome, evaluate, fitness_pairs, metric)
+            return sign * score(genome)
 
         from towernas.search.run import evolution_config
 
