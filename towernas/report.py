@@ -29,10 +29,11 @@ import json
 import sys
 from pathlib import Path
 
+from towernas.eval.pareto import pareto_front
 from towernas.leaderboard import build_site
 from towernas.leaderboard.collect import add_reference_deltas, retrain_row
 from towernas.leaderboard.kinds import detect, expand
-from towernas.leaderboard.plots import pareto_front, plot
+from towernas.leaderboard.plots import plot
 from towernas.runs import tables
 from towernas.runs.files import atomic_open
 

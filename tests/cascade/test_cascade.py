@@ -111,6 +111,7 @@ def test_training_queries_are_train_interactions_with_their_past_masked(env):
     (["cascade.joint=[none,distil]"], r"cascade.joint='distil': unknown joint mode; expected one of \['none', 'distill'\]"),
     (["cascade.joint=[]"], r"cascade.joint=\[\]: expected a non-empty list of \['none', 'distill'\]"),
     (["cascade.loss=bpr"], r"cascade.loss='bpr': unknown ranker loss; expected one of \['bce', 'softmax', 'mse'\]"),
+    (["cascade.k0_sweep=[20,0]"], r"cascade.k0_sweep=\[20, 0\]: 0 is not a list length; expected positive integers"),
 ])
 def test_bad_cascade_values_are_one_line_and_write_nothing(env, tmp_path, overrides, message):
     root, artifact, _ = env
@@ -295,3 +296,55 @@ def test_a_ranker_architecture_file_trains_and_serves_as_a_cascade_stage(env, tm
     [(name, ranker, _)] = ServedCascade.load(out["cascade_dir"]).rankers
     ranker = getattr(ranker, "ranker", ranker)  # fused with the retriever's score (cascade.fuse_retriever)
     assert name == "arch" and ranker.arch == RankerArch(("FM", "MLP-16"), history="target", embed=4, block=8, head=4)
+
+
+def test_the_k0_sweep_serves_each_pipeline_at_every_k0_with_its_counted_request_cost(env, tmp_path):
+    from towernas.cascade.sweep import cascade_at, request_cost
+    from towernas.complexity.counting import count_ops
+
+    root, artifact, _ = env
+    out = cascade.run_cascade(_cfg(f"cascade.retriever={artifact}", "cascade.k0=60", "cascade.k1=20",
+                                   "cascade.negatives=[top]", "cascade.seeds=[0,1]", "cascade.k0_sweep=[60,10,30]"),
+                              tmp_path / "run")
+    points = out["sweep"]
+    alone = next(p for p in points if p["name"] == "retriever alone")
+    ranked = [p for p in points if p["name"] == "din (top)"]
+    assert [p["k0"] for p in sorted(ranked, key=lambda p: p["k0"])] == [10, 30, 60] and all(p["seeds"] == 2
+                                                                                         for p in ranked)
+    # the points at the run's own K0 are the pipeline's own numbers (mean over the two seeds)
+    at60 = next(p for p in ranked if p["k0"] == 60)
+    last = out["pipelines"][0]["stages"][-1]
+    for split in ("valid", "test"):
+        assert at60[split]["ndcg@10"] == pytest.approx(last[split]["ndcg@10"], abs=1e-12)
+    assert alone["test"]["ndcg@10"] == pytest.approx(out["retriever"][0]["test"]["ndcg@10"], abs=1e-12)
+    # cost: user tower + exact search (items x d) + the ranker on K0 candidates; more candidates cost more
+    data = load_dataset(_cfg().dataset, progress=False)
+    retriever = RetrieverStage.load(artifact, data)
+    n, d = retriever.items.shape
+    assert alone["cost"]["retrieval"] == n * d and alone["cost"]["stages"] == []
+    assert all(p["cost"]["user_tower"] == alone["cost"]["user_tower"] > 0 for p in ranked)
+    by_k0 = {p["k0"]: p["cost"] for p in ranked}
+    assert [c["stages"][0]["candidates"] for c in by_k0.values()] == list(by_k0)
+    assert by_k0[10]["flops"] < by_k0[30]["flops"] < by_k0[60]["flops"]
+    assert by_k0[60]["flops"] == by_k0[60]["user_tower"] + n * d + by_k0[60]["stages"][0]["flops"]
+    # the ranker's share: the counter on a forward of that many candidates, linear in them past the query side
+    per_10 = by_k0[30]["stages"][0]["flops"] - by_k0[10]["stages"][0]["flops"]
+    assert by_k0[60]["stages"][0]["flops"] - by_k0[30]["stages"][0]["flops"] == pytest.approx(1.5 * per_10, rel=0.02)
+    # the front (oracle): a point is on it unless another reaches at least its validation N@10 at no more FLOPs
+    # and beats it in one of the two
+    def dominated(p):
+        return any(q is not p and q["cost"]["flops"] <= p["cost"]["flops"] and q["valid"]["ndcg@10"] >=
+                   p["valid"]["ndcg@10"] and (q["cost"]["flops"] < p["cost"]["flops"] or q["valid"]["ndcg@10"] >
+                                              p["valid"]["ndcg@10"]) for q in points)
+
+    assert [p["front"] for p in points] == [not dominated(p) for p in points]
+    assert any(p["front"] for p in points) and [p["cost"]["flops"] for p in points] == sorted(
+        p["cost"]["flops"] for p in points)
+    md = (tmp_path / "run" / "results.md").read_text()
+    assert "| cascade | K0 | FLOPs / request |" in md and "| retriever alone | 10 |" in md
+    # below k1 a stage only reorders its whole input
+    assert [s.k for s in cascade_at(retriever, [RankerStage("x", None, 20)], 10).rankers] == [10]
+    # the user tower's count is the counter on the served program (one user, a full padded history)
+    queries = split_queries(data, "valid")
+    inputs = retriever.inputs(data, queries.users[:1], queries.positions[:1])
+    assert request_cost(retriever, [], 10, data, queries).user_tower == count_ops(retriever.program, *inputs).flops

@@ -128,9 +128,17 @@ def cascade_run(path: Path) -> Path:
                   "stages": stages(base)} for mode, base in (("uniform", 0.14), ("top", 0.12))]
     alone = [{"name": "retriever", "k": 60, "valid": _stage_metrics(0.15, 60, False),
               "test": _stage_metrics(0.13, 60, False)}]
+
+    def point(name: str, k0: int, flops: int, ndcg: float, front: bool) -> dict:  # towernas.cascade.sweep's
+        split = {"ndcg@10": ndcg, "recall@10": ndcg / 2, "hitrate@10": 2 * ndcg, "ms_per_request": 0.5}
+        return {"name": name, "k0": k0, "seeds": 2, "cost": {"flops": flops}, "valid": split, "test": split,
+                "front": front}
+
+    sweep = [point("retriever alone", 10, 1000, 0.13, True), point("din (uniform)", 20, 5000, 0.14, True),
+             point("din (uniform)", 60, 13000, 0.135, False)]
     _write(path / "results.json", {"dataset": "synthetic-tiny", "budget": "L", "retriever_dir": "x", "k0": 60,
                                    "retriever": alone, "pipelines": pipelines, "records": [],
-                                   "best": "din (uniform)", "stages": pipelines[0]["stages"]})
+                                   "best": "din (uniform)", "stages": pipelines[0]["stages"], "sweep": sweep})
     _jsonl(path / "cascade.jsonl", [{"ranker": "din", "negatives": "uniform", "seed": 0, "epoch": e,
                                      "train_loss": 0.9 - 0.1 * e, "valid/ndcg@10": 0.13 + 0.001 * e}
                                     for e in (0, 1, 2)])

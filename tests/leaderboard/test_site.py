@@ -85,7 +85,8 @@ def test_every_kind_of_run_gets_its_section_and_figures(built):
     site, page = built
     out = site.out
     assert set(page.images) == {p.name for p in out.glob("*.png")}
-    assert {"pareto-1.png", "pareto-2.png", "search-1.png", "supernet-1.png"} <= set(page.images)
+    assert {"pareto-1.png", "pareto-2.png", "search-1.png", "supernet-1.png", "cascade-front-1.png"} <= set(
+        page.images)  # the cascade's K0 sweep: N@10 vs FLOPs per request
     assert len([i for i in page.images if i.startswith("curves-")]) == 6  # 4 retrain + rank + cascade
     for name in page.images:
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -33,6 +33,7 @@ from towernas.cascade.negatives import MODES
 from towernas.cascade.report import aggregate, limits_table, results_table
 from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.cascade.stages import Cascade, RankerStage
+from towernas.cascade.sweep import aggregate_sweep, retriever_point, sweep_k0, sweep_table
 from towernas.cascade.train import candidate_batches, rerank_metrics
 from towernas.cascade.train_lists import ANCHORS, TRAIN_LISTS
 from towernas.config import register_configs
@@ -97,6 +98,10 @@ def check_cascade_values(cfg: DictConfig) -> None:
     if c.k1 >= c.k0 or (c.second_ranker and c.k2 >= c.k1) or min(c.k0, c.k1, c.k2) < 1:
         raise ValueError(f"cascade: k0={c.k0}, k1={c.k1}, k2={c.k2}: expected 1 <= k2 < k1 < k0 (each stage keeps "
                          "fewer items than it receives)")
+    bad = [k for k in c.k0_sweep if isinstance(k, bool) or not isinstance(k, int) or k < 1]
+    if bad:
+        raise ValueError(f"cascade.k0_sweep={list(c.k0_sweep)}: {bad[0]!r} is not a list length; expected positive "
+                         "integers (the retriever's K0 values to serve each pipeline at)")
     check_values(cfg, CASCADE_VALUES)
     LOSSES.get(c.loss)
     allowed = {f"{m}@{k}" for m in ("recall", "ndcg", "hitrate", "mrr", "precision") for k in KS if k <= c.k1}
@@ -185,6 +190,8 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
                       for v, t in zip(evaluated["valid"], evaluated["test"])]
         record = {"ranker": name, "negatives": mode, "joint": joint, "seed": seed, **fit_info, **info,
                   "stages": stages_out}
+        if joint == "none" and c.k0_sweep:  # the served retriever at every K0 of the sweep, with the request's cost
+            record["sweep"] = sweep_k0(first, stages, sorted(set(c.k0_sweep)), data, cands.queries, device)
         out.append((record, trained if joint == "none" else None))
     use_items(stages, retriever)
     return out
@@ -287,8 +294,13 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
                "validation": validation_entry(select, best["stages"][-1]["valid"][select], best["name"])}
     if cfg.cascade.export:
         results["cascade_dir"] = str(run_dir / "cascade")
+    swept = ""
+    if cfg.cascade.k0_sweep:
+        results["sweep"] = aggregate_sweep(records, retriever_point(retriever, data, cands.queries, device))
+        swept = ("\n\nQuality vs FLOPs per request at each K0 (`cascade.k0_sweep`; the front is chosen on "
+                 "validation):\n\n" + sweep_table(results["sweep"]))
     write_results(run_dir, results, results_table(alone, pipelines) + "\n\nWhat limits it (test):\n\n"
-                  + limits_table(alone, pipelines))
+                  + limits_table(alone, pipelines) + swept)
     return results
 
 

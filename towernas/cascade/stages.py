@@ -81,13 +81,14 @@ class StageOutput:
 
 
 class Cascade:
-    """Args: retriever: stage 1; k0: its list length; rankers: the ranker stages, each k below the previous."""
+    """Args: retriever: stage 1; k0: its list length; rankers: the ranker stages, each k at most the previous (a
+    stage keeping its whole input only reorders it)."""
 
     def __init__(self, retriever: RetrieverStage, k0: int, rankers: list[RankerStage], device="cpu") -> None:
         ks = [k0, *(s.k for s in rankers)]
-        if any(b >= a for a, b in zip(ks, ks[1:])) or min(ks) < 1:
-            raise ValueError(f"cascade stage lengths {ks}: each stage must keep fewer items than it receives "
-                             "(K1 < K0, K2 < K1) and at least 1")
+        if any(b > a for a, b in zip(ks, ks[1:])) or min(ks) < 1:
+            raise ValueError(f"cascade stage lengths {ks}: each stage keeps at most the items it receives "
+                             "(K1 <= K0, K2 <= K1) and at least 1")
         self.retriever, self.k0, self.rankers, self.device = retriever, k0, rankers, device
 
     def retrieve(self, data: InteractionData, queries: EvalQueries) -> tuple[StageOutput, np.ndarray]:

@@ -17,7 +17,7 @@ Definition (what every number in a report, a budget or an Arch JSON means):
     counts D, whatever n;
   * free: data movement and bookkeeping (view/reshape/flatten, permute/transpose, cat/stack,
     expand, select/slice/chunk, (un)squeeze, clone/contiguous, dtype conversion ``to``), and boolean
-    mask logic (``~mask``, comparisons): ops whose output is not floating point.
+    mask logic (``~mask``, comparisons): ops whose output is not floating point; sorting (comparisons).
 
   So ``F.normalize`` of an O-vector costs O + 2 (norm 1, clamp_min 1, div O) and the masked mean of
   (L, W) costs L*W + 2W + 2. The closed forms per op are in ``towernas.complexity.formulas``; the

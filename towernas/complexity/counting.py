@@ -39,10 +39,11 @@ COMPUTING_OPS = frozenset({
     "add", "sub", "mul", "div", "neg", "relu", "tanh", "sigmoid", "exp", "sqrt", "rsqrt", "maximum",
     "minimum", "masked_fill", "clamp", "clamp_min", "clamp_max", "nan_to_num", "softmax", "_softmax",
     "sum", "mean", "prod", "amax", "amin", "linalg_vector_norm", "norm", "where", "log1p", "scatter_add_",
-    "scatter_add", "searchsorted",
+    "scatter_add", "searchsorted", "rsub",
 })
 # Free: data movement, dtype conversion, shape bookkeeping, boolean mask logic, table lookups (a ranker
-# reads its embeddings inside forward; a tower is handed them).
+# reads its embeddings inside forward; a tower is handed them), sorting (comparisons, no arithmetic: a fused
+# ranker's retriever rank), and export's shape checks (a served program).
 FREE_OPS = frozenset({
     "embedding", "index",
     "view", "_unsafe_view", "reshape", "_reshape_alias", "flatten", "t", "transpose", "permute",
@@ -51,7 +52,7 @@ FREE_OPS = frozenset({
     "alias", "lift_fresh", "size", "int", "numtotensor", "bitwise_not", "logical_not", "eq", "ne",
     "gt", "lt", "ge", "le", "constant", "listconstruct", "listunpack", "tupleconstruct",
     "bitwise_and", "logical_and", "scalar_tensor", "zeros", "zeros_like", "ones_like", "full", "new_zeros", "gather",
-    "fill_", "detach_", "_local_scalar_dense", "item",
+    "fill_", "detach_", "_local_scalar_dense", "item", "_assert_tensor_metadata", "sort",
 })
 _FLOATING_JIT = frozenset({"float", "double", "half", "bfloat16"})
 

@@ -16,6 +16,7 @@ class CascadeConfig:
     rankers: list[str] = field(default_factory=lambda: ["din"])  # `ranker=` configures the one of that name
     second_ranker: Optional[str] = None  # optional stage 3 (its constructor's defaults), keeps its top k2
     k2: int = 20
+    k0_sweep: list[int] = field(default_factory=list)  # also serve each pipeline at these K0 (towernas.cascade.sweep)
     negatives: list[str] = field(default_factory=lambda: ["uniform", "top_random"])  # uniform|top|top_random|dns
     n_negatives: int = 8  # per training query
     mask_known_positives: bool = True  # list negatives skip items the user consumes later in the train split

@@ -1,29 +1,16 @@
 """The leaderboard's figures (matplotlib, Agg backend, PNG): recall vs FLOPs with its Pareto front, training
 curves, search progress per generation and the supernet's loss.
 
-``pareto_front`` and ``plot`` are also the figure of ``python -m towernas.report --out`` (``recall_vs_flops.png``).
-
-Example:
-    >>> pareto_front([(1, 0.1), (2, 0.3), (3, 0.2), (4, 0.35)])  # (cost, quality)
-    [0, 1, 3]
+``plot`` is also the figure of ``python -m towernas.report --out`` (``recall_vs_flops.png``); the front is
+``towernas.eval.pareto.pareto_front``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from towernas.eval.pareto import pareto_front
 from towernas.runs.files import atomic_open
-
-
-def pareto_front(points: list[tuple[float, float]]) -> list[int]:
-    """Indices of points not dominated in (lower cost, higher quality), sorted by cost."""
-    order = sorted(range(len(points)), key=lambda i: (points[i][0], -points[i][1]))
-    front, best = [], float("-inf")
-    for i in order:
-        if points[i][1] > best:
-            front.append(i)
-            best = points[i][1]
-    return front
 
 
 def _pyplot():
@@ -128,5 +115,32 @@ def supernet_plot(train: list[tuple[int, float]], valid: list[tuple[int, float]]
         val_ax.plot(steps, [-v for v in values] if recall else values, "o-", color="C3", markersize=3, linewidth=1,
                     label=label)
         val_ax.set_ylabel(label, color="C3")
+    ax.set_title(title, fontsize=10)
+    _save(fig, path)
+
+
+def cascade_plot(points: list[dict], title: str, path: Path) -> None:
+    """A cascade run's K0 sweep (``towernas.cascade.sweep``): test N@10 against FLOPs per request (log scale), one
+    colour per pipeline with each point labelled by its K0, the retriever alone as a star, and the front chosen on
+    validation (``point["front"]``) joined by a dashed line."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for name in dict.fromkeys(p["name"] for p in points):
+        mine = sorted((p for p in points if p["name"] == name), key=lambda p: p["cost"]["flops"])
+        x, y = [p["cost"]["flops"] for p in mine], [p["test"]["ndcg@10"] for p in mine]
+        if name == "retriever alone":
+            ax.scatter(x, y, marker="*", s=120, color="k", label=name, zorder=3)
+            continue
+        ax.plot(x, y, "o-", markersize=5, linewidth=1, label=name)
+        for p, xi, yi in zip(mine, x, y):
+            ax.annotate(f"K0={p['k0']}", (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize=7)
+    on = sorted((p for p in points if p.get("front")), key=lambda p: p["cost"]["flops"])
+    ax.plot([p["cost"]["flops"] for p in on], [p["test"]["ndcg@10"] for p in on], "k--", linewidth=1,
+            label="front (chosen on validation)")
+    ax.set_xscale("log")
+    ax.set_xlabel("FLOPs per request (log scale)")
+    ax.set_ylabel("test NDCG@10")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(alpha=0.3)
     ax.set_title(title, fontsize=10)
     _save(fig, path)

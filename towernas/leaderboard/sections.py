@@ -67,7 +67,9 @@ def rank(runs: list[RunDir]) -> list[str]:
                     "Test AUC / GAUC / logloss, mean ± std over seeds.")]
 
 
-def cascade(runs: list[RunDir]) -> list[str]:
+def cascade(runs: list[RunDir], site: Path) -> list[str]:
+    """Per cascade run: its stages on test and, with a K0 sweep (``cascade.k0_sweep``), test N@10 against FLOPs per
+    request with the front chosen on validation."""
     parts = []
     for i, run in enumerate(runs, 1):
         with reading(run):
@@ -75,6 +77,12 @@ def cascade(runs: list[RunDir]) -> list[str]:
             info = facts([("dataset", run.data.get("dataset")), ("budget", run.data.get("budget")),
                           ("retriever k0", run.data.get("k0")), ("chosen on validation", run.data.get("best"))])
             parts.append(f"<h3>{esc(run.label)}</h3>{info}{_scroll(views.cascade_table(f'cascade-{i}', stages))}")
+            if run.data.get("sweep"):
+                plots.cascade_plot(run.data["sweep"], f"{run.label} ({run.data.get('dataset')})",
+                                   site / f"cascade-front-{i}.png")
+                parts.append(figure(f"cascade-front-{i}.png", f"test N@10 vs FLOPs per request, {run.label}",
+                                    "test N@10 vs FLOPs per request at each K0; dashed: the front chosen on "
+                                    "validation"))
     return [section("cascades", "Cascades: retrieve → rank", "".join(parts),
                     "Every stage's list on test; Recall@k: the share of test items the stage keeps (the next "
                     "stage's ceiling).")]

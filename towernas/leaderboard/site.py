@@ -97,7 +97,7 @@ def render(runs: list[RunDir], site: Path) -> list[dict]:
     rows = sections.leaderboard_rows(of["retrain"])
     parts = sections.retrieval(rows, site) if rows else []
     parts += sections.rank(of["rank"]) if of["rank"] else []
-    parts += sections.cascade(of["cascade"]) if of["cascade"] else []
+    parts += sections.cascade(of["cascade"], site) if of["cascade"] else []
     parts += sections.search(of["search"], site) if of["search"] else []
     parts += sections.curves([r for r in runs if r.kind != "search"], site)
     parts.append(sections.run_list(runs))
