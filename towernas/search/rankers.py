@@ -150,12 +150,11 @@ class PathScorer:
     """
 
     def __init__(self, s: Setup, net: RankerSupernet, pairs: CtrPairs, steps: int) -> None:
-        from towernas.rank import split_evaluator, task_of, train_batches
+        from towernas.rank import task_of, train_batches
 
-        self.s, self.net, self.pairs, self.steps = s, net, pairs, steps
+        self.s, self.net, self.pairs = s, net, pairs
         self.settings = RankerFitSettings.from_config(s.cfg.rank, seed=s.cfg.seed, precision=s.cfg.precision,
                                                       loss=task_of(s.cfg).loss)
-        self.split_evaluator = split_evaluator
         self.batches: list = []
         if steps:
             stream, _ = train_batches(s.data, s.pairs["train"], s.cfg, s.device)
@@ -174,8 +173,10 @@ class PathScorer:
         return child.eval()
 
     def __call__(self, genome) -> float:
-        return float(self.split_evaluator(self.child(genome), self.s.data, self.s.cfg, self.s.device)(self.pairs)
-                     [self.s.metric])
+        from towernas.rank import split_evaluator
+
+        evaluate = split_evaluator(self.child(genome), self.s.data, self.s.cfg, self.s.device)
+        return float(evaluate(self.pairs)[self.s.metric])
 
 
 def train_ranker_supernet(s: Setup, net: RankerSupernet, evaluate, run_dir: Path,
@@ -343,7 +344,7 @@ def run_ranker_search(cfg: DictConfig, run_dir: Path) -> dict:
                "finalists": rows, "best": winner.to_dict(),
                "validation": validation_entry(metric, best["valid"][metric], "best", lower_is_better=sign > 0)}
     write_json_atomic(run_dir / "summary.json", summary)
-    table = markdown(["genome", "hand-built", f"supernet {metric}", f"valid {metric}", f"test {metric}",
+    table = markdown(["genome", "hand-built", f"fitness {metric}", f"valid {metric}", f"test {metric}",
                       "FLOPs/candidate", "params"],
                      [[" ".join(r["genome"]), "yes" if r["hand_built"] else "", _num(r["supernet"]),
                        _num(r["valid"][metric]), _num(r["test"][metric]), f"{r['cost']['flops']:,}",
