@@ -317,6 +317,7 @@ def test_the_k0_sweep_serves_each_pipeline_at_every_k0_with_its_counted_request_
     for split in ("valid", "test"):
         assert at60[split]["ndcg@10"] == pytest.approx(last[split]["ndcg@10"], abs=1e-12)
     assert alone["test"]["ndcg@10"] == pytest.approx(out["retriever"][0]["test"]["ndcg@10"], abs=1e-12)
+    assert out["pipelines"][0]["request_cost"] == at60["cost"]  # every pipeline carries its request's cost
     # cost: user tower + exact search (items x d) + the ranker on K0 candidates; more candidates cost more
     data = load_dataset(_cfg().dataset, progress=False)
     retriever = RetrieverStage.load(artifact, data)
@@ -342,6 +343,7 @@ def test_the_k0_sweep_serves_each_pipeline_at_every_k0_with_its_counted_request_
         p["cost"]["flops"] for p in points)
     md = (tmp_path / "run" / "results.md").read_text()
     assert "| cascade | K0 | FLOPs / request |" in md and "| retriever alone | 10 |" in md
+    assert f"| {at60['cost']['flops']:,} |" in md.split("What limits it")[0]  # the results table's cost column
     # below k1 a stage only reorders its whole input
     assert [s.k for s in cascade_at(retriever, [RankerStage("x", None, 20)], 10).rankers] == [10]
     # the user tower's count is the counter on the served program (one user, a full padded history)

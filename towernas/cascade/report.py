@@ -20,22 +20,23 @@ def aggregate(records: list[dict]) -> list[dict]:
                   for i, stage in enumerate(mine[0]["stages"])]
         label = f"{key[0]} ({key[1]})" + (f" + {key[2]}" if key[2] != "none" else "")
         rows.append({"name": label, "ranker": key[0], "negatives": key[1], "joint": key[2], "seeds": len(mine),
-                     "stages": stages})
+                     "request_cost": mine[0].get("request_cost"), "stages": stages})
     return rows
 
 
 def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
     """Markdown: the retriever alone vs every cascade (test, last stage; mean ± std over seeds)."""
     base = retriever[0]["test"]
-    header = ["pipeline", *(HEADERS[m] for m in TABLE_METRICS), "Δ N@10", "ms / 1k users"]
+    header = ["pipeline", *(HEADERS[m] for m in TABLE_METRICS), "Δ N@10", "ms / 1k users", "FLOPs / request"]
     rows = [["retriever alone", *(_cell(base, m) for m in TABLE_METRICS), tables.MISSING,
-             f"{1000 * base['seconds_per_1000_users']:.0f}"]]
+             f"{1000 * base['seconds_per_1000_users']:.0f}", tables.MISSING]]
     for p in pipelines:
         last = p["stages"][-1]["test"]
         delta = tables.delta_pct(last["ndcg@10"], base["ndcg@10"])
         total = sum(s["test"]["seconds_per_1000_users"] for s in p["stages"])
+        cost = p.get("request_cost")  # the exported retriever's pipelines (records before it was counted: none)
         rows.append([p["name"], *(_cell(last, m) for m in TABLE_METRICS), tables.delta_cell(delta),
-                     f"{1000 * total:.0f}"])
+                     f"{1000 * total:.0f}", f"{cost['flops']:,}" if cost else tables.MISSING])
     return tables.markdown(header, rows)
 
 

@@ -33,7 +33,7 @@ from towernas.cascade.negatives import MODES
 from towernas.cascade.report import aggregate, limits_table, results_table
 from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.cascade.stages import Cascade, RankerStage
-from towernas.cascade.sweep import aggregate_sweep, retriever_point, sweep_k0, sweep_table
+from towernas.cascade.sweep import aggregate_sweep, request_cost, retriever_point, sweep_k0, sweep_table
 from towernas.cascade.train import candidate_batches, rerank_metrics
 from towernas.cascade.train_lists import ANCHORS, TRAIN_LISTS
 from towernas.config import register_configs
@@ -189,6 +189,7 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
         stages_out = [{"name": v["name"], "k": v["k"], "valid": _metrics(v), "test": _metrics(t)}
                       for v, t in zip(evaluated["valid"], evaluated["test"])]
         record = {"ranker": name, "negatives": mode, "joint": joint, "seed": seed, **fit_info, **info,
+                  "request_cost": request_cost(first, stages, c.k0, data, cands.queries["valid"], device).to_dict(),
                   "stages": stages_out}
         if joint == "none" and c.k0_sweep:  # the served retriever at every K0 of the sweep, with the request's cost
             record["sweep"] = sweep_k0(first, stages, sorted(set(c.k0_sweep)), data, cands.queries, device)
@@ -312,4 +313,4 @@ def export_best(run_dir: Path, retriever_dir: Path, cfg: DictConfig, record: dic
         return
     export_cascade(run_dir / "cascade", retriever_dir, cfg.cascade.k0, trained,
                    metadata={"ranker": record["ranker"], "negatives": record["negatives"], "seed": record["seed"],
-                             "valid": record["stages"][-1]["valid"]})
+                             "valid": record["stages"][-1]["valid"], "request_cost": record["request_cost"]})
