@@ -323,6 +323,7 @@ def test_the_k0_sweep_serves_each_pipeline_at_every_k0_with_its_counted_request_
     retriever = RetrieverStage.load(artifact, data)
     n, d = retriever.items.shape
     assert alone["cost"]["retrieval"] == n * d and alone["cost"]["stages"] == []
+    assert out["retriever"][0]["request_cost"] == alone["cost"]  # stage 1 alone: the same count at any K0
     assert all(p["cost"]["user_tower"] == alone["cost"]["user_tower"] > 0 for p in ranked)
     by_k0 = {p["k0"]: p["cost"] for p in ranked}
     assert [c["stages"][0]["candidates"] for c in by_k0.values()] == list(by_k0)

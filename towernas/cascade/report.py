@@ -29,14 +29,13 @@ def results_table(retriever: list[dict], pipelines: list[dict]) -> str:
     base = retriever[0]["test"]
     header = ["pipeline", *(HEADERS[m] for m in TABLE_METRICS), "Δ N@10", "ms / 1k users", "FLOPs / request"]
     rows = [["retriever alone", *(_cell(base, m) for m in TABLE_METRICS), tables.MISSING,
-             f"{1000 * base['seconds_per_1000_users']:.0f}", tables.MISSING]]
+             f"{1000 * base['seconds_per_1000_users']:.0f}", _flops(retriever[0].get("request_cost"))]]
     for p in pipelines:
         last = p["stages"][-1]["test"]
         delta = tables.delta_pct(last["ndcg@10"], base["ndcg@10"])
         total = sum(s["test"]["seconds_per_1000_users"] for s in p["stages"])
-        cost = p.get("request_cost")  # the exported retriever's pipelines (records before it was counted: none)
         rows.append([p["name"], *(_cell(last, m) for m in TABLE_METRICS), tables.delta_cell(delta),
-                     f"{1000 * total:.0f}", f"{cost['flops']:,}" if cost else tables.MISSING])
+                     f"{1000 * total:.0f}", _flops(p.get("request_cost"))])
     return tables.markdown(header, rows)
 
 
@@ -52,6 +51,11 @@ def limits_table(retriever: list[dict], pipelines: list[dict]) -> str:
              _cell(base, "reachable_ndcg@10"),
              " → ".join(_cell(s["test"], "reachable_ndcg@10") for s in p["stages"][1:])] for p in pipelines]
     return tables.markdown(header, rows)
+
+
+def _flops(cost: dict | None) -> str:
+    """A request's FLOPs (``towernas.complexity.cascade``); "–" for a run recorded before they were counted."""
+    return f"{cost['flops']:,}" if cost else tables.MISSING
 
 
 def _cell(metrics: dict, name: str) -> str:

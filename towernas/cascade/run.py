@@ -256,7 +256,9 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     config = OmegaConf.to_container(cfg, resolve=True)
     claim(run_dir, config, RESUME.ignoring("cascade.rankers", "cascade.negatives", "cascade.seeds"))
     cands = Candidates(retriever, data, cfg, run_dir, device)
-    alone = [{"name": "retriever", "k": cfg.cascade.k0, **{
+    alone = [{"name": "retriever", "k": cfg.cascade.k0,
+              "request_cost": request_cost(retriever, [], cfg.cascade.k0, data, cands.queries["valid"],
+                                           device).to_dict(), **{
         split: _metrics(evaluate_stages([cands.outputs[split]], cands.queries[split], KS,
                                         item_counts=data.item_popularity("train") if split == "test" else None)[0])
         for split in ("valid", "test")}}]
