@@ -6,13 +6,15 @@ import copy
 import pytest
 from omegaconf import OmegaConf
 
-from towernas.config import BaseConfig, DatasetConfig
+from towernas.config import BaseConfig, CascadeRootConfig, DatasetConfig, RankerSearchRootConfig
 from towernas.config.resume import NEUTRAL_WHEN, RESUME, RESUMABLE_CHANGES
 from towernas.runs.run_dir import config_hash
 
 
 DEFAULTS = OmegaConf.to_container(OmegaConf.structured(BaseConfig), resolve=False)
 DEFAULTS["dataset"] = OmegaConf.to_container(OmegaConf.structured(DatasetConfig), resolve=False)  # a required group
+for root, section in ((CascadeRootConfig, "cascade"), (RankerSearchRootConfig, "ranker_search")):  # other commands'
+    DEFAULTS[section] = OmegaConf.to_container(OmegaConf.structured(root), resolve=False)[section]
 
 
 def _default(key: str):

@@ -16,5 +16,5 @@ RESUMABLE_CHANGES = ("supernet.steps", "search.generations", "search.random_base
 NEUTRAL_WHEN = {"retrain.weight_decay": 0.0, "retrain.learn_weight_decay": False, "retrain.decay_every": 10,
                 "retrain.decay_lr": 0.05, "search.hparams": [], "search.hparam_trials": 8,
                 "search.hparam_epochs": None, "precision": "fp32", "supernet.balance": 1,
-                "dataset.split.seed": 0, "cascade.k0_sweep": [], "ranker_search.finetune_steps": 0}
+                "dataset.split.seed": 0, "cascade.k0_sweep": []}
 RESUME = ResumeRules(ignore=RESUMABLE_CHANGES, neutral=NEUTRAL_WHEN)
