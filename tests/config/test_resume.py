@@ -38,6 +38,7 @@ def test_the_neutral_values_are_the_defaults(key):
 def test_every_key_added_later_at_its_neutral_value_keeps_the_hash():
     """The project's rules (the mechanism, resume included, is ``tests/runs/test_run_dir.py``'s)."""
     before = {"retrain": {"lr": 0.002}, "search": {"population": 8}, "supernet": {"lr": 0.002},
+              "cascade": {"k0": 200},
               "dataset": {"name": "x", "split": {"method": "ratio"}}}  # a run made before the keys existed
 
     def put(config: dict, key: str, value) -> dict:
