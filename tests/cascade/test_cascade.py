@@ -350,4 +350,5 @@ def test_the_k0_sweep_serves_each_pipeline_at_every_k0_with_its_counted_request_
     # the user tower's count is the counter on the served program (one user, a full padded history)
     queries = split_queries(data, "valid")
     inputs = retriever.inputs(data, queries.users[:1], queries.positions[:1])
-    assert request_cost(retriever, [], 10, data, queries).user_tower == count_ops(retriever.program, *inputs).flops
+    assert request_cost(Cascade(retriever, 10, []), data, queries).user_tower == count_ops(retriever.program,
+                                                                                         *inputs).flops

@@ -189,7 +189,7 @@ def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, dat
         stages_out = [{"name": v["name"], "k": v["k"], "valid": _metrics(v), "test": _metrics(t)}
                       for v, t in zip(evaluated["valid"], evaluated["test"])]
         record = {"ranker": name, "negatives": mode, "joint": joint, "seed": seed, **fit_info, **info,
-                  "request_cost": request_cost(first, stages, c.k0, data, cands.queries["valid"], device).to_dict(),
+                  "request_cost": request_cost(cascade, data, cands.queries["valid"], device).to_dict(),
                   "stages": stages_out}
         if joint == "none" and c.k0_sweep:  # the served retriever at every K0 of the sweep, with the request's cost
             record["sweep"] = sweep_k0(first, stages, sorted(set(c.k0_sweep)), data, cands.queries, device)
@@ -257,7 +257,7 @@ def run_cascade(cfg: DictConfig, run_dir: Path) -> dict:
     claim(run_dir, config, RESUME.ignoring("cascade.rankers", "cascade.negatives", "cascade.seeds"))
     cands = Candidates(retriever, data, cfg, run_dir, device)
     alone = [{"name": "retriever", "k": cfg.cascade.k0,
-              "request_cost": request_cost(retriever, [], cfg.cascade.k0, data, cands.queries["valid"],
+              "request_cost": request_cost(Cascade(retriever, cfg.cascade.k0, []), data, cands.queries["valid"],
                                            device).to_dict(), **{
         split: _metrics(evaluate_stages([cands.outputs[split]], cands.queries[split], KS,
                                         item_counts=data.item_popularity("train") if split == "test" else None)[0])

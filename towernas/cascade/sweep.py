@@ -26,18 +26,18 @@ from towernas.runs import seeds, tables
 POINT_METRICS = ("ndcg@10", "recall@10", "hitrate@10")
 
 
-def request_cost(retriever: RetrieverStage, stages: Sequence[RankerStage], k0: int, data: InteractionData,
-                 queries: EvalQueries, device="cpu") -> RequestCost:
-    """FLOPs of serving the first query of ``queries`` through ``retriever``'s top ``k0`` and ``stages``."""
-    one = slice(0, 1)
+def request_cost(cascade: Cascade, data: InteractionData, queries: EvalQueries, device="cpu") -> RequestCost:
+    """FLOPs of serving the first query of ``queries`` through ``cascade``: its retriever's top ``k0``, then each
+    ranker stage over the list the one before it kept."""
+    retriever, one = cascade.retriever, slice(0, 1)
     users, positions = queries.users[one], queries.positions[one]
     user = forward_flops(retriever.program, *retriever.inputs(data, users, positions))
     vectors = retriever.encode(data, users, positions)
     retrieval = exact_search_flops(len(retriever.items), retriever.items.shape[1],
                                    vectors.shape[1] if vectors.ndim == 3 else 1)
     batch = query_batch(data, queries, one, device, vectors)
-    counted, n = [], k0
-    for stage in stages:
+    counted, n = [], cascade.k0
+    for stage in cascade.rankers:
         items = torch.arange(n, device=device).remainder(data.n_items).view(1, n)
         was = stage.ranker.training
         stage.ranker.eval()
@@ -45,7 +45,7 @@ def request_cost(retriever: RetrieverStage, stages: Sequence[RankerStage], k0: i
             counted.append((stage.name, n, forward_flops(stage.ranker, batch, items)))
         finally:
             stage.ranker.train(was)
-        n = min(stage.k, n)
+        n = stage.k  # what this stage passes on (Cascade checked it keeps at most its input)
     return RequestCost(user, retrieval, tuple(counted))
 
 
@@ -71,7 +71,7 @@ def sweep_k0(retriever: RetrieverStage, stages: Sequence[RankerStage], ks: Seque
     out = []
     for k0 in ks:
         cascade = cascade_at(retriever, stages, k0, device)
-        out.append({"k0": k0, "cost": request_cost(retriever, stages, k0, data, queries["valid"], device).to_dict(),
+        out.append({"k0": k0, "cost": request_cost(cascade, data, queries["valid"], device).to_dict(),
                     **{split: point(cascade.topk(data, queries[split]), queries[split])
                        for split in ("valid", "test")}})
     return out
@@ -81,7 +81,7 @@ def retriever_point(retriever: RetrieverStage, data: InteractionData, queries: d
                     device="cpu") -> dict:
     """The retriever alone (its top 10): the sweep's cheapest point."""
     cascade = Cascade(retriever, 10, [], device=device)
-    return {"k0": 10, "cost": request_cost(retriever, [], 10, data, queries["valid"], device).to_dict(),
+    return {"k0": 10, "cost": request_cost(cascade, data, queries["valid"], device).to_dict(),
             **{split: point(cascade.topk(data, queries[split]), queries[split]) for split in ("valid", "test")}}
 
 
