@@ -39,6 +39,14 @@ TINY = {
                       "ranker_search.final_candidates=2", "ranker_search.space.depth=2",
                       "ranker_search.space.blocks=[FM,MLP-16,MLP-64,EW-ip,DP,CROSS-1,SA-1]", "search.population=8",
                       "search.generations=2"],
+    "search_cascade": ["dataset=synthetic-tiny", "progress=false", "device=cpu", "cascade.k1=20",
+                       "cascade.max_epochs=2", "cascade.patience=1", "cascade.train_queries=600",
+                       "cascade.n_negatives=4", "cascade_search.k0s=[10,20,40]", "ranker_search.supernet_epochs=2",
+                       "ranker_search.monitor_paths=2", "ranker_search.finetune_steps=3",
+                       "ranker_search.final_candidates=2", "ranker_search.space.depth=2",
+                       "ranker_search.space.embed=4", "ranker_search.space.block=4",
+                       "ranker_search.space.blocks=[FM,MLP-16,EW-ip,DP,CROSS-1]", "search.population=6",
+                       "search.generations=2"],
 }
 
 

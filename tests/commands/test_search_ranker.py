@@ -58,7 +58,8 @@ def test_a_rating_search_selects_on_rmse(tmp_path):
 
 
 @pytest.mark.parametrize("override, message", [
-    ("task=cascade", r"task='cascade': the ranker search runs one of \['ctr', 'rating'\] \(the joint cascade"),
+    ("task=cascade", r"task='cascade': the ranker search runs one of \['ctr', 'rating'\]; task=towers is the tower "
+                     r"search, task=cascade the joint cascade search"),
     ("ranker_search.budget.flops=10", r"ranker budget R100k \(flops per candidate <= 10\) admits no ranker"),
     ("ranker_search.budget.flops=-1", r"ranker_search.budget.flops=-1: expected a positive number"),
     ("ranker_search.supernet_epochs=0", r"ranker_search.supernet_epochs=0: expected a positive integer"),

@@ -19,6 +19,7 @@ own candidates, every stage evaluated.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -130,35 +131,62 @@ def train_stage_ranker(name: str, mode: str, seed: int, k: int, data: Interactio
     catalog = Catalog.from_data(data, c.pair_features, cands.served_statistics, ratings=c.ratings)
     ranker = build_ranker(name, catalog, **ranker_hyperparameters(cfg, name))
     if c.fuse_retriever:
-        ranker = RetrieverScoreFusion(ranker, cands.train_retriever.items,
-                                      temperature=retriever.temperature(c.retriever_temperature))
+        ranker = fused(ranker, cands, retriever, cfg)
     addons = ranker_addons(cfg, "cascade", c.loss, data, ranker)
     if addons:  # outermost: the add-ons see (and at inference adjust) the fused logits
         ranker = RankerWithAddOns(ranker, addons)
     ranker = ranker.to(device)
-    vectors = cands.vectors["train"] if c.fuse_retriever else None
-    batches, n_batches = candidate_batches(ranker, data, cands.queries["train"], cands.negative_pool,
-                                           mode=mode, n_negatives=c.n_negatives, pool=c.dns_pool,
-                                           batch_size=c.batch_size, device=device, vectors=vectors)
-    early_vectors = cands.early_stop_vectors if c.fuse_retriever else None
+    return ranker, fit_on_lists(ranker, name, mode, seed, k, data, cands, retriever, cfg, device, tracker)
 
+
+def fused(ranker: torch.nn.Module, cands: Candidates, retriever: RetrieverStage, cfg: DictConfig) -> torch.nn.Module:
+    """``ranker`` plus the score of the retriever of its training lists (``towernas.cascade.fusion``)."""
+    return RetrieverScoreFusion(ranker, cands.train_retriever.items,
+                                temperature=retriever.temperature(cfg.cascade.retriever_temperature))
+
+
+def list_batches(ranker: torch.nn.Module, mode: str, data: InteractionData, cands: Candidates, cfg: DictConfig,
+                 device):
+    """``candidate_batches`` of the training lists for ``ranker`` (the cascade's batch size and negatives)."""
+    c = cfg.cascade
+    return candidate_batches(ranker, data, cands.queries["train"], cands.negative_pool, mode=mode,
+                             n_negatives=c.n_negatives, pool=c.dns_pool, batch_size=c.batch_size, device=device,
+                             vectors=cands.vectors["train"] if c.fuse_retriever else None)
+
+
+def early_stop_metrics(ranker: torch.nn.Module, k: int, data: InteractionData, cands: Candidates, cfg: DictConfig,
+                       device, k0: int | None = None) -> dict:
+    """``ranker``'s metrics on the early-stopping queries: it reranks the served retriever's top ``k0`` (all of
+    the run's K0 when None) and keeps ``k``."""
+    ids = cands.early_stop_ids if k0 is None else cands.early_stop_ids[:, :k0]
+    return rerank_metrics(ranker, data, cands.early_stop, ids, min(k, ids.shape[1]), device=device,
+                          vectors=cands.early_stop_vectors if cfg.cascade.fuse_retriever else None)
+
+
+def fit_on_lists(ranker: torch.nn.Module, name: str, mode: str, seed: int, k: int, data: InteractionData,
+                 cands: Candidates, retriever: RetrieverStage, cfg: DictConfig, device, tracker,
+                 validate: Callable[[], dict] | None = None, max_epochs: int | None = None) -> dict:
+    """Train ``ranker`` (fused or not, on ``device``) on the training lists with negatives of ``mode``, early-stopped
+    on ``validate()`` (default: its reranked top ``k`` of the served lists, ``early_stop_metrics``)."""
+    c = cfg.cascade
+    batches, n_batches = list_batches(ranker, mode, data, cands, cfg, device)
     stage = [RankerStage(name, ranker, k)]
     use_lists_of(stage, cands.train_retriever, cands.train_statistics)
+    measure = validate or (lambda: early_stop_metrics(ranker, k, data, cands, cfg, device))
 
-    def validate() -> dict:
+    def served() -> dict:
         use_lists_of(stage, retriever, cands.served_statistics)
         try:
-            return rerank_metrics(ranker, data, cands.early_stop, cands.early_stop_ids, k, device=device,
-                                  vectors=early_vectors)
+            return measure()
         finally:
             use_lists_of(stage, cands.train_retriever, cands.train_statistics)
 
-    settings = RankerFitSettings.from_config(c, seed=seed, precision=cfg.precision,
-                                             validate_initial=c.fuse_retriever)
-    fitted = fit_ranker(ranker, batches, validate, settings, device=device, n_batches=n_batches, progress=cfg.progress,
+    settings = RankerFitSettings.from_config(c, seed=seed, precision=cfg.precision, validate_initial=c.fuse_retriever,
+                                             **({"max_epochs": max_epochs} if max_epochs is not None else {}))
+    fitted = fit_ranker(ranker, batches, served, settings, device=device, n_batches=n_batches, progress=cfg.progress,
                         log=lambda rec: tracker.log("cascade", {"ranker": name, "negatives": mode, "seed": seed, **rec}))
-    return ranker, {"best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early,
-                    "early_stop_valid": fitted.best_valid}
+    return {"best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early,
+            "early_stop_valid": fitted.best_valid}
 
 
 def run_pipeline(name: str, mode: str, seed: int, retriever: RetrieverStage, data: InteractionData,

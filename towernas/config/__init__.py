@@ -15,6 +15,7 @@ from omegaconf import MISSING
 from towernas.config.addons import AddonConfig, SamplerConfig, addon_options, sampler_options
 from towernas.config.budget import BudgetConfig
 from towernas.config.cascade import CascadeConfig
+from towernas.config.cascade_search import CascadeSearchConfig
 from towernas.config.dataset import DatasetConfig, SplitConfig
 from towernas.config.ranker import RankConfig, RankerConfig, store_ranker_option
 from towernas.config.ranker_search import RankerSearchConfig
@@ -71,6 +72,16 @@ class CascadeRootConfig(RankRootConfig):
     cascade: CascadeConfig = field(default_factory=CascadeConfig)
 
 
+@dataclass
+class CascadeSearchRootConfig(CascadeRootConfig):
+    """The root of ``conf/search_cascade.yaml`` (``python -m towernas.search task=cascade``): the cascade config
+    (how the rankers train on the retriever's lists) plus the ranker space and schedule and the request budget."""
+
+    task: str = "cascade"
+    ranker_search: RankerSearchConfig = field(default_factory=RankerSearchConfig)
+    cascade_search: CascadeSearchConfig = field(default_factory=CascadeSearchConfig)
+
+
 def register_configs() -> None:
     """Register schemas so ``conf/`` YAML files are validated against them; every ranker of ``RANKERS`` (now
     and registered later) as the group option ``ranker=<name>``, and the roots again whenever a sampler or add-on
@@ -99,6 +110,7 @@ def store_roots(*_: object) -> None:
     cs.store(name="rank_base_config", node=RankRootConfig)
     cs.store(name="cascade_base_config", node=CascadeRootConfig)
     cs.store(name="ranker_search_base_config", node=RankerSearchRootConfig)
+    cs.store(name="cascade_search_base_config", node=CascadeSearchRootConfig)
     _STORED_SECTIONS[:] = [sections]
 
 

@@ -29,7 +29,8 @@ BIAS = ("arp@50", "tail_share@50", "unbiased/recall@50")  # towernas.eval.bias, 
 DELTA = "delta_recall@50_pct"
 # the log of each kind of run: its stream, the keys naming one curve, and the validation metric plotted
 STREAMS = {"retrain": ("retrain.jsonl", ("model",), "recall@50"), "rank": ("rank.jsonl", ("ranker",), "auc"),
-           "cascade": ("cascade.jsonl", ("ranker", "negatives"), "ndcg@10")}
+           "cascade": ("cascade.jsonl", ("ranker", "negatives"), "ndcg@10"),
+           "cascade-search": ("cascade.jsonl", ("ranker", "negatives"), "ndcg@10")}
 
 
 def retrain_row(results: dict, row: dict, bias: bool = False) -> dict:
@@ -79,6 +80,19 @@ def cascade_stages(results: dict) -> list[dict]:
     for p in results["pipelines"]:
         out += [{"pipeline": p["name"], "stage": s["name"], "k": s["k"], "seeds": p.get("seeds"),
                  "best": p["name"] == results.get("best"), "test": s["test"]} for s in p["stages"]]
+    return out
+
+
+def searched_cascades(runs) -> list[dict]:
+    """The cascade each joint search (``python -m towernas.search task=cascade``) chose on validation: ``run``,
+    ``dataset``, ``seed``, ``budget``, ``k0``, ``path``, ``cost``, ``valid``, ``test`` (the point's metrics)."""
+    out = []
+    for run in runs:
+        s, best = run.data, run.data["best"]
+        out.append({"run": run.label, "dataset": s.get("dataset"), "seed": s.get("seed"),
+                    "budget": s["budget"]["flops_per_request"], "k0": best["k0"], "path": best["path"],
+                    "hand_built": best.get("hand_built", False), "cost": best["cost"], "valid": best["valid"],
+                    "test": best["test"]})
     return out
 
 

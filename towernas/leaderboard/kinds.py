@@ -69,6 +69,8 @@ def detect(path: Path) -> RunDir:
                          "'budget', 'ranker', or 'pipelines' key)")
     if (path / "summary.json").exists():
         summary = _read(path / "summary.json", "search summary")
+        if summary.get("task") == "cascade" and "points" in summary:  # python -m towernas.search task=cascade
+            return RunDir(path, "cascade-search", summary)
         if "selection" not in summary:
             raise ValueError(f"{path / 'summary.json'}: not a search summary (no 'selection' key)")
         return RunDir(path, "search", summary)

@@ -67,10 +67,12 @@ def rank(runs: list[RunDir]) -> list[str]:
                     "Test AUC / GAUC / logloss, mean ± std over seeds.")]
 
 
-def cascade(runs: list[RunDir], site: Path) -> list[str]:
+def cascade(runs: list[RunDir], site: Path, searched: list[RunDir] = ()) -> list[str]:
     """Per cascade run: its stages on test and, with a K0 sweep (``cascade.k0_sweep``), test N@10 against FLOPs per
-    request with the front chosen on validation."""
+    request with the front chosen on validation, and the cascades the joint search (``searched``, runs of
+    ``python -m towernas.search task=cascade``) chose on the same dataset; then those searches' table."""
     parts = []
+    winners = collect.searched_cascades(searched)
     for i, run in enumerate(runs, 1):
         with reading(run):
             stages = collect.cascade_stages(run.data)
@@ -78,11 +80,15 @@ def cascade(runs: list[RunDir], site: Path) -> list[str]:
                           ("retriever k0", run.data.get("k0")), ("chosen on validation", run.data.get("best"))])
             parts.append(f"<h3>{esc(run.label)}</h3>{info}{_scroll(views.cascade_table(f'cascade-{i}', stages))}")
             if run.data.get("sweep"):
+                mine = [w for w in winners if w["dataset"] == run.data.get("dataset")]
                 plots.cascade_plot(run.data["sweep"], f"{run.label} ({run.data.get('dataset')})",
-                                   site / f"cascade-front-{i}.png")
+                                   site / f"cascade-front-{i}.png", searched=mine)
                 parts.append(figure(f"cascade-front-{i}.png", f"test N@10 vs FLOPs per request, {run.label}",
                                     "test N@10 vs FLOPs per request at each K0; dashed: the front chosen on "
-                                    "validation"))
+                                    "validation" + ("; diamonds: the joint search's cascades" if mine else "")))
+    if winners:
+        parts.append("<h3>Joint searches of K0 and the ranker</h3>"
+                     + _scroll(views.searched_cascade_table(winners)))
     return [section("cascades", "Cascades: retrieve → rank", "".join(parts),
                     "Every stage's list on test; Recall@k: the share of test items the stage keeps (the next "
                     "stage's ceiling).")]

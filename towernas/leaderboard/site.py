@@ -93,11 +93,13 @@ def _replace_dir(new: Path, out: Path) -> None:
 
 def render(runs: list[RunDir], site: Path) -> list[dict]:
     """Write ``index.html`` and the figures into ``site``; return the leaderboard rows."""
-    of = {kind: [r for r in runs if r.kind == kind] for kind in ("retrain", "rank", "cascade", "search")}
+    of = {kind: [r for r in runs if r.kind == kind] for kind in ("retrain", "rank", "cascade", "cascade-search",
+                                                                 "search")}
     rows = sections.leaderboard_rows(of["retrain"])
     parts = sections.retrieval(rows, site) if rows else []
     parts += sections.rank(of["rank"]) if of["rank"] else []
-    parts += sections.cascade(of["cascade"], site) if of["cascade"] else []
+    parts += sections.cascade(of["cascade"], site, of["cascade-search"]) \
+        if of["cascade"] or of["cascade-search"] else []
     parts += sections.search(of["search"], site) if of["search"] else []
     parts += sections.curves([r for r in runs if r.kind != "search"], site)
     parts.append(sections.run_list(runs))

@@ -93,6 +93,19 @@ def rank_table(rows: list[dict]) -> Table:
     return Table("rank", columns, out)
 
 
+def searched_cascade_table(winners: list[dict]) -> Table:
+    """The joint searches' cascades (``collect.searched_cascades``): budget, K0, ranker path, cost, N@10."""
+    columns = [Column("run", "run"), Column("dataset", "dataset"), Column("budget", "budget", "FLOPs per request"),
+               Column("k0", "K0"), Column("path", "ranker path"), Column("flops", "FLOPs / request"),
+               Column("valid", "valid N@10"), Column("test", "test N@10")]
+    rows = [[Cell(w["run"]), Cell(str(w["dataset"])), number(w["budget"], ",d"), number(w["k0"], "d"),
+             Cell(" ".join(w["path"]) + (" (hand-built)" if w["hand_built"] else "")),
+             number(w["cost"]["flops"], ",d"), number(w["valid"]["ndcg@10"], ".4f"),
+             number(w["test"]["ndcg@10"], ".4f")] for w in winners]
+    return Table("cascade-search", columns, rows, caption="each search's cascade, chosen on validation within its "
+                 "budget; test read once")
+
+
 def cascade_table(table_id: str, stages: list[dict]) -> Table:
     """Every stage of every pipeline on test (the retriever alone first), Δ N@10 vs the retriever alone and
     the stage's time; the pipeline chosen on validation highlighted."""

@@ -24,6 +24,7 @@ from torch import nn
 from towernas.complexity.counting import count_ops
 from towernas.data.batches import RATING_BEFORE, RATINGS, TIME
 from towernas.rankers.base import Ranker
+from towernas.rankers.pair_features import RANK, SCORE
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,14 @@ def probe_batch(ranker: Ranker, history_len: int, device: torch.device | str = "
     return batch
 
 
+def retriever_inputs(ranker: Ranker, n: int, device) -> dict[str, torch.Tensor]:
+    """The retriever's score and rank of ``n`` candidates (zeros) when ``ranker`` reads the ``retriever`` pair
+    feature (a fused ranker's inner ranker gets them from the fusion, ``towernas.cascade.fusion``); else none."""
+    if "retriever" not in getattr(ranker.catalog, "pair_features", ()):
+        return {}
+    return {SCORE: torch.zeros(1, n, device=device), RANK: torch.zeros(1, n, device=device)}
+
+
 def ranker_cost(ranker: Ranker, history_len: int | None = None) -> RankerCost:
     """Params and FLOPs of ``ranker`` (see the module docstring), counted on a full history of ``history_len``
     items (default: the catalogue's ``max_len``)."""
@@ -61,7 +70,8 @@ def ranker_cost(ranker: Ranker, history_len: int | None = None) -> RankerCost:
     was_training = ranker.training
     ranker.eval()
     try:
-        one, two = (count_ops(ranker, batch, torch.zeros(1, c, dtype=torch.long, device=device)).flops for c in (1, 2))
+        one, two = (count_ops(ranker, {**batch, **retriever_inputs(ranker, c, device)},
+                              torch.zeros(1, c, dtype=torch.long, device=device)).flops for c in (1, 2))
     finally:
         ranker.train(was_training)
     return RankerCost(total - embedding, embedding, one, two - one)

@@ -71,9 +71,8 @@ def check_ranker_search(cfg: DictConfig) -> None:
     from towernas.rank import check_rank_values
 
     if cfg.task not in TASKS:
-        hint = " (the joint cascade search is not built yet)" if cfg.task == "cascade" else ""
-        raise UserError(f"task={cfg.task!r}: the ranker search runs one of {list(TASKS)}{hint}; "
-                        "task=towers is the tower search")
+        raise UserError(f"task={cfg.task!r}: the ranker search runs one of {list(TASKS)}; task=towers is the tower "
+                        "search, task=cascade the joint cascade search")
     check_rank_values(cfg)
     rs = cfg.ranker_search
     for key in ("supernet_epochs", "monitor_paths", "final_candidates"):
@@ -137,6 +136,31 @@ def path_metric(net: RankerSupernet, genome, evaluate, pairs: CtrPairs, metric: 
         net.train(was)
 
 
+FINETUNE_STREAM = 7919  # the fine-tuning batches' stream is seeded ``seed + FINETUNE_STREAM``
+
+
+def first_batches(stream, rng: np.random.Generator, n: int) -> list:
+    """The first ``n`` batches of ``stream(rng)``'s epochs, one epoch after another."""
+    out: list = []
+    while len(out) < n:
+        before = len(out)
+        out += itertools.islice(stream(rng), n - len(out))
+        if len(out) == before:
+            raise UserError("the training data holds no batch to fine-tune a path on")
+    return out
+
+
+def fine_tune(child: torch.nn.Module, batches: list, settings: RankerFitSettings, device) -> torch.nn.Module:
+    """``child`` trained, every parameter, on ``batches`` (one pass, the ranker loop's optimizer and ``settings``'
+    loss and precision, seeded by ``settings.seed``); returned in evaluation mode."""
+    if batches:
+        torch.manual_seed(settings.seed)
+        optimizer = adam(child.parameters(), settings.lr, weight_decay=settings.weight_decay)
+        train_epoch(child, batches, optimizer, loss_fn=LOSSES[settings.loss], progress=False,
+                    loss_name=settings.loss, precision=Precision(settings.precision, device))
+    return child.eval()
+
+
 class PathScorer:
     """``scorer(genome)``: the path's validation ``metric`` on ``pairs`` after fine-tuning it alone (NASRec).
 
@@ -158,19 +182,11 @@ class PathScorer:
         self.batches: list = []
         if steps:
             stream, _ = train_batches(s.data, s.pairs["train"], s.cfg, s.device)
-            rng = np.random.default_rng(s.cfg.seed + 7919)
-            self.batches = list(itertools.islice(itertools.chain.from_iterable(stream(rng) for _ in itertools.count()),
-                                                 steps))
+            self.batches = first_batches(stream, np.random.default_rng(s.cfg.seed + FINETUNE_STREAM), steps)
 
     def child(self, genome):
         """``genome``'s path as an ``ArchRanker``, fine-tuned (evaluation mode)."""
-        child = export_ranker(self.net, tuple(genome))
-        if self.batches:
-            torch.manual_seed(self.settings.seed)
-            optimizer = adam(child.parameters(), self.settings.lr, weight_decay=self.settings.weight_decay)
-            train_epoch(child, self.batches, optimizer, loss_fn=LOSSES[self.settings.loss], progress=False,
-                        loss_name=self.settings.loss, precision=Precision(self.settings.precision, self.s.device))
-        return child.eval()
+        return fine_tune(export_ranker(self.net, tuple(genome)), self.batches, self.settings, self.s.device)
 
     def __call__(self, genome) -> float:
         from towernas.rank import split_evaluator
