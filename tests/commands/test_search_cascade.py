@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from tests.conftest import TINY, compose_config
 from towernas import retrain
@@ -72,30 +73,57 @@ def test_the_search_serves_its_validation_winner_within_the_budget_and_resumes(a
     assert again["points"] == points and again["best"] == best
 
 
-def test_the_request_cost_model_equals_the_counter_on_random_genomes(artifact):
-    """``RequestCostModel`` (one count per history and K0, then the ranker cost model) against the mechanical count
-    of each genome's whole request, its ranker built."""
+@pytest.fixture(scope="module")
+def lists(artifact):
+    """The search's config, the data, the retriever and its lists (``Candidates``), the rankers' catalogue."""
     cfg = search_config(_cfg(artifact))
     data = load_dataset(cfg.dataset, progress=False)
     retriever = RetrieverStage.load(artifact, data)
     cands = Candidates(retriever, data, cfg, None, "cpu")
     catalog = Catalog.from_data(data, cfg.cascade.pair_features, cands.served_statistics, ratings=cfg.cascade.ratings)
-    space = RankerSpace(blocks=("FM", "MLP-16", "EW-ip", "DP", "CROSS-1", "SA-1"), depth=3, embed=4, block=4)
+    return cfg, data, retriever, cands, catalog
+
+
+SPACE = RankerSpace(blocks=("FM", "MLP-16", "EW-ip", "DP", "CROSS-1", "SA-1"), depth=3, embed=4, block=4)
+
+
+def _fused(path, catalog, retriever):
+    from towernas.cascade.fusion import RetrieverScoreFusion
+
+    return RetrieverScoreFusion(ArchRanker(catalog, **SPACE.arch(tuple(path)).hyperparameters()), retriever.items)
+
+
+def test_the_request_cost_model_equals_the_counter_on_random_genomes(lists):
+    """``RequestCostModel`` (one count per history and K0, then the ranker cost model) against the mechanical count
+    of each genome's whole request, its ranker built."""
+    cfg, data, retriever, cands, catalog = lists
 
     def build(path):
-        from towernas.cascade.fusion import RetrieverScoreFusion
+        return _fused(path, catalog, retriever)
 
-        return RetrieverScoreFusion(ArchRanker(catalog, **space.arch(tuple(path)).hyperparameters()), retriever.items)
-
-    model = RequestCostModel(RankerCostModel(catalog, space), space, [10, 40], build, retriever, data,
+    model = RequestCostModel(RankerCostModel(catalog, SPACE), SPACE, [10, 40], build, retriever, data,
                              cands.queries["valid"])
     rng = random.Random(0)
     for _ in range(6):
-        path = tuple(rng.choice(s) for s in space.slots())
+        path = tuple(rng.choice(s) for s in SPACE.slots())
         for k0 in (10, 40):
             counted = request_cost(cascade_at(retriever, [RankerStage("x", build(path), 20)], k0), data,
                                    cands.queries["valid"]).flops
             assert model.flops((f"{K0_PREFIX}{k0}", *path)) == counted, (k0, path)
+
+
+def test_a_path_scored_once_at_the_longest_k0_reads_as_reranking_each_shorter_list(lists):
+    """``at_every_k0`` scores the top-40 once and cuts it; reranking each top-K0 apart gives the same metric."""
+    from towernas.cascade.run import early_stop_metrics
+
+    cfg, data, retriever, cands, catalog = lists
+    torch.manual_seed(0)
+    ranker = _fused(("target", "FM", "MLP-16", "DP"), catalog, retriever)
+    once = joint.at_every_k0(ranker, [10, 20, 40], 20, "ndcg@10", data, cands, "cpu", True)
+    for k0 in (10, 20, 40):
+        apart = early_stop_metrics(ranker, 20, data, cands, cfg, "cpu", k0=k0)["ndcg@10"]
+        assert once[k0] == pytest.approx(apart, abs=1e-6)
+    assert len(set(once.values())) > 1  # the K0s differ: the test can tell them apart
 
 
 @pytest.mark.parametrize("override, message", [

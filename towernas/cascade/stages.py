@@ -22,14 +22,24 @@ from towernas.cascade.retriever_stage import RetrieverStage
 
 
 @torch.no_grad()
+def score_batch(ranker, batch: dict[str, torch.Tensor], candidates: np.ndarray) -> np.ndarray:
+    """(B, C) ``ranker``'s scores of ``candidates`` (B, C) item rows for the queries of ``batch``; -inf at -1
+    entries (padding)."""
+    device = batch["history"].device
+    items = torch.as_tensor(np.where(candidates >= 0, candidates, 0), device=device)
+    return np.where(candidates >= 0, ranker.score(batch, items).float().cpu().numpy(), -np.inf)
+
+
+def top_of(candidates: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The top ``k`` of ``candidates`` by ``scores`` (ties keep the input order, padding stays last): ids, scores."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(candidates, order, 1), np.take_along_axis(scores, order, 1)
+
+
 def rerank_batch(ranker, batch: dict[str, torch.Tensor], candidates: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The top ``k`` of ``candidates`` (B, C) item rows by ``ranker``'s score for the queries of ``batch``
     (-1 entries, padding, stay last; ties keep the input order): ids (B, k) and scores (B, k)."""
-    device = batch["history"].device
-    items = torch.as_tensor(np.where(candidates >= 0, candidates, 0), device=device)
-    s = np.where(candidates >= 0, ranker.score(batch, items).float().cpu().numpy(), -np.inf)
-    order = np.argsort(-s, axis=1, kind="stable")[:, :k]
-    return np.take_along_axis(candidates, order, 1), np.take_along_axis(s, order, 1)
+    return top_of(candidates, score_batch(ranker, batch, candidates), k)
 
 
 def query_batch(data: InteractionData, queries: EvalQueries, index, device="cpu",
@@ -42,25 +52,28 @@ def query_batch(data: InteractionData, queries: EvalQueries, index, device="cpu"
     return batch
 
 
+def score_lists(ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray, batch_size: int = 256,
+                device="cpu", vectors: np.ndarray | None = None) -> np.ndarray:
+    """(Q, C) ``ranker``'s scores of ``candidates`` (Q, C) (-inf at padding), in evaluation mode. ``vectors``: the
+    retriever's query vectors, for a ranker fused with its score."""
+    was_training = ranker.training
+    ranker.eval()
+    try:
+        scores = [score_batch(ranker, query_batch(data, queries, slice(start, start + batch_size), device, vectors),
+                              candidates[start:start + batch_size])
+                  for start in range(0, len(candidates), batch_size)]
+    finally:
+        ranker.train(was_training)
+    return np.concatenate(scores) if scores else np.zeros(candidates.shape, np.float32)
+
+
 def rerank(ranker, data: InteractionData, queries: EvalQueries, candidates: np.ndarray, k: int,
            batch_size: int = 256, device="cpu", vectors: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(Q, k) ids of ``candidates`` (Q, C) reordered by ``ranker``'s score (-1 entries stay last), and scores.
     ``vectors``: the retriever's query vectors, for a ranker fused with its score."""
-    was_training = ranker.training
-    ranker.eval()
-    ids, scores = [], []
-    try:
-        for start in range(0, len(candidates), batch_size):
-            sl = slice(start, start + batch_size)
-            batch = query_batch(data, queries, sl, device, vectors)
-            top, s = rerank_batch(ranker, batch, candidates[sl], k)
-            ids.append(top)
-            scores.append(s)
-    finally:
-        ranker.train(was_training)
-    if not ids:
+    if not len(candidates):
         return np.zeros((0, k), np.int64), np.zeros((0, k), np.float32)
-    return np.concatenate(ids), np.concatenate(scores)
+    return top_of(candidates, score_lists(ranker, data, queries, candidates, batch_size, device, vectors), k)
 
 
 @dataclass

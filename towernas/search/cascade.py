@@ -135,7 +135,7 @@ def search_config(cfg: DictConfig) -> DictConfig:
 def run_cascade_search(cfg: DictConfig, run_dir: Path) -> dict:
     """Search (K0, ranker) for the retriever ``cascade.retriever`` under ``cascade_search.flops`` per request;
     export the winner; return the summary."""
-    from towernas.cascade.run import early_stop_metrics, fused, latest_retriever, list_batches, use_lists_of
+    from towernas.cascade.run import fused, latest_retriever, list_batches, use_lists_of
     from towernas.search.run import evolution_config
 
     check_search(cfg)
@@ -202,8 +202,7 @@ def run_cascade_search(cfg: DictConfig, run_dir: Path) -> dict:
                 use_lists_of(stage, cands.train_retriever, cands.train_statistics)
                 fine_tune(child, batches, settings, device)
                 use_lists_of(stage, retriever, cands.served_statistics)
-                by_path[path] = {k: early_stop_metrics(child, c.k1, data, cands, run_cfg, device, k0=k)[select]
-                                 for k in k0s}
+                by_path[path] = at_every_k0(child, k0s, c.k1, select, data, cands, device, c.fuse_retriever)
             return by_path[path]
 
         def fitness(genome) -> float:
@@ -315,6 +314,20 @@ def arch_config(cfg: DictConfig, space: RankerSpace, path) -> DictConfig:
     out.ranker = {"name": "arch", "arch": None, **space.arch(tuple(path)).hyperparameters()}
     out.cascade.rankers = ["arch"]
     return out
+
+
+def at_every_k0(ranker, k0s, k: int, metric: str, data, cands: Candidates, device, fused: bool) -> dict[int, float]:
+    """``metric`` of ``ranker``'s top ``k`` of the served retriever's top K0, per K0 of ``k0s``, on the early-stopping
+    queries: the longest lists are scored once (a candidate's score does not depend on the list it is in)."""
+    from towernas.cascade.stages import score_lists, top_of
+    from towernas.eval.metrics import mean_metrics
+
+    ids = cands.early_stop_ids[:, :max(k0s)]
+    scores = score_lists(ranker, data, cands.early_stop, ids, device=device,
+                         vectors=cands.early_stop_vectors if fused else None)
+    at = int(metric.split("@")[1])
+    return {k0: float(mean_metrics(top_of(ids[:, :k0], scores[:, :k0], min(k, k0))[0], cands.early_stop.targets,
+                                   [at])[metric]) for k0 in k0s}
 
 
 def largest_k0(path, k0_slot: list[str], admits) -> str:
