@@ -56,8 +56,8 @@ from towernas.runs.records import RecordLog
 from towernas.runs.run_dir import claim, config_hash
 from towernas.runs.tables import markdown
 from towernas.runs.tracking import Tracker
-from towernas.search.rankers import (FINETUNE_STREAM, fine_tune, finalists, first_batches, hand_built,
-                                    uniform_feasible)
+from towernas.search.rankers import (FINETUNE_STREAM, check_schedule, fine_tune, finalists, first_batches,
+                                    hand_built, uniform_feasible)
 from towernas.space.ops import SKIP
 from towernas.space.ranker_space import RankerSpace
 from towernas.train.settings import RankerFitSettings
@@ -111,16 +111,8 @@ def check_search(cfg: DictConfig) -> None:
     if len(c.negatives) != 1 or c.negatives[0] == "dns":
         raise UserError(f"cascade.negatives={list(c.negatives)}: the joint search trains with one negative mode, not "
                         "dns (its fine-tuning batches are drawn once, before any path scores them)")
-    rs = cfg.ranker_search
-    for key in ("supernet_epochs", "monitor_paths", "final_candidates"):
-        if isinstance(rs[key], bool) or not isinstance(rs[key], int) or rs[key] < 1:
-            raise UserError(f"ranker_search.{key}={rs[key]!r}: expected a positive integer")
-    if isinstance(rs.finetune_steps, bool) or not isinstance(rs.finetune_steps, int) or rs.finetune_steps < 0:
-        raise UserError(f"ranker_search.finetune_steps={rs.finetune_steps!r}: expected an integer >= 0")
-    checked = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    checked.cascade.k0 = max(cfg.cascade_search.k0s)
-    checked.cascade.k1 = min(c.k1, checked.cascade.k0 - 1)
-    check_cascade_values(checked)
+    check_schedule(cfg.ranker_search)
+    check_cascade_values(search_config(cfg))
 
 
 def search_config(cfg: DictConfig) -> DictConfig:

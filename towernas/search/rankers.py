@@ -75,16 +75,21 @@ def check_ranker_search(cfg: DictConfig) -> None:
                         "search, task=cascade the joint cascade search")
     check_rank_values(cfg)
     rs = cfg.ranker_search
+    check_schedule(rs)
+    if rs.fitness_pairs is not None and rs.fitness_pairs < 1:
+        raise UserError(f"ranker_search.fitness_pairs={rs.fitness_pairs}: expected a positive integer or null (all)")
+    if cfg.rank.addons:
+        raise UserError(f"rank.addons={list(cfg.rank.addons)}: the ranker search trains without add-ons")
+
+
+def check_schedule(rs) -> None:
+    """One line naming the ``ranker_search`` key of a schedule no search could run (supernet, fitness, finalists)."""
     for key in ("supernet_epochs", "monitor_paths", "final_candidates"):
         if isinstance(rs[key], bool) or not isinstance(rs[key], int) or rs[key] < 1:
             raise UserError(f"ranker_search.{key}={rs[key]!r}: expected a positive integer")
     if isinstance(rs.finetune_steps, bool) or not isinstance(rs.finetune_steps, int) or rs.finetune_steps < 0:
         raise UserError(f"ranker_search.finetune_steps={rs.finetune_steps!r}: expected an integer >= 0 (0: score the "
                         "supernet's weights as they are)")
-    if rs.fitness_pairs is not None and rs.fitness_pairs < 1:
-        raise UserError(f"ranker_search.fitness_pairs={rs.fitness_pairs}: expected a positive integer or null (all)")
-    if cfg.rank.addons:
-        raise UserError(f"rank.addons={list(cfg.rank.addons)}: the ranker search trains without add-ons")
 
 
 def uniform_feasible(slots, admits, rng: random.Random, max_tries: int = 100_000):
