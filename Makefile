@@ -26,7 +26,9 @@ test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The tower search (ARGS="dataset=ml-1m budget=M"); a ranker search: ARGS="task=ctr ranker_search.budget.flops=120098"
-# (task=rating: explicit ratings). `make bench-ranker-fidelity` measures the ranker supernet's fidelity.
+# (task=rating: explicit ratings). `make bench-ranker-fidelity` measures the ranker supernet's fidelity. The joint
+# cascade search: ARGS="task=cascade cascade.retriever=<artifact> cascade_search.flops=400000" (`make
+# bench-cascade-search` compares it with the hand-built cascades).
 search: install
 	$(PY) -m towernas.search $(ARGS)
 
