@@ -38,6 +38,13 @@ def test_a_ctr_search_writes_best_json_within_budget_and_resumes(tmp_path, monke
     monkeypatch.setattr(rankers, "fit_ranker", lambda *a, **k: pytest.fail("trained the supernet again"))
     again = run_ranker_search(_cfg("ranker_search.budget.flops=60000"), tmp_path / "run")
     assert again["finalists"] == rows and again["best"] == out["best"]
+    # the leaderboard reads the run: its finalists, the winner first
+    from towernas.leaderboard import build_site
+
+    build_site([tmp_path / "run"], tmp_path / "site")
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "Ranker searches" in html and html.index(" ".join(rows[0]["genome"])) < html.index(
+        " ".join(rows[-1]["genome"]))
 
 
 def test_best_json_trains_with_towernas_rank(tmp_path):

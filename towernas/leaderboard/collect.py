@@ -30,7 +30,8 @@ DELTA = "delta_recall@50_pct"
 # the log of each kind of run: its stream, the keys naming one curve, and the validation metric plotted
 STREAMS = {"retrain": ("retrain.jsonl", ("model",), "recall@50"), "rank": ("rank.jsonl", ("ranker",), "auc"),
            "cascade": ("cascade.jsonl", ("ranker", "negatives"), "ndcg@10"),
-           "cascade-search": ("cascade.jsonl", ("ranker", "negatives"), "ndcg@10")}
+           "cascade-search": ("cascade.jsonl", ("ranker", "negatives"), "ndcg@10"),
+           "ranker-search": ("rank.jsonl", ("ranker",), "auc")}  # its finalists' trainings
 
 
 def retrain_row(results: dict, row: dict, bias: bool = False) -> dict:

@@ -71,6 +71,8 @@ def detect(path: Path) -> RunDir:
         summary = _read(path / "summary.json", "search summary")
         if summary.get("task") == "cascade" and "points" in summary:  # python -m towernas.search task=cascade
             return RunDir(path, "cascade-search", summary)
+        if summary.get("task") in ("ctr", "rating") and "finalists" in summary:  # task=ctr | rating
+            return RunDir(path, "ranker-search", summary)
         if "selection" not in summary:
             raise ValueError(f"{path / 'summary.json'}: not a search summary (no 'selection' key)")
         return RunDir(path, "search", summary)

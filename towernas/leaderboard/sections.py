@@ -102,6 +102,21 @@ def search(runs: list[RunDir], site: Path) -> list[str]:
     return [section("searches", "Search runs", "".join(parts))]
 
 
+def ranker_search(runs: list[RunDir]) -> list[str]:
+    """Per ranker search (``python -m towernas.search task=ctr|rating``): its finalists, the winner first."""
+    parts = []
+    for i, run in enumerate(runs, 1):
+        with reading(run):
+            s = run.data
+            metric = (s.get("validation") or {}).get("metric", "auc")
+            info = facts([("task", s.get("task")), ("budget", s.get("budget")),
+                          ("unique evaluations", (s.get("search") or {}).get("unique_evaluations"))])
+            parts.append(f"<h3>{esc(run.label)}</h3>{info}"
+                         + _scroll(views.ranker_finalists_table(f"ranker-search-{i}", s["finalists"], metric)))
+    return [section("ranker-searches", "Ranker searches", "".join(parts),
+                    "Each search's finalists, trained from scratch; the first is the winner on validation.")]
+
+
 def _search_run(i: int, run: RunDir, site: Path) -> str:
     s = run.data
     supernet, evo, best = s.get("supernet") or {}, s.get("search") or {}, s.get("best") or {}

@@ -34,7 +34,7 @@ from towernas.leaderboard.kinds import RunDir, detect, expand, label_runs
 MARKER = ".towernas-leaderboard"  # marks a directory this module wrote (and may replace)
 # the sections in page order (their ids differ from every table's: the sort hash names a table by id)
 TITLES = {"retrieval": "Leaderboard", "pareto": "Pareto front", "rankers": "Rankers", "cascades": "Cascades",
-          "searches": "Search", "curves": "Training curves", "run-list": "Runs"}
+          "searches": "Search", "ranker-searches": "Ranker search", "curves": "Training curves", "run-list": "Runs"}
 
 
 @dataclass
@@ -94,13 +94,14 @@ def _replace_dir(new: Path, out: Path) -> None:
 def render(runs: list[RunDir], site: Path) -> list[dict]:
     """Write ``index.html`` and the figures into ``site``; return the leaderboard rows."""
     of = {kind: [r for r in runs if r.kind == kind] for kind in ("retrain", "rank", "cascade", "cascade-search",
-                                                                 "search")}
+                                                                 "ranker-search", "search")}
     rows = sections.leaderboard_rows(of["retrain"])
     parts = sections.retrieval(rows, site) if rows else []
     parts += sections.rank(of["rank"]) if of["rank"] else []
     parts += sections.cascade(of["cascade"], site, of["cascade-search"]) \
         if of["cascade"] or of["cascade-search"] else []
     parts += sections.search(of["search"], site) if of["search"] else []
+    parts += sections.ranker_search(of["ranker-search"]) if of["ranker-search"] else []
     parts += sections.curves([r for r in runs if r.kind != "search"], site)
     parts.append(sections.run_list(runs))
     nav = [(key, title) for key, title in TITLES.items() if f'<section id="{key}">' in "".join(parts)]

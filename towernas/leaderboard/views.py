@@ -93,6 +93,18 @@ def rank_table(rows: list[dict]) -> Table:
     return Table("rank", columns, out)
 
 
+def ranker_finalists_table(table_id: str, finalists: list[dict], metric: str) -> Table:
+    """A ranker search's finalists (its ``summary.json``): genome, fitness, validation and test ``metric``, cost."""
+    columns = [Column("genome", "genome"), Column("hand", "hand-built"), Column("fitness", f"fitness {metric}"),
+               Column("valid", f"valid {metric}"), Column("test", f"test {metric}"),
+               Column("flops", "FLOPs / candidate"), Column("params", "params")]
+    rows = [[Cell(" ".join(f["genome"])), Cell("yes" if f.get("hand_built") else ""), number(f.get("supernet")),
+             number(f["valid"].get(metric)), number(f["test"].get(metric)), number(f["cost"]["flops"], ",d"),
+             number(f["cost"]["params"], ",d")] for f in finalists]
+    return Table(table_id, columns, rows, caption="trained as python -m towernas.rank trains them; test read once",
+                 row_classes=["best" if i == 0 else "" for i in range(len(rows))])
+
+
 def searched_cascade_table(winners: list[dict]) -> Table:
     """The joint searches' cascades (``collect.searched_cascades``): budget, K0, ranker path, cost, N@10."""
     columns = [Column("run", "run"), Column("dataset", "dataset"), Column("budget", "budget", "FLOPs per request"),
