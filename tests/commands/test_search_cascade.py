@@ -134,6 +134,7 @@ def test_a_path_scored_once_at_the_longest_k0_reads_as_reranking_each_shorter_li
     ("cascade.negatives=[dns]", r"cascade.negatives=\['dns'\]: the joint search trains with one negative mode"),
     ("cascade.second_ranker=fm", r"cascade.second_ranker='fm': the joint search chooses one ranker stage"),
     ("ranker_search.finetune_steps=-1", r"ranker_search.finetune_steps=-1: expected an integer >= 0"),
+    ("cascade.select=ndcg@20", r"cascade.select='ndcg@20': the joint search selects on one of \['ndcg@10'"),
     ("ranker_search.space.blocks=[FM,NOPE]", r"ranker_search.space.blocks: 'NOPE' is unknown"),
 ])
 def test_bad_settings_are_one_line_and_write_no_supernet(artifact, tmp_path, override, message):

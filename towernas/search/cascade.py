@@ -42,7 +42,7 @@ from towernas import __version__
 from towernas.cascade.candidates import Candidates
 from towernas.cascade.retriever_stage import RetrieverStage
 from towernas.cascade.stages import RankerStage
-from towernas.cascade.sweep import cascade_at, request_cost, sweep_k0
+from towernas.cascade.sweep import POINT_METRICS, cascade_at, request_cost, sweep_k0
 from towernas.complexity.rankers import RankerCostModel
 from towernas.config.cascade_search import check_cascade_search
 from towernas.config.resume import RESUME
@@ -111,6 +111,9 @@ def check_search(cfg: DictConfig) -> None:
     if len(c.negatives) != 1 or c.negatives[0] == "dns":
         raise UserError(f"cascade.negatives={list(c.negatives)}: the joint search trains with one negative mode, not "
                         "dns (its fine-tuning batches are drawn once, before any path scores them)")
+    if c.select not in POINT_METRICS:
+        raise UserError(f"cascade.select={c.select!r}: the joint search selects on one of {list(POINT_METRICS)} (what "
+                        "every K0's point records)")
     check_schedule(cfg.ranker_search)
     check_cascade_values(search_config(cfg))
 
@@ -240,11 +243,11 @@ def run_cascade_search(cfg: DictConfig, run_dir: Path) -> dict:
     if not inside:
         raise UserError(f"cascade_search.flops={cs.flops}: no finalist fits once trained (counted costs "
                         f"{min(r['cost']['flops'] for r in rows):,} and up)")
-    best = max(inside, key=lambda r: r["valid"]["ndcg@10"])
+    best = max(inside, key=lambda r: r["valid"][select])
     winner = space.arch(tuple(best["path"]))
     provenance = {"dataset": cfg.dataset.name, "task": "cascade", "budget": cs.name, "flops_per_request": cs.flops,
-                  "k0": best["k0"], "request_cost": best["cost"], "seed": cfg.seed, "metric": "ndcg@10",
-                  "valid": best["valid"]["ndcg@10"], "hand_built": best["hand_built"], "retriever": str(directory),
+                  "k0": best["k0"], "request_cost": best["cost"], "seed": cfg.seed, "metric": select,
+                  "valid": best["valid"][select], "hand_built": best["hand_built"], "retriever": str(directory),
                   "config_hash": config_hash(config, RESUME), "towernas": __version__}
     winner = dataclasses.replace(winner, provenance=provenance)
     winner.save(run_dir / "best.json")
@@ -257,7 +260,7 @@ def run_cascade_search(cfg: DictConfig, run_dir: Path) -> dict:
                                                "generations_run": len(result.history) - 1,
                                                "best_fitness": -result.best[1], "best_genome": list(result.best[0])},
                "points": sorted(rows, key=lambda r: r["cost"]["flops"]), "best": best,
-               "validation": validation_entry("ndcg@10", best["valid"]["ndcg@10"], "best")}
+               "validation": validation_entry(select, best["valid"][select], "best")}
     write_json_atomic(run_dir / "summary.json", summary)
     table = summary_table(summary["points"], best)
     write_text_atomic(run_dir / "summary.md", table + "\n")
