@@ -123,7 +123,7 @@ def cascade_plot(points: list[dict], title: str, path: Path, searched: list[dict
     """A cascade run's K0 sweep (``towernas.cascade.sweep``): test N@10 against FLOPs per request (log scale), one
     colour per pipeline with each point labelled by its K0, the retriever alone as a star, and the front chosen on
     validation (``point["front"]``) joined by a dashed line; ``searched`` (``collect.searched_cascades``): the joint
-    search's cascades as red diamonds."""
+    search's cascades as gold diamonds."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for name in dict.fromkeys(p["name"] for p in points):
@@ -140,7 +140,7 @@ def cascade_plot(points: list[dict], title: str, path: Path, searched: list[dict
             label="front (chosen on validation)")
     if searched:
         ax.scatter([w["cost"]["flops"] for w in searched], [w["test"]["ndcg@10"] for w in searched], marker="D",
-                   s=40, color="tab:red", label="joint search (one per seed)", zorder=4)
+                   s=50, color="gold", edgecolors="k", label="joint search (one per seed)", zorder=4)
     ax.set_xscale("log")
     ax.set_xlabel("FLOPs per request (log scale)")
     ax.set_ylabel("test NDCG@10")
