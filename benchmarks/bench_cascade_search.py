@@ -11,7 +11,9 @@ sets another; the hand-built point compared is then the best on validation withi
 retriever artifact (``bench_cascade.retriever``). One ``python -m towernas.search task=cascade`` per seed of
 ``--seeds`` (``<out>/cascade-search-runs/<dataset>/seed<s>``, each resumable) chooses its cascade on validation;
 the report sets its test N@10 (mean ± std over the searches) beside the hand-built one's (over its seeds), with the
-difference and both stds (the noise level). Writes ``<out>/cascade-search-<dataset>.{json,md}``.
+difference and both stds (the noise level). An embedded set is generated from the config's seed: every search reads
+the data of seed 0, the retriever's, and its own seed varies the supernet, the evolution and the trainings. Writes
+``<out>/cascade-search-<dataset>.{json,md}``.
 """
 
 from __future__ import annotations
