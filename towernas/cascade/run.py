@@ -182,7 +182,7 @@ def fit_on_lists(ranker: torch.nn.Module, name: str, mode: str, seed: int, k: in
             use_lists_of(stage, cands.train_retriever, cands.train_statistics)
 
     settings = RankerFitSettings.from_config(c, seed=seed, precision=cfg.precision, validate_initial=c.fuse_retriever,
-                                             **({"max_epochs": max_epochs} if max_epochs is not None else {}))
+                                             max_epochs=c.max_epochs if max_epochs is None else max_epochs)
     fitted = fit_ranker(ranker, batches, served, settings, device=device, n_batches=n_batches, progress=cfg.progress,
                         log=lambda rec: tracker.log("cascade", {"ranker": name, "negatives": mode, "seed": seed, **rec}))
     return {"best_epoch": fitted.best_epoch, "stopped_early": fitted.stopped_early,

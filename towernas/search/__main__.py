@@ -3,9 +3,9 @@
 ``task=towers`` (the default) searches the retriever's towers (``towernas.search.run_search``, ``conf/config.yaml``);
 ``task=ctr`` or ``task=rating`` searches a ranker (``towernas.search.rankers.run_ranker_search``,
 ``conf/search_ranker.yaml``); ``task=cascade`` searches a cascade's K0 and ranker under a budget per request
-(``towernas.search.cascade.run_cascade_search``, ``conf/search_cascade.yaml``). The task picks the entry config, so a tower search's config (and its run hash) holds
-no ranker key. Hydra resolves ``config_path`` next to this file; the job is named ``search`` (``hydra.job.name``),
-so the run's log is ``search.log`` as for every other command.
+(``towernas.search.cascade.run_cascade_search``, ``conf/search_cascade.yaml``). The task picks the entry config, so a
+tower search's config (and its run hash) holds no ranker key. Hydra resolves ``config_path`` next to this file; the
+job is named ``search`` (``hydra.job.name``), so the run's log is ``search.log`` as for every other command.
 """
 
 import sys
@@ -44,10 +44,11 @@ def task_of(argv: list[str]) -> str:
 
 
 def main() -> float:
-    if task_of(sys.argv[1:]) == TOWERS:
+    task = task_of(sys.argv[1:])
+    if task == TOWERS:
         sys.argv = [a for a in sys.argv if not a.startswith("task=")]  # the tower config has no task key
         return search_towers()
-    return search_cascade() if task_of(sys.argv[1:]) == CASCADE else search_ranker()
+    return search_cascade() if task == CASCADE else search_ranker()
 
 
 if __name__ == "__main__":
