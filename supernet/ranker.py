@@ -3,7 +3,8 @@
 Layout (each piece has the shape of its counterpart in ``towernas.rankers.arch.ArchRanker``, so
 ``export_ranker`` copies weights with ``load_state_dict(strict=True)``):
 
-    fields, linear, head, norm    shared by every path (the pair fields, first-order terms, logit, input norm)
+    fields, linear, head, norm    shared by every path (the pair fields, first-order terms, logit, input norm;
+                                  with ``space.pairwise``, FM's parameter-free pairwise term too)
     attention                     DIN's activation unit (paths with history="target")
     align[history]                the per-token alignment of that history's tokens (identity when embed == block)
     positions[history][k][op]     ranker_block(op, n_history + k) for every op allowed at position k
@@ -36,7 +37,8 @@ from torch import nn
 
 from supernet.model import op_key
 from towernas.nn.target_attention import TargetAttention
-from towernas.rankers.arch import ANATOMY, ATTENTION_HIDDEN, ArchRanker, pair_tokens, ranker_block, ranker_dims
+from towernas.rankers.arch import (ANATOMY, ATTENTION_HIDDEN, ArchRanker, logit_of, pair_tokens, pairwise_term,
+                                   ranker_block, ranker_dims)
 from towernas.rankers.base import LinearTerms, Ranker
 from towernas.rankers.inputs import Catalog, PairFields
 from towernas.space.chain import chain_blocks, make_align, make_input_norm
@@ -64,6 +66,7 @@ class RankerSupernet(Ranker):
             for h, n in self.n_tokens.items()})
         self.head = nn.Linear(space.block, 1)
         self.linear = LinearTerms(catalog)
+        self.pairwise = pairwise_term(self.head, space.pairwise)
         self.path: Genome | None = None
         self.draw: Callable[[], Genome] | None = None
 
@@ -91,7 +94,8 @@ class RankerSupernet(Ranker):
         pairs = pair_tokens(self.fields, self.attention if history == "target" else None, batch, items)
         tokens = self.norm(self.align[history](pairs))
         chosen = [position[op_key(name)] for position, name in zip(self.positions[history], blocks)]
-        return self.head(chain_blocks(tokens, chosen)).view(items.shape) + self.linear(batch, items)
+        deep = self.head(chain_blocks(tokens, chosen))
+        return logit_of(deep, pairs, self.pairwise, self.fields.n_fields).view(items.shape) + self.linear(batch, items)
 
 
 def export_ranker(net: RankerSupernet, genome: Genome) -> ArchRanker:

@@ -21,21 +21,39 @@ def _layer_norm(x, norm):
     return torch.nn.functional.layer_norm(x, x.shape[-1:], norm.weight, norm.bias, norm.eps)
 
 
-def test_an_fm_block_ranker_is_the_formula_of_the_module_docstring():
-    """logit = w · (LN(FM(LN(x))) + mean(LN(x))) + b + first-order terms, x the pair's fields (embed = block)."""
+@pytest.mark.parametrize("pairwise", [True, False])
+def test_an_fm_block_ranker_is_the_formula_of_the_module_docstring(pairwise):
+    """logit = w · (LN(FM(LN(x))) + mean(LN(x))) + b + first-order terms [+ sum_{f<g} <v_f, v_g> of the raw fields],
+    x the pair's fields (embed = block)."""
     torch.manual_seed(0)
     catalog = Catalog(6, N_ITEMS, 5)
-    ranker = build_ranker("arch", catalog, blocks=["FM"], embed=4, block=4)
+    ranker = build_ranker("arch", catalog, blocks=["FM"], embed=4, block=4, pairwise=pairwise)
     for p in ranker.parameters():
         torch.nn.init.normal_(p)
     batch, items = query_batch(2), torch.randint(0, N_ITEMS, (2, 3))
     fields = ranker.fields(batch, items).stacked()  # (B, C, F, E)
     x = _layer_norm(fields, ranker.norm)
     n = x.shape[2]
-    pairwise = sum(x[:, :, i] * x[:, :, j] for i in range(n) for j in range(i + 1, n))  # FM's bi-interaction
-    out = _layer_norm(pairwise, ranker.blocks[0].norm) + x.mean(2)
+    bi = sum(x[:, :, i] * x[:, :, j] for i in range(n) for j in range(i + 1, n))  # FM's bi-interaction
+    out = _layer_norm(bi, ranker.blocks[0].norm) + x.mean(2)
     expected = (out @ ranker.head.weight[0]) + ranker.head.bias[0] + ranker.linear(batch, items)
+    if pairwise:
+        expected = expected + sum((fields[:, :, i] * fields[:, :, j]).sum(-1) for i in range(n)
+                                  for j in range(i + 1, n))
     torch.testing.assert_close(ranker.score(batch, items), expected, rtol=1e-4, atol=1e-4)
+
+
+def test_a_pairwise_ranker_starts_as_the_fm_of_its_fields():
+    """With ``pairwise`` the chain's logit starts at zero: the untrained ranker scores what an FM with the same
+    embeddings and first-order terms scores (registered ``fm``, weights copied)."""
+    torch.manual_seed(0)
+    catalog = Catalog(6, N_ITEMS, 5)
+    ranker = build_ranker("arch", catalog, blocks=["MLP-16", "SA-2"], history="target", embed=8, block=8)
+    fm = build_ranker("fm", catalog, embed=8)
+    fm.fields.load_state_dict(ranker.fields.state_dict())
+    fm.linear.load_state_dict(ranker.linear.state_dict())
+    batch, items = query_batch(2), torch.randint(0, N_ITEMS, (2, 3))
+    torch.testing.assert_close(ranker.score(batch, items), fm.score(batch, items))
 
 
 def test_the_interaction_blocks_against_their_definitions():
@@ -66,7 +84,8 @@ def test_history_target_adds_the_attended_history_as_one_more_token():
 def test_the_constructor_defaults_are_the_architecture_defaults():
     params = inspect.signature(ArchRanker).parameters
     assert {k: params[k].default for k in DIMS} == DIMS
-    assert RankerArch(tuple(params["blocks"].default)).history == params["history"].default
+    arch = RankerArch(tuple(params["blocks"].default))
+    assert (arch.history, arch.pairwise) == (params["history"].default, params["pairwise"].default)
 
 
 def test_a_bad_block_is_the_architecture_error():
@@ -79,7 +98,7 @@ def test_ranker_arch_reads_the_file_and_refuses_a_key_set_beside_it(tmp_path):
     RankerArch(("DP", "CROSS-2"), history="target", embed=8, block=8, head=4).save(path)
     cfg = compose_config("ranker=arch", f"ranker.arch={path}", name="rank")
     assert hyperparameters(cfg.ranker) == {"blocks": ["DP", "CROSS-2"], "history": "target", "embed": 8, "block": 8,
-                                           "head": 4}
+                                           "head": 4, "pairwise": True}
     both = compose_config("ranker=arch", f"ranker.arch={path}", "ranker.embed=32", name="rank")
     with pytest.raises(ValueError, match=r"ranker.arch=.*best.json and ranker.embed=32: the file gives every key"):
         hyperparameters(both.ranker)

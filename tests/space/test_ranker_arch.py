@@ -18,7 +18,21 @@ def test_json_round_trip_keeps_the_architecture_and_carries_reports(tmp_path):
     again = RankerArch.load(path)
     assert again == arch and again.provenance == {"dataset": "x"}
     assert again.hyperparameters() == {"blocks": ["DP", "MLP-128", "skip"], "history": "target", "embed": 8,
-                                       "block": 16, "head": 4}
+                                       "block": 16, "head": 4, "pairwise": True}
+    assert saved["schema"] == 2 and saved["pairwise"] is True
+
+
+def test_a_schema_1_file_reads_as_the_ranker_it_was_searched_as(tmp_path):
+    """Schema 1 predates ``pairwise``: such a file (the committed searches' best.json) builds without FM's raw term;
+    schema 2 without the key is the default (with it)."""
+    data = RankerArch(("FM", "MLP-64")).to_dict()
+    del data["pairwise"]
+    path = tmp_path / "best.json"
+    path.write_text(json.dumps({**data, "schema": 1}))
+    assert RankerArch.load(path).pairwise is False
+    path.write_text(json.dumps(data))
+    assert RankerArch.load(path).pairwise is True
+    assert RankerArch.load(path) != RankerArch(("FM", "MLP-64"), pairwise=False)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -29,7 +43,9 @@ def test_json_round_trip_keeps_the_architecture_and_carries_reports(tmp_path):
     ({"history": "last"}, r"best.json.history='last': expected one of \['mean', 'target'\]"),
     ({"dims": {"embed": 0}}, r"best.json.dims.embed=0: expected a positive integer"),
     ({"dims": {"out": 4}}, r"best.json.dims: expected an object with keys among"),
-    ({"schema": 2}, r"best.json.schema=2: this TowerNAS reads schema 1"),
+    ({"schema": 3}, r"best.json.schema=3: this TowerNAS reads schema 1 or 2"),
+    ({"schema": 1}, r"best.json.pairwise: schema 1 has no such key \(it reads as false\); write schema 2"),
+    ({"pairwise": "yes"}, r"best.json.pairwise='yes': expected true or false"),
     ({"seed": 1}, r"best.json: unknown key\(s\) \['seed'\]"),
     ({"kind": None}, r"best.json: kind=None; expected a ranker architecture"),
 ])

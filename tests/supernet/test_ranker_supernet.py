@@ -29,11 +29,12 @@ def _genomes(space: RankerSpace, n: int, seed: int = 0):
     return [tuple(rng.choice(s) for s in space.slots()) for _ in range(n)]
 
 
-@pytest.mark.parametrize("embed, block", [(8, 16), (16, 16)])
-def test_a_path_equals_its_exported_child(catalog, embed, block):
-    space = RankerSpace(depth=3, embed=embed, block=block, head=4)
+@pytest.mark.parametrize("embed, block, pairwise", [(8, 16, True), (16, 16, True), (8, 16, False)])
+def test_a_path_equals_its_exported_child(catalog, embed, block, pairwise):
+    space = RankerSpace(depth=3, embed=embed, block=block, head=4, pairwise=pairwise)
     torch.manual_seed(0)
     net = RankerSupernet(catalog, space).eval()
+    torch.nn.init.normal_(net.head.weight)  # a pairwise head starts at zero, which would hide the chain
     batch, items = query_batch(3), torch.randint(0, N_ITEMS, (3, 4))
     genomes = _genomes(space, 12) + [("target", "FM", "skip", "skip")]
     seen = set()
@@ -73,8 +74,9 @@ def test_an_unknown_path_is_a_one_line_error(catalog):
         net.use(("mean", "FM", "nope"))
 
 
-def test_the_genome_cost_model_equals_the_counter_on_the_built_ranker(catalog):
-    space = RankerSpace(depth=4)
+@pytest.mark.parametrize("pairwise", [True, False])
+def test_the_genome_cost_model_equals_the_counter_on_the_built_ranker(catalog, pairwise):
+    space = RankerSpace(depth=4, pairwise=pairwise)
     model = RankerCostModel(catalog, space)
     for genome in _genomes(space, 16, seed=3) + [("mean", "FM", "skip", "skip", "skip")]:
         counted = ranker_cost(build_ranker("arch", catalog, **space.arch(genome).hyperparameters()))
@@ -84,6 +86,8 @@ def test_the_genome_cost_model_equals_the_counter_on_the_built_ranker(catalog):
 def test_the_space_genome_round_trip_and_errors():
     space = RankerSpace(blocks=("FM", "MLP-64"), depth=3)
     assert space.genome(RankerArch(("FM",), "target")) == ("target", "FM", "skip", "skip")
+    with pytest.raises(ArchError, match="not a point of this ranker space"):
+        space.genome(RankerArch(("FM",), "target", pairwise=False))
     assert space.arch(space.genome(RankerArch(("MLP-64", "FM")))) == RankerArch(("MLP-64", "FM", "skip"))
     with pytest.raises(ArchError, match="not a point of this ranker space"):
         space.genome(RankerArch(("DP",)))

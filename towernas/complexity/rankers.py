@@ -6,11 +6,12 @@ A ranker architecture (``towernas.rankers.arch.ArchRanker``) costs, per candidat
 
 where n_h is the number of pair tokens (the pair fields, + 1 with ``history="target"``) and ``base(history)``
 is everything around the blocks: the candidate's fields, the pair features, the alignment and input norm, DIN's
-attention (``target``), the shortcut, the head and the first-order terms. ``base`` is measured once per history
-by the mechanical counter (``towernas.rankers.cost.ranker_cost``) on a one-block ranker minus that block's
-formula; the block formulas are ``towernas.space.ranker_ops``'. ``tests/complexity/test_ranker_costs.py``
-checks the sum against the counter on random genomes. Units: params without embedding tables, FLOPs per
-candidate (what one more candidate of a query adds: ``RankerCost.flops_per_candidate``).
+attention (``target``), the shortcut, the head, the first-order terms and FM's pairwise term (``pairwise``).
+``base`` is measured once per history by the mechanical counter (``towernas.rankers.cost.ranker_cost``) on a
+one-block ranker minus that block's formula; the block formulas are ``towernas.space.ranker_ops``'.
+``tests/supernet/test_ranker_supernet.py`` checks the sum against the counter on random genomes. Units: params
+without embedding tables, FLOPs per candidate (what one more candidate of a query adds:
+``RankerCost.flops_per_candidate``).
 
 Example:
     >>> from towernas.rankers import Catalog
@@ -50,7 +51,7 @@ class RankerCostModel:
         self.base: dict[str, GenomeCost] = {}
         self.tokens: dict[str, int] = {}
         for history in space.histories:
-            probe = ArchRanker(catalog, [PROBE_BLOCK], history, space.embed, space.block, space.head)
+            probe = ArchRanker(catalog, [PROBE_BLOCK], history, space.embed, space.block, space.head, space.pairwise)
             self.tokens[history] = n = probe.n_tokens
             measured, block = ranker_cost(probe), self.block_cost(PROBE_BLOCK, n)
             self.base[history] = GenomeCost(measured.params - block.params,

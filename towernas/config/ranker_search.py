@@ -60,7 +60,7 @@ RankerBudgetConfig = schema_of(RankerBudget, "RankerBudgetConfig", module=__name
 @dataclass
 class RankerSpaceConfig:
     """``RankerSpace``'s settings: the histories and blocks to choose from (``[]``: every ranker block), the
-    positions, the widths."""
+    positions, the widths, whether every candidate carries FM's raw pairwise term."""
 
     histories: list[str] = field(default_factory=lambda: ["mean", "target"])
     blocks: list[str] = field(default_factory=list)
@@ -68,6 +68,7 @@ class RankerSpaceConfig:
     embed: int = 16
     block: int = 16
     head: int = 8
+    pairwise: bool = True
 
 
 @dataclass

@@ -3,12 +3,16 @@
     tokens   = norm(align(every pair field))  [+ norm(align(DIN interest in the candidate)) with history=target]
     o_k      = norm(block_k(tokens, o_1 .. o_{k-1}))                    k = 1 .. K  (towernas.space.ranker_ops)
     logit    = w · (o_K + mean(tokens)) + b  +  sum_f w_f[x_f]          (first-order terms of every field)
+               [+ sum_{f<g} <v_f, v_g>]       (pairwise=True: FM's pairwise term of the raw field embeddings v_f)
 
 The fields are ``PairFields``' (user id and features, the rating inputs, history length, latest item, mean
 history, item id and features, the pair features). The blocks run as a tower's do, with the ``towernas``
 anatomy's LayerNorms and the same shortcut (``towernas.space.chain``), one chain per
 (query, candidate) pair. ``history="target"`` adds DIN's activation unit (``towernas.nn.TargetAttention`` over
-the history's items with their side features, against the candidate's) as one more token.
+the history's items with their side features, against the candidate's) as one more token. With ``pairwise`` (the
+default) the ranker is an FM with the chain as its deep part, as DeepFM is, and w, b start at zero so training
+starts from that FM: the chain sees LayerNorm'd tokens and LayerNorms its outputs, which removes the scale the FM's
+sum carries, so without the raw term no path of the space holds the registered FM.
 
 ``python -m towernas.rank ranker=arch ranker.arch=<best.json>`` (or ``ranker.blocks=[FM,MLP-64]``) trains one;
 ``ranker.arch`` is read when the config is (``towernas.config.ranker.hyperparameters``), so a saved ranker carries
@@ -31,6 +35,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from towernas.nn.interactions import FactorizationMachine
 from towernas.nn.target_attention import TargetAttention
 from towernas.rankers.base import RANKERS, LinearTerms, Ranker
 from towernas.rankers.inputs import Catalog, PairFields
@@ -69,21 +74,40 @@ def pair_tokens(fields: PairFields, attention: TargetAttention | None, batch: di
     return pairs.flatten(0, 1)
 
 
+def pairwise_term(head: nn.Linear, pairwise: bool) -> FactorizationMachine | None:
+    """FM's pairwise term when ``pairwise`` (with ``head``, the chain's logit, zeroed: training starts from the FM),
+    else None."""
+    if not pairwise:
+        return None
+    nn.init.zeros_(head.weight)
+    nn.init.zeros_(head.bias)
+    return FactorizationMachine()
+
+
+def logit_of(deep: torch.Tensor, pairs: torch.Tensor, pairwise: FactorizationMachine | None,
+             n_fields: int) -> torch.Tensor:
+    """(B * C, 1): the chain's logit ``deep`` plus, with ``pairwise``, FM's term of the pairs' first ``n_fields``
+    tokens (the fields; DIN's interest token is not one)."""
+    return deep if pairwise is None else deep + pairwise(pairs[:, :n_fields])
+
+
 @RANKERS.register("arch")
 class ArchRanker(Ranker):
     """Args: catalog; blocks: the block names (``towernas.space.ranker_ops``; ``skip`` after the first);
-    history: "mean" | "target"; embed: the fields' width; block: D; head: a self-attention head's width.
-    ``ranker.arch`` (a ``RankerArch`` JSON) replaces all five."""
+    history: "mean" | "target"; embed: the fields' width; block: D; head: a self-attention head's width;
+    pairwise: add FM's pairwise term of the raw field embeddings (and start the chain's logit at zero).
+    ``ranker.arch`` (a ``RankerArch`` JSON) replaces all six."""
 
     config_extra = (("arch", Optional[str], None),)  # a config key read before construction (the JSON's path)
 
     def __init__(self, catalog: Catalog, blocks: Sequence[str] = ("FM", "MLP-64"), history: str = "mean",
-                 embed: int = 16, block: int = 16, head: int = 8) -> None:  # RankerArch's defaults (DIMS)
+                 embed: int = 16, block: int = 16, head: int = 8,
+                 pairwise: bool = True) -> None:  # RankerArch's defaults
         from towernas.space.chain import make_align, make_input_norm
         from towernas.space.ranker_arch import RankerArch
 
         super().__init__(catalog)
-        self.arch = RankerArch(tuple(blocks), history, embed, block, head)  # a bad name: one-line ArchError
+        self.arch = RankerArch(tuple(blocks), history, embed, block, head, pairwise)  # a bad name: one-line ArchError
         dims = ranker_dims(embed, block, head)
         self.fields = PairFields(catalog, embed)
         self.attention = TargetAttention(embed, list(ATTENTION_HIDDEN), "prelu") if history == "target" else None
@@ -93,6 +117,7 @@ class ArchRanker(Ranker):
         self.blocks = nn.ModuleList(ranker_block(name, n_tokens + k, dims) for k, name in enumerate(self.arch.blocks))
         self.head = nn.Linear(block, 1)
         self.linear = LinearTerms(catalog)
+        self.pairwise = pairwise_term(self.head, pairwise)
 
     @classmethod
     def constructor_arguments(cls, options: dict) -> dict:
@@ -121,6 +146,6 @@ class ArchRanker(Ranker):
     def forward(self, batch: dict[str, torch.Tensor], items: torch.Tensor) -> torch.Tensor:
         from towernas.space.chain import chain_blocks
 
-        tokens = self.norm(self.align(self.tokens(batch, items)))  # (B * C, n, D)
-        deep = self.head(chain_blocks(tokens, self.blocks)).view(items.shape)
-        return deep + self.linear(batch, items)
+        pairs = self.tokens(batch, items)
+        deep = self.head(chain_blocks(self.norm(self.align(pairs)), self.blocks))
+        return logit_of(deep, pairs, self.pairwise, self.fields.n_fields).view(items.shape) + self.linear(batch, items)

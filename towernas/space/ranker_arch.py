@@ -5,14 +5,19 @@ A ranker architecture is a chain of blocks over the tokens of one (query, candid
 ``history="target"``, DIN's attention-pooled history for this candidate as one more token. Block k sees those
 tokens and the outputs of blocks 1..k-1 (``towernas.space.ranker_ops``: MLP, element-wise, self-attention, FM,
 dot product, cross network; ``skip`` after the first position), and the logit is a Linear of the last output plus
-the tokens' mean, plus the first-order terms of every field.
+the tokens' mean, plus the first-order terms of every field, plus, with ``pairwise`` (the default), the
+factorization machine's pairwise term of the raw field embeddings: the chain is then DeepFM's deep part over
+an FM, and starts as that FM (its logit Linear starts at zero).
 
-JSON (schema 1)::
+JSON (schema 2)::
 
-    {"schema": 1, "kind": "ranker", "blocks": ["FM", "MLP-64", "skip"], "history": "target",
+    {"schema": 2, "kind": "ranker", "blocks": ["FM", "MLP-64", "skip"], "history": "target", "pairwise": true,
      "dims": {"embed": 16, "block": 16, "head": 8},
      "complexity": {"params": ..., "flops_per_candidate": ...},   # optional, informative
      "provenance": {"dataset": ..., "budget": ..., "fitness": ...}}  # optional
+
+A schema-1 file (written before ``pairwise`` existed) has no such key and reads as ``pairwise: false``, the
+ranker it was searched as.
 
 Unknown names or keys, a wrong depth, a tower architecture or bad JSON give a one-line ``ArchError``. The same
 JSON rebuilds on any dataset (the pair fields come from the dataset; the blocks do not depend on them).
@@ -32,12 +37,13 @@ from towernas.space.arch import ArchError, ArchFile
 from towernas.space.ops import SKIP
 from towernas.space.ranker_ops import RANKER_BLOCK_NAMES
 
-SCHEMA = 1
+SCHEMA = 2
+SCHEMAS = (1, 2)  # what this TowerNAS reads: 1 has no "pairwise" (false), 2 has it
 KIND = "ranker"
 MIN_BLOCKS, MAX_BLOCKS = 1, 7
 HISTORIES = ("mean", "target")  # the history as the pair fields' mean only, or also DIN's attention per candidate
 DIMS = {"embed": 16, "block": 16, "head": 8}  # the defaults: field width, block width D, attention head width
-_KEYS = {"schema", "kind", "blocks", "history", "dims", "complexity", "provenance"}
+_KEYS = {"schema", "kind", "blocks", "history", "pairwise", "dims", "complexity", "provenance"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class RankerArch(ArchFile):
     embed: int = DIMS["embed"]
     block: int = DIMS["block"]
     head: int = DIMS["head"]
+    pairwise: bool = True
     complexity: dict[str, Any] | None = field(default=None, compare=False)
     provenance: dict[str, Any] | None = field(default=None, compare=False)
     WHERE: ClassVar[str] = "ranker arch"
@@ -70,6 +77,8 @@ class RankerArch(ArchFile):
             raise ArchError(f"{where}.blocks[0]='skip': the first position needs a block")
         if self.history not in HISTORIES:
             raise ArchError(f"{where}.history={self.history!r}: expected one of {list(HISTORIES)}")
+        if not isinstance(self.pairwise, bool):
+            raise ArchError(f"{where}.pairwise={self.pairwise!r}: expected true or false")
         for key in DIMS:
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -77,11 +86,12 @@ class RankerArch(ArchFile):
 
     def hyperparameters(self) -> dict[str, Any]:
         """The ``arch`` ranker's constructor arguments (``ranker=arch``'s config keys) for this architecture."""
-        return {"blocks": list(self.blocks), "history": self.history, **{k: getattr(self, k) for k in DIMS}}
+        return {"blocks": list(self.blocks), "history": self.history, **{k: getattr(self, k) for k in DIMS},
+                "pairwise": self.pairwise}
 
     def to_dict(self) -> dict[str, Any]:
         return {"schema": SCHEMA, "kind": KIND, "blocks": list(self.blocks), "history": self.history,
-                "dims": {k: getattr(self, k) for k in DIMS}, **self.reports()}
+                "pairwise": self.pairwise, "dims": {k: getattr(self, k) for k in DIMS}, **self.reports()}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "ranker arch") -> RankerArch:
@@ -94,8 +104,11 @@ class RankerArch(ArchFile):
         unknown = sorted(set(data) - _KEYS)
         if unknown:
             raise ArchError(f"{where}: unknown key(s) {unknown}; expected {sorted(_KEYS)}")
-        if data.get("schema") != SCHEMA:
-            raise ArchError(f"{where}.schema={data.get('schema')!r}: this TowerNAS reads schema {SCHEMA}")
+        schema = data.get("schema")
+        if isinstance(schema, bool) or schema not in SCHEMAS:
+            raise ArchError(f"{where}.schema={schema!r}: this TowerNAS reads schema {' or '.join(map(str, SCHEMAS))}")
+        if schema == 1 and "pairwise" in data:
+            raise ArchError(f"{where}.pairwise: schema 1 has no such key (it reads as false); write schema 2")
         blocks = data.get("blocks")
         if not isinstance(blocks, list) or not all(isinstance(x, str) for x in blocks):
             raise ArchError(f"{where}.blocks: expected a list of block names")
@@ -104,6 +117,7 @@ class RankerArch(ArchFile):
             raise ArchError(f"{where}.dims: expected an object with keys among {sorted(DIMS)}")
         try:
             return cls(tuple(blocks), data.get("history", "mean"), **{k: dims.get(k, v) for k, v in DIMS.items()},
+                       pairwise=data.get("pairwise", schema == SCHEMA),
                        complexity=data.get("complexity"), provenance=data.get("provenance"))
         except ArchError as err:  # name the file, not the class
             raise ArchError(str(err).replace("ranker arch", where, 1)) from None

@@ -25,7 +25,8 @@ from towernas.space.ranker_ops import RANKER_BLOCK_NAMES
 @dataclass(frozen=True)
 class RankerSpace:
     """Args: histories and blocks to choose from; depth: positions (skip allowed after the first); embed, block,
-    head: the widths every candidate shares."""
+    head: the widths every candidate shares; pairwise: every candidate adds FM's raw pairwise term
+    (``RankerArch.pairwise``)."""
 
     histories: tuple[str, ...] = HISTORIES
     blocks: tuple[str, ...] = RANKER_BLOCK_NAMES
@@ -33,6 +34,7 @@ class RankerSpace:
     embed: int = DIMS["embed"]
     block: int = DIMS["block"]
     head: int = DIMS["head"]
+    pairwise: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "histories", tuple(self.histories))
@@ -46,7 +48,7 @@ class RankerSpace:
                     raise ArchError(f"ranker_search.space.{key}: {name!r} is unknown; expected among {list(known)}")
         if not MIN_BLOCKS <= self.depth <= MAX_BLOCKS:
             raise ArchError(f"ranker_search.space.depth={self.depth}: expected {MIN_BLOCKS} to {MAX_BLOCKS}")
-        RankerArch(self.blocks[:1], self.histories[0], self.embed, self.block, self.head)  # the widths: one line
+        RankerArch(self.blocks[:1], self.histories[0], self.embed, self.block, self.head, self.pairwise)  # one line
 
     def slots(self) -> list[tuple[str, ...]]:
         """The choices of each genome slot: history, the first block, then blocks or skip."""
@@ -57,14 +59,15 @@ class RankerSpace:
         return math.prod(len(s) for s in self.slots())
 
     def arch(self, genome) -> RankerArch:
-        return RankerArch(tuple(genome[1:]), genome[0], self.embed, self.block, self.head)
+        return RankerArch(tuple(genome[1:]), genome[0], self.embed, self.block, self.head, self.pairwise)
 
     def genome(self, arch: RankerArch) -> tuple[str, ...]:
         """The genome of ``arch`` (padded with skips to the depth); an ArchError if it is not in this space."""
         blocks = arch.blocks + (SKIP,) * (self.depth - len(arch.blocks))
         genome = (arch.history, *blocks)
         if len(blocks) != self.depth or any(g not in s for g, s in zip(genome, self.slots())) or \
-                (arch.embed, arch.block, arch.head) != (self.embed, self.block, self.head):
+                (arch.embed, arch.block, arch.head, arch.pairwise) != (self.embed, self.block, self.head,
+                                                                       self.pairwise):
             raise ArchError(f"{arch.to_dict()['blocks']} ({arch.history}): not a point of this ranker space")
         return genome
 
@@ -72,4 +75,4 @@ class RankerSpace:
     def from_config(cls, cfg) -> RankerSpace:
         """From a ``ranker_search.space`` section (an empty ``blocks`` list: every ranker block)."""
         return cls(tuple(cfg.histories), tuple(cfg.blocks) if cfg.blocks else RANKER_BLOCK_NAMES, cfg.depth,
-                   cfg.embed, cfg.block, cfg.head)
+                   cfg.embed, cfg.block, cfg.head, cfg.pairwise)
