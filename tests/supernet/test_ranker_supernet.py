@@ -84,10 +84,11 @@ def test_the_genome_cost_model_equals_the_counter_on_the_built_ranker(catalog, p
 
 
 def test_the_space_genome_round_trip_and_errors():
-    space = RankerSpace(blocks=("FM", "MLP-64"), depth=3)
+    space = RankerSpace(blocks=("FM", "MLP-64"), depth=3, pairwise=True)
     assert space.genome(RankerArch(("FM",), "target")) == ("target", "FM", "skip", "skip")
     with pytest.raises(ArchError, match="not a point of this ranker space"):
         space.genome(RankerArch(("FM",), "target", pairwise=False))
+    assert RankerSpace().pairwise is False  # the search's default space (see its docstring)
     assert space.arch(space.genome(RankerArch(("MLP-64", "FM")))) == RankerArch(("MLP-64", "FM", "skip"))
     with pytest.raises(ArchError, match="not a point of this ranker space"):
         space.genome(RankerArch(("DP",)))

@@ -68,7 +68,7 @@ class RankerSpaceConfig:
     embed: int = 16
     block: int = 16
     head: int = 8
-    pairwise: bool = True
+    pairwise: bool = False  # true: every candidate carries FM's pairwise term (RankerSpace: off, and why)
 
 
 @dataclass
