@@ -48,7 +48,8 @@ def test_a_pairwise_ranker_starts_as_the_fm_of_its_fields():
     embeddings and first-order terms scores (registered ``fm``, weights copied)."""
     torch.manual_seed(0)
     catalog = Catalog(6, N_ITEMS, 5)
-    ranker = build_ranker("arch", catalog, blocks=["MLP-16", "SA-2"], history="target", embed=8, block=8)
+    ranker = build_ranker("arch", catalog, blocks=["MLP-16", "SA-2"], history="target", embed=8, block=8,
+                          pairwise=True)
     fm = build_ranker("fm", catalog, embed=8)
     fm.fields.load_state_dict(ranker.fields.state_dict())
     fm.linear.load_state_dict(ranker.linear.state_dict())
@@ -86,6 +87,7 @@ def test_the_constructor_defaults_are_the_architecture_defaults():
     assert {k: params[k].default for k in DIMS} == DIMS
     arch = RankerArch(tuple(params["blocks"].default))
     assert (arch.history, arch.pairwise) == (params["history"].default, params["pairwise"].default)
+    assert params["pairwise"].default is False  # a cascade export's arch stage saved without the key rebuilds as trained
 
 
 def test_a_bad_block_is_the_architecture_error():
@@ -98,7 +100,7 @@ def test_ranker_arch_reads_the_file_and_refuses_a_key_set_beside_it(tmp_path):
     RankerArch(("DP", "CROSS-2"), history="target", embed=8, block=8, head=4).save(path)
     cfg = compose_config("ranker=arch", f"ranker.arch={path}", name="rank")
     assert hyperparameters(cfg.ranker) == {"blocks": ["DP", "CROSS-2"], "history": "target", "embed": 8, "block": 8,
-                                           "head": 4, "pairwise": True}
+                                           "head": 4, "pairwise": False}
     both = compose_config("ranker=arch", f"ranker.arch={path}", "ranker.embed=32", name="rank")
     with pytest.raises(ValueError, match=r"ranker.arch=.*best.json and ranker.embed=32: the file gives every key"):
         hyperparameters(both.ranker)

@@ -18,21 +18,24 @@ def test_json_round_trip_keeps_the_architecture_and_carries_reports(tmp_path):
     again = RankerArch.load(path)
     assert again == arch and again.provenance == {"dataset": "x"}
     assert again.hyperparameters() == {"blocks": ["DP", "MLP-128", "skip"], "history": "target", "embed": 8,
-                                       "block": 16, "head": 4, "pairwise": True}
-    assert saved["schema"] == 2 and saved["pairwise"] is True
+                                       "block": 16, "head": 4, "pairwise": False}
+    assert saved["schema"] == 2 and saved["pairwise"] is False
+    RankerArch(("FM",), pairwise=True).save(tmp_path / "pairwise.json")
+    assert RankerArch.load(tmp_path / "pairwise.json").pairwise is True
 
 
 def test_a_schema_1_file_reads_as_the_ranker_it_was_searched_as(tmp_path):
-    """Schema 1 predates ``pairwise``: such a file (the committed searches' best.json) builds without FM's raw term;
-    schema 2 without the key is the default (with it)."""
-    data = RankerArch(("FM", "MLP-64")).to_dict()
+    """Schema 1 predates ``pairwise``: such a file (the committed searches' best.json) builds without FM's raw term,
+    as does schema 2 without the key (the default); schema 2 reads the key."""
+    data = RankerArch(("FM", "MLP-64"), pairwise=True).to_dict()
     del data["pairwise"]
     path = tmp_path / "best.json"
     path.write_text(json.dumps({**data, "schema": 1}))
     assert RankerArch.load(path).pairwise is False
     path.write_text(json.dumps(data))
-    assert RankerArch.load(path).pairwise is True
-    assert RankerArch.load(path) != RankerArch(("FM", "MLP-64"), pairwise=False)
+    assert RankerArch.load(path).pairwise is False
+    path.write_text(json.dumps({**data, "pairwise": True}))
+    assert RankerArch.load(path) == RankerArch(("FM", "MLP-64"), pairwise=True) != RankerArch(("FM", "MLP-64"))
 
 
 @pytest.mark.parametrize("change, message", [

@@ -85,11 +85,12 @@ def test_the_genome_cost_model_equals_the_counter_on_the_built_ranker(catalog, p
 
 def test_the_space_genome_round_trip_and_errors():
     space = RankerSpace(blocks=("FM", "MLP-64"), depth=3, pairwise=True)
-    assert space.genome(RankerArch(("FM",), "target")) == ("target", "FM", "skip", "skip")
+    assert space.genome(RankerArch(("FM",), "target", pairwise=True)) == ("target", "FM", "skip", "skip")
     with pytest.raises(ArchError, match="not a point of this ranker space"):
-        space.genome(RankerArch(("FM",), "target", pairwise=False))
+        space.genome(RankerArch(("FM",), "target"))
     assert RankerSpace().pairwise is False  # the search's default space (see its docstring)
-    assert space.arch(space.genome(RankerArch(("MLP-64", "FM")))) == RankerArch(("MLP-64", "FM", "skip"))
+    assert space.arch(space.genome(RankerArch(("MLP-64", "FM"), pairwise=True))) == \
+        RankerArch(("MLP-64", "FM", "skip"), pairwise=True)
     with pytest.raises(ArchError, match="not a point of this ranker space"):
         space.genome(RankerArch(("DP",)))
     with pytest.raises(ArchError, match=r"ranker_search.space.blocks: 'FM-9' is unknown"):

@@ -68,7 +68,7 @@ class RankerSpaceConfig:
     embed: int = 16
     block: int = 16
     head: int = 8
-    pairwise: bool = False  # true: every candidate carries FM's pairwise term (RankerSpace: off, and why)
+    pairwise: bool = False  # true: every candidate carries FM's pairwise term (off: RankerSpace says why)
 
 
 @dataclass

@@ -9,10 +9,12 @@ The fields are ``PairFields``' (user id and features, the rating inputs, history
 history, item id and features, the pair features). The blocks run as a tower's do, with the ``towernas``
 anatomy's LayerNorms and the same shortcut (``towernas.space.chain``), one chain per
 (query, candidate) pair. ``history="target"`` adds DIN's activation unit (``towernas.nn.TargetAttention`` over
-the history's items with their side features, against the candidate's) as one more token. With ``pairwise`` (the
-default) the ranker is an FM with the chain as its deep part, as DeepFM is, and w, b start at zero so training
-starts from that FM: the chain sees LayerNorm'd tokens and LayerNorms its outputs, which removes the scale the FM's
-sum carries, so without the raw term no path of the space holds the registered FM.
+the history's items with their side features, against the candidate's) as one more token. With ``pairwise`` the
+ranker is an FM with the chain as its deep part, as DeepFM is, and w, b start at zero so training starts from that
+FM: the chain sees LayerNorm'd tokens and LayerNorms its outputs, which removes the scale the FM's sum carries, so
+without the raw term no architecture holds the registered FM. ``ranker.pairwise=true`` adds +0.004-0.006
+validation AUC on both measured sets (``docs/guides/search-rankers.md``); it is off by default so that a ranker
+saved before it existed rebuilds as it was trained.
 
 ``python -m towernas.rank ranker=arch ranker.arch=<best.json>`` (or ``ranker.blocks=[FM,MLP-64]``) trains one;
 ``ranker.arch`` is read when the config is (``towernas.config.ranker.hyperparameters``), so a saved ranker carries
@@ -102,7 +104,7 @@ class ArchRanker(Ranker):
 
     def __init__(self, catalog: Catalog, blocks: Sequence[str] = ("FM", "MLP-64"), history: str = "mean",
                  embed: int = 16, block: int = 16, head: int = 8,
-                 pairwise: bool = True) -> None:  # RankerArch's defaults
+                 pairwise: bool = False) -> None:  # RankerArch's defaults
         from towernas.space.chain import make_align, make_input_norm
         from towernas.space.ranker_arch import RankerArch
 

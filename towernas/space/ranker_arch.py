@@ -5,9 +5,10 @@ A ranker architecture is a chain of blocks over the tokens of one (query, candid
 ``history="target"``, DIN's attention-pooled history for this candidate as one more token. Block k sees those
 tokens and the outputs of blocks 1..k-1 (``towernas.space.ranker_ops``: MLP, element-wise, self-attention, FM,
 dot product, cross network; ``skip`` after the first position), and the logit is a Linear of the last output plus
-the tokens' mean, plus the first-order terms of every field, plus, with ``pairwise`` (the default), the
-factorization machine's pairwise term of the raw field embeddings: the chain is then DeepFM's deep part over
-an FM, and starts as that FM (its logit Linear starts at zero).
+the tokens' mean, plus the first-order terms of every field, plus, with ``pairwise``, the factorization
+machine's pairwise term of the raw field embeddings: the chain is then DeepFM's deep part over an FM, and starts
+as that FM (its logit Linear starts at zero). ``pairwise`` is off unless asked for, so a ranker saved before it
+existed (a cascade export's hyperparameters) rebuilds as it was trained.
 
 JSON (schema 2)::
 
@@ -17,7 +18,7 @@ JSON (schema 2)::
      "provenance": {"dataset": ..., "budget": ..., "fitness": ...}}  # optional
 
 A schema-1 file (written before ``pairwise`` existed) has no such key and reads as ``pairwise: false``, the
-ranker it was searched as.
+ranker it was searched as; a reader of schema 1 refuses the key in one line.
 
 Unknown names or keys, a wrong depth, a tower architecture or bad JSON give a one-line ``ArchError``. The same
 JSON rebuilds on any dataset (the pair fields come from the dataset; the blocks do not depend on them).
@@ -56,7 +57,7 @@ class RankerArch(ArchFile):
     embed: int = DIMS["embed"]
     block: int = DIMS["block"]
     head: int = DIMS["head"]
-    pairwise: bool = True
+    pairwise: bool = False
     complexity: dict[str, Any] | None = field(default=None, compare=False)
     provenance: dict[str, Any] | None = field(default=None, compare=False)
     WHERE: ClassVar[str] = "ranker arch"
@@ -117,7 +118,7 @@ class RankerArch(ArchFile):
             raise ArchError(f"{where}.dims: expected an object with keys among {sorted(DIMS)}")
         try:
             return cls(tuple(blocks), data.get("history", "mean"), **{k: dims.get(k, v) for k, v in DIMS.items()},
-                       pairwise=data.get("pairwise", schema == SCHEMA),
+                       pairwise=data.get("pairwise", False),
                        complexity=data.get("complexity"), provenance=data.get("provenance"))
         except ArchError as err:  # name the file, not the class
             raise ArchError(str(err).replace("ranker arch", where, 1)) from None

@@ -27,7 +27,7 @@ class RankerSpace:
     """Args: histories and blocks to choose from; depth: positions (skip allowed after the first); embed, block,
     head: the widths every candidate shares; pairwise: every candidate adds FM's raw pairwise term
     (``RankerArch.pairwise``). Off by default: with it the search's fine-tuned fitness loses its order on the
-    embedded set (``make bench-ranker-fidelity``: Kendall τ −0.18 against 0.75 without it)."""
+    embedded set (``make bench-ranker-fidelity``: Kendall τ -0.18 against 0.75 without it)."""
 
     histories: tuple[str, ...] = HISTORIES
     blocks: tuple[str, ...] = RANKER_BLOCK_NAMES
