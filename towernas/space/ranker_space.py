@@ -49,7 +49,7 @@ class RankerSpace:
                     raise ArchError(f"ranker_search.space.{key}: {name!r} is unknown; expected among {list(known)}")
         if not MIN_BLOCKS <= self.depth <= MAX_BLOCKS:
             raise ArchError(f"ranker_search.space.depth={self.depth}: expected {MIN_BLOCKS} to {MAX_BLOCKS}")
-        RankerArch(self.blocks[:1], self.histories[0], self.embed, self.block, self.head, self.pairwise)  # one line
+        self.arch((self.histories[0], self.blocks[0]))  # bad widths or pairwise: RankerArch's one-line error
 
     def slots(self) -> list[tuple[str, ...]]:
         """The choices of each genome slot: history, the first block, then blocks or skip."""
